@@ -1,0 +1,1 @@
+"""Running Payung: the native local stack (``./payung``) and, later, the deployment descriptors."""

@@ -1,0 +1,89 @@
+"""Settings of a native stack instance, read from ``PAYUNG_*`` environment variables.
+
+Two instances can run side by side on one machine: the developer's (``.stack/local``, default ports) and the
+test suite's (``.stack/test``, ports 19092/19093/15432, settings read from ``PAYUNG_TEST_*``), so ``./payung test``
+never touches the data of a running ``./payung up``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SERVICES = ("nomination", "verification", "enrolment", "notification")
+
+# Shared by every instance: the jars depend only on deploy/kafka/pom.xml.
+KAFKA_LIBS_DIR = REPO_ROOT / ".stack" / "kafka-libs"
+KAFKA_POM = REPO_ROOT / "deploy" / "kafka" / "pom.xml"
+KAFKA_LOG4J = REPO_ROOT / "deploy" / "kafka" / "log4j2.properties"
+
+
+class StackError(RuntimeError):
+    """A component could not be started or stopped; the message says why and where to look."""
+
+
+class StackConfig(BaseSettings):
+    """Where one stack instance keeps its data and which ports it listens on."""
+
+    model_config = SettingsConfigDict(env_prefix="PAYUNG_", extra="ignore")
+
+    stack_dir: Path = Field(default_factory=lambda: REPO_ROOT / ".stack" / "local")
+    host: str = "127.0.0.1"
+    kafka_port: int = 9092
+    kafka_controller_port: int = 9093
+    pg_port: int = 5432
+    pg_user: str = "payung"
+    # Only a default for a stack bound to 127.0.0.1; anything reachable from elsewhere sets its own.
+    pg_password: SecretStr = SecretStr("payung-local")
+    nomination_port: int = 8001
+    verification_port: int = 8002
+    enrolment_port: int = 8003
+    notification_port: int = 8004
+    topic_prefix: str = ""
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.stack_dir / "logs"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.stack_dir / "run"
+
+    @property
+    def kafka_dir(self) -> Path:
+        return self.stack_dir / "kafka"
+
+    @property
+    def pg_dir(self) -> Path:
+        return self.stack_dir / "postgres"
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"{self.host}:{self.kafka_port}"
+
+    def service_port(self, name: str) -> int:
+        """The HTTP port of service ``name``."""
+        if name not in SERVICES:
+            raise StackError(f"unknown service {name!r}; known: {', '.join(SERVICES)}")
+        return getattr(self, f"{name}_port")
+
+
+class StackTestConfig(StackConfig):
+    """The test suite's instance: its own directory and ports, overridable with ``PAYUNG_TEST_*``.
+
+    Not named ``Test...`` so that pytest does not try to collect it when a test imports it.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="PAYUNG_TEST_", extra="ignore")
+
+    stack_dir: Path = Field(default_factory=lambda: REPO_ROOT / ".stack" / "test")
+    kafka_port: int = 19092
+    kafka_controller_port: int = 19093
+    pg_port: int = 15432
+    nomination_port: int = 18001
+    verification_port: int = 18002
+    enrolment_port: int = 18003
+    notification_port: int = 18004

@@ -1,0 +1,315 @@
+"""The native local stack: PostgreSQL, Kafka and the four services as supervised background processes.
+
+Everything an instance owns lives under ``cfg.stack_dir``: ``logs/<component>.log``, ``run/<component>.pid``,
+``kafka/`` and ``postgres/``. Functions are synchronous (the CLI's needs); they may be called from inside a
+running event loop too (the async parts then run on a helper thread). Importing this module has no side effects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Coroutine, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+
+from deploy import kafka, postgres
+from deploy.config import REPO_ROOT, SERVICES, StackConfig, StackError, StackTestConfig
+from deploy.procs import is_terminating, running_pid, send_signal, spawn, tail, terminate, wait_gone
+
+__all__ = [
+    "SERVICES",
+    "ComponentStatus",
+    "StackConfig",
+    "StackError",
+    "StackTestConfig",
+    "database_url",
+    "kill_service",
+    "log_file",
+    "service_env",
+    "start_infra",
+    "start_service",
+    "start_services",
+    "status",
+    "stop_infra",
+    "stop_service",
+    "stop_services",
+]
+
+log = logging.getLogger("payung.stack")
+T = TypeVar("T")
+
+# The module run as ``python -m <module> migrate|serve``; also identifies the process behind a pid file.
+SERVICE_MODULE = "services.{name}"
+SERVICE_STOP_TIMEOUT = 30.0
+READY_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class ComponentStatus:
+    """One line of :func:`status`."""
+
+    name: str
+    running: bool
+    pid: int | None
+    address: str
+
+
+def _run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to completion, also when the caller is already inside an event loop (pytest-asyncio)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def database_url(cfg: StackConfig, name: str) -> str:
+    """The DSN of database ``name`` for the application role, e.g. ``postgresql://payung:…@127.0.0.1:5432/name``."""
+    user = quote(cfg.pg_user, safe="")
+    password = quote(cfg.pg_password.get_secret_value(), safe="")
+    return f"postgresql://{user}:{password}@{cfg.host}:{cfg.pg_port}/{name}"
+
+
+def service_env(cfg: StackConfig, name: str) -> dict[str, str]:
+    """The ``PAYUNG_*`` environment variables service ``name`` is started with."""
+    return {
+        "PAYUNG_DATABASE_URL": database_url(cfg, name),
+        "PAYUNG_KAFKA_BOOTSTRAP": cfg.kafka_bootstrap,
+        "PAYUNG_HTTP_HOST": cfg.host,
+        "PAYUNG_HTTP_PORT": str(cfg.service_port(name)),
+        "PAYUNG_TOPIC_PREFIX": cfg.topic_prefix,
+    }
+
+
+async def _ensure_topics(cfg: StackConfig, within: float = 30) -> list[str]:
+    """Create the topics of shared/topics.py, retrying until they are all listed.
+
+    ``ensure_topics`` does not check the per-topic error codes, and a freshly unfenced broker can still
+    refuse a creation, so success is judged by listing the topics afterwards.
+    """
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from shared.topics import all_topics, ensure_topics
+
+    wanted = {spec.name for spec in all_topics(cfg.topic_prefix)}
+    created: list[str] = []
+    deadline = time.monotonic() + within
+    while True:
+        created += await ensure_topics(cfg.kafka_bootstrap, cfg.topic_prefix)
+        admin = AIOKafkaAdminClient(bootstrap_servers=cfg.kafka_bootstrap)
+        await admin.start()
+        try:
+            missing = wanted - set(await admin.list_topics())
+        finally:
+            await admin.close()
+        if not missing:
+            return sorted(set(created))
+        if time.monotonic() >= deadline:
+            raise StackError(f"topics still missing after {within:.0f} s: {sorted(missing)}")
+        await asyncio.sleep(1)
+
+
+def start_infra(cfg: StackConfig) -> None:
+    """Start PostgreSQL (role and databases ensured) and Kafka (topics ensured); no-op for what already runs.
+
+    Kafka's JVM warms up while Postgres starts, which saves a few seconds on two cores.
+    """
+    t0 = time.monotonic()
+    kafka.ensure_libs()
+    kafka_pid = kafka.start(cfg)
+    postgres.start(cfg)
+    created_dbs = _run_async(postgres.ensure_role_and_databases(cfg))
+    log.info(
+        "postgres ready on %s:%s in %.1f s%s",
+        cfg.host,
+        cfg.pg_port,
+        time.monotonic() - t0,
+        f" (created databases {', '.join(created_dbs)})" if created_dbs else "",
+    )
+    _run_async(kafka.wait_ready(cfg, kafka_pid, READY_TIMEOUT))
+    log.info("kafka ready on %s in %.1f s", cfg.kafka_bootstrap, time.monotonic() - t0)
+    created = _run_async(_ensure_topics(cfg))
+    log.info("topics: %d created, the others were there", len(created))
+
+
+def stop_infra(cfg: StackConfig) -> None:
+    """Stop Kafka (controlled shutdown) then PostgreSQL (``pg_ctl stop -m fast``). Services should be stopped first."""
+    if kafka.stop(cfg):
+        log.info("kafka stopped")
+    if postgres.stop(cfg):
+        log.info("postgres stopped")
+
+
+def _pid_file(cfg: StackConfig, name: str) -> Path:
+    return cfg.run_dir / f"{name}.pid"
+
+
+def _log_file(cfg: StackConfig, name: str) -> Path:
+    return cfg.logs_dir / f"{name}.log"
+
+
+def _service_pid(cfg: StackConfig, name: str) -> int | None:
+    return running_pid(_pid_file(cfg, name), SERVICE_MODULE.format(name=name))
+
+
+def _process_env(cfg: StackConfig, name: str, extra_env: Mapping[str, str] | None) -> dict[str, str]:
+    # Unbuffered so that the log file shows a crash's last words.
+    return {**os.environ, "PYTHONUNBUFFERED": "1", **service_env(cfg, name), **(extra_env or {})}
+
+
+def _recent_log(cfg: StackConfig, name: str) -> str:
+    """The service's log since its last migrate: what a failure report needs, not earlier runs."""
+    text = tail(_log_file(cfg, name), 80)
+    start = text.rfind("===== migrate")
+    return text[start:] if start >= 0 else text
+
+
+def _migrate(cfg: StackConfig, name: str, env: Mapping[str, str]) -> None:
+    """``python -m services.<name> migrate``, synchronously; its output is kept in the service's log."""
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", SERVICE_MODULE.format(name=name), "migrate"],
+        env=dict(env),
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    cfg.logs_dir.mkdir(parents=True, exist_ok=True)
+    with _log_file(cfg, name).open("a") as f:
+        f.write(f"\n===== migrate exited {result.returncode}\n{result.stdout}{result.stderr}")
+    if result.returncode != 0:
+        raise StackError(f"{name}: migrate exited {result.returncode}:\n{(result.stdout + result.stderr)[-3000:]}")
+
+
+def _spawn_service(cfg: StackConfig, name: str, extra_env: Mapping[str, str] | None) -> int:
+    pid = _service_pid(cfg, name)
+    if pid is not None:
+        log.info("%s already running (pid %s)", name, pid)
+        return pid
+    env = _process_env(cfg, name, extra_env)
+    _migrate(cfg, name, env)
+    return spawn(
+        [sys.executable, "-m", SERVICE_MODULE.format(name=name), "serve"],
+        log_path=_log_file(cfg, name),
+        pid_file=_pid_file(cfg, name),
+        env=env,
+        cwd=REPO_ROOT,
+    )
+
+
+def _wait_ready(cfg: StackConfig, name: str, pid: int, timeout: float = READY_TIMEOUT) -> None:
+    url = f"http://{cfg.host}:{cfg.service_port(name)}/health/ready"
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while True:
+        if _service_pid(cfg, name) != pid:
+            raise StackError(f"{name} exited while starting; {_log_file(cfg, name)}:\n{_recent_log(cfg, name)}")
+        try:
+            response = httpx.get(url, timeout=2)
+            if response.status_code == 200:
+                return
+            last = f"HTTP {response.status_code}"
+        except httpx.HTTPError as exc:
+            last = type(exc).__name__
+        if time.monotonic() >= deadline:
+            raise StackError(
+                f"{name} not ready after {timeout:.0f} s ({url}: {last}); "
+                f"{_log_file(cfg, name)}:\n{_recent_log(cfg, name)}"
+            )
+        time.sleep(0.3)
+
+
+def start_service(cfg: StackConfig, name: str, extra_env: Mapping[str, str] | None = None) -> int:
+    """Migrate and start one service, wait for ``/health/ready``; returns its pid."""
+    cfg.service_port(name)  # validates the name
+    pid = _spawn_service(cfg, name, extra_env)
+    _wait_ready(cfg, name, pid)
+    return pid
+
+
+def start_services(cfg: StackConfig, extra_env: Mapping[str, str] | None = None) -> dict[str, int]:
+    """Migrate and start the four services (all spawned before waiting, so they warm up in parallel)."""
+    t0 = time.monotonic()
+    pids = {name: _spawn_service(cfg, name, extra_env) for name in SERVICES}
+    for name, pid in pids.items():
+        _wait_ready(cfg, name, pid)
+        log.info("%s ready on http://%s:%s (%.1f s)", name, cfg.host, cfg.service_port(name), time.monotonic() - t0)
+    return pids
+
+
+def stop_service(cfg: StackConfig, name: str, timeout: float = SERVICE_STOP_TIMEOUT) -> bool:
+    """SIGTERM (graceful shutdown), SIGKILL after ``timeout`` s. False if it was not running."""
+    pid = _service_pid(cfg, name)
+    if pid is None:
+        return False
+    if not terminate(pid, timeout):
+        log.warning("%s did not stop within %.0f s and was killed", name, timeout)
+    _pid_file(cfg, name).unlink(missing_ok=True)
+    return True
+
+
+def stop_services(cfg: StackConfig, timeout: float = SERVICE_STOP_TIMEOUT) -> list[str]:
+    """Stop every running service: all get SIGTERM at once, stragglers SIGKILL after ``timeout`` s."""
+    pids = {name: pid for name in SERVICES if (pid := _service_pid(cfg, name)) is not None}
+    for pid in pids.values():
+        send_signal(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for name, pid in pids.items():
+        if not wait_gone(pid, max(0.0, deadline - time.monotonic())):
+            log.warning("%s did not stop within %.0f s and was killed", name, timeout)
+            send_signal(pid, signal.SIGKILL)
+            wait_gone(pid, 10)
+        _pid_file(cfg, name).unlink(missing_ok=True)
+    return list(pids)
+
+
+def kill_service(cfg: StackConfig, name: str, sig: int = signal.SIGKILL, timeout: float = 10.0) -> bool:
+    """Send ``sig`` to a service's process group (fault injection: SIGKILL, SIGSTOP, ...).
+
+    For terminating signals, waits up to ``timeout`` s for the exit and returns whether the process is gone;
+    for others (SIGSTOP/SIGCONT) returns False right away. Also False if the service was not running.
+    """
+    pid = _service_pid(cfg, name)
+    if pid is None:
+        return False
+    send_signal(pid, sig)
+    if not is_terminating(sig):
+        return False
+    gone = wait_gone(pid, timeout)
+    if gone:
+        _pid_file(cfg, name).unlink(missing_ok=True)
+    return gone
+
+
+def status(cfg: StackConfig) -> list[ComponentStatus]:
+    """Running or stopped, pid and address of PostgreSQL, Kafka and each service."""
+    pg_pid = postgres.running_pid(cfg)
+    kafka_pid = kafka.current_pid(cfg)
+    rows = [
+        ComponentStatus("postgres", pg_pid is not None, pg_pid, f"{cfg.host}:{cfg.pg_port}"),
+        ComponentStatus("kafka", kafka_pid is not None, kafka_pid, cfg.kafka_bootstrap),
+    ]
+    for name in SERVICES:
+        pid = _service_pid(cfg, name)
+        rows.append(ComponentStatus(name, pid is not None, pid, f"http://{cfg.host}:{cfg.service_port(name)}"))
+    return rows
+
+
+def log_file(cfg: StackConfig, component: str) -> Path:
+    """The log file of ``component`` (postgres, kafka or a service name)."""
+    if component not in ("postgres", "kafka", *SERVICES):
+        raise StackError(f"unknown component {component!r}; known: postgres, kafka, {', '.join(SERVICES)}")
+    return _log_file(cfg, component)

@@ -1,0 +1,1 @@
+"""Payung's four services. They import ``shared`` and never each other: they meet only in Kafka topics."""

@@ -1,0 +1,254 @@
+"""SQL of the enrolment service. Functions take a connection and never commit: the caller owns the transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import asyncpg
+
+from services.enrolment.domain import Holding, SourceState
+from services.enrolment.settings import FundingSourceConfig
+
+
+@dataclass(frozen=True)
+class SeatRow:
+    nomination_id: uuid.UUID
+    nik: str
+    person_key: str
+    funding_source: str
+    programme_year: int
+    membership_number: str
+    membership_issuer: str
+    coverage_start: date
+    enrolled_at: datetime
+
+
+@dataclass(frozen=True)
+class WaitlistRow:
+    nomination_id: uuid.UUID
+    nik: str
+    person_key: str
+    programme_year: int
+    payload: dict[str, Any]
+    causation_id: uuid.UUID
+    waitlisted_at: datetime
+
+
+@dataclass(frozen=True)
+class DuplicateRow:
+    event_id: uuid.UUID
+    nomination_id: uuid.UUID
+    person_key: str
+    reason: str
+    held_by: uuid.UUID
+    programme_year: int
+
+
+# --- allocation ---------------------------------------------------------------------------------------------------
+
+
+async def lock_funding_sources(conn: asyncpg.Connection, year: int, codes: Sequence[str]) -> list[SourceState]:
+    """The year's configured sources, locked until the transaction ends.
+
+    Every batch takes these locks first, always in the same order (priority, code), so concurrent consumers
+    (partitions, replicas) allocate one after the other and the quotas hold exactly, without deadlocks.
+    """
+    rows = await conn.fetch(
+        """
+        SELECT code, quota, used, priority FROM funding_sources
+        WHERE programme_year = $1 AND code = ANY($2::text[])
+        ORDER BY priority, code
+        FOR UPDATE
+        """,
+        year,
+        list(codes),
+    )
+    return [SourceState(r["code"], r["quota"], r["used"], r["priority"]) for r in rows]
+
+
+async def holdings(conn: asyncpg.Connection, nomination_ids: Sequence[uuid.UUID], niks: Sequence[str]) -> list[Holding]:
+    """Seats and waitlist places already held by these nominations or these people."""
+    rows = await conn.fetch(
+        """
+        SELECT nomination_id, nik, 'seat' AS kind FROM seats
+        WHERE nomination_id = ANY($1::uuid[]) OR nik = ANY($2::text[])
+        UNION ALL
+        SELECT nomination_id, nik, 'waitlist' FROM waitlist
+        WHERE nomination_id = ANY($1::uuid[]) OR nik = ANY($2::text[])
+        ORDER BY kind  -- 'seat' before 'waitlist'
+        """,
+        list(nomination_ids),
+        list(niks),
+    )
+    # A promoted waitlist entry also has a seat: the seat, sorted first, wins.
+    found: dict[uuid.UUID, Holding] = {}
+    for r in rows:
+        found.setdefault(r["nomination_id"], Holding(r["nomination_id"], r["nik"], r["kind"]))
+    return list(found.values())
+
+
+async def count_waiting(conn: asyncpg.Connection, year: int) -> int:
+    """People waiting in the year (the counter kept with the waitlist; call it under the batch's lock)."""
+    return int(await conn.fetchval("SELECT waiting FROM waitlist_years WHERE programme_year = $1", year) or 0)
+
+
+async def insert_seats(conn: asyncpg.Connection, seats: Sequence[SeatRow]) -> None:
+    if not seats:
+        return
+    await conn.execute(
+        """
+        INSERT INTO seats (nomination_id, nik, person_key, funding_source, programme_year, membership_number,
+                           membership_issuer, coverage_start, enrolled_at)
+        SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[],
+                             $8::date[], $9::timestamptz[])
+        """,
+        *_columns(seats, SeatRow),
+    )
+
+
+async def insert_waitlist(conn: asyncpg.Connection, entries: Sequence[WaitlistRow]) -> None:
+    """Append to the waitlist and count the newcomers as waiting; ``position`` follows the order of ``entries``."""
+    if not entries:
+        return
+    await conn.execute(
+        """
+        INSERT INTO waitlist (nomination_id, nik, person_key, programme_year, payload, causation_id, waitlisted_at)
+        SELECT nomination_id, nik, person_key, programme_year, payload, causation_id, waitlisted_at
+        FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::jsonb[], $6::uuid[], $7::timestamptz[])
+             WITH ORDINALITY AS t(nomination_id, nik, person_key, programme_year, payload, causation_id,
+                                  waitlisted_at, n)
+        ORDER BY n
+        """,
+        *_columns(entries, WaitlistRow),
+    )
+    by_year: dict[int, int] = {}
+    for entry in entries:
+        by_year[entry.programme_year] = by_year.get(entry.programme_year, 0) + 1
+    await conn.execute(
+        """
+        INSERT INTO waitlist_years (programme_year, waiting) SELECT * FROM unnest($1::int[], $2::int[])
+        ON CONFLICT (programme_year) DO UPDATE SET waiting = waitlist_years.waiting + excluded.waiting
+        """,
+        list(by_year),
+        list(by_year.values()),
+    )
+
+
+async def insert_duplicate_attempts(conn: asyncpg.Connection, attempts: Sequence[DuplicateRow]) -> None:
+    if not attempts:
+        return
+    await conn.execute(
+        """
+        INSERT INTO duplicate_attempts (event_id, nomination_id, person_key, reason, held_by, programme_year)
+        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::int[])
+        ON CONFLICT (event_id) DO NOTHING
+        """,
+        *_columns(attempts, DuplicateRow),
+    )
+
+
+async def set_used(conn: asyncpg.Connection, year: int, used: Mapping[str, int]) -> None:
+    """Write back the seats taken per source (once per batch, under the batch's lock); unchanged rows stay as is."""
+    if not used:
+        return
+    await conn.execute(
+        """
+        UPDATE funding_sources f SET used = u.used, updated_at = now()
+        FROM unnest($2::text[], $3::int[]) AS u(code, used)
+        WHERE f.programme_year = $1 AND f.code = u.code AND f.used <> u.used
+        """,
+        year,
+        list(used),
+        list(used.values()),
+    )
+
+
+def _columns(rows: Sequence[Any], cls: type) -> list[list[Any]]:
+    names = list(cls.__dataclass_fields__)
+    return [[getattr(row, name) for row in rows] for name in names]
+
+
+# --- configuration ------------------------------------------------------------------------------------------------
+
+
+async def lock_year(conn: asyncpg.Connection, year: int) -> dict[str, int]:
+    """Lock every source row of the year (same order as the batches) and return the seats each has taken."""
+    rows = await conn.fetch(
+        "SELECT code, used FROM funding_sources WHERE programme_year = $1 ORDER BY priority, code FOR UPDATE", year
+    )
+    return {r["code"]: r["used"] for r in rows}
+
+
+async def upsert_funding_sources(conn: asyncpg.Connection, year: int, sources: Iterable[FundingSourceConfig]) -> None:
+    sources = list(sources)
+    await conn.execute(
+        """
+        INSERT INTO funding_sources (code, programme_year, name, quota, priority, premium_idr)
+        SELECT code, $1, name, quota, priority, premium_idr
+        FROM unnest($2::text[], $3::text[], $4::int[], $5::int[], $6::bigint[])
+             AS s(code, name, quota, priority, premium_idr)
+        ON CONFLICT (code, programme_year) DO UPDATE
+        SET name = excluded.name, quota = excluded.quota, priority = excluded.priority,
+            premium_idr = excluded.premium_idr, updated_at = now()
+        WHERE (funding_sources.name, funding_sources.quota, funding_sources.priority, funding_sources.premium_idr)
+              IS DISTINCT FROM (excluded.name, excluded.quota, excluded.priority, excluded.premium_idr)
+        """,
+        year,
+        [s.code for s in sources],
+        [s.name for s in sources],
+        [s.quota for s in sources],
+        [s.priority for s in sources],
+        [s.premium_idr for s in sources],
+    )
+
+
+# --- reads for the HTTP API ---------------------------------------------------------------------------------------
+
+
+async def funding_sources(conn: asyncpg.Connection | asyncpg.Pool, year: int) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """
+        SELECT code, programme_year, name, priority, quota, used, premium_idr FROM funding_sources
+        WHERE programme_year = $1 ORDER BY priority, code
+        """,
+        year,
+    )
+
+
+async def find_seat(conn: asyncpg.Connection | asyncpg.Pool, nomination_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        """
+        SELECT nomination_id, funding_source, programme_year, membership_number, membership_issuer, coverage_start,
+               enrolled_at, status
+        FROM seats WHERE nomination_id = $1
+        """,
+        nomination_id,
+    )
+
+
+async def find_waitlisted(conn: asyncpg.Connection | asyncpg.Pool, nomination_id: uuid.UUID) -> asyncpg.Record | None:
+    """A waiting entry with its current rank in its year (it moves up as people ahead of it are promoted)."""
+    return await conn.fetchrow(
+        """
+        SELECT w.nomination_id, w.programme_year, w.waitlisted_at,
+               (SELECT count(*) FROM waitlist a
+                WHERE a.programme_year = w.programme_year AND a.promoted_at IS NULL AND a.position <= w.position)
+               AS position
+        FROM waitlist w WHERE w.nomination_id = $1 AND w.promoted_at IS NULL
+        """,
+        nomination_id,
+    )
+
+
+async def waitlist_summary(conn: asyncpg.Connection | asyncpg.Pool) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """
+        SELECT programme_year, count(*) FILTER (WHERE promoted_at IS NULL) AS waiting,
+               count(*) FILTER (WHERE promoted_at IS NOT NULL) AS promoted
+        FROM waitlist GROUP BY programme_year ORDER BY programme_year
+        """
+    )

@@ -1,0 +1,1 @@
+"""Nomination service: takes proposals from RT, desa and Disnaker officials and follows them through the pipeline."""

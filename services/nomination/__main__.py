@@ -1,0 +1,4 @@
+from services.nomination.app import SPEC
+from shared.service import main
+
+main(SPEC, "services.nomination.app:create")

@@ -1,0 +1,170 @@
+"""Nomination rules: what a valid proposal is, and how downstream events move a nomination forward.
+
+Pure functions only. The progress of a nomination is folded from the events the service consumes; because those
+arrive on different topics they can come in any order (a "notified" before the "enrolled" it is about), so the
+status is derived from everything known rather than from the last event seen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Any
+
+import phonenumbers
+from stdnum.exceptions import ValidationError as StdnumError
+from stdnum.id import nik as stdnum_nik
+
+from shared.contracts import (
+    EnrolmentConfirmed,
+    EnrolmentWaitlisted,
+    IdentityRejected,
+    IdentityVerified,
+    NotificationFailed,
+    NotificationSent,
+    Payload,
+)
+from shared.regions import RegionIndex
+
+OCCUPATIONS = {
+    "petani_pekebun": "Petani / pekebun",
+    "buruh_tani": "Buruh tani / perkebunan",
+    "nelayan": "Nelayan",
+    "buruh_nelayan": "Buruh nelayan",
+    "ojek": "Ojek / ojek online",
+    "sopir": "Sopir",
+    "pedagang_kecil": "Pedagang kecil / keliling / kaki lima",
+    "buruh_harian_lepas": "Buruh harian lepas",
+    "pengrajin": "Pengrajin",
+    "umkm": "Pelaku UMKM",
+    "buruh_sawit": "Buruh sawit non-perusahaan",
+    "parkir": "Juru parkir",
+    "buruh_pelabuhan": "Buruh pelabuhan",
+    "pemuka_agama": "Marbot / guru ngaji / pendeta",
+    "penjaga_warung": "Penjaga warung",
+    "lainnya": "Pekerja informal lainnya",
+}
+
+# Which outcome a notification purpose reports; a nomination is "notified" once the message about its current
+# outcome went out.
+PURPOSE_OF_OUTCOME = {
+    "enrolled": "enrolment_confirmed",
+    "waitlisted": "enrolment_waitlisted",
+    "rejected": "identity_rejected",
+}
+
+
+class InvalidField(ValueError):
+    """A field that breaks a rule; the API turns it into a 422 naming the field."""
+
+
+def validate_nik(value: str) -> str:
+    """16 digits, a real birth date, a province and regency that exist (python-stdnum's national list)."""
+    if not (len(value) == 16 and value.isascii() and value.isdigit()):
+        raise InvalidField("must be exactly 16 digits")
+    try:
+        return str(stdnum_nik.validate(value))
+    except StdnumError:
+        raise InvalidField("not a valid NIK: unknown region or impossible birth date") from None
+
+
+def normalise_phone(value: str) -> str:
+    """An Indonesian mobile number in E.164 (+628...), or InvalidField."""
+    try:
+        parsed = phonenumbers.parse(value, "ID")
+    except phonenumbers.NumberParseException:
+        raise InvalidField("not a phone number") from None
+    if parsed.country_code != 62 or not phonenumbers.is_valid_number(parsed):
+        raise InvalidField("not a valid Indonesian phone number")
+    if phonenumbers.number_type(parsed) not in (
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    ):
+        raise InvalidField("must be a mobile number (SMS and WhatsApp reach mobiles only)")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def check_address(kecamatan_code: str, desa_code: str, regions: RegionIndex) -> None:
+    if not regions.is_level(kecamatan_code, "kecamatan"):
+        raise InvalidField(f"kecamatan_code {kecamatan_code!r} is not a kecamatan in region list {regions.version}")
+    if not regions.is_level(desa_code, "desa_kelurahan"):
+        raise InvalidField(f"desa_code {desa_code!r} is not a desa/kelurahan in region list {regions.version}")
+    if not desa_code.startswith(kecamatan_code + "."):
+        raise InvalidField("desa_code does not lie in kecamatan_code")
+
+
+def check_nominator_area(nominator_type: str, region_code: str, regions: RegionIndex) -> None:
+    """RT and desa officials name their desa; Disnaker names its regency."""
+    level = "kabupaten_kota" if nominator_type == "disnaker" else "desa_kelurahan"
+    if not regions.is_level(region_code, level):
+        raise InvalidField(f"a {nominator_type} nominator's region_code must be a known {level} code")
+
+
+def letter_required(nominator_type: str) -> bool:
+    """RT and desa proposals carry an official supporting letter; Disnaker field officers' do not need one."""
+    return nominator_type in ("rt", "desa")
+
+
+def check_birth_date(value: date, today: date) -> None:
+    if value > today:
+        raise InvalidField("birth date is in the future")
+    if value.year < 1900:
+        raise InvalidField("birth date is before 1900")
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What the nomination service knows of one nomination's way through the pipeline."""
+
+    verified: bool = False
+    outcome: str | None = None  # rejected / waitlisted / enrolled
+    reasons: tuple[dict[str, Any], ...] = ()
+    membership_number: str | None = None
+    funding_source: str | None = None
+    waitlist_position: int | None = None
+    notified_purposes: frozenset[str] = frozenset()
+    notification_failures: int = 0
+
+    @property
+    def status(self) -> str:
+        if self.outcome is not None:
+            if PURPOSE_OF_OUTCOME[self.outcome] in self.notified_purposes:
+                return "notified"
+            return self.outcome
+        return "verified" if self.verified else "submitted"
+
+
+def apply(progress: Progress, payload: Payload) -> Progress:
+    """Fold one downstream event into the progress of its nomination."""
+    match payload:
+        case IdentityVerified():
+            return replace(progress, verified=True)
+        case IdentityRejected(reasons=reasons):
+            return replace(progress, outcome="rejected", reasons=tuple(r.model_dump() for r in reasons))
+        case EnrolmentConfirmed():
+            return replace(
+                progress,
+                verified=True,
+                outcome="enrolled",
+                membership_number=payload.membership_number,
+                funding_source=payload.funding_source,
+            )
+        case EnrolmentWaitlisted():
+            if progress.outcome == "enrolled":  # a late waitlist event never undoes a seat
+                return progress
+            return replace(progress, verified=True, outcome="waitlisted", waitlist_position=payload.position)
+        case NotificationSent(purpose=purpose):
+            return replace(progress, notified_purposes=progress.notified_purposes | {purpose})
+        case NotificationFailed():
+            return replace(progress, notification_failures=progress.notification_failures + 1)
+    raise TypeError(f"no rule for {type(payload).__name__}")
+
+
+STAGE_OF_EVENT = {
+    "IdentityVerified": "verified",
+    "IdentityRejected": "rejected",
+    "EnrolmentConfirmed": "enrolled",
+    "EnrolmentWaitlisted": "waitlisted",
+    "NotificationSent": "notified",
+    "NotificationFailed": "notification_failed",
+}

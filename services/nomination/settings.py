@@ -1,0 +1,10 @@
+from pydantic import Field
+
+from shared.settings import ServiceSettings
+
+
+class NominationSettings(ServiceSettings):
+    http_port: int = 8001
+    person_key_secret: str = Field(min_length=16, description="HMAC secret for pseudonymous person keys")
+    programme_regency: str = Field(default="64.08", description="Dotted code of the regency whose programme this is")
+    max_body_bytes: int = 64 * 1024

@@ -1,0 +1,1 @@
+"""Verification service: checks nominated people against the NIK rules and the civil registry, decides, explains."""

@@ -1,0 +1,1 @@
+"""Payung's shared package: event contracts and infrastructure helpers (no domain rules)."""

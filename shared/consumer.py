@@ -1,0 +1,190 @@
+"""Consuming events reliably: batches, an idempotent inbox, retries with backoff, dead letters.
+
+A ``Consumer`` turns one Kafka batch into one database transaction:
+
+1. every record is decoded into a current-version envelope; one that cannot be (bad JSON, unknown type or version,
+   schema violation) becomes a dead-letter row in the outbox, with the reason in its headers;
+2. the inbox keeps only event ids this consumer has not processed before (a redelivery is a no-op);
+3. the handler applies the new events and writes its own outbox rows;
+4. inbox rows, effects and outbox rows commit together, and only then is the batch acknowledged.
+
+Failures of infrastructure (``errors.is_transient``) retry the whole batch with exponential backoff and jitter;
+after ``max_attempts`` the batch is nacked (Kafka redelivers it) so nothing is lost while an outage lasts. Any other
+exception means some event in the batch can never succeed: the batch is replayed one event per transaction and the
+failing events are dead-lettered with the error, while the others are processed.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Generic
+
+import asyncpg
+from aiokafka import ConsumerRecord
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from shared import outbox, topics
+from shared.contracts import Envelope, P, decode
+from shared.errors import PoisonMessage, is_transient
+from shared.logs import get_logger, mask_text
+
+log = get_logger(__name__)
+
+Handler = Callable[[asyncpg.Connection, Sequence[Envelope[P]]], Awaitable[None]]
+_DLQ_NAMESPACE = uuid.UUID("6f1f5a53-6c2b-4b8e-9f0e-5041594e4744")
+
+
+@dataclass
+class ConsumerStats:
+    processed: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    batches: int = 0
+    retries: int = 0
+    isolated_batches: int = 0  # batches replayed one event at a time after a non-transient failure
+    last_batch_at: float | None = None
+
+
+@dataclass
+class Consumer(Generic[P]):
+    """One subscription of one service: ``name`` is both the consumer group and the inbox's consumer column."""
+
+    name: str
+    topic: str  # the full topic name, prefix included
+    payload: type[P]
+    handler: Handler[P]
+    pool: asyncpg.Pool
+    max_attempts: int = 8
+    stats: ConsumerStats = field(default_factory=ConsumerStats)
+
+    async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+        """Process one batch (in partition order) or raise, so the broker redelivers it."""
+        good: list[tuple[ConsumerRecord[Any, Any], Envelope[P]]] = []
+        poison: list[tuple[ConsumerRecord[Any, Any], PoisonMessage]] = []
+        for record in records:
+            try:
+                good.append((record, decode(record.value, self.payload)))
+            except PoisonMessage as exc:
+                poison.append((record, exc))
+        async for attempt in self._retrying():
+            with attempt:
+                try:
+                    await self._in_one_transaction(good, poison)
+                except Exception as exc:
+                    if is_transient(exc):
+                        raise
+                    log.warning("batch failed, isolating events", consumer=self.name, error_type=type(exc).__name__)
+                    self.stats.isolated_batches += 1
+                    await self._one_by_one(good, poison)
+        self.stats.batches += 1
+        self.stats.last_batch_at = time.time()
+
+    async def _in_one_transaction(self, good: list[Any], poison: list[Any]) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await self._dead_letter(conn, poison)
+            fresh = await self._claim(conn, [env for _, env in good])
+            if fresh:
+                await self.handler(conn, fresh)
+        self._count(fresh=len(fresh), duplicates=len(good) - len(fresh), dead=len(poison))
+
+    async def _one_by_one(self, good: list[Any], poison: list[Any]) -> None:
+        async with self.pool.acquire() as conn:
+            async with conn.transaction():
+                await self._dead_letter(conn, poison)
+            self._count(dead=len(poison))
+            for record, envelope in good:
+                try:
+                    async with conn.transaction():
+                        fresh = await self._claim(conn, [envelope])
+                        if fresh:
+                            await self.handler(conn, fresh)
+                    self._count(fresh=len(fresh), duplicates=1 - len(fresh))
+                except Exception as exc:
+                    if is_transient(exc):
+                        raise
+                    log.exception("event dead-lettered", consumer=self.name, event_id=str(envelope.event_id))
+                    failure = PoisonMessage(f"{type(exc).__name__}: {exc}", "handler_error")
+                    async with conn.transaction():
+                        await self._claim(conn, [envelope])
+                        await self._dead_letter(conn, [(record, failure)])
+                    self._count(dead=1)
+
+    async def _claim(self, conn: asyncpg.Connection, envelopes: list[Envelope[P]]) -> list[Envelope[P]]:
+        """Record the events in the inbox; return the ones not seen before, in their original order."""
+        if not envelopes:
+            return []
+        rows = await conn.fetch(
+            """
+            INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::uuid[])
+            ON CONFLICT DO NOTHING RETURNING event_id
+            """,
+            self.name,
+            [e.event_id for e in envelopes],
+        )
+        new_ids = {r["event_id"] for r in rows}
+        fresh, seen = [], set()
+        for env in envelopes:  # the same event twice in one batch counts once
+            if env.event_id in new_ids and env.event_id not in seen:
+                fresh.append(env)
+                seen.add(env.event_id)
+        return fresh
+
+    async def _dead_letter(self, conn: asyncpg.Connection, poison: list[Any]) -> None:
+        await outbox.add(conn, (self._dlq_record(record, exc) for record, exc in poison))
+        for record, exc in poison:
+            log.warning(
+                "message dead-lettered",
+                consumer=self.name,
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                error_type=exc.error_type,
+            )
+
+    def _dlq_record(self, record: ConsumerRecord[Any, Any], exc: PoisonMessage) -> outbox.OutboxRecord:
+        # The id is derived from the record's position, so a redelivered poison message is dead-lettered once.
+        where = f"{self.name}/{record.topic}/{record.partition}/{record.offset}"
+        headers = (
+            ("x-dlq-reason", mask_text(exc.reason)[:1000]),
+            ("x-dlq-error-type", exc.error_type),
+            ("x-original-topic", record.topic),
+            ("x-original-partition", str(record.partition)),
+            ("x-original-offset", str(record.offset)),
+            ("x-consumer-group", self.name),
+            ("x-failed-at", datetime.now(UTC).isoformat()),
+        )
+        return outbox.OutboxRecord(
+            event_id=uuid.uuid5(_DLQ_NAMESPACE, where),
+            topic=topics.dlq(record.topic),
+            key=record.key,
+            value=record.value or b"",
+            event_type="DeadLetter",
+            headers=headers,
+        )
+
+    def _count(self, fresh: int = 0, duplicates: int = 0, dead: int = 0) -> None:
+        self.stats.processed += fresh
+        self.stats.duplicates += duplicates
+        self.stats.dead_lettered += dead
+
+    def _retrying(self) -> AsyncRetrying:
+        def before_sleep(state: Any) -> None:
+            self.stats.retries += 1
+            log.warning(
+                "transient failure, retrying batch",
+                consumer=self.name,
+                attempt=state.attempt_number,
+                error_type=type(state.outcome.exception()).__name__,
+            )
+
+        return AsyncRetrying(
+            retry=retry_if_exception(is_transient),
+            wait=wait_exponential_jitter(multiplier=0.2, max=10),
+            stop=stop_after_attempt(self.max_attempts),
+            before_sleep=before_sleep,
+            reraise=True,
+        )

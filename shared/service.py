@@ -1,0 +1,222 @@
+"""The runtime every service shares: one lifespan, health endpoints and a ``migrate`` / ``serve`` command line.
+
+A service describes itself with a ``ServiceSpec`` (its settings class, migrations, subscriptions, HTTP routers and
+background tasks); ``create_app`` wires it. Resources (pool, broker, producer, relay) are created in the lifespan and
+closed there, in the reverse order, so a SIGTERM lets in-flight batches commit and the outbox drain before exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import uvicorn
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+
+from shared import db, logs, outbox
+from shared.consumer import Consumer, Handler
+from shared.contracts import Payload
+from shared.settings import ServiceSettings
+
+log = logs.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A topic a service consumes, the payload expected on it and the batch handler applying it."""
+
+    topic: str  # logical name, without prefix
+    payload: type[Payload]
+    handler: Handler[Any]
+
+
+@dataclass
+class Runtime:
+    """Resources of a running service, reachable from handlers' factories and HTTP routes."""
+
+    settings: ServiceSettings
+    pool: asyncpg.Pool
+    relay: outbox.OutboxRelay
+    broker: KafkaBroker
+    consumers: list[Consumer[Any]] = field(default_factory=list)
+    resources: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    settings_cls: type[ServiceSettings]
+    migrations: Path
+    title: str
+    subscriptions: Callable[[Runtime], Sequence[Subscription]] = lambda _rt: ()
+    routers: Sequence[APIRouter] = ()
+    # Set up service-specific resources (stored in runtime.resources) and give back the coroutines to run
+    # in the background; the context manager closes the resources.
+    setup: Callable[[Runtime], contextlib.AbstractAsyncContextManager[Sequence[Awaitable[None]]]] | None = None
+
+
+def runtime(request: Request) -> Runtime:
+    """FastAPI dependency: the running service's resources."""
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> FastAPI:
+    settings = settings or spec.settings_cls()  # type: ignore[call-arg]
+    logs.configure(spec.name, settings.log_level)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with _running(spec, settings) as rt:
+            app.state.runtime = rt
+            yield
+
+    app = FastAPI(title=spec.title, version="1", lifespan=lifespan)
+    app.include_router(_health_router())
+    for router in spec.routers:
+        app.include_router(router)
+    return app
+
+
+@contextlib.asynccontextmanager
+async def _running(spec: ServiceSpec, settings: ServiceSettings) -> AsyncIterator[Runtime]:
+    pool = await db.create_pool(settings.database_url, settings.db_pool_min, settings.db_pool_max)
+    producer = outbox.new_producer(settings.kafka_bootstrap, client_id=f"{spec.name}-relay")
+    relay = outbox.OutboxRelay(
+        settings.database_url,
+        producer,
+        batch_size=settings.outbox_batch_size,
+        poll_interval_s=settings.outbox_poll_interval_s,
+    )
+    broker = KafkaBroker(settings.kafka_bootstrap, graceful_timeout=settings.shutdown_grace_s, logger=None)
+    rt = Runtime(settings=settings, pool=pool, relay=relay, broker=broker)
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            background: Sequence[Awaitable[None]] = ()
+            if spec.setup is not None:
+                background = await stack.enter_async_context(spec.setup(rt))
+            for sub in spec.subscriptions(rt):
+                _subscribe(rt, spec.name, sub)
+            await producer.start()
+            tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
+            tasks += [asyncio.create_task(_logged(coro)) for coro in background]
+            await broker.start()
+            log.info("service started", http_port=settings.http_port, consumers=[c.name for c in rt.consumers])
+            try:
+                yield rt
+            finally:
+                log.info("service stopping")
+                await broker.stop()  # waits for in-flight batches (graceful_timeout)
+                for task in tasks[1:]:
+                    task.cancel()
+                await relay.stop()
+                await asyncio.gather(*tasks, return_exceptions=True)
+    finally:
+        await producer.stop()
+        await pool.close()
+        log.info("service stopped")
+
+
+def _subscribe(rt: Runtime, service: str, sub: Subscription) -> None:
+    settings = rt.settings
+    consumer: Consumer[Any] = Consumer(
+        name=f"{service}.{sub.topic}",
+        topic=settings.topic(sub.topic),
+        payload=sub.payload,
+        handler=sub.handler,
+        pool=rt.pool,
+        max_attempts=settings.retry_max_attempts,
+    )
+    rt.consumers.append(consumer)
+
+    async def on_batch(message: KafkaMessage) -> None:
+        records = message.raw_message
+        await consumer.process(records if isinstance(records, tuple) else (records,))
+
+    rt.broker.subscriber(
+        consumer.topic,
+        group_id=settings.topic_prefix + consumer.name,
+        batch=True,
+        max_records=settings.consumer_max_records,
+        batch_timeout_ms=settings.consumer_batch_timeout_ms,
+        auto_offset_reset="earliest",
+        # Commit only after the batch's transaction committed; on an error that survived the retries, rewind so
+        # Kafka redelivers the batch. Poison messages never reach this point: the consumer dead-letters them.
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        title=f"{consumer.name}:consume",
+    )(on_batch)
+
+
+async def _logged(coro: Awaitable[None]) -> None:
+    try:
+        await coro
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("background task failed")
+        raise
+
+
+def _health_router() -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/health/live")
+    async def live() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/health/ready")
+    async def ready(request: Request) -> JSONResponse:
+        rt: Runtime | None = getattr(request.app.state, "runtime", None)
+        if rt is None:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        checks: dict[str, Any] = {}
+        try:
+            async with asyncio.timeout(2):
+                checks["outbox_backlog"] = await outbox.backlog(rt.pool)
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = type(exc).__name__
+        checks["kafka"] = "ok" if await rt.broker.ping(timeout=2) else "unreachable"
+        checks["relay"] = {"leader": rt.relay.is_leader, "published": rt.relay.published, "error": rt.relay.last_error}
+        checks["consumers"] = {c.name: vars(c.stats) for c in rt.consumers}
+        ok = checks["database"] == "ok" and checks["kafka"] == "ok"
+        return JSONResponse({"status": "ok" if ok else "degraded", **checks}, status_code=200 if ok else 503)
+
+    return router
+
+
+Command = Callable[[ServiceSettings, list[str]], int]
+
+
+def main(spec: ServiceSpec, app_path: str, commands: dict[str, Command] | None = None) -> None:
+    """``python -m services.<name> migrate|serve|<extra command> [args]``; extra commands get the remaining args."""
+    commands = commands or {}
+    parser = argparse.ArgumentParser(prog=f"services.{spec.name}")
+    parser.add_argument("command", choices=["migrate", "serve", *commands])
+    args, rest = parser.parse_known_args()
+    settings = spec.settings_cls()  # type: ignore[call-arg]
+    logs.configure(spec.name, settings.log_level)
+    if args.command in commands:
+        raise SystemExit(commands[args.command](settings, rest))
+    if args.command == "migrate":
+        applied = db.migrate(settings.database_url, spec.migrations)
+        log.info("migrations applied", count=applied)
+        return
+    uvicorn.run(
+        app_path,
+        factory=True,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_s) + 5,
+    )

@@ -1,0 +1,87 @@
+"""Kafka topics, declared on purpose: names, partitions, retention.
+
+Every topic the services publish to or consume from is listed here, so the stack (native, compose or Kubernetes)
+creates them with the intended settings instead of relying on broker auto-creation. Each consumed topic has a
+dead-letter companion ``<topic>.dlq``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from dataclasses import dataclass
+
+DAY_MS = 24 * 60 * 60 * 1000
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int = 6
+    retention_ms: int = 30 * DAY_MS
+
+    def config(self) -> dict[str, str]:
+        return {"retention.ms": str(self.retention_ms), "cleanup.policy": "delete"}
+
+
+NOMINATION_SUBMITTED = "nomination.submitted"
+IDENTITY_VERIFIED = "identity.verified"
+IDENTITY_REJECTED = "identity.rejected"
+ENROLMENT_CONFIRMED = "enrolment.confirmed"
+ENROLMENT_WAITLISTED = "enrolment.waitlisted"
+NOTIFICATION_SENT = "notification.sent"
+NOTIFICATION_FAILED = "notification.failed"
+
+EVENT_TOPICS = (
+    NOMINATION_SUBMITTED,
+    IDENTITY_VERIFIED,
+    IDENTITY_REJECTED,
+    ENROLMENT_CONFIRMED,
+    ENROLMENT_WAITLISTED,
+    NOTIFICATION_SENT,
+    NOTIFICATION_FAILED,
+)
+
+
+def dlq(topic: str) -> str:
+    """The dead-letter topic of ``topic``."""
+    return f"{topic}.dlq"
+
+
+def all_topics(prefix: str = "") -> list[TopicSpec]:
+    """Every topic of the system, with ``prefix`` prepended (tests use a prefix per run)."""
+    specs = [TopicSpec(prefix + name) for name in EVENT_TOPICS]
+    specs += [TopicSpec(prefix + dlq(name), partitions=1, retention_ms=90 * DAY_MS) for name in EVENT_TOPICS]
+    return specs
+
+
+async def ensure_topics(bootstrap: str, prefix: str = "", replication: int = 1) -> list[str]:
+    """Create the missing topics; existing ones are left as they are. Returns the names created."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [spec for spec in all_topics(prefix) if spec.name not in existing]
+        if missing:
+            await admin.create_topics(
+                [NewTopic(s.name, s.partitions, replication, topic_configs=s.config()) for s in missing]
+            )
+        return [s.name for s in missing]
+    finally:
+        await admin.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Create Payung's Kafka topics.")
+    parser.add_argument("--bootstrap", required=True)
+    parser.add_argument("--prefix", default="")
+    parser.add_argument("--replication", type=int, default=1)
+    args = parser.parse_args()
+    created = asyncio.run(ensure_topics(args.bootstrap, args.prefix, args.replication))
+    print(f"topics: {len(created)} created, {len(all_topics(args.prefix)) - len(created)} already there")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+import uuid
+from datetime import date
+
+import pytest
+
+from services.nomination import domain
+from services.nomination.domain import InvalidField, Progress, apply
+from shared.contracts import (
+    EnrolmentConfirmed,
+    EnrolmentWaitlisted,
+    IdentityRejected,
+    IdentityVerified,
+    Nominator,
+    NotificationSent,
+    Reason,
+)
+from shared.regions import default_regions
+
+NID = uuid.uuid4()
+NOMINATOR = Nominator(type="rt", name="Pak RT", region_code="64.08.01.2001")
+
+
+@pytest.mark.parametrize("nik", ["6408014501900001", "6408010101800002"])
+def test_valid_niks_pass(nik):
+    assert domain.validate_nik(nik) == nik
+
+
+@pytest.mark.parametrize(
+    "nik", ["640801450190000", "64080145019000012", "640801450190000A", "9908014501900001", "6408013213900001", ""]
+)
+def test_invalid_niks_are_refused(nik):
+    with pytest.raises(InvalidField):
+        domain.validate_nik(nik)
+
+
+@pytest.mark.parametrize(
+    ("raw", "e164"),
+    [("081234567890", "+6281234567890"), ("+62 812-3456-7890", "+6281234567890"), ("6285212345678", "+6285212345678")],
+)
+def test_mobile_numbers_normalise_to_e164(raw, e164):
+    assert domain.normalise_phone(raw) == e164
+
+
+@pytest.mark.parametrize("raw", ["12345", "+6512345678", "0541123456x", "not a phone", "+1 202 555 0143"])
+def test_non_indonesian_or_malformed_phones_are_refused(raw):
+    with pytest.raises(InvalidField):
+        domain.normalise_phone(raw)
+
+
+def test_address_must_be_a_desa_inside_its_kecamatan():
+    regions = default_regions()
+    desa = regions.children("64.08.01")[0].code
+    domain.check_address("64.08.01", desa, regions)
+    with pytest.raises(InvalidField):
+        domain.check_address("64.08.02", desa, regions)
+    with pytest.raises(InvalidField):
+        domain.check_address("64.08.01", "64.08.01.9999", regions)
+    with pytest.raises(InvalidField):
+        domain.check_address("64.08", desa, regions)
+
+
+def test_nominator_area_matches_its_type():
+    regions = default_regions()
+    desa = regions.children("64.08.01")[0].code
+    domain.check_nominator_area("rt", desa, regions)
+    domain.check_nominator_area("disnaker", "64.08", regions)
+    with pytest.raises(InvalidField):
+        domain.check_nominator_area("disnaker", desa, regions)
+    with pytest.raises(InvalidField):
+        domain.check_nominator_area("desa", "64.08", regions)
+
+
+def test_only_village_level_nominations_need_a_letter():
+    assert domain.letter_required("rt") and domain.letter_required("desa")
+    assert not domain.letter_required("disnaker")
+
+
+def test_birth_date_in_the_future_is_refused():
+    domain.check_birth_date(date(1990, 1, 1), date(2026, 11, 21))
+    with pytest.raises(InvalidField):
+        domain.check_birth_date(date(2027, 1, 1), date(2026, 11, 21))
+
+
+def verified():
+    return IdentityVerified(
+        nomination_id=NID,
+        nik="6408014501900001",
+        full_name="Siti",
+        birth_date=date(1990, 1, 5),
+        sex="F",
+        phone="+6281234567890",
+        desa_code="64.08.01.2001",
+        occupation="petani_pekebun",
+        nominator=NOMINATOR,
+        programme_regency="64.08",
+        name_score=100,
+    )
+
+
+def confirmed():
+    return EnrolmentConfirmed(
+        nomination_id=NID,
+        membership_number="26000000001",
+        funding_source="APBD-KAB",
+        funding_source_name="APBD Kab. Kutai Timur",
+        programme_year=2026,
+        coverage_start=date(2026, 12, 1),
+        full_name="Siti",
+        phone="+6281234567890",
+        desa_code="64.08.01.2001",
+        nominator=NOMINATOR,
+    )
+
+
+def sent(purpose):
+    return NotificationSent(
+        nomination_id=NID, delivery_id=uuid.uuid4(), purpose=purpose, recipient_role="beneficiary", channel="local"
+    )
+
+
+def test_status_walks_submitted_verified_enrolled_notified():
+    progress = Progress()
+    assert progress.status == "submitted"
+    progress = apply(progress, verified())
+    assert progress.status == "verified"
+    progress = apply(progress, confirmed())
+    assert progress.status == "enrolled" and progress.membership_number == "26000000001"
+    progress = apply(progress, sent("enrolment_confirmed"))
+    assert progress.status == "notified"
+
+
+def test_notification_arriving_before_the_outcome_still_ends_notified():
+    progress = apply(apply(Progress(), sent("enrolment_confirmed")), verified())
+    assert progress.status == "verified"
+    assert apply(progress, confirmed()).status == "notified"
+
+
+def test_a_message_about_another_outcome_does_not_mark_notified():
+    progress = apply(apply(Progress(), confirmed()), sent("enrolment_waitlisted"))
+    assert progress.status == "enrolled"
+
+
+def test_late_waitlist_event_never_undoes_a_seat():
+    waitlisted = EnrolmentWaitlisted(
+        nomination_id=NID,
+        programme_year=2026,
+        position=4,
+        full_name="Siti",
+        phone="+6281234567890",
+        desa_code="64.08.01.2001",
+        nominator=NOMINATOR,
+    )
+    assert apply(apply(Progress(), confirmed()), waitlisted).outcome == "enrolled"
+    assert apply(Progress(), waitlisted).status == "waitlisted"
+
+
+def test_rejection_keeps_its_reasons():
+    rejected = IdentityRejected(
+        nomination_id=NID,
+        reasons=(Reason(code="DECEASED", detail="registry: deceased"),),
+        full_name="Siti Aminah",
+        nominator=NOMINATOR,
+        desa_code="64.08.01.2001",
+    )
+    progress = apply(Progress(), rejected)
+    assert progress.status == "rejected"
+    assert progress.reasons[0]["code"] == "DECEASED"
+    assert apply(progress, sent("identity_rejected")).status == "notified"

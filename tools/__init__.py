@@ -1,0 +1,1 @@
+"""Developer tools: synthetic data for tests, demos and benchmarks (never imported by the services)."""
