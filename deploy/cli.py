@@ -84,6 +84,11 @@ def up(
     """Start PostgreSQL, Kafka (with the topics) and the four services; print where everything is."""
     _setup_logging()
     cfg = StackConfig()
+    if demo:
+        # Small quotas so the demo fills them and shows the waitlist; an explicit setting wins.
+        from deploy.demo import DEMO_FUNDING_SOURCES
+
+        os.environ.setdefault("PAYUNG_FUNDING_SOURCES", DEMO_FUNDING_SOURCES)
     with _step("infrastructure: PostgreSQL + Kafka + topics"):
         stack.start_infra(cfg)
     if not infra_only:
@@ -94,17 +99,20 @@ def up(
         _demo(cfg)
 
 
-def _demo(cfg: StackConfig) -> None:
-    """Hook for deploy/demo.py (``run_demo(cfg)``), imported lazily so that ``up`` works without it."""
-    try:
-        from deploy.demo import run_demo
-    except ModuleNotFoundError as exc:
-        if exc.name != "deploy.demo":
-            raise
-        typer.secho("no demo yet: deploy/demo.py does not exist", fg="yellow", err=True)
-        raise typer.Exit(1) from exc
-    with _step("demo"):
-        run_demo(cfg)
+def _demo(cfg: StackConfig, nominations: int = 3000) -> None:
+    from deploy.demo import run_demo
+
+    with _step("demo: synthetic registry and nominations through the pipeline"):
+        run_demo(cfg, nominations)
+
+
+@app.command()
+def demo(
+    nominations: Annotated[int, typer.Option(help="How many synthetic nominations to submit.")] = 3000,
+) -> None:
+    """Run the demo on the running stack (``./payung up`` first; ``up --demo`` does both)."""
+    _setup_logging()
+    _demo(StackConfig(), nominations)
 
 
 @app.command()

@@ -107,7 +107,8 @@ async def _wait_until_settled(client: httpx.AsyncClient, timeout: float = 300) -
 def _report(cfg: StackConfig, answers: Counter[int], final: dict[str, Any]) -> None:
     typer.secho("\nDemo results", bold=True)
     typer.echo(f"  accepted 202: {answers[202]}, already nominated 409: {answers[409]}, invalid 422: {answers[422]}")
-    typer.echo(f"  nominations by status: {final['by_status']}")
+    for outcome, counts in sorted(final["by_outcome"].items()):
+        typer.echo(f"  {outcome:<11} {counts['total']:>6}   of which notified {counts['notified']:>6}")
     typer.echo(f"  rejections by reason: {final['rejections_by_reason']}")
     funding = httpx.get(f"http://{cfg.host}:{cfg.enrolment_port}/v1/funding-sources", timeout=10).json()
     for source in funding if isinstance(funding, list) else funding.get("sources", []):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -84,13 +85,29 @@ def database_url(cfg: StackConfig, name: str) -> str:
 
 def service_env(cfg: StackConfig, name: str) -> dict[str, str]:
     """The ``PAYUNG_*`` environment variables service ``name`` is started with."""
-    return {
+    env = {
         "PAYUNG_DATABASE_URL": database_url(cfg, name),
         "PAYUNG_KAFKA_BOOTSTRAP": cfg.kafka_bootstrap,
         "PAYUNG_HTTP_HOST": cfg.host,
         "PAYUNG_HTTP_PORT": str(cfg.service_port(name)),
         "PAYUNG_TOPIC_PREFIX": cfg.topic_prefix,
     }
+    if name == "nomination":
+        env["PAYUNG_PERSON_KEY_SECRET"] = os.environ.get("PAYUNG_PERSON_KEY_SECRET") or _local_secret(cfg)
+    if name == "notification":
+        env["PAYUNG_LOCAL_OUTBOX_FILE"] = str(cfg.stack_dir / "messages.jsonl")
+    return env
+
+
+def _local_secret(cfg: StackConfig) -> str:
+    """This instance's person-key secret: random, made once, kept with the data it keys (changing it would
+    give every person a new Kafka key and split their history across partitions)."""
+    path = cfg.stack_dir / "person-key-secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
 
 
 async def _ensure_topics(cfg: StackConfig, within: float = 30) -> list[str]:

@@ -96,7 +96,7 @@ class NominationRequest(Strict):
     @field_validator("nik")
     @classmethod
     def _nik(cls, value: str) -> str:
-        return domain.validate_nik(value)
+        return domain.validate_nik(value, default_regions())
 
     @field_validator("phone")
     @classmethod
@@ -198,9 +198,10 @@ async def submit_nomination(
 
 @router.get("/summary")
 async def summary(rt: Annotated[Runtime, Depends(runtime)]) -> dict[str, Any]:
-    """Counts by status and rejections by reason code."""
+    """Counts by status, by outcome (with how many were notified) and rejections by reason code."""
     return {
         "by_status": await repository.counts_by_status(rt.pool),
+        "by_outcome": await repository.counts_by_outcome(rt.pool),
         "rejections_by_reason": await repository.rejection_counts(rt.pool),
     }
 

@@ -24,7 +24,7 @@ from shared.contracts import (
     NotificationSent,
     Payload,
 )
-from shared.regions import RegionIndex
+from shared.regions import RegionIndex, dotted
 
 OCCUPATIONS = {
     "petani_pekebun": "Petani / pekebun",
@@ -58,14 +58,22 @@ class InvalidField(ValueError):
     """A field that breaks a rule; the API turns it into a 422 naming the field."""
 
 
-def validate_nik(value: str) -> str:
-    """16 digits, a real birth date, a province and regency that exist (python-stdnum's national list)."""
+def validate_nik(value: str, regions: RegionIndex) -> str:
+    """16 digits, a real birth date, a province and regency that exist.
+
+    Regencies of the province in the region list are checked against it (the official list); other provinces'
+    against python-stdnum's national list. An unknown kecamatan is only a warning, raised later by verification.
+    """
     if not (len(value) == 16 and value.isascii() and value.isdigit()):
         raise InvalidField("must be exactly 16 digits")
     try:
-        return str(stdnum_nik.validate(value))
+        stdnum_nik.validate(value)
     except StdnumError:
         raise InvalidField("not a valid NIK: unknown region or impossible birth date") from None
+    province = dotted(value[:2])
+    if regions.get(province) is not None and not regions.is_level(dotted(value[:4]), "kabupaten_kota"):
+        raise InvalidField(f"not a valid NIK: regency {value[:4]} is not in region list {regions.version}")
+    return value
 
 
 def normalise_phone(value: str) -> str:

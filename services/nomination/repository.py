@@ -108,6 +108,18 @@ async def counts_by_status(conn: asyncpg.Connection | asyncpg.Pool) -> dict[str,
     return {r["status"]: r["n"] for r in rows}
 
 
+async def counts_by_outcome(conn: asyncpg.Connection | asyncpg.Pool) -> dict[str, dict[str, int]]:
+    """Per outcome (``pending`` while undecided): how many, and how many of those were told so."""
+    rows = await conn.fetch(
+        """
+        SELECT coalesce(outcome, 'pending') AS outcome, count(*) AS total,
+               count(*) FILTER (WHERE status = 'notified') AS notified
+        FROM nominations GROUP BY 1
+        """
+    )
+    return {r["outcome"]: {"total": r["total"], "notified": r["notified"]} for r in rows}
+
+
 async def rejection_counts(conn: asyncpg.Connection | asyncpg.Pool) -> dict[str, int]:
     rows = await conn.fetch(
         """

@@ -22,15 +22,28 @@ NOMINATOR = Nominator(type="rt", name="Pak RT", region_code="64.08.01.2001")
 
 @pytest.mark.parametrize("nik", ["6408014501900001", "6408010101800002"])
 def test_valid_niks_pass(nik):
-    assert domain.validate_nik(nik) == nik
+    assert domain.validate_nik(nik, default_regions()) == nik
 
 
 @pytest.mark.parametrize(
-    "nik", ["640801450190000", "64080145019000012", "640801450190000A", "9908014501900001", "6408013213900001", ""]
+    "nik",
+    [
+        "640801450190000",
+        "64080145019000012",
+        "640801450190000A",
+        "9908014501900001",
+        "6408013213900001",
+        "",
+        "6499014501900001",  # Kaltim has no regency 99 in the official list (stdnum alone would accept it)
+    ],
 )
 def test_invalid_niks_are_refused(nik):
     with pytest.raises(InvalidField):
-        domain.validate_nik(nik)
+        domain.validate_nik(nik, default_regions())
+
+
+def test_niks_first_issued_in_another_province_are_accepted():
+    assert domain.validate_nik("3171011708450001", default_regions())  # Jakarta: workers move to Kaltim
 
 
 @pytest.mark.parametrize(
