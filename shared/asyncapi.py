@@ -24,9 +24,16 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "asyncapi.json"
 # Who consumes what: each service consumes in its own consumer group "<service>.<topic>".
 CONSUMERS: dict[str, tuple[str, ...]] = {
     "verification": (topics.NOMINATION_SUBMITTED,),
-    "enrolment": (topics.IDENTITY_VERIFIED,),
-    "notification": (topics.ENROLMENT_CONFIRMED, topics.ENROLMENT_WAITLISTED, topics.IDENTITY_REJECTED),
+    "enrolment": (topics.IDENTITY_VERIFIED, topics.REGISTRY_PERSON_UPDATED),
+    "notification": (
+        topics.ENROLMENT_CONFIRMED,
+        topics.ENROLMENT_WAITLISTED,
+        topics.IDENTITY_REJECTED,
+        topics.ENROLMENT_ENDED,
+    ),
     "nomination": (
+        topics.IDENTITY_REVIEW_REQUESTED,
+        topics.ENROLMENT_ENDED,
         topics.IDENTITY_VERIFIED,
         topics.IDENTITY_REJECTED,
         topics.ENROLMENT_CONFIRMED,
@@ -43,6 +50,9 @@ PRODUCERS = {
     topics.ENROLMENT_WAITLISTED: "enrolment",
     topics.NOTIFICATION_SENT: "notification",
     topics.NOTIFICATION_FAILED: "notification",
+    topics.IDENTITY_REVIEW_REQUESTED: "verification",
+    topics.REGISTRY_PERSON_UPDATED: "verification",
+    topics.ENROLMENT_ENDED: "enrolment",
 }
 KEY_NOTE = "Kafka key: the envelope's person_key (HMAC-SHA256 of the NIK), so one person's events stay in order."
 DLQ_NOTE = (

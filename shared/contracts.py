@@ -134,6 +134,7 @@ class EnrolmentConfirmed(Payload):
     phone: str
     desa_code: str
     nominator: Nominator
+    promoted_from_waitlist: bool = Field(default=False, description="The seat was freed and given to this person")
 
 
 class EnrolmentWaitlisted(Payload):
@@ -150,7 +151,69 @@ class EnrolmentWaitlisted(Payload):
     nominator: Nominator
 
 
-Purpose = Literal["enrolment_confirmed", "enrolment_waitlisted", "identity_rejected"]
+class IdentityReviewRequested(Payload):
+    """Verification could not decide alone (a possible duplicate, a doubtful match): a Disnaker verifier will."""
+
+    event_type: ClassVar[str] = "IdentityReviewRequested"
+    schema_version: ClassVar[int] = 1
+    topic: ClassVar[str] = topics.IDENTITY_REVIEW_REQUESTED
+
+    nomination_id: uuid.UUID
+    layer: str = Field(description="The verification layer that asked for review, e.g. duplicates, registry")
+    reasons: tuple[Reason, ...] = Field(min_length=1)
+    desa_code: str
+
+
+PersonChange = Literal["deceased", "moved_out", "inactive"]
+
+
+class RegistryPersonUpdated(Payload):
+    """A civil-registry refresh shows a change in a person who was verified: a life event for enrolment."""
+
+    event_type: ClassVar[str] = "RegistryPersonUpdated"
+    schema_version: ClassVar[int] = 1
+    topic: ClassVar[str] = topics.REGISTRY_PERSON_UPDATED
+
+    nomination_id: uuid.UUID = Field(description="The verified nomination of this person")
+    nik: str
+    change: PersonChange
+    effective_date: date
+    new_regency: str | None = Field(default=None, description="For moved_out: the regency code now on record")
+    snapshot_id: int
+
+
+EndReason = Literal[
+    "deceased", "moved_out", "became_wage_earner", "opted_out", "contributions_unpaid", "not_renewed", "inactive"
+]
+
+
+class EnrolmentEnded(Payload):
+    """Coverage ends (the seat is freed for the next person on the waitlist)."""
+
+    event_type: ClassVar[str] = "EnrolmentEnded"
+    schema_version: ClassVar[int] = 1
+    topic: ClassVar[str] = topics.ENROLMENT_ENDED
+
+    nomination_id: uuid.UUID
+    membership_number: str
+    funding_source: str
+    programme_year: int
+    reason: EndReason
+    coverage_end: date = Field(description="Last day covered")
+    full_name: str
+    phone: str
+    desa_code: str
+    nominator: Nominator
+
+
+Purpose = Literal[
+    "enrolment_confirmed",
+    "enrolment_waitlisted",
+    "enrolment_promoted",
+    "identity_rejected",
+    "enrolment_ended",
+    "death_benefit_information",
+]
 RecipientRole = Literal["beneficiary", "nominator"]
 
 
@@ -187,6 +250,9 @@ PAYLOADS: tuple[type[Payload], ...] = (
     EnrolmentWaitlisted,
     NotificationSent,
     NotificationFailed,
+    IdentityReviewRequested,
+    RegistryPersonUpdated,
+    EnrolmentEnded,
 )
 PAYLOAD_BY_TYPE: dict[str, type[Payload]] = {p.event_type: p for p in PAYLOADS}
 

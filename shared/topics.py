@@ -31,6 +31,9 @@ ENROLMENT_CONFIRMED = "enrolment.confirmed"
 ENROLMENT_WAITLISTED = "enrolment.waitlisted"
 NOTIFICATION_SENT = "notification.sent"
 NOTIFICATION_FAILED = "notification.failed"
+IDENTITY_REVIEW_REQUESTED = "identity.review_requested"
+REGISTRY_PERSON_UPDATED = "registry.person_updated"
+ENROLMENT_ENDED = "enrolment.ended"
 
 EVENT_TOPICS = (
     NOMINATION_SUBMITTED,
@@ -40,6 +43,9 @@ EVENT_TOPICS = (
     ENROLMENT_WAITLISTED,
     NOTIFICATION_SENT,
     NOTIFICATION_FAILED,
+    IDENTITY_REVIEW_REQUESTED,
+    REGISTRY_PERSON_UPDATED,
+    ENROLMENT_ENDED,
 )
 
 

@@ -11,8 +11,10 @@ from services.nomination import api, handlers
 from services.nomination.settings import NominationSettings
 from shared.contracts import (
     EnrolmentConfirmed,
+    EnrolmentEnded,
     EnrolmentWaitlisted,
     IdentityRejected,
+    IdentityReviewRequested,
     IdentityVerified,
     NotificationFailed,
     NotificationSent,
@@ -21,12 +23,14 @@ from shared.http import BodySizeLimit
 from shared.service import Runtime, ServiceSpec, Subscription, create_app
 
 PROGRESS_EVENTS = (
+    IdentityReviewRequested,
     IdentityVerified,
     IdentityRejected,
     EnrolmentConfirmed,
     EnrolmentWaitlisted,
     NotificationSent,
     NotificationFailed,
+    EnrolmentEnded,
 )
 
 

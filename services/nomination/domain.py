@@ -17,8 +17,10 @@ from stdnum.id import nik as stdnum_nik
 
 from shared.contracts import (
     EnrolmentConfirmed,
+    EnrolmentEnded,
     EnrolmentWaitlisted,
     IdentityRejected,
+    IdentityReviewRequested,
     IdentityVerified,
     NotificationFailed,
     NotificationSent,
@@ -48,6 +50,7 @@ OCCUPATIONS = {
 # Which outcome a notification purpose reports; a nomination is "notified" once the message about its current
 # outcome went out.
 PURPOSE_OF_OUTCOME = {
+    "ended": "enrolment_ended",
     "enrolled": "enrolment_confirmed",
     "waitlisted": "enrolment_waitlisted",
     "rejected": "identity_rejected",
@@ -125,13 +128,15 @@ class Progress:
     """What the nomination service knows of one nomination's way through the pipeline."""
 
     verified: bool = False
-    outcome: str | None = None  # rejected / waitlisted / enrolled
+    in_review: bool = False
+    outcome: str | None = None  # rejected / waitlisted / enrolled / ended
     reasons: tuple[dict[str, Any], ...] = ()
     membership_number: str | None = None
     funding_source: str | None = None
     waitlist_position: int | None = None
     notified_purposes: frozenset[str] = frozenset()
     notification_failures: int = 0
+    end_reason: str | None = None
 
     @property
     def status(self) -> str:
@@ -139,17 +144,25 @@ class Progress:
             if PURPOSE_OF_OUTCOME[self.outcome] in self.notified_purposes:
                 return "notified"
             return self.outcome
-        return "verified" if self.verified else "submitted"
+        if self.verified:
+            return "verified"
+        return "in_review" if self.in_review else "submitted"
 
 
 def apply(progress: Progress, payload: Payload) -> Progress:
     """Fold one downstream event into the progress of its nomination."""
     match payload:
+        case IdentityReviewRequested():
+            return replace(progress, in_review=True)
         case IdentityVerified():
             return replace(progress, verified=True)
         case IdentityRejected(reasons=reasons):
             return replace(progress, outcome="rejected", reasons=tuple(r.model_dump() for r in reasons))
+        case EnrolmentEnded(reason=reason):
+            return replace(progress, verified=True, outcome="ended", end_reason=reason)
         case EnrolmentConfirmed():
+            if progress.outcome == "ended":  # a redelivered confirmation never reopens ended coverage
+                return progress
             return replace(
                 progress,
                 verified=True,
@@ -169,6 +182,8 @@ def apply(progress: Progress, payload: Payload) -> Progress:
 
 
 STAGE_OF_EVENT = {
+    "IdentityReviewRequested": "in_review",
+    "EnrolmentEnded": "ended",
     "IdentityVerified": "verified",
     "IdentityRejected": "rejected",
     "EnrolmentConfirmed": "enrolled",

@@ -125,6 +125,8 @@ def _detail(payload: Payload) -> dict[str, Any]:
     """What the history shows of an event: decisions and references, never personal data."""
     data = payload.model_dump(mode="json")
     keep = (
+        "coverage_end",
+        "layer",
         "reasons",
         "flags",
         "name_score",

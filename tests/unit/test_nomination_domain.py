@@ -179,3 +179,33 @@ def test_rejection_keeps_its_reasons():
     assert progress.status == "rejected"
     assert progress.reasons[0]["code"] == "DECEASED"
     assert apply(progress, sent("identity_rejected")).status == "notified"
+
+
+def test_review_then_verified_then_ended():
+    from shared.contracts import EnrolmentEnded, IdentityReviewRequested
+
+    review = IdentityReviewRequested(
+        nomination_id=NID,
+        layer="duplicates",
+        reasons=(Reason(code="POSSIBLE_DUPLICATE", detail="x"),),
+        desa_code="64.08.01.2001",
+    )
+    progress = apply(Progress(), review)
+    assert progress.status == "in_review"
+    progress = apply(apply(progress, verified()), confirmed())
+    ended = EnrolmentEnded(
+        nomination_id=NID,
+        membership_number="26000000001",
+        funding_source="APBD-KAB",
+        programme_year=2026,
+        reason="deceased",
+        coverage_end=date(2026, 12, 31),
+        full_name="Siti",
+        phone="+6281234567890",
+        desa_code="64.08.01.2001",
+        nominator=NOMINATOR,
+    )
+    progress = apply(progress, ended)
+    assert progress.status == "ended" and progress.end_reason == "deceased"
+    assert apply(progress, confirmed()).outcome == "ended"  # a redelivered confirmation does not reopen it
+    assert apply(progress, sent("enrolment_ended")).status == "notified"
