@@ -16,12 +16,12 @@ from typing import Annotated
 
 import typer
 
-from deploy import stack
+from deploy import apikeys, cli_operator, stack
 from deploy.config import REPO_ROOT, SERVICES, StackConfig, StackError, StackTestConfig
 from deploy.procs import tail
 
 app = typer.Typer(
-    help="Payung's native local stack: Kafka, PostgreSQL and the four services.",
+    help="Payung: the native local stack (Kafka, PostgreSQL, the services) and the operator commands.",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -72,6 +72,9 @@ def _print_addresses(cfg: StackConfig, with_services: bool) -> None:
     ]
     if with_services:
         rows += [(name, f"http://{cfg.host}:{cfg.service_port(name)}/docs") for name in SERVICES]
+        # This instance's own keys (made once, kept in the stack dir): send one as the X-API-Key header.
+        rows += apikeys.describe(cfg.stack_dir)
+        rows += [("keys file", f"{_rel(apikeys.secrets_file(cfg.stack_dir))}  (X-API-Key header)")]
     rows += [("logs", f"{_rel(cfg.logs_dir)}/<component>.log  (./payung logs <component>)")]
     _table(rows)
 
@@ -81,7 +84,7 @@ def up(
     infra_only: Annotated[bool, typer.Option("--infra-only", help="Only Kafka and PostgreSQL.")] = False,
     demo: Annotated[bool, typer.Option("--demo", help="Then run the demo scenario (deploy/demo.py).")] = False,
 ) -> None:
-    """Start PostgreSQL, Kafka (with the topics) and the four services; print where everything is."""
+    """Start PostgreSQL, Kafka (with the topics) and the services; print where everything is."""
     _setup_logging()
     cfg = StackConfig()
     if demo:
@@ -235,7 +238,9 @@ def test(ctx: typer.Context) -> None:
             _wipe(cfg)
             stack.start_infra(cfg)
         typer.secho(f"==> pytest {' '.join(ctx.args)}", bold=True)
-        code = _run_pytest(list(ctx.args), _test_env(cfg))
+        # The instance's own temporary directory: pytest prunes old /tmp/pytest-of-<user> directories, which would
+        # pull a running session's files away when two instances test at once.
+        code = _run_pytest([f"--basetemp={cfg.stack_dir / 'pytest'}", *ctx.args], _test_env(cfg))
     except KeyboardInterrupt:
         typer.secho("interrupted", fg="red", err=True)
         code = 130
@@ -246,6 +251,9 @@ def test(ctx: typer.Context) -> None:
     if code == PYTEST_NO_TESTS:
         typer.secho("pytest collected no tests: counted as a failure", fg="red", err=True)
     raise typer.Exit(code)
+
+
+cli_operator.register(app)  # import, import-template, nomination, report, registry load
 
 
 def main() -> None:

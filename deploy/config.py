@@ -13,7 +13,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SERVICES = ("nomination", "verification", "enrolment", "notification")
+SERVICES = ("nomination", "verification", "enrolment", "notification", "reporting")
 
 # Shared by every instance: the jars depend only on deploy/kafka/pom.xml.
 KAFKA_LIBS_DIR = REPO_ROOT / ".stack" / "kafka-libs"
@@ -42,7 +42,11 @@ class StackConfig(BaseSettings):
     verification_port: int = 8002
     enrolment_port: int = 8003
     notification_port: int = 8004
+    reporting_port: int = 8005
     topic_prefix: str = ""
+    # SASL/SCRAM-SHA-512 with ACLs on the client listener, one principal per service (PAYUNG_KAFKA_SASL=1); the
+    # storage is formatted with the users, so switching it on for an existing instance needs a wiped stack dir.
+    kafka_sasl: bool = False
 
     @property
     def logs_dir(self) -> Path:
@@ -87,3 +91,4 @@ class StackTestConfig(StackConfig):
     verification_port: int = 18002
     enrolment_port: int = 18003
     notification_port: int = 18004
+    reporting_port: int = 18005

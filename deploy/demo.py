@@ -22,7 +22,7 @@ import httpx
 import orjson
 import typer
 
-from deploy import stack
+from deploy import apikeys, stack
 from deploy.config import REPO_ROOT, StackConfig, StackError
 from tools.synthetic import generate_nominations, generate_registry, summary, write_registry
 
@@ -72,7 +72,7 @@ async def _submit_and_follow(cfg: StackConfig, requests: list[dict[str, Any]]) -
     base = f"http://{cfg.host}:{cfg.nomination_port}"
     answers: Counter[int] = Counter()
     gate = asyncio.Semaphore(CONCURRENCY)
-    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=base, timeout=30, headers=_auth(cfg)) as client:
 
         async def submit(index: int, request: dict[str, Any]) -> None:
             key = str(uuid.uuid5(_KEYS, f"demo-{index}"))
@@ -110,7 +110,9 @@ def _report(cfg: StackConfig, answers: Counter[int], final: dict[str, Any]) -> N
     for outcome, counts in sorted(final["by_outcome"].items()):
         typer.echo(f"  {outcome:<11} {counts['total']:>6}   of which notified {counts['notified']:>6}")
     typer.echo(f"  rejections by reason: {final['rejections_by_reason']}")
-    funding = httpx.get(f"http://{cfg.host}:{cfg.enrolment_port}/v1/funding-sources", timeout=10).json()
+    funding = httpx.get(
+        f"http://{cfg.host}:{cfg.enrolment_port}/v1/funding-sources", timeout=10, headers=_auth(cfg)
+    ).json()
     for source in funding if isinstance(funding, list) else funding.get("sources", []):
         typer.echo(f"  funding {source}")
     messages = cfg.stack_dir / "messages.jsonl"
@@ -119,6 +121,12 @@ def _report(cfg: StackConfig, answers: Counter[int], final: dict[str, Any]) -> N
         typer.echo(f"  messages on the local channel: {len(lines)} ({_rel(messages)}); the latest:")
         for line in lines[-2:]:
             typer.echo(f"    {orjson.loads(line).get('text', line.decode()[:200])}")
+
+
+def _auth(cfg: StackConfig) -> dict[str, str]:
+    """The demo acts as a programme admin (it submits for every desa): ``PAYUNG_API_KEY``, else the local key."""
+    key = os.environ.get("PAYUNG_API_KEY") or apikeys.ensure_local_keys(cfg.stack_dir)["admin"]
+    return {"X-API-Key": key}
 
 
 def _rel(path: Path) -> str:

@@ -5,20 +5,24 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import json
 import logging
 import os
+import secrets
 import shutil
 import subprocess
 import time
 import uuid
 from pathlib import Path
 
+from deploy.acls import ADMIN_USER, principals, service_acls
 from deploy.config import KAFKA_LIBS_DIR, KAFKA_LOG4J, KAFKA_POM, REPO_ROOT, StackConfig, StackError
 from deploy.procs import is_alive, port_open, running_pid, spawn, tail, terminate
 
 log = logging.getLogger("payung.stack")
 
 MAIN_CLASS = "kafka.Kafka"
+SASL_MECHANISM = "SCRAM-SHA-512"
 JVM_OPTS = ("-Xms512m", "-Xmx1g", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true")
 _STAMP = ".pom-sha256"
 
@@ -107,6 +111,7 @@ def write_config(cfg: StackConfig) -> Path:
         "inter.broker.listener.name": "PLAINTEXT",
         "controller.listener.names": "CONTROLLER",
         "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        **(_sasl_props(cfg) if cfg.kafka_sasl else {}),
         "log.dirs": str(cfg.kafka_dir / "data"),
         "num.partitions": "6",
         # Topics are declared in shared/topics.py; a typo in a topic name must fail, not create a topic.
@@ -128,14 +133,75 @@ def write_config(cfg: StackConfig) -> Path:
     return path
 
 
+def _sasl_props(cfg: StackConfig) -> dict[str, str]:
+    """The client listener speaks SASL_PLAINTEXT with SCRAM-SHA-512 and every request is checked against ACLs.
+
+    The controller listener stays PLAINTEXT on ``cfg.host``: the broker half of this combined node talks to the
+    controller half through it as ``ANONYMOUS``, which therefore is a super user (as in Kafka's KRaft examples).
+    A cluster reachable from other machines puts that listener on TLS or a private network.
+    """
+    host, port, cport = cfg.host, cfg.kafka_port, cfg.kafka_controller_port
+    admin_password = sasl_users(cfg)[ADMIN_USER]
+    return {
+        "listeners": f"SASL_PLAINTEXT://{host}:{port},CONTROLLER://{host}:{cport}",
+        "advertised.listeners": f"SASL_PLAINTEXT://{host}:{port},CONTROLLER://{host}:{cport}",
+        "inter.broker.listener.name": "SASL_PLAINTEXT",
+        "listener.security.protocol.map": "SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "sasl.enabled.mechanisms": SASL_MECHANISM,
+        "sasl.mechanism.inter.broker.protocol": SASL_MECHANISM,
+        "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config": (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required "
+            f'username="{ADMIN_USER}" password="{admin_password}";'
+        ),
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "super.users": f"User:{ADMIN_USER};User:ANONYMOUS",
+        "allow.everyone.if.no.acl.found": "false",
+    }
+
+
+def sasl_users(cfg: StackConfig) -> dict[str, str]:
+    """Username -> password of the admin and of each service: random, made once per instance, kept 0600."""
+    path = cfg.kafka_dir / "sasl-users.json"
+    if path.exists():
+        return dict(json.loads(path.read_text()))
+    users = {name: secrets.token_hex(24) for name in (ADMIN_USER, *principals())}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(users, indent=2) + "\n")
+    return users
+
+
+def client_options(cfg: StackConfig, user: str = ADMIN_USER) -> dict[str, str]:
+    """aiokafka keyword arguments to connect to this instance as ``user`` (nothing when SASL is off)."""
+    if not cfg.kafka_sasl:
+        return {}
+    return {
+        "security_protocol": "SASL_PLAINTEXT",
+        "sasl_mechanism": SASL_MECHANISM,
+        "sasl_plain_username": user,
+        "sasl_plain_password": sasl_users(cfg)[user],
+    }
+
+
 def _classpath() -> list[str]:
     return ["-cp", f"{ensure_libs()}/*", f"-Dlog4j2.configurationFile={KAFKA_LOG4J}"]
 
 
 def ensure_formatted(cfg: StackConfig, config: Path) -> None:
     """Format the storage directory once (``meta.properties`` marks it formatted; ``--ignore-formatted`` too)."""
+    sasl_marker = cfg.kafka_dir / "data" / ".sasl-users"
     if (cfg.kafka_dir / "data" / "meta.properties").exists():
+        if cfg.kafka_sasl and not sasl_marker.exists():
+            raise StackError(
+                f"{cfg.kafka_dir / 'data'} was formatted without SASL users: stop the stack and delete "
+                f"{cfg.stack_dir} (or use another PAYUNG_STACK_DIR) to run with PAYUNG_KAFKA_SASL=1"
+            )
         return
+    # SCRAM credentials written into the metadata at format time exist before the broker's first request.
+    scram: list[str] = []
+    if cfg.kafka_sasl:
+        for name, password in sasl_users(cfg).items():
+            scram += ["--add-scram", f"{SASL_MECHANISM}=[name={name},password={password}]"]
     log.info("formatting Kafka storage in %s", cfg.kafka_dir / "data")
     result = subprocess.run(  # noqa: S603
         [
@@ -149,6 +215,7 @@ def ensure_formatted(cfg: StackConfig, config: Path) -> None:
             str(config),
             "--standalone",
             "--ignore-formatted",
+            *scram,
         ],
         capture_output=True,
         text=True,
@@ -156,6 +223,8 @@ def ensure_formatted(cfg: StackConfig, config: Path) -> None:
     )
     if result.returncode != 0:
         raise StackError(f"kafka storage format failed:\n{result.stdout}{result.stderr}")
+    if cfg.kafka_sasl:
+        sasl_marker.write_text("formatted with SCRAM users\n")
 
 
 def current_pid(cfg: StackConfig) -> int | None:
@@ -181,10 +250,10 @@ def start(cfg: StackConfig) -> int:
     return spawn(cmd, log_path=log_path(cfg), pid_file=pid_file(cfg), cwd=cfg.kafka_dir)
 
 
-async def _broker_count(bootstrap: str) -> int:
+async def _broker_count(cfg: StackConfig) -> int:
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    admin = AIOKafkaAdminClient(bootstrap_servers=cfg.kafka_bootstrap, request_timeout_ms=5000, **client_options(cfg))
     try:
         await admin.start()
         cluster = await admin.describe_cluster()
@@ -206,7 +275,7 @@ async def wait_ready(cfg: StackConfig, pid: int, within: float = 60) -> None:
                 raise StackError(f"kafka exited while starting; {log_path(cfg)}:\n{tail(log_path(cfg), 40)}")
             if port_open(cfg.host, cfg.kafka_port):
                 try:
-                    if await asyncio.wait_for(_broker_count(cfg.kafka_bootstrap), 10) > 0:
+                    if await asyncio.wait_for(_broker_count(cfg), 10) > 0:
                         return
                 except Exception as exc:
                     log.debug("kafka not ready: %r", exc)
@@ -215,6 +284,46 @@ async def wait_ready(cfg: StackConfig, pid: int, within: float = 60) -> None:
             await asyncio.sleep(0.5)
     finally:
         aiokafka_log.setLevel(level)
+
+
+# Kafka protocol codes (org.apache.kafka.common.acl / resource): resource types, pattern types, operations.
+_RESOURCE = {"topic": 2, "group": 3}
+_PATTERN = {"literal": 3, "prefix": 4}
+_OPERATION = {"Read": 3, "Write": 4, "Describe": 8}
+_ALLOW = 3
+
+
+async def apply_acls(cfg: StackConfig) -> int:
+    """Create every service principal's ACLs (deploy/acls.py) as the admin; creating an existing ACL is a no-op.
+
+    aiokafka's admin client has no ACL call, so the CreateAcls request (API 30) is sent through its protocol layer.
+    """
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.protocol.admin import CreateAclsRequest
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=cfg.kafka_bootstrap, **client_options(cfg))
+    await admin.start()
+    count = 0
+    try:
+        for service in principals():
+            for acl in service_acls(service, cfg.topic_prefix):
+                request = CreateAclsRequest(
+                    _RESOURCE[acl.resource_type],
+                    acl.name,
+                    _PATTERN[acl.pattern],
+                    f"User:{service}",
+                    "*",
+                    _OPERATION[acl.operation],
+                    _ALLOW,
+                )
+                response = await admin._send_request(request)
+                for error_code, message in response.creation_responses:
+                    if error_code:
+                        raise StackError(f"creating ACL {acl} for {service} failed: {error_code} {message}")
+                count += 1
+    finally:
+        await admin.close()
+    return count
 
 
 def stop(cfg: StackConfig, timeout: float = 60) -> bool:

@@ -42,7 +42,9 @@ def is_alive(pid: int, marker: str | None = None) -> bool:
         return False
     if state in ("Z", "X"):
         return False
-    return marker is None or marker in cmdline
+    # An empty command line is a process inside execve: Popen returns once the close-on-exec pipe closes, which
+    # happens before the kernel sets up the new argument area. Under load that window is long enough to be seen.
+    return marker is None or not cmdline.strip() or marker in cmdline
 
 
 def running_pid(pid_file: Path, marker: str | None = None) -> int | None:

@@ -1,4 +1,5 @@
-"""The native local stack: PostgreSQL, Kafka and the four services as supervised background processes.
+"""The native local stack: PostgreSQL, Kafka and the services (the four of the pipeline, plus reporting) as
+supervised background processes.
 
 Everything an instance owns lives under ``cfg.stack_dir``: ``logs/<component>.log``, ``run/<component>.pid``,
 ``kafka/`` and ``postgres/``. Functions are synchronous (the CLI's needs); they may be called from inside a
@@ -24,7 +25,8 @@ from urllib.parse import quote
 
 import httpx
 
-from deploy import kafka, postgres
+from deploy import apikeys, kafka, postgres
+from deploy.acls import principals
 from deploy.config import REPO_ROOT, SERVICES, StackConfig, StackError, StackTestConfig
 from deploy.procs import is_terminating, running_pid, send_signal, spawn, tail, terminate, wait_gone
 
@@ -39,6 +41,7 @@ __all__ = [
     "log_file",
     "service_env",
     "start_infra",
+    "start_kafka",
     "start_service",
     "start_services",
     "status",
@@ -92,11 +95,27 @@ def service_env(cfg: StackConfig, name: str) -> dict[str, str]:
         "PAYUNG_HTTP_PORT": str(cfg.service_port(name)),
         "PAYUNG_TOPIC_PREFIX": cfg.topic_prefix,
     }
+    if cfg.kafka_sasl:
+        # The service's own principal: its ACLs allow its topics and consumer groups only (deploy/acls.py).
+        options = kafka.client_options(cfg, name)
+        env |= {
+            "PAYUNG_KAFKA_SECURITY_PROTOCOL": options["security_protocol"],
+            "PAYUNG_KAFKA_SASL_MECHANISM": options["sasl_mechanism"],
+            "PAYUNG_KAFKA_USERNAME": options["sasl_plain_username"],
+            "PAYUNG_KAFKA_PASSWORD": options["sasl_plain_password"],
+        }
+    # Who may call the HTTP APIs: the operator's key file, else this instance's local keys (deploy/apikeys.py).
+    env["PAYUNG_API_KEYS_FILE"] = os.environ.get("PAYUNG_API_KEYS_FILE") or str(_local_api_keys(cfg))
     if name == "nomination":
         env["PAYUNG_PERSON_KEY_SECRET"] = os.environ.get("PAYUNG_PERSON_KEY_SECRET") or _local_secret(cfg)
     if name == "notification":
         env["PAYUNG_LOCAL_OUTBOX_FILE"] = str(cfg.stack_dir / "messages.jsonl")
     return env
+
+
+def _local_api_keys(cfg: StackConfig) -> Path:
+    apikeys.ensure_local_keys(cfg.stack_dir)
+    return apikeys.hashes_file(cfg.stack_dir)
 
 
 def _local_secret(cfg: StackConfig) -> str:
@@ -123,9 +142,10 @@ async def _ensure_topics(cfg: StackConfig, within: float = 30) -> list[str]:
     wanted = {spec.name for spec in all_topics(cfg.topic_prefix)}
     created: list[str] = []
     deadline = time.monotonic() + within
+    options = kafka.client_options(cfg)  # the admin principal when SASL is on
     while True:
-        created += await ensure_topics(cfg.kafka_bootstrap, cfg.topic_prefix)
-        admin = AIOKafkaAdminClient(bootstrap_servers=cfg.kafka_bootstrap)
+        created += await ensure_topics(cfg.kafka_bootstrap, cfg.topic_prefix, **options)
+        admin = AIOKafkaAdminClient(bootstrap_servers=cfg.kafka_bootstrap, **options)
         await admin.start()
         try:
             missing = wanted - set(await admin.list_topics())
@@ -155,10 +175,23 @@ def start_infra(cfg: StackConfig) -> None:
         time.monotonic() - t0,
         f" (created databases {', '.join(created_dbs)})" if created_dbs else "",
     )
+    _kafka_ready(cfg, kafka_pid, t0)
+
+
+def start_kafka(cfg: StackConfig) -> None:
+    """Start Kafka alone (topics ensured, and ACLs when ``cfg.kafka_sasl``); no-op if it runs."""
+    t0 = time.monotonic()
+    kafka.ensure_libs()
+    _kafka_ready(cfg, kafka.start(cfg), t0)
+
+
+def _kafka_ready(cfg: StackConfig, kafka_pid: int, t0: float) -> None:
     _run_async(kafka.wait_ready(cfg, kafka_pid, READY_TIMEOUT))
     log.info("kafka ready on %s in %.1f s", cfg.kafka_bootstrap, time.monotonic() - t0)
     created = _run_async(_ensure_topics(cfg))
     log.info("topics: %d created, the others were there", len(created))
+    if cfg.kafka_sasl:
+        log.info("kafka ACLs: %d ensured for %s", _run_async(kafka.apply_acls(cfg)), ", ".join(principals()))
 
 
 def stop_infra(cfg: StackConfig) -> None:
@@ -258,7 +291,7 @@ def start_service(cfg: StackConfig, name: str, extra_env: Mapping[str, str] | No
 
 
 def start_services(cfg: StackConfig, extra_env: Mapping[str, str] | None = None) -> dict[str, int]:
-    """Migrate and start the four services (all spawned before waiting, so they warm up in parallel)."""
+    """Migrate and start every service (all spawned before waiting, so they warm up in parallel)."""
     t0 = time.monotonic()
     pids = {name: _spawn_service(cfg, name, extra_env) for name in SERVICES}
     for name, pid in pids.items():

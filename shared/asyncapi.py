@@ -41,6 +41,18 @@ CONSUMERS: dict[str, tuple[str, ...]] = {
         topics.NOTIFICATION_SENT,
         topics.NOTIFICATION_FAILED,
     ),
+    # The read model behind the dashboard (dead letters are counted from Kafka offsets, not consumed).
+    "reporting": (
+        topics.NOMINATION_SUBMITTED,
+        topics.IDENTITY_REVIEW_REQUESTED,
+        topics.IDENTITY_VERIFIED,
+        topics.IDENTITY_REJECTED,
+        topics.ENROLMENT_CONFIRMED,
+        topics.ENROLMENT_WAITLISTED,
+        topics.ENROLMENT_ENDED,
+        topics.NOTIFICATION_SENT,
+        topics.NOTIFICATION_FAILED,
+    ),
 }
 PRODUCERS = {
     topics.NOMINATION_SUBMITTED: "nomination",

@@ -27,7 +27,7 @@ import asyncpg
 from aiokafka import ConsumerRecord
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from shared import outbox, topics
+from shared import metrics, outbox, topics
 from shared.contracts import Envelope, P, decode
 from shared.errors import PoisonMessage, is_transient
 from shared.logs import get_logger, mask_text
@@ -63,6 +63,14 @@ class Consumer(Generic[P]):
 
     async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         """Process one batch (in partition order) or raise, so the broker redelivers it."""
+        started = time.perf_counter()
+        metrics.BATCH_EVENTS.labels(self.name).observe(len(records))
+        try:
+            await self._process(records)
+        finally:
+            metrics.BATCH_SECONDS.labels(self.name).observe(time.perf_counter() - started)
+
+    async def _process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         good: list[tuple[ConsumerRecord[Any, Any], Envelope[P]]] = []
         poison: list[tuple[ConsumerRecord[Any, Any], PoisonMessage]] = []
         for record in records:
@@ -78,6 +86,7 @@ class Consumer(Generic[P]):
                     if is_transient(exc):
                         raise
                     log.warning("batch failed, isolating events", consumer=self.name, error_type=type(exc).__name__)
+                    metrics.HANDLER_ERRORS.labels(self.name, "permanent", type(exc).__name__).inc()
                     self.stats.isolated_batches += 1
                     await self._one_by_one(good, poison)
         self.stats.batches += 1
@@ -108,8 +117,9 @@ class Consumer(Generic[P]):
                         raise
                     log.exception("event dead-lettered", consumer=self.name, event_id=str(envelope.event_id))
                     failure = PoisonMessage(f"{type(exc).__name__}: {exc}", "handler_error")
+                    # Not claimed in the inbox: once the cause is fixed, a replay from the dead-letter topic must be
+                    # processed. A redelivery cannot dead-letter it twice (the dead letter's id is its position).
                     async with conn.transaction():
-                        await self._claim(conn, [envelope])
                         await self._dead_letter(conn, [(record, failure)])
                     self._count(dead=1)
 
@@ -170,10 +180,18 @@ class Consumer(Generic[P]):
         self.stats.processed += fresh
         self.stats.duplicates += duplicates
         self.stats.dead_lettered += dead
+        if fresh:
+            metrics.EVENTS_CONSUMED.labels(self.name, self.topic, "processed").inc(fresh)
+        if duplicates:
+            metrics.EVENTS_CONSUMED.labels(self.name, self.topic, "duplicate").inc(duplicates)
+        if dead:
+            metrics.DEAD_LETTERS.labels(self.name, self.topic).inc(dead)
 
     def _retrying(self) -> AsyncRetrying:
         def before_sleep(state: Any) -> None:
             self.stats.retries += 1
+            metrics.RETRIES.labels(self.name).inc()
+            metrics.HANDLER_ERRORS.labels(self.name, "transient", type(state.outcome.exception()).__name__).inc()
             log.warning(
                 "transient failure, retrying batch",
                 consumer=self.name,

@@ -10,19 +10,24 @@ class BodyTooLarge(Exception):
 
 
 class BodySizeLimit:
-    """Answer 413 to a request body over ``max_bytes``, whether it announces its length or streams it."""
+    """Answer 413 to a request body over ``max_bytes``, whether it announces its length or streams it.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    ``per_path`` raises (or lowers) the limit for exact paths, e.g. a bulk endpoint.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, per_path: dict[str, int] | None = None) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.default_max_bytes = max_bytes
+        self.per_path = per_path or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.per_path.get(scope.get("path", ""), self.default_max_bytes)
         declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await _too_large(send, self.max_bytes)
+        if declared is not None and (not declared.isdigit() or int(declared) > max_bytes):
+            await _too_large(send, max_bytes)
             return
         seen = 0
         started = False
@@ -32,7 +37,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > max_bytes:
                     raise BodyTooLarge
             return message
 
@@ -45,7 +50,7 @@ class BodySizeLimit:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await _too_large(send, self.max_bytes)
+                await _too_large(send, max_bytes)
 
 
 async def _too_large(send: Send, max_bytes: int) -> None:

@@ -12,14 +12,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import InvalidProducerEpoch, OutOfOrderSequenceNumber, ProducerFenced, UnknownProducerId
 
-from shared import db
+from shared import db, metrics
 from shared.contracts import Envelope, encode
 from shared.errors import is_transient
 from shared.logs import get_logger
@@ -28,6 +29,10 @@ log = get_logger(__name__)
 
 NOTIFY_CHANNEL = "payung_outbox"
 _RELAY_LOCK = 0x5041_594E  # "PAYN": one relay per database
+# The idempotent producer's state no longer matches the broker's (seen after a broker restart: every later send fails
+# with OutOfOrderSequenceNumber). Retrying with the same producer never succeeds; a new producer (new producer id)
+# does. The unpublished rows are still in the outbox, so nothing is lost either way.
+_PRODUCER_STATE_ERRORS = (OutOfOrderSequenceNumber, UnknownProducerId, InvalidProducerEpoch, ProducerFenced)
 
 
 @dataclass(frozen=True)
@@ -99,9 +104,13 @@ class OutboxRelay:
         *,
         batch_size: int = 1000,
         poll_interval_s: float = 1.0,
+        producer_factory: Callable[[], AIOKafkaProducer] | None = None,
     ) -> None:
+        """``producer_factory`` makes a replacement when the producer's idempotence state breaks."""
         self._dsn = dsn
         self._producer = producer
+        self._producer_factory = producer_factory
+        self._needs_new_producer = False
         self._batch_size = batch_size
         self._poll_interval_s = poll_interval_s
         self._wake = asyncio.Event()
@@ -124,8 +133,25 @@ class OutboxRelay:
                     log.warning("outbox relay waiting for infrastructure", error_type=type(exc).__name__)
                 self.last_error = type(exc).__name__
                 self.is_leader = False
+                if isinstance(exc, _PRODUCER_STATE_ERRORS) and self._producer_factory is not None:
+                    self._needs_new_producer = True
                 await self._sleep(delay)
                 delay = min(delay * 2, 10.0)
+
+    @property
+    def producer(self) -> AIOKafkaProducer:
+        """The producer in use (a replacement after ``_renew_producer``): the owner stops this one at shutdown."""
+        return self._producer
+
+    async def _renew_producer(self) -> None:
+        """Stop the broken producer and start a new one; raises (and is tried again) while the broker is away."""
+        assert self._producer_factory is not None
+        log.warning("outbox relay replacing its producer", error=self.last_error)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._producer.stop(), timeout=10)
+        self._producer = self._producer_factory()
+        await self._producer.start()
+        self._needs_new_producer = False
 
     async def stop(self) -> None:
         """Finish the batch under way, then return (rows not yet published stay in the outbox)."""
@@ -133,6 +159,8 @@ class OutboxRelay:
         self._wake.set()
 
     async def _run_connected(self) -> None:
+        if self._needs_new_producer:
+            await self._renew_producer()
         conn = await db.connect(self._dsn)
         try:
             await conn.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
@@ -160,6 +188,7 @@ class OutboxRelay:
         await self._send(rows)
         await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
         self.published += len(rows)
+        metrics.count_published(r["topic"] for r in rows)
         return len(rows)
 
     async def _send(self, rows: Sequence[asyncpg.Record]) -> None:

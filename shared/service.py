@@ -10,20 +10,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import uvicorn
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from aiokafka import AIOKafkaProducer
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from shared import db, logs, outbox
+from shared import auth, db, logs, metrics, outbox
 from shared.consumer import Consumer, Handler
 from shared.contracts import Payload
 from shared.settings import ServiceSettings
@@ -63,6 +64,12 @@ class ServiceSpec:
     # Set up service-specific resources (stored in runtime.resources) and give back the coroutines to run
     # in the background; the context manager closes the resources.
     setup: Callable[[Runtime], contextlib.AbstractAsyncContextManager[Sequence[Awaitable[None]]]] | None = None
+    # Roles allowed per route, as {"GET /v1/things/{thing_id}": {"verifier", ...}}; a route not listed gets
+    # shared.auth.default_roles (reads: verifier, programme_admin, auditor; writes: programme_admin).
+    route_roles: Mapping[str, Collection[str]] = field(default_factory=dict)
+    # Routes that authenticate their callers themselves (a provider's signed webhook) or serve nothing personal
+    # (a dashboard's static page): no API key required. Keep this list short.
+    public_routers: Sequence[APIRouter] = ()
 
 
 def runtime(request: Request) -> Runtime:
@@ -81,23 +88,57 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fa
             yield
 
     app = FastAPI(title=spec.title, version="1", lifespan=lifespan)
+    app.state.authenticator = auth.Authenticator.from_settings(settings)
+    app.add_exception_handler(auth.AuthError, auth.error_response)
+    app.add_middleware(metrics.HttpMetrics)
+    # Health, metrics and the API docs are open (no personal data; probes and scrapers carry no credentials);
+    # every route of the service itself requires a principal whose role the route allows.
     app.include_router(_health_router())
+    guard = Depends(auth.route_guard(spec.route_roles))
     for router in spec.routers:
+        app.include_router(router, dependencies=[guard])
+    for router in spec.public_routers:
         app.include_router(router)
+    _check_route_roles(spec)
     return app
+
+
+def _check_route_roles(spec: ServiceSpec) -> None:
+    """A rule for a route that does not exist is a typo that would silently leave the default in force."""
+    routes = {
+        auth.route_key(method, route.path)
+        for router in spec.routers
+        for route in router.routes
+        for method in getattr(route, "methods", None) or ()
+    }
+    unknown = set(spec.route_roles) - routes
+    if unknown:
+        raise ValueError(f"{spec.name}: route_roles for routes that do not exist: {sorted(unknown)}")
 
 
 @contextlib.asynccontextmanager
 async def _running(spec: ServiceSpec, settings: ServiceSettings) -> AsyncIterator[Runtime]:
     pool = await db.create_pool(settings.database_url, settings.db_pool_min, settings.db_pool_max)
-    producer = outbox.new_producer(settings.kafka_bootstrap, client_id=f"{spec.name}-relay")
+
+    def make_producer() -> AIOKafkaProducer:
+        return outbox.new_producer(
+            settings.kafka_bootstrap, client_id=f"{spec.name}-relay", **settings.kafka_client_options()
+        )
+
+    producer = make_producer()
     relay = outbox.OutboxRelay(
         settings.database_url,
         producer,
+        producer_factory=make_producer,
         batch_size=settings.outbox_batch_size,
         poll_interval_s=settings.outbox_poll_interval_s,
     )
-    broker = KafkaBroker(settings.kafka_bootstrap, graceful_timeout=settings.shutdown_grace_s, logger=None)
+    broker = KafkaBroker(
+        settings.kafka_bootstrap,
+        graceful_timeout=settings.shutdown_grace_s,
+        logger=None,
+        security=settings.kafka_security(),
+    )
     rt = Runtime(settings=settings, pool=pool, relay=relay, broker=broker)
     tasks: list[asyncio.Task[None]] = []
     try:
@@ -122,7 +163,7 @@ async def _running(spec: ServiceSpec, settings: ServiceSettings) -> AsyncIterato
                 await relay.stop()
                 await asyncio.gather(*tasks, return_exceptions=True)
     finally:
-        await producer.stop()
+        await relay.producer.stop()  # the relay may have replaced the first one
         await pool.close()
         log.info("service stopped")
 
@@ -191,6 +232,14 @@ def _health_router() -> APIRouter:
         checks["consumers"] = {c.name: vars(c.stats) for c in rt.consumers}
         ok = checks["database"] == "ok" and checks["kafka"] == "ok"
         return JSONResponse({"status": "ok" if ok else "degraded", **checks}, status_code=200 if ok else 503)
+
+    @router.get("/metrics", include_in_schema=False)
+    async def prometheus(request: Request) -> Response:
+        rt: Runtime | None = getattr(request.app.state, "runtime", None)
+        if rt is not None:
+            await metrics.sample_outbox(rt.pool, rt.relay.is_leader)
+        body, content_type = metrics.exposition()
+        return Response(body, media_type=content_type)
 
     return router
 

@@ -7,11 +7,53 @@ development password in production.
 
 from __future__ import annotations
 
-from pydantic import Field
+import ssl
+from pathlib import Path
+from typing import Any, Literal
+
+from faststream.security import BaseSecurity, SASLScram512
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-class ServiceSettings(BaseSettings):
+class KafkaClientSettings(BaseSettings):
+    """How to authenticate to Kafka. The default (PLAINTEXT, no user) is the local stack's; a production cluster
+    uses SASL_SSL with SCRAM-SHA-512 and one principal per service (docs/DEPLOYMENT.md)."""
+
+    model_config = SettingsConfigDict(env_prefix="PAYUNG_", extra="ignore")
+
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    kafka_username: str = ""
+    kafka_password: SecretStr = SecretStr("")
+    kafka_ssl_cafile: str = Field(default="", description="CA bundle for SASL_SSL; empty: the system's")
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        if self.kafka_security_protocol != "SASL_SSL":
+            return None
+        return ssl.create_default_context(cafile=self.kafka_ssl_cafile or None)
+
+    def kafka_security(self) -> BaseSecurity | None:
+        """FastStream's security object for the KafkaBroker (None: plaintext, no authentication)."""
+        if self.kafka_security_protocol == "PLAINTEXT":
+            return None
+        password = self.kafka_password.get_secret_value()
+        return SASLScram512(self.kafka_username, password, ssl_context=self._ssl_context())
+
+    def kafka_client_options(self) -> dict[str, Any]:
+        """aiokafka's keyword arguments (producer, consumer, admin) for the same settings."""
+        if self.kafka_security_protocol == "PLAINTEXT":
+            return {}
+        return {
+            "security_protocol": self.kafka_security_protocol,
+            "sasl_mechanism": self.kafka_sasl_mechanism,
+            "sasl_plain_username": self.kafka_username,
+            "sasl_plain_password": self.kafka_password.get_secret_value(),
+            "ssl_context": self._ssl_context(),
+        }
+
+
+class ServiceSettings(KafkaClientSettings):
     model_config = SettingsConfigDict(env_prefix="PAYUNG_", extra="ignore")
 
     database_url: str = Field(description="postgresql://user:password@host:port/database of this service")
@@ -28,6 +70,18 @@ class ServiceSettings(BaseSettings):
     outbox_poll_interval_s: float = Field(default=1.0, gt=0, description="Fallback when no NOTIFY arrives")
     retry_max_attempts: int = Field(default=8, ge=1, description="Transient retries before the batch is nacked")
     shutdown_grace_s: float = Field(default=20.0, ge=0)
+    # Who may call the HTTP API (shared/auth.py). Nothing configured means nobody: every API route answers 401.
+    api_keys: dict[str, dict[str, str | None]] = Field(
+        default_factory=dict, description="SHA-256 hex of an API key -> {name, role, area}, JSON (PAYUNG_API_KEYS)"
+    )
+    api_keys_file: Path | None = Field(default=None, description="A JSON file of the same shape, merged in")
+    jwt_public_key_file: Path | None = Field(default=None, description="PEM public key that signs bearer tokens")
+    jwt_jwks_file: Path | None = Field(default=None, description="JWKS of the identity provider (keys by kid)")
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
+    jwt_role_claim: str = "payung_role"
+    jwt_area_claim: str = Field(default="payung_area", description="Dotted region code the principal is scoped to")
 
     def topic(self, name: str) -> str:
         return self.topic_prefix + name

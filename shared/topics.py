@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 from dataclasses import dataclass
+from typing import Any
 
 DAY_MS = 24 * 60 * 60 * 1000
 
@@ -61,11 +62,14 @@ def all_topics(prefix: str = "") -> list[TopicSpec]:
     return specs
 
 
-async def ensure_topics(bootstrap: str, prefix: str = "", replication: int = 1) -> list[str]:
-    """Create the missing topics; existing ones are left as they are. Returns the names created."""
+async def ensure_topics(bootstrap: str, prefix: str = "", replication: int = 1, **client_options: Any) -> list[str]:
+    """Create the missing topics; existing ones are left as they are. Returns the names created.
+
+    ``client_options`` are aiokafka's security arguments (SASL/TLS), e.g. ``ServiceSettings.kafka_client_options()``.
+    """
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_options)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -85,7 +89,12 @@ def main() -> None:
     parser.add_argument("--prefix", default="")
     parser.add_argument("--replication", type=int, default=1)
     args = parser.parse_args()
-    created = asyncio.run(ensure_topics(args.bootstrap, args.prefix, args.replication))
+    # A secured cluster: the same PAYUNG_KAFKA_SECURITY_PROTOCOL/... variables as the services, for a principal
+    # allowed to create topics (the provisioning Job's).
+    from shared.settings import KafkaClientSettings
+
+    options = KafkaClientSettings().kafka_client_options()
+    created = asyncio.run(ensure_topics(args.bootstrap, args.prefix, args.replication, **options))
     print(f"topics: {len(created)} created, {len(all_topics(args.prefix)) - len(created)} already there")
 
 

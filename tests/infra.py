@@ -114,6 +114,11 @@ async def drop_databases(admin_dsn: str, names: list[str]) -> None:
     conn = await asyncpg.connect(admin_dsn)
     try:
         for name in names:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            try:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            except asyncpg.InsufficientPrivilegeError as exc:
+                # A session of another role still uses it (e.g. the stack's superuser during a restart test): the
+                # test instance is wiped on the next run anyway, so cleanup is best effort and says so.
+                print(f"left database {name} in place: {exc}")
     finally:
         await conn.close()

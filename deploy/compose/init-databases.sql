@@ -3,3 +3,4 @@ CREATE DATABASE nomination;
 CREATE DATABASE verification;
 CREATE DATABASE enrolment;
 CREATE DATABASE notification;
+CREATE DATABASE reporting;

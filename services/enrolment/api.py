@@ -1,4 +1,5 @@
-"""HTTP API of the enrolment service: funding source usage, one nomination's enrolment, the waitlist's size.
+"""HTTP API of the enrolment service: funding sources and budget, one nomination's enrolment (and ending it),
+the waitlist's size.
 
 Responses carry nomination ids, codes and counts only: never a NIK or a name.
 """
@@ -10,9 +11,10 @@ from datetime import date, datetime
 from typing import Annotated, Literal, cast
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from services.enrolment import domain, repository
+from services.enrolment import domain, lifecycle, repository
+from services.enrolment import repository_lifecycle as lrepo
 from services.enrolment.settings import EnrolmentSettings
 from shared.service import Runtime, runtime
 
@@ -40,8 +42,12 @@ class FundingSourcesOut(BaseModel):
 
 class EnrolmentOut(BaseModel):
     nomination_id: uuid.UUID
-    status: Literal["enrolled", "waitlisted"]
+    status: Literal["enrolled", "pending_bpjs", "ended", "refused", "renewed", "waitlisted"]
     programme_year: int
+    coverage_end: date | None = None
+    end_reason: str | None = None
+    bpjs_refusal_code: str | None = None
+    promoted_from_waitlist: bool | None = None
     funding_source: str | None = None
     membership_number: str | None = None
     membership_issuer: str | None = None
@@ -84,13 +90,18 @@ async def list_funding_sources(
 
 @router.get("/enrolments/{nomination_id}", responses={404: {"description": "No seat and no waitlist place"}})
 async def get_enrolment(rt: RuntimeDep, nomination_id: uuid.UUID) -> EnrolmentOut:
-    """The seat of a nomination, or its current place on the waitlist."""
+    """The latest seat of a nomination (any status), or its current place on the waitlist."""
     seat = await repository.find_seat(rt.pool, nomination_id)
     if seat is not None:
+        status = "enrolled" if seat["status"] == "active" else seat["status"]
         return EnrolmentOut(
             nomination_id=nomination_id,
-            status="enrolled",
+            status=status,
             programme_year=seat["programme_year"],
+            coverage_end=seat["coverage_end"],
+            end_reason=seat["end_reason"],
+            bpjs_refusal_code=seat["bpjs_refusal_code"],
+            promoted_from_waitlist=seat["promoted"],
             funding_source=seat["funding_source"],
             membership_number=seat["membership_number"],
             membership_issuer=seat["membership_issuer"],
@@ -114,3 +125,110 @@ async def waitlist_summary(rt: RuntimeDep) -> WaitlistSummaryOut:
     """How many people wait for a seat (and how many were promoted from the waitlist), per programme year."""
     rows = await repository.waitlist_summary(rt.pool)
     return WaitlistSummaryOut(years=[WaitlistYearOut(**dict(r)) for r in rows])
+
+
+# --- ending a seat (Disnaker) -------------------------------------------------------------------------------------
+
+
+class EndIn(BaseModel):
+    reason: Literal["became_wage_earner", "opted_out", "contributions_unpaid"]
+    effective_date: date
+    note: str | None = Field(default=None, max_length=1000)
+    recorded_by: str = Field(min_length=1, max_length=200, description="The Disnaker officer recording it")
+
+
+class EndOut(BaseModel):
+    nomination_id: uuid.UUID
+    outcome: Literal["ended", "removed_from_waitlist"]
+    coverage_end: date | None
+
+
+class ChangeOut(BaseModel):
+    programme_year: int
+    change: str
+    reason: str | None
+    effective_date: date | None
+    note: str | None
+    recorded_by: str
+    recorded_at: datetime
+
+
+@router.post(
+    "/enrolments/{nomination_id}/end",
+    responses={404: {"description": "No live seat and no waitlist place"}},
+)
+async def end_enrolment(rt: RuntimeDep, nomination_id: uuid.UUID, body: EndIn) -> EndOut:
+    """Record that a person left the programme; the seat goes to the next person waiting, in the same
+    transaction. Deaths and moves come from the civil registry instead (``registry.person_updated``)."""
+    seating = cast(lifecycle.Seating, rt.resources["seating"])
+    request = lifecycle.EndRequest(nomination_id, body.reason, body.effective_date, body.recorded_by, body.note)
+    async with rt.pool.acquire() as conn, conn.transaction():
+        result = await lifecycle.end_enrolment(conn, seating, request)
+    if result.outcome == "nothing_to_end":
+        raise HTTPException(status_code=404, detail="no live seat and no waitlist place for this nomination")
+    return EndOut(nomination_id=nomination_id, outcome=result.outcome, coverage_end=result.coverage_end)
+
+
+@router.get("/enrolments/{nomination_id}/changes")
+async def enrolment_changes(rt: RuntimeDep, nomination_id: uuid.UUID) -> list[ChangeOut]:
+    """The audit of a nomination's seat after allocation: who changed what, when and why."""
+    return [ChangeOut(**dict(r)) for r in await lrepo.changes_of(rt.pool, nomination_id)]
+
+
+# --- budget -------------------------------------------------------------------------------------------------------
+
+
+class BudgetMonthOut(BaseModel):
+    month: int
+    seats: int
+    committed_idr: int
+    allocated_idr: int
+    absorption_pct: float
+
+
+class BudgetSourceOut(BaseModel):
+    code: str
+    name: str
+    quota: int
+    premium_idr: int
+    pending_bpjs: int
+    months: list[BudgetMonthOut]
+    committed_idr: int
+    allocated_idr: int
+    absorption_pct: float
+
+
+class BudgetOut(BaseModel):
+    programme_year: int
+    sources: list[BudgetSourceOut]
+
+
+@router.get("/budget")
+async def budget(rt: RuntimeDep, programme_year: Annotated[int | None, Query(ge=2000, le=2100)] = None) -> BudgetOut:
+    """Allocated (quota x premium) versus committed (seats covered that month x premium) per source and month.
+
+    A month counts a seat covered for at least one day of it (contributions are paid per calendar month);
+    seats still waiting for BPJS are shown apart (``pending_bpjs``), not committed.
+    """
+    year = programme_year or cast(EnrolmentSettings, rt.settings).programme_year
+    coverage = await lrepo.coverage_by_source(rt.pool, year)
+    pending = await lrepo.pending_by_source(rt.pool, year)
+    sources = []
+    for r in await repository.funding_sources(rt.pool, year):
+        months = domain.budget_months(r["quota"], r["premium_idr"], year, coverage.get(r["code"], []))
+        committed = sum(m.committed_idr for m in months)
+        allocated = sum(m.allocated_idr for m in months)
+        sources.append(
+            BudgetSourceOut(
+                code=r["code"],
+                name=r["name"],
+                quota=r["quota"],
+                premium_idr=r["premium_idr"],
+                pending_bpjs=pending.get(r["code"], 0),
+                months=[BudgetMonthOut(**vars(m)) for m in months],
+                committed_idr=committed,
+                allocated_idr=allocated,
+                absorption_pct=round(100 * committed / allocated, 2) if allocated else 0.0,
+            )
+        )
+    return BudgetOut(programme_year=year, sources=sources)

@@ -1,4 +1,4 @@
-"""Wiring of the enrolment service: settings, the BPJS gateway, the identity.verified subscription, HTTP routes."""
+"""Wiring of the enrolment service: settings, the BPJS adapter, the subscriptions, HTTP routes, the registrar."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from typing import cast
 
 from fastapi import FastAPI
 
-from services.enrolment import api, bpjs, handlers
+from services.enrolment import api, bpjs, handlers, lifecycle, registrar
 from services.enrolment.domain import QuotaBelowSeatsTaken
 from services.enrolment.settings import EnrolmentSettings
 from shared import db, topics
-from shared.contracts import IdentityVerified
+from shared.contracts import IdentityVerified, RegistryPersonUpdated
 from shared.service import Runtime, ServiceSpec, Subscription, create_app
 from shared.settings import ServiceSettings
 
@@ -22,15 +22,45 @@ from shared.settings import ServiceSettings
 @contextlib.asynccontextmanager
 async def _setup(rt: Runtime) -> AsyncIterator[Sequence[Awaitable[None]]]:
     # Quotas must be in the database before the first batch is allocated; a refused configuration stops startup.
-    await handlers.sync_funding_sources(rt.pool, cast(EnrolmentSettings, rt.settings))
-    rt.resources["bpjs"] = bpjs.LocalNumberIssuer()
-    yield ()
+    settings = cast(EnrolmentSettings, rt.settings)
+    await handlers.sync_funding_sources(rt.pool, settings)
+    background: list[Awaitable[None]] = []
+    client: bpjs.HttpBpjsClient | None = None
+    # local: numbers at once; http: the registrar confirms pending seats; file: the response import does.
+    seating = lifecycle.seating_for(settings)
+    if settings.bpjs_adapter == "http":
+        client = bpjs.HttpBpjsClient(http_config(settings))
+        background.append(registrar.run(rt.pool, seating, client))
+    rt.resources["seating"] = seating
+    try:
+        yield background
+    finally:
+        if client is not None:
+            await client.aclose()
+
+
+def http_config(settings: EnrolmentSettings) -> bpjs.HttpConfig:
+    return bpjs.HttpConfig(
+        url=settings.bpjs_url,
+        token=settings.bpjs_token,
+        timeout_s=settings.bpjs_timeout_s,
+        attempts=settings.bpjs_attempts,
+        backoff_s=settings.bpjs_backoff_s,
+    )
 
 
 def _subscriptions(rt: Runtime) -> list[Subscription]:
-    settings = cast(EnrolmentSettings, rt.settings)
-    handler = handlers.identity_verified(settings, rt.resources["bpjs"])
-    return [Subscription(topics.IDENTITY_VERIFIED, IdentityVerified, handler)]
+    seating = cast(lifecycle.Seating, rt.resources["seating"])
+    return [
+        Subscription(
+            topics.IDENTITY_VERIFIED, IdentityVerified, handlers.identity_verified(seating.settings, seating.gateway)
+        ),
+        Subscription(
+            topics.REGISTRY_PERSON_UPDATED,
+            RegistryPersonUpdated,
+            handlers.registry_person_updated(seating.settings, seating.gateway),
+        ),
+    ]
 
 
 SPEC = ServiceSpec(

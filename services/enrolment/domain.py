@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Literal
 
+from shared.contracts import EndReason
 from shared.errors import PayungError
 
 # Kalimantan Timur keeps WITA (UTC+8) all year, with no daylight saving: a fixed offset is exact.
@@ -190,3 +191,127 @@ def figures(quota: int, used: int, premium_idr: int) -> Figures:
         monthly_committed_idr=used * premium_idr,
         yearly_allocated_idr=quota * premium_idr * 12,
     )
+
+
+# --- the seat's life after allocation -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A person on the waitlist of a programme year; ``position`` is the arrival order (lower came first)."""
+
+    nomination_id: uuid.UUID
+    position: int
+
+
+def promotions(sources: Sequence[SourceState], waiting: Sequence[Waiting]) -> list[Seat]:
+    """Who gets the free seats: the waiting people in arrival order, each into the first source (by priority)
+    with room, until the seats or the people run out."""
+    used = {s.code: s.used for s in sources}
+    ordered = sorted(sources, key=lambda s: (s.priority, s.code))
+    seats: list[Seat] = []
+    for person in sorted(waiting, key=lambda w: w.position):
+        source = next((s for s in ordered if used[s.code] < s.quota), None)
+        if source is None:
+            break
+        used[source.code] += 1
+        seats.append(Seat(person.nomination_id, source.code))
+    return seats
+
+
+def last_day_of_month(day: date) -> date:
+    first_of_next = date(day.year + 1, 1, 1) if day.month == 12 else date(day.year, day.month + 1, 1)
+    return first_of_next - timedelta(days=1)
+
+
+def coverage_end(reason: EndReason, effective_date: date) -> date:
+    """The last day covered when a seat ends for ``reason`` on ``effective_date``.
+
+    - deceased: the date of death (JKM pays for a death while covered; nothing after it).
+    - contributions_unpaid: the date the operator records as the last covered day (the arrears rule is BPJS's).
+    - every other reason (moved out of the regency, became a wage earner, opted out, not renewed): the end of
+      that month, since contributions are paid per calendar month and the month is already paid for.
+    """
+    if reason in ("deceased", "contributions_unpaid"):
+        return effective_date
+    return last_day_of_month(effective_date)
+
+
+def months_covered(coverage_start: date, coverage_end: date | None, year: int) -> list[int]:
+    """The months (1 to 12) of ``year`` with at least one covered day: each is a month the payer pays for."""
+    months = []
+    for month in range(1, 13):
+        first = date(year, month, 1)
+        if coverage_start <= last_day_of_month(first) and (coverage_end is None or coverage_end >= first):
+            months.append(month)
+    return months
+
+
+@dataclass(frozen=True)
+class BudgetMonth:
+    month: int
+    seats: int  # seats covered at least one day that month
+    committed_idr: int  # seats x premium
+    allocated_idr: int  # quota x premium: what the budget line holds for that month
+    absorption_pct: float  # committed / allocated, 0 when nothing is allocated
+
+
+def budget_months(
+    quota: int, premium_idr: int, year: int, coverage: Iterable[tuple[date, date | None]]
+) -> list[BudgetMonth]:
+    """Allocated versus committed, month by month, for one funding source of one programme year."""
+    seats = [0] * 12
+    for start, end in coverage:
+        for month in months_covered(start, end, year):
+            seats[month - 1] += 1
+    allocated = quota * premium_idr
+    return [
+        BudgetMonth(
+            month=i + 1,
+            seats=n,
+            committed_idr=n * premium_idr,
+            allocated_idr=allocated,
+            absorption_pct=round(100 * n * premium_idr / allocated, 2) if allocated else 0.0,
+        )
+        for i, n in enumerate(seats)
+    ]
+
+
+@dataclass(frozen=True)
+class Renewing:
+    """An active seat of the year being closed, in the order seats were first given (earliest first)."""
+
+    nomination_id: uuid.UUID
+    funding_source: str
+
+
+@dataclass(frozen=True)
+class RenewalPlan:
+    renewed: tuple[Seat, ...]  # the seat in the new year, with its source there
+    not_renewed: tuple[uuid.UUID, ...]  # no room left in the new year's quotas
+
+
+def plan_renewal(sources: Sequence[SourceState], seats: Sequence[Renewing]) -> RenewalPlan:
+    """Roll active seats into the next year's sources.
+
+    A seat stays with its payer when that payer is configured for the new year and has room (people keep the
+    source their village was told about); otherwise it takes the first source by priority with room. When the
+    new year's quotas are smaller than last year's roster, the most recently seated lose their seat first:
+    earlier arrivals keep precedence, as on the waitlist.
+    """
+    used = {s.code: s.used for s in sources}
+    quota = {s.code: s.quota for s in sources}
+    ordered = sorted(sources, key=lambda s: (s.priority, s.code))
+    renewed: list[Seat] = []
+    not_renewed: list[uuid.UUID] = []
+    for seat in seats:
+        if seat.funding_source in used and used[seat.funding_source] < quota[seat.funding_source]:
+            code: str | None = seat.funding_source
+        else:
+            code = next((s.code for s in ordered if used[s.code] < s.quota), None)
+        if code is None:
+            not_renewed.append(seat.nomination_id)
+            continue
+        used[code] += 1
+        renewed.append(Seat(seat.nomination_id, code))
+    return RenewalPlan(tuple(renewed), tuple(not_renewed))

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
-from services.enrolment import domain, repository
-from services.enrolment.bpjs import BpjsGateway, MembershipRequest
+from services.enrolment import domain, lifecycle, repository
+from services.enrolment import repository_lifecycle as lrepo
+from services.enrolment.bpjs import BpjsGateway
 from services.enrolment.settings import EnrolmentSettings
 from shared import logs, outbox
 from shared.consumer import Handler
-from shared.contracts import EnrolmentConfirmed, EnrolmentWaitlisted, Envelope, IdentityVerified, new_envelope
+from shared.contracts import EnrolmentWaitlisted, Envelope, IdentityVerified, RegistryPersonUpdated, new_envelope
 from shared.errors import TransientError
 
 log = logs.get_logger(__name__)
@@ -25,17 +27,22 @@ PRODUCER = "enrolment"
 class _Changes:
     """What one batch writes: rows of each table and the events to publish, in event order."""
 
-    seats: list[repository.SeatRow] = field(default_factory=list)
+    seats: list[lifecycle.NewSeat] = field(default_factory=list)
     waitlist: list[repository.WaitlistRow] = field(default_factory=list)
     duplicates: list[repository.DuplicateRow] = field(default_factory=list)
     events: list[Envelope[Any]] = field(default_factory=list)
 
 
-def identity_verified(settings: EnrolmentSettings, gateway: BpjsGateway) -> Handler[IdentityVerified]:
-    """The batch handler of ``identity.verified``: a seat, a waitlist place or nothing (duplicate) per event."""
+def identity_verified(settings: EnrolmentSettings, gateway: BpjsGateway | None) -> Handler[IdentityVerified]:
+    """The batch handler of ``identity.verified``: a seat, a waitlist place or nothing (duplicate) per event.
+
+    ``gateway`` set (the local issuer): seats get their number and ``EnrolmentConfirmed`` in this transaction.
+    None: seats are reserved as ``pending_bpjs`` and confirmed when BPJS answers (see ``lifecycle``).
+    """
     year = settings.programme_year
     codes = [s.code for s in settings.funding_sources]
     names = {s.code: s.name for s in settings.funding_sources}
+    seating = lifecycle.Seating(settings, gateway)
 
     async def handle(conn: asyncpg.Connection, events: Sequence[Envelope[IdentityVerified]]) -> None:
         # The lock comes first: everything read after it reflects every batch committed before ours.
@@ -50,30 +57,24 @@ def identity_verified(settings: EnrolmentSettings, gateway: BpjsGateway) -> Hand
 
         now = datetime.now(UTC)
         start = domain.coverage_start(now)
-        decided = list(zip(events, allocation.decisions, strict=True))
-        seated = [(e, d) for e, d in decided if isinstance(d, domain.Seat)]
-        numbers = iter(await gateway.issue(conn, [_membership_request(e, d, year, start) for e, d in seated]))
-
         changes = _Changes()
-        for event, decision in decided:
+        confirmed_at: dict[uuid.UUID, int] = {}  # where each seat's confirmation goes in the event order
+        for event, decision in zip(events, allocation.decisions, strict=True):
             if isinstance(decision, domain.Seat):
-                _seat(
-                    changes,
-                    event,
-                    decision,
-                    names[decision.funding_source],
-                    next(numbers),
-                    gateway.issuer,
-                    year,
-                    start,
-                    now,
-                )
+                p = event.payload
+                changes.seats.append(
+                    lifecycle.NewSeat(p.nomination_id, p.nik, event.person_key, decision.funding_source, year,
+                                      start, p, event.event_id, promoted=False)
+                )  # fmt: skip
+                confirmed_at[p.nomination_id] = len(changes.events)
             elif isinstance(decision, domain.Waitlisted):
                 _waitlisted(changes, event, decision, year, now)
             else:
                 _duplicate(changes, event, decision, year)
 
-        await repository.insert_seats(conn, changes.seats)
+        confirmations = await lifecycle.open_seats(conn, seating, changes.seats, names, now)
+        for envelope in reversed(confirmations):
+            changes.events.insert(confirmed_at[envelope.payload.nomination_id], envelope)
         await repository.insert_waitlist(conn, changes.waitlist)
         await repository.insert_duplicate_attempts(conn, changes.duplicates)
         await repository.set_used(conn, year, {s.code: allocation.used[s.code] for s in sources})
@@ -83,51 +84,12 @@ def identity_verified(settings: EnrolmentSettings, gateway: BpjsGateway) -> Hand
             programme_year=year,
             events=len(events),
             seats=len(changes.seats),
+            pending_bpjs=len(changes.seats) - len(confirmations),
             waitlisted=len(changes.waitlist),
             duplicates=len(changes.duplicates),
         )
 
     return handle
-
-
-def _seat(
-    changes: _Changes,
-    event: Envelope[IdentityVerified],
-    seat: domain.Seat,
-    source_name: str,
-    number: str,
-    issuer: str,
-    year: int,
-    start: date,
-    now: datetime,
-) -> None:
-    p = event.payload
-    changes.seats.append(
-        repository.SeatRow(
-            nomination_id=p.nomination_id,
-            nik=p.nik,
-            person_key=event.person_key,
-            funding_source=seat.funding_source,
-            programme_year=year,
-            membership_number=number,
-            membership_issuer=issuer,
-            coverage_start=start,
-            enrolled_at=now,
-        )
-    )
-    confirmed = EnrolmentConfirmed(
-        nomination_id=p.nomination_id,
-        membership_number=number,
-        funding_source=seat.funding_source,
-        funding_source_name=source_name,
-        programme_year=year,
-        coverage_start=start,
-        full_name=p.full_name,
-        phone=p.phone,
-        desa_code=p.desa_code,
-        nominator=p.nominator,
-    )
-    changes.events.append(_envelope(confirmed, event))
 
 
 def _waitlisted(
@@ -178,26 +140,7 @@ def _duplicate(changes: _Changes, event: Envelope[IdentityVerified], dup: domain
     )
 
 
-def _membership_request(
-    event: Envelope[IdentityVerified], seat: domain.Seat, year: int, start: date
-) -> MembershipRequest:
-    p = event.payload
-    return MembershipRequest(
-        nomination_id=p.nomination_id,
-        nik=p.nik,
-        full_name=p.full_name,
-        birth_date=p.birth_date,
-        sex=p.sex,
-        phone=p.phone,
-        desa_code=p.desa_code,
-        occupation=p.occupation,
-        funding_source=seat.funding_source,
-        programme_year=year,
-        coverage_start=start,
-    )
-
-
-def _envelope(payload: EnrolmentConfirmed | EnrolmentWaitlisted, cause: Envelope[IdentityVerified]) -> Envelope[Any]:
+def _envelope(payload: EnrolmentWaitlisted, cause: Envelope[IdentityVerified]) -> Envelope[Any]:
     return new_envelope(
         payload,
         producer=PRODUCER,
@@ -207,12 +150,49 @@ def _envelope(payload: EnrolmentConfirmed | EnrolmentWaitlisted, cause: Envelope
     )
 
 
+def registry_person_updated(settings: EnrolmentSettings, gateway: BpjsGateway | None) -> Handler[RegistryPersonUpdated]:
+    """The batch handler of ``registry.person_updated``: life events reported by a civil-registry refresh.
+
+    deceased: coverage ends on the date of death; moved_out: at the end of that month (a person waiting is taken
+    off the waitlist instead). Either frees the seat for the next person waiting, in the same transaction.
+    inactive: recorded for Disnaker to look at, coverage goes on (see docs/enrolment.md).
+    """
+    seating = lifecycle.Seating(settings, gateway)
+
+    async def handle(conn: asyncpg.Connection, events: Sequence[Envelope[RegistryPersonUpdated]]) -> None:
+        for event in events:
+            p = event.payload
+            recorded_by = f"registry:snapshot-{p.snapshot_id}"
+            if p.change == "inactive":
+                await _flag_inactive(conn, event, recorded_by)
+                continue
+            request = lifecycle.EndRequest(p.nomination_id, p.change, p.effective_date, recorded_by, cause=event)
+            result = await lifecycle.end_enrolment(conn, seating, request)
+            log.info("registry life event applied", nomination_id=str(p.nomination_id), change=p.change,
+                     outcome=result.outcome)  # fmt: skip
+
+    return handle
+
+
+async def _flag_inactive(conn: asyncpg.Connection, event: Envelope[RegistryPersonUpdated], recorded_by: str) -> None:
+    p = event.payload
+    seat = await lrepo.live_seat(conn, p.nomination_id, lock=False)
+    year = seat["programme_year"] if seat is not None else 0
+    await lrepo.insert_changes(
+        conn,
+        [lrepo.ChangeRow(p.nomination_id, year, "flagged", "inactive", p.effective_date,
+                         "NIK inactive in the civil registry: Disnaker to check", recorded_by, event.event_id)],
+    )  # fmt: skip
+    log.warning("registry reports an inactive NIK", nomination_id=str(p.nomination_id), has_seat=seat is not None)
+
+
 async def sync_funding_sources(pool: asyncpg.Pool, settings: EnrolmentSettings) -> None:
     """Bring ``funding_sources`` in line with the configuration for the programme year (run at startup).
 
     Missing sources are inserted, existing ones get the configured name, quota, priority and premium; a quota
     below the seats a source has already handed out is refused (``QuotaBelowSeatsTaken``) and nothing changes.
-    Sources that are no longer configured keep their rows and seats but give no new seats.
+    Sources that are no longer configured keep their rows and seats but give no new seats. Free seats (a raised
+    quota) go to the people waiting in the year, in arrival order, in the same transaction.
     """
     year = settings.programme_year
     async with pool.acquire() as conn, conn.transaction():
@@ -223,9 +203,16 @@ async def sync_funding_sources(pool: asyncpg.Pool, settings: EnrolmentSettings) 
             log.error("funding source configuration refused", error=str(exc))
             raise
         await repository.upsert_funding_sources(conn, year, settings.funding_sources)
+        # A raised quota (or a new source) goes to the people already waiting, before any new arrival.
+        sources, names = await lrepo.lock_year(conn, year)
+        events, promoted = await lifecycle.promote(
+            conn, lifecycle.seating_for(settings), year, sources, names, None, datetime.now(UTC)
+        )
+        await outbox.add_events(conn, events, settings.topic_prefix)
     log.info(
         "funding sources synced",
         programme_year=year,
         sources=[s.code for s in settings.funding_sources],
         unconfigured=sorted(set(used) - {s.code for s in settings.funding_sources}),
+        promoted=promoted,
     )

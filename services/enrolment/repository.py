@@ -21,10 +21,14 @@ class SeatRow:
     person_key: str
     funding_source: str
     programme_year: int
-    membership_number: str
+    membership_number: str | None  # None while BPJS has not answered
     membership_issuer: str
     coverage_start: date
     enrolled_at: datetime
+    status: str  # 'active' (number issued) or 'pending_bpjs'
+    confirmed_at: datetime | None
+    promoted: bool
+    payload: dict[str, Any]  # the IdentityVerified payload
 
 
 @dataclass(frozen=True)
@@ -71,14 +75,19 @@ async def lock_funding_sources(conn: asyncpg.Connection, year: int, codes: Seque
 
 
 async def holdings(conn: asyncpg.Connection, nomination_ids: Sequence[uuid.UUID], niks: Sequence[str]) -> list[Holding]:
-    """Seats and waitlist places already held by these nominations or these people."""
+    """Seats and waitlist places already held by these nominations or these people.
+
+    A nomination that ever had a seat or a place is decided; a person (NIK) is held only by a live seat or a
+    place still waiting: someone whose seat ended (a wage earner who lost the job) may be nominated again.
+    """
     rows = await conn.fetch(
         """
         SELECT nomination_id, nik, 'seat' AS kind FROM seats
-        WHERE nomination_id = ANY($1::uuid[]) OR nik = ANY($2::text[])
+        WHERE nomination_id = ANY($1::uuid[]) OR (nik = ANY($2::text[]) AND status IN ('pending_bpjs', 'active'))
         UNION ALL
         SELECT nomination_id, nik, 'waitlist' FROM waitlist
-        WHERE nomination_id = ANY($1::uuid[]) OR nik = ANY($2::text[])
+        WHERE nomination_id = ANY($1::uuid[])
+           OR (nik = ANY($2::text[]) AND promoted_at IS NULL AND removed_at IS NULL)
         ORDER BY kind  -- 'seat' before 'waitlist'
         """,
         list(nomination_ids),
@@ -102,9 +111,12 @@ async def insert_seats(conn: asyncpg.Connection, seats: Sequence[SeatRow]) -> No
     await conn.execute(
         """
         INSERT INTO seats (nomination_id, nik, person_key, funding_source, programme_year, membership_number,
-                           membership_issuer, coverage_start, enrolled_at)
-        SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[],
-                             $8::date[], $9::timestamptz[])
+                           membership_issuer, coverage_start, enrolled_at, status, confirmed_at, promoted, payload)
+        SELECT a, b, c, d, e, f, g, h, i, j, k, l, m
+        FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[],
+                    $8::date[], $9::timestamptz[], $10::text[], $11::timestamptz[], $12::bool[], $13::jsonb[])
+             WITH ORDINALITY AS t(a, b, c, d, e, f, g, h, i, j, k, l, m, n)
+        ORDER BY n  -- "arrival" follows the order of the batch
         """,
         *_columns(seats, SeatRow),
     )
@@ -223,8 +235,8 @@ async def find_seat(conn: asyncpg.Connection | asyncpg.Pool, nomination_id: uuid
     return await conn.fetchrow(
         """
         SELECT nomination_id, funding_source, programme_year, membership_number, membership_issuer, coverage_start,
-               enrolled_at, status
-        FROM seats WHERE nomination_id = $1
+               enrolled_at, status, coverage_end, end_reason, bpjs_refusal_code, promoted
+        FROM seats WHERE nomination_id = $1 ORDER BY programme_year DESC LIMIT 1
         """,
         nomination_id,
     )
@@ -236,9 +248,10 @@ async def find_waitlisted(conn: asyncpg.Connection | asyncpg.Pool, nomination_id
         """
         SELECT w.nomination_id, w.programme_year, w.waitlisted_at,
                (SELECT count(*) FROM waitlist a
-                WHERE a.programme_year = w.programme_year AND a.promoted_at IS NULL AND a.position <= w.position)
+                WHERE a.programme_year = w.programme_year AND a.promoted_at IS NULL AND a.removed_at IS NULL
+                  AND a.position <= w.position)
                AS position
-        FROM waitlist w WHERE w.nomination_id = $1 AND w.promoted_at IS NULL
+        FROM waitlist w WHERE w.nomination_id = $1 AND w.promoted_at IS NULL AND w.removed_at IS NULL
         """,
         nomination_id,
     )
@@ -247,7 +260,7 @@ async def find_waitlisted(conn: asyncpg.Connection | asyncpg.Pool, nomination_id
 async def waitlist_summary(conn: asyncpg.Connection | asyncpg.Pool) -> list[asyncpg.Record]:
     return await conn.fetch(
         """
-        SELECT programme_year, count(*) FILTER (WHERE promoted_at IS NULL) AS waiting,
+        SELECT programme_year, count(*) FILTER (WHERE promoted_at IS NULL AND removed_at IS NULL) AS waiting,
                count(*) FILTER (WHERE promoted_at IS NOT NULL) AS promoted
         FROM waitlist GROUP BY programme_year ORDER BY programme_year
         """

@@ -7,7 +7,9 @@ reports (15,000 seats from APBD kabupaten, 5,600 from APBD provinsi, Rp16,800 pe
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.settings import ServiceSettings
 
@@ -38,6 +40,19 @@ class EnrolmentSettings(ServiceSettings):
         min_length=1,
         description="JSON list of {code, name, quota, priority, premium_idr} for the programme year",
     )
+    bpjs_adapter: Literal["local", "http", "file"] = Field(
+        default="local",
+        description="local: a local number issuer (not BPJS), seats confirmed at once; http: the BPJS web service "
+        "(seats wait as pending_bpjs for the registrar); file: roster export and response import",
+    )
+    bpjs_url: str = Field(default="http://127.0.0.1:8090", description="Base URL of the BPJS registration service")
+    bpjs_token: str = Field(default="", description="Bearer token for the BPJS service (required for http)")
+    bpjs_timeout_s: float = Field(default=10.0, gt=0)
+    bpjs_attempts: int = Field(default=3, ge=1, description="Attempts per request before the seat is postponed")
+    bpjs_backoff_s: float = Field(default=0.5, ge=0, description="First wait between attempts, doubled each time")
+    bpjs_retry_delay_s: float = Field(default=60.0, gt=0, description="Postponement after BPJS was unavailable")
+    bpjs_registrar_interval_s: float = Field(default=2.0, gt=0, description="Idle wait between registrar rounds")
+    bpjs_registrar_batch: int = Field(default=50, ge=1)
 
     @field_validator("funding_sources")
     @classmethod
@@ -48,3 +63,9 @@ class EnrolmentSettings(ServiceSettings):
             if len(values) != len(set(values)):
                 raise ValueError(f"funding sources must have distinct {attr}s, got {values}")
         return sources
+
+    @model_validator(mode="after")
+    def _http_needs_token(self) -> EnrolmentSettings:
+        if self.bpjs_adapter == "http" and not self.bpjs_token:
+            raise ValueError("PAYUNG_BPJS_TOKEN is required with PAYUNG_BPJS_ADAPTER=http")
+        return self

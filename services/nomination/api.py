@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 import uuid
+from collections.abc import Sequence
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -11,15 +12,19 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from services.nomination import domain, handlers, repository
+from shared.auth import Principal, principal
 from shared.regions import default_regions
 from shared.service import Runtime, runtime
 
 router = APIRouter(prefix="/v1/nominations", tags=["nominations"])
+Caller = Annotated[Principal, Depends(principal)]
 
 Occupation = StrEnum("Occupation", {code: code for code in domain.OCCUPATIONS})  # type: ignore[misc]
+# An address, not markup: no <, >, quotes, brackets or backslashes (they would end up in e-mail headers and HTML).
+_EMAIL = r"""^[^@\s<>()\[\]\\,;:"']+@[^@\s<>()\[\]\\,;:"']+\.[^@\s<>()\[\]\\,;:"']+$"""
 _NAME_PUNCTUATION = set(" .'-,")
 
 
@@ -35,6 +40,14 @@ def _clean_name(value: str) -> str:
     return value
 
 
+def _plain_text(value: str) -> str:
+    """Free text (street, letter number, issuer): no control or format characters. PostgreSQL cannot store NUL,
+    and escape sequences or bidi overrides have no place in an address printed on a letter."""
+    if any(unicodedata.category(c) in ("Cc", "Cf") for c in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -45,6 +58,8 @@ class AddressIn(Strict):
     rt: str = Field(pattern=r"^\d{1,3}$", examples=["003"])
     rw: str = Field(pattern=r"^\d{1,3}$", examples=["002"])
     street: str = Field(default="", max_length=200)
+
+    _street = field_validator("street")(_plain_text)
 
     @model_validator(mode="after")
     def _in_region_list(self) -> AddressIn:
@@ -57,7 +72,7 @@ class NominatorIn(Strict):
     name: str = Field(min_length=1, max_length=120)
     region_code: str = Field(max_length=20, description="The desa code (rt, desa) or regency code (disnaker)")
     phone: str | None = Field(default=None, max_length=20)
-    email: str | None = Field(default=None, max_length=200, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    email: str | None = Field(default=None, max_length=200, pattern=_EMAIL)
 
     _name = field_validator("name")(_clean_name)
 
@@ -76,6 +91,8 @@ class SupportingLetterIn(Strict):
     number: str = Field(min_length=1, max_length=100)
     date: date
     issuer: str = Field(min_length=1, max_length=120)
+
+    _text = field_validator("number", "issuer")(_plain_text)
 
 
 class NominationRequest(Strict):
@@ -161,20 +178,30 @@ def _links(nomination_id: uuid.UUID) -> dict[str, str]:
     "",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Accepted,
-    responses={409: {"model": Problem, "description": "This person already has a live nomination"}},
+    responses={
+        403: {"model": Problem, "description": "The address lies outside the caller's area"},
+        409: {"model": Problem, "description": "This person already has a live nomination"},
+    },
 )
 async def submit_nomination(
     body: NominationRequest,
     rt: Annotated[Runtime, Depends(runtime)],
+    caller: Caller,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Any:
-    """Accept a nomination for verification. Retrying with the same ``Idempotency-Key`` is safe."""
+    """Accept a nomination for verification. Retrying with the same ``Idempotency-Key`` is safe.
+
+    A nominator may only propose people living in its own area (the address's desa within the caller's area)."""
+    if not caller.covers(body.address.desa_code):
+        await handlers.record_denied(rt.pool, caller, "nomination.submit_denied", {"desa_code": body.address.desa_code})
+        return _out_of_area()
     try:
         result = await handlers.submit(
             rt.pool,
             body.model_dump(mode="python"),
             rt.settings,
             idempotency_key,  # type: ignore[arg-type]
+            principal=caller,
         )
     except handlers.IdempotencyKeyReused:
         return _field_errors([("header.Idempotency-Key", "was already used for a different request body")])
@@ -196,23 +223,100 @@ async def submit_nomination(
     return JSONResponse(accepted.model_dump(mode="json"), status_code=202, headers=headers)
 
 
+BATCH_MAX_ITEMS = 1000
+
+
+class BatchItem(Strict):
+    idempotency_key: str | None = Field(default=None, max_length=200, description="As the Idempotency-Key header")
+    nomination: dict[str, Any] = Field(description="A NominationRequest body; each item is validated on its own")
+
+
+class BatchRequest(Strict):
+    items: list[BatchItem] = Field(min_length=1, max_length=BATCH_MAX_ITEMS)
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class BatchItemResult(BaseModel):
+    index: int
+    status: int = Field(description="What POST /v1/nominations would have answered for this item: 202, 409 or 422")
+    code: str
+    nomination_id: uuid.UUID | None = None
+    errors: list[FieldError] = []
+
+
+class BatchResult(BaseModel):
+    results: list[BatchItemResult]
+    counts: dict[str, int]
+
+
+@router.post(":batch", response_model=BatchResult)
+async def submit_batch(body: BatchRequest, rt: Annotated[Runtime, Depends(runtime)], caller: Caller) -> Any:
+    """Submit up to 1000 nominations at once (a desa's spreadsheet, a bulk import): all valid items are stored in
+    one transaction; every item gets its own result, so one bad row does not hold back the others. An item whose
+    address lies outside the caller's area gets status 403 (``OUT_OF_AREA``)."""
+    results: list[BatchItemResult | None] = [None] * len(body.items)
+    valid: list[tuple[int, dict[str, Any], str | None]] = []
+    for index, item in enumerate(body.items):
+        try:
+            request = NominationRequest.model_validate(item.nomination)
+        except ValidationError as exc:
+            errors = [FieldError(field=f, message=m) for f, m in _error_list(exc.errors(), drop_body=False)]
+            results[index] = BatchItemResult(index=index, status=422, code="INVALID_REQUEST", errors=errors)
+            continue
+        if not caller.covers(request.address.desa_code):
+            results[index] = BatchItemResult(index=index, status=403, code="OUT_OF_AREA")
+            continue
+        valid.append((index, request.model_dump(mode="python"), item.idempotency_key))
+    outcomes = await handlers.submit_batch(
+        rt.pool,
+        [(r, k) for _, r, k in valid],
+        rt.settings,  # type: ignore[arg-type]
+        principal=caller,
+    )
+    for (index, _, _), outcome in zip(valid, outcomes, strict=True):
+        results[index] = _batch_result(index, outcome)
+    done = [r for r in results if r is not None]
+    counts: dict[str, int] = {}
+    for r in done:
+        counts[r.code] = counts.get(r.code, 0) + 1
+    return BatchResult(results=done, counts=counts)
+
+
+def _batch_result(index: int, outcome: handlers.BatchOutcome) -> BatchItemResult:
+    if isinstance(outcome, handlers.AlreadyNominated):
+        return BatchItemResult(index=index, status=409, code="ALREADY_NOMINATED", nomination_id=outcome.nomination_id)
+    if isinstance(outcome, handlers.KeyReused):
+        errors = [FieldError(field="idempotency_key", message="was already used for a different request body")]
+        return BatchItemResult(index=index, status=422, code="INVALID_REQUEST", errors=errors)
+    code = "ACCEPTED" if outcome.created else "REPLAYED"
+    return BatchItemResult(index=index, status=202, code=code, nomination_id=outcome.nomination_id)
+
+
 @router.get("/summary")
-async def summary(rt: Annotated[Runtime, Depends(runtime)]) -> dict[str, Any]:
-    """Counts by status, by outcome (with how many were notified) and rejections by reason code."""
+async def summary(rt: Annotated[Runtime, Depends(runtime)], caller: Caller) -> dict[str, Any]:
+    """Counts by status, by outcome (with how many were notified) and rejections by reason code; a caller with an
+    area (a nominator) sees its area's counts only."""
     return {
-        "by_status": await repository.counts_by_status(rt.pool),
-        "by_outcome": await repository.counts_by_outcome(rt.pool),
-        "rejections_by_reason": await repository.rejection_counts(rt.pool),
+        "area": caller.area,
+        "by_status": await repository.counts_by_status(rt.pool, caller.area),
+        "by_outcome": await repository.counts_by_outcome(rt.pool, caller.area),
+        "rejections_by_reason": await repository.rejection_counts(rt.pool, caller.area),
     }
 
 
 @router.get("/{nomination_id}", response_model=NominationView, responses={404: {"model": Problem}})
-async def get_nomination(nomination_id: uuid.UUID, rt: Annotated[Runtime, Depends(runtime)]) -> Any:
-    row = await repository.get(rt.pool, nomination_id)
-    if row is None:
+async def get_nomination(nomination_id: uuid.UUID, rt: Annotated[Runtime, Depends(runtime)], caller: Caller) -> Any:
+    """Where a nomination is; each read is audited. Outside a nominator's area it answers 404, as if absent."""
+    found = await handlers.read(rt.pool, nomination_id, caller)
+    if found is None:
         return JSONResponse(
             Problem(code="NOT_FOUND", message="No such nomination").model_dump(mode="json"), status_code=404
         )
+    row, history = found
     progress = row["progress"] or {}
     return NominationView(
         nomination_id=row["id"],
@@ -226,11 +330,13 @@ async def get_nomination(nomination_id: uuid.UUID, rt: Annotated[Runtime, Depend
         occupation=row["occupation"],
         submitted_at=row["submitted_at"],
         updated_at=row["updated_at"],
-        history=[
-            HistoryEntry(stage=h["stage"], at=h["occurred_at"], detail=h["detail"])
-            for h in await repository.history(rt.pool, nomination_id)
-        ],
+        history=[HistoryEntry(stage=h["stage"], at=h["occurred_at"], detail=h["detail"]) for h in history],
     )
+
+
+def _out_of_area() -> JSONResponse:
+    problem = Problem(code="OUT_OF_AREA", message="The address lies outside the area of this account")
+    return JSONResponse(problem.model_dump(mode="json"), status_code=status.HTTP_403_FORBIDDEN)
 
 
 def _field_errors(errors: list[tuple[str, str]]) -> JSONResponse:
@@ -243,10 +349,14 @@ def _field_errors(errors: list[tuple[str, str]]) -> JSONResponse:
 async def validation_error_handler(_: Request, exc: Exception) -> JSONResponse:
     """422 with one reason per field; the submitted values are not echoed back (they are personal data)."""
     assert isinstance(exc, RequestValidationError)
-    errors = []
-    for err in exc.errors():
+    return _field_errors(_error_list(exc.errors(), drop_body=True))
+
+
+def _error_list(errors: Sequence[Any], drop_body: bool) -> list[tuple[str, str]]:
+    out = []
+    for err in errors:
         loc = [str(p) for p in err["loc"]]
-        if loc and loc[0] == "body":
+        if drop_body and loc and loc[0] == "body":
             loc = loc[1:]
-        errors.append((".".join(loc) or "body", str(err["msg"]).removeprefix("Value error, ")))
-    return _field_errors(errors)
+        out.append((".".join(loc) or "body", str(err["msg"]).removeprefix("Value error, ")))
+    return out

@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 
 from services.nomination import api, handlers
 from services.nomination.settings import NominationSettings
+from shared.auth import EVERYONE, Role
 from shared.contracts import (
     EnrolmentConfirmed,
     EnrolmentEnded,
@@ -38,6 +39,16 @@ def _subscriptions(_: Runtime) -> list[Subscription]:
     return [Subscription(event.topic, event, handlers.record_progress) for event in PROGRESS_EVENTS]
 
 
+# Who may do what (the handlers apply a caller's area on top: a nominator submits and sees its own area only).
+# Verifiers and auditors do not submit: verification is a separate layer, and auditors only read.
+SUBMITTERS = frozenset({Role.NOMINATOR, Role.PROGRAMME_ADMIN})
+ROUTE_ROLES = {
+    "POST /v1/nominations": SUBMITTERS,
+    "POST /v1/nominations:batch": SUBMITTERS,
+    "GET /v1/nominations/summary": EVERYONE,
+    "GET /v1/nominations/{nomination_id}": EVERYONE,
+}
+
 SPEC = ServiceSpec(
     name="nomination",
     title="Payung nomination service",
@@ -45,6 +56,7 @@ SPEC = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     subscriptions=_subscriptions,
     routers=[api.router],
+    route_roles=ROUTE_ROLES,
 )
 
 
@@ -52,5 +64,9 @@ def create(settings: NominationSettings | None = None) -> FastAPI:
     settings = settings or NominationSettings()  # type: ignore[call-arg]
     app = create_app(SPEC, settings)
     app.add_exception_handler(RequestValidationError, api.validation_error_handler)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        per_path={"/v1/nominations:batch": settings.max_batch_body_bytes},
+    )
     return app

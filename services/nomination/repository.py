@@ -37,6 +37,46 @@ async def insert(conn: asyncpg.Connection, row: dict[str, Any]) -> None:
     )
 
 
+async def insert_many(conn: asyncpg.Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Several nominations in one round trip (bulk submission); same unique-index behaviour as ``insert``."""
+    await conn.executemany(
+        """
+        INSERT INTO nominations (id, person_key, nik, full_name, birth_date, sex, phone, address, desa_code,
+                                 occupation, nominator, supporting_letter, progress)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+        """,
+        [
+            (
+                r["id"],
+                r["person_key"],
+                r["nik"],
+                r["full_name"],
+                r["birth_date"],
+                r["sex"],
+                r["phone"],
+                r["address"],
+                r["desa_code"],
+                r["occupation"],
+                r["nominator"],
+                r["supporting_letter"],
+                _progress_json(Progress()),
+            )
+            for r in rows
+        ],
+    )
+
+
+async def live_nominations_of(conn: asyncpg.Connection, person_keys: Sequence[str]) -> dict[str, uuid.UUID]:
+    rows = await conn.fetch(
+        """
+        SELECT person_key, id FROM nominations
+        WHERE person_key = ANY($1::text[]) AND outcome IS DISTINCT FROM 'rejected'
+        """,
+        list(set(person_keys)),
+    )
+    return {r["person_key"]: r["id"] for r in rows}
+
+
 async def live_nomination_of(conn: asyncpg.Connection, person_key: str) -> uuid.UUID | None:
     return await conn.fetchval(  # type: ignore[no-any-return]
         "SELECT id FROM nominations WHERE person_key = $1 AND outcome IS DISTINCT FROM 'rejected'", person_key
@@ -103,30 +143,55 @@ async def remember_answer(conn: asyncpg.Connection, key: str, request_hash: str,
     )
 
 
-async def counts_by_status(conn: asyncpg.Connection | asyncpg.Pool) -> dict[str, int]:
-    rows = await conn.fetch("SELECT status, count(*) AS n FROM nominations GROUP BY status")
+async def idempotent_answers(conn: asyncpg.Connection, keys: Sequence[str]) -> dict[str, tuple[str, uuid.UUID]]:
+    rows = await conn.fetch(
+        "SELECT key, request_hash, nomination_id FROM idempotency_keys WHERE key = ANY($1::text[])", list(set(keys))
+    )
+    return {r["key"]: (r["request_hash"], r["nomination_id"]) for r in rows}
+
+
+async def remember_answers(conn: asyncpg.Connection, rows: Sequence[tuple[str, str, uuid.UUID]]) -> None:
+    """Rows of (key, request hash, nomination id)."""
+    await conn.executemany("INSERT INTO idempotency_keys (key, request_hash, nomination_id) VALUES ($1, $2, $3)", rows)
+
+
+# The summaries take an optional area (a dotted region code: desa, kecamatan, ...) as $1 and count only the
+# nominations in it. Region codes hold digits and dots only (shared.auth checks), so LIKE sees no wildcard in them.
+async def counts_by_status(conn: asyncpg.Connection | asyncpg.Pool, area: str | None = None) -> dict[str, int]:
+    rows = await conn.fetch(
+        """
+        SELECT status, count(*) AS n FROM nominations
+        WHERE ($1::text IS NULL OR desa_code = $1 OR desa_code LIKE $1 || '.%') GROUP BY status
+        """,
+        area,
+    )
     return {r["status"]: r["n"] for r in rows}
 
 
-async def counts_by_outcome(conn: asyncpg.Connection | asyncpg.Pool) -> dict[str, dict[str, int]]:
+async def counts_by_outcome(
+    conn: asyncpg.Connection | asyncpg.Pool, area: str | None = None
+) -> dict[str, dict[str, int]]:
     """Per outcome (``pending`` while undecided): how many, and how many of those were told so."""
     rows = await conn.fetch(
         """
         SELECT coalesce(outcome, 'pending') AS outcome, count(*) AS total,
                count(*) FILTER (WHERE status = 'notified') AS notified
-        FROM nominations GROUP BY 1
-        """
+        FROM nominations WHERE ($1::text IS NULL OR desa_code = $1 OR desa_code LIKE $1 || '.%') GROUP BY 1
+        """,
+        area,
     )
     return {r["outcome"]: {"total": r["total"], "notified": r["notified"]} for r in rows}
 
 
-async def rejection_counts(conn: asyncpg.Connection | asyncpg.Pool) -> dict[str, int]:
+async def rejection_counts(conn: asyncpg.Connection | asyncpg.Pool, area: str | None = None) -> dict[str, int]:
     rows = await conn.fetch(
         """
         SELECT reason->>'code' AS code, count(*) AS n
         FROM nominations, jsonb_array_elements(progress->'reasons') AS reason
-        WHERE outcome = 'rejected' GROUP BY 1 ORDER BY 2 DESC
-        """
+        WHERE outcome = 'rejected' AND ($1::text IS NULL OR desa_code = $1 OR desa_code LIKE $1 || '.%')
+        GROUP BY 1 ORDER BY 2 DESC
+        """,
+        area,
     )
     return {r["code"]: r["n"] for r in rows}
 

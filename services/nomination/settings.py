@@ -8,3 +8,4 @@ class NominationSettings(ServiceSettings):
     person_key_secret: str = Field(min_length=16, description="HMAC secret for pseudonymous person keys")
     programme_regency: str = Field(default="64.08", description="Dotted code of the regency whose programme this is")
     max_body_bytes: int = 64 * 1024
+    max_batch_body_bytes: int = Field(default=4 * 1024 * 1024, description="POST /v1/nominations:batch (1000 items)")

@@ -1,18 +1,23 @@
-"""HTTP API: what was sent about a nomination, and the operator's retry of a failed delivery.
+"""HTTP API: deliveries (by nomination or status) and the operator's retry; provider webhooks; opt-outs.
 
 Addresses are personal data: the API shows them masked (``+62812****890``) and never shows message bodies.
+Webhooks are signed (``receipts.SIGNATURE_HEADER``, HMAC-SHA256 of the raw body with ``PAYUNG_WEBHOOK_SECRET``).
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal, cast
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+import orjson
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel
 
-from services.notification import domain, repository
+from services.notification import domain, receipts, repository, repository_receipts
+from services.notification.handlers import outcome_events
+from services.notification.settings import NotificationSettings
+from shared import outbox
 from shared.logs import get_logger
 from shared.service import Runtime, runtime
 
@@ -25,7 +30,10 @@ class DeliveryView(BaseModel):
     id: uuid.UUID
     purpose: str
     recipient_role: str
+    nomination_id: uuid.UUID
     channel: str | None
+    channels: list[str]  # the fallback order; ``route_index`` is the current one
+    route_index: int
     address: str | None  # masked
     template: str
     template_version: int
@@ -36,21 +44,35 @@ class DeliveryView(BaseModel):
     provider_message_id: str | None
     created_at: datetime
     sent_at: datetime | None
+    delivered_at: datetime | None
+    read_at: datetime | None
 
 
 class DeliveryList(BaseModel):
-    nomination_id: uuid.UUID
+    nomination_id: uuid.UUID | None
+    status: str | None = None
     deliveries: list[DeliveryView]
+
+
+Status = Literal["pending", "sending", "sent", "delivered", "read", "failed"]
 
 
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 
 
 @router.get("")
-async def list_deliveries(rt: RuntimeDep, nomination_id: Annotated[uuid.UUID, Query()]) -> DeliveryList:
-    rows = await repository.list_for_nomination(rt.pool, nomination_id)
+async def list_deliveries(
+    rt: RuntimeDep,
+    nomination_id: Annotated[uuid.UUID | None, Query()] = None,
+    status: Annotated[Status | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> DeliveryList:
+    """By nomination, or by status (``?status=failed``: what an operator may want to retry), newest first."""
+    if nomination_id is None and status is None:
+        raise HTTPException(422, "give nomination_id or status")
+    rows = await repository.list_deliveries(rt.pool, nomination_id=nomination_id, status=status, limit=limit)
     views = [DeliveryView(**{**dict(r), "address": domain.mask_address(r["address"])}) for r in rows]
-    return DeliveryList(nomination_id=nomination_id, deliveries=views)
+    return DeliveryList(nomination_id=nomination_id, status=status, deliveries=views)
 
 
 @router.post("/{delivery_id}/retry", status_code=202)
@@ -67,3 +89,63 @@ async def retry_delivery(rt: RuntimeDep, delivery_id: uuid.UUID) -> dict[str, st
         await repository.wake_dispatcher(conn)
     log.info("delivery requeued by operator", delivery_id=str(delivery_id))
     return {"id": str(delivery_id), "status": "pending"}
+
+
+webhooks = APIRouter(prefix="/v1", tags=["opt-outs"])
+# Called by the providers, which cannot carry our API keys: authenticated by the HMAC signature alone, so
+# ``app.create`` adds this router outside the runtime's principal guard.
+provider_webhooks = APIRouter(prefix="/v1", tags=["webhooks"])
+
+
+@provider_webhooks.post("/receipts/{channel}")
+async def receive(rt: RuntimeDep, channel: Literal["whatsapp", "sms_http"], request: Request) -> dict[str, int]:
+    """Provider callbacks: delivery receipts (sent / delivered / read / failed) and inbound STOP / BERHENTI.
+
+    Idempotent and order-free: receipts are stored by (channel, message id, status) and folded into the delivery's
+    status (``receipts.status_after``), also when the send result is recorded only later.
+    """
+    settings = cast(NotificationSettings, rt.settings)
+    if settings.webhook_secret is None:
+        # Not enabled in this deployment: to a caller that is a missing endpoint, not a server fault.
+        raise HTTPException(404, "webhooks are not enabled here (PAYUNG_WEBHOOK_SECRET is not set)")
+    raw = await request.body()
+    if not receipts.signature_ok(
+        settings.webhook_secret.get_secret_value(), raw, request.headers.get(receipts.SIGNATURE_HEADER)
+    ):
+        raise HTTPException(401, "bad or missing signature")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise HTTPException(400, "body is not JSON") from None
+    found, inbound = receipts.parse(channel, body)
+    stops = []
+    for message in inbound:
+        if receipts.is_stop(message.text):
+            try:
+                stops.append(domain.normalise_phone(message.sender))
+            except domain.InvalidAddress:
+                log.warning("opt-out from an unreadable number ignored", channel=channel)
+    keys = [(channel, r.provider_message_id) for r in found]
+    async with rt.pool.acquire() as conn, conn.transaction():
+        await repository_receipts.lock_keys(conn, keys)
+        new = await repository_receipts.store_receipts(conn, channel, found)
+        changed, failed = await repository_receipts.apply_receipts(conn, keys)
+        opted = [a for a in stops if await repository_receipts.add_opt_out(conn, a, f"inbound:{channel}")]
+        await outbox.add_events(conn, outcome_events([], failed), settings.topic_prefix)
+    log.info("webhook", channel=channel, receipts=len(found), new=new, applied=changed, opt_outs=len(opted))
+    return {"receipts": len(found), "new": new, "applied": changed, "opt_outs": len(opted)}
+
+
+class OptOut(BaseModel):
+    phone: str
+
+
+@webhooks.post("/opt-outs", status_code=201)
+async def opt_out(rt: RuntimeDep, body: OptOut) -> dict[str, str | bool]:
+    """No more messages to this number: its pending deliveries fail with cause ``opted_out`` when they come due."""
+    try:
+        address = domain.normalise_phone(body.phone)
+    except domain.InvalidAddress as exc:
+        raise HTTPException(422, exc.cause) from None
+    added = await repository_receipts.add_opt_out(rt.pool, address, "api")
+    return {"phone": domain.mask_address(address) or "", "new": added}

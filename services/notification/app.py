@@ -6,23 +6,26 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from pathlib import Path
 from typing import cast
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 
 from services.notification import api, domain, handlers
 from services.notification.channels import open_channels
+from services.notification.digests import DigestConfig, DigestJob
 from services.notification.dispatcher import Dispatcher, DispatcherConfig
+from services.notification.schedule import SendWindow
 from services.notification.settings import NotificationSettings
 from shared import topics
-from shared.contracts import EnrolmentConfirmed, EnrolmentWaitlisted, IdentityRejected
+from shared.contracts import EnrolmentConfirmed, EnrolmentEnded, EnrolmentWaitlisted, IdentityRejected
 from shared.regions import default_regions
 from shared.service import Runtime, ServiceSpec, Subscription, create_app
 
 
 def channel_policy(settings: NotificationSettings) -> domain.ChannelPolicy:
     return domain.ChannelPolicy(
-        beneficiary=settings.resolved_beneficiary_channel,
-        nominator=settings.nominator_channel,
+        beneficiary=settings.beneficiary_order,
+        nominator=settings.nominator_order,
         smtp_configured=settings.smtp_configured,
     )
 
@@ -41,16 +44,37 @@ def dispatcher_config(settings: NotificationSettings) -> DispatcherConfig:
             max_s=settings.retry_max_s,
             jitter_s=settings.retry_jitter_s,
         ),
+        window=SendWindow(settings.send_window_start, settings.send_window_end, ZoneInfo(settings.send_window_tz)),
+        quiet_channels=settings.quiet_channels,
+        rates=settings.rates,
+    )
+
+
+def digest_config(settings: NotificationSettings) -> DigestConfig:
+    return DigestConfig(
+        at=settings.digest_time,
+        zone=ZoneInfo(settings.send_window_tz),
+        poll_interval_s=settings.digest_poll_interval_s,
+        topic_prefix=settings.topic_prefix,
+        whatsapp_prefix=settings.whatsapp_template_prefix,
     )
 
 
 def _subscriptions(rt: Runtime) -> list[Subscription]:
     settings = cast(NotificationSettings, rt.settings)
-    handle = handlers.event_handler(channel_policy(settings), default_regions(), settings.topic_prefix)
+    handle = handlers.event_handler(
+        channel_policy(settings),
+        default_regions(),
+        settings.topic_prefix,
+        settings.whatsapp_template_prefix,
+        digests=settings.digest_enabled,
+        hold_for_digest=settings.nominator_messages == "digest",
+    )
     return [
         Subscription(topics.ENROLMENT_CONFIRMED, EnrolmentConfirmed, handle),
         Subscription(topics.ENROLMENT_WAITLISTED, EnrolmentWaitlisted, handle),
         Subscription(topics.IDENTITY_REJECTED, IdentityRejected, handle),
+        Subscription(topics.ENROLMENT_ENDED, EnrolmentEnded, handle),
     ]
 
 
@@ -60,7 +84,12 @@ async def _setup(rt: Runtime) -> AsyncIterator[Sequence[Awaitable[None]]]:
     async with open_channels(settings) as channels:
         dispatcher = Dispatcher(rt.pool, settings.database_url, channels, dispatcher_config(settings))
         rt.resources["dispatcher"] = dispatcher
-        yield [dispatcher.run()]
+        background = [dispatcher.run()]
+        if settings.digest_enabled:
+            job = DigestJob(rt.pool, default_regions(), digest_config(settings))
+            rt.resources["digests"] = job
+            background.append(job.run())
+        yield background
 
 
 SPEC = ServiceSpec(
@@ -69,7 +98,9 @@ SPEC = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     title="Payung notification service",
     subscriptions=_subscriptions,
-    routers=[api.router],
+    routers=[api.router, api.webhooks],
+    # Provider webhooks authenticate by their HMAC signature (api.receive), not by a Payung principal.
+    public_routers=[api.provider_webhooks],
     setup=_setup,
 )
 

@@ -38,6 +38,9 @@ class Message:
     address: str
     subject: str
     body: str
+    # WhatsApp sends an approved template by name with its body parameters instead of free text.
+    whatsapp_template: str | None = None
+    parameters: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -244,4 +247,21 @@ async def open_channels(settings: NotificationSettings) -> AsyncIterator[dict[st
             )
         if settings.smtp_configured:
             channels["email_smtp"] = EmailSmtpChannel(settings)
+        if settings.whatsapp_configured:
+            from services.notification.whatsapp import WhatsAppChannel
+
+            assert settings.whatsapp_phone_number_id is not None and settings.whatsapp_token is not None
+            client = await stack.enter_async_context(
+                httpx.AsyncClient(
+                    timeout=httpx.Timeout(settings.whatsapp_timeout_s, connect=settings.sms_connect_timeout_s)
+                )
+            )
+            channels["whatsapp"] = WhatsAppChannel(
+                client,
+                settings.whatsapp_api_url,
+                settings.whatsapp_phone_number_id,
+                settings.whatsapp_token.get_secret_value(),
+                settings.whatsapp_language,
+                timeout_s=settings.whatsapp_timeout_s,
+            )
         yield channels

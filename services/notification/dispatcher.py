@@ -18,14 +18,16 @@ import contextlib
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import asyncpg
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from services.notification import domain, repository
+from services.notification import domain, repository, repository_digests, repository_receipts
 from services.notification.channels import Accepted, Channel, Message, SendFailed
-from services.notification.handlers import failed_event, sent_event
+from services.notification.handlers import outcome_events
 from services.notification.repository import Delivery
+from services.notification.schedule import SendWindow, TokenBucket
 from shared import db, outbox
 from shared.errors import is_transient
 from shared.logs import get_logger
@@ -39,7 +41,22 @@ class DispatcherStats:
     sent: int = 0
     failed: int = 0
     rescheduled: int = 0
+    fell_back: int = 0
+    deferred: int = 0
     last_error: str | None = None
+
+
+OPTED_OUT = "opted_out"
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """Not sent now (quiet hours): due again at ``until``; the claim does not count as an attempt."""
+
+    until: datetime
+
+
+Outcome = Accepted | SendFailed | Deferred
 
 
 @dataclass(frozen=True)
@@ -51,6 +68,9 @@ class DispatcherConfig:
     lease_s: float = 300.0
     shutdown_grace_s: float = 20.0
     retry: domain.RetryPolicy = field(default_factory=domain.RetryPolicy)
+    window: SendWindow = field(default_factory=SendWindow)
+    quiet_channels: frozenset[str] = frozenset()  # the service passes its settings' (SMS and WhatsApp by default)
+    rates: Mapping[str, float] = field(default_factory=dict)  # messages per second per channel; absent/0: unlimited
 
 
 class Dispatcher:
@@ -61,12 +81,15 @@ class Dispatcher:
         channels: Mapping[str, Channel],
         config: DispatcherConfig,
         random_fraction: Callable[[], float] = random.random,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._pool = pool
         self._dsn = dsn
         self._channels = channels
         self._config = config
         self._random_fraction = random_fraction
+        self._now = now
+        self._buckets = {name: TokenBucket(rate) for name, rate in config.rates.items() if rate > 0}
         self._semaphore = asyncio.Semaphore(config.concurrency)
         self._wake = asyncio.Event()
         self.stats = DispatcherStats()
@@ -119,19 +142,37 @@ class Dispatcher:
         """One round: claim, send, record. Returns how many deliveries were claimed."""
         async with self._pool.acquire() as conn:
             claimed = await repository.claim_due(conn, self._config.batch_size, self._config.lease_s)
+            stopped = await repository_receipts.opted_out(conn, (d.address for d in claimed)) if claimed else set()
         if not claimed:
             return 0
-        results = await asyncio.gather(*(self._attempt(d) for d in claimed))
+        results = await asyncio.gather(*(self._attempt(d, d.address in stopped) for d in claimed))
         await self._record(list(zip(claimed, results, strict=True)))
         self.stats.rounds += 1
         return len(claimed)
 
-    async def _attempt(self, delivery: Delivery) -> Accepted | SendFailed:
+    async def _attempt(self, delivery: Delivery, opted_out: bool = False) -> Outcome:
         channel = self._channels.get(delivery.channel or "")
         if channel is None or delivery.address is None:
             return SendFailed(f"channel not configured: {delivery.channel}", transient=False)
-        message = Message(delivery.id, delivery.address, domain.SUBJECTS[delivery.purpose], delivery.body)
+        if opted_out:
+            return SendFailed(OPTED_OUT, transient=False)
+        if delivery.channel in self._config.quiet_channels:
+            now = self._now()
+            if not self._config.window.is_open(now):
+                return Deferred(self._config.window.next_open(now))
+        route = delivery.route
+        message = Message(
+            delivery.id,
+            delivery.address,
+            domain.SUBJECTS[delivery.purpose],
+            delivery.body,
+            whatsapp_template=route.get("whatsapp_template"),
+            parameters=tuple(route.get("params") or ()),
+        )
         async with self._semaphore:
+            bucket = self._buckets.get(channel.name)
+            if bucket is not None:
+                await bucket.take()  # the provider's rate limit, shared by every call of this process
             try:
                 return await channel.send(message)
             except SendFailed as exc:
@@ -141,14 +182,24 @@ class Dispatcher:
                 log.exception("channel error", delivery_id=str(delivery.id), channel=channel.name)
                 return SendFailed(f"unexpected error: {type(exc).__name__}", transient=True)
 
-    async def _record(self, outcomes: list[tuple[Delivery, Accepted | SendFailed]]) -> None:
+    async def _record(self, outcomes: list[tuple[Delivery, Outcome]]) -> None:
         sent: list[tuple[object, int, str | None]] = []
-        failed: list[tuple[object, int, str]] = []
+        permanent: list[tuple[object, int, str]] = []
         retries: list[tuple[object, int, float, str]] = []
+        deferred: list[tuple[object, int, datetime]] = []
+        history: list[tuple[object, str | None, int, str, str | None]] = []
+        receipt_keys: list[tuple[str, str]] = []
         for delivery, result in outcomes:
             key = (delivery.id, delivery.attempts)
+            if isinstance(result, Deferred):
+                deferred.append((*key, result.until))
+                history.append((delivery.id, delivery.channel, delivery.attempts, "deferred", "quiet hours"))
+                continue
             if isinstance(result, Accepted):
                 sent.append((*key, result.provider_message_id))
+                history.append((delivery.id, delivery.channel, delivery.attempts, "sent", None))
+                if result.provider_message_id and delivery.channel:
+                    receipt_keys.append((delivery.channel, result.provider_message_id))
                 continue
             delay = None
             if result.transient:
@@ -157,10 +208,11 @@ class Dispatcher:
                 )
             if delay is not None:
                 retries.append((*key, delay, result.cause))
+                history.append((delivery.id, delivery.channel, delivery.attempts, "retry", result.cause))
             elif result.transient:
-                failed.append((*key, f"{result.cause} (gave up after {delivery.attempts} attempts)"))
+                permanent.append((*key, f"{result.cause} (gave up after {delivery.attempts} attempts)"))
             else:
-                failed.append((*key, result.cause))
+                permanent.append((*key, result.cause))
         # Retried on a database hiccup: the messages are out, losing the record would mean sending them again.
         async for attempt in AsyncRetrying(
             retry=retry_if_exception(is_transient),
@@ -170,17 +222,47 @@ class Dispatcher:
         ):
             with attempt:
                 async with self._pool.acquire() as conn, conn.transaction():
+                    # Receipts may already be waiting for these message ids (see repository_receipts).
+                    await repository_receipts.lock_keys(conn, receipt_keys)
                     done = await repository.mark_sent(conn, sent)  # type: ignore[arg-type]
-                    given_up = await repository.mark_failed(conn, failed)  # type: ignore[arg-type]
+                    # A permanent failure moves the delivery to its next channel; only the last one fails it.
+                    moved = await repository.fall_back(conn, permanent)  # type: ignore[arg-type]
+                    final = [p for p in permanent if p[0] not in moved]
+                    given_up = await repository.mark_failed(conn, final)  # type: ignore[arg-type]
                     await repository.reschedule(conn, retries)  # type: ignore[arg-type]
-                    events = [sent_event(d) for d in done] + [failed_event(d) for d in given_up]
+                    await repository.defer(conn, deferred)  # type: ignore[arg-type]
+                    _, failed_by_receipt = await repository_receipts.apply_receipts(conn, receipt_keys)
+                    channel_of = {d.id: d.channel for d, _ in outcomes}
+                    outcome_rows = history + [
+                        (i, channel_of[i], n, "fallback" if i in moved else "failed", cause)  # type: ignore[index]
+                        for i, n, cause in permanent
+                    ]
+                    await repository.record_attempts(conn, outcome_rows)  # type: ignore[arg-type]
+                    # A digest's held per-person messages share its fate.
+                    held_sent = await repository_digests.resolve_held(conn, done)
+                    held_failed = [
+                        h
+                        for d in given_up
+                        if d.purpose == domain.DIGEST and d.desa_code and d.digest_day
+                        for h in await repository_digests.fail_held(conn, d.desa_code, d.digest_day, d.last_error or "")
+                    ]
+                    events = outcome_events(done + held_sent, given_up + failed_by_receipt + held_failed)
                     await outbox.add_events(conn, events, self._config.topic_prefix)
         self.stats.sent += len(done)
         self.stats.failed += len(given_up)
         self.stats.rescheduled += len(retries)
+        self.stats.fell_back += len(moved)
+        self.stats.deferred += len(deferred)
         for d in given_up:
             log.info("delivery failed", delivery_id=str(d.id), nomination_id=str(d.nomination_id), cause=d.last_error)
-        log.info("dispatched", sent=len(done), failed=len(given_up), rescheduled=len(retries))
+        log.info(
+            "dispatched",
+            sent=len(done),
+            failed=len(given_up),
+            rescheduled=len(retries),
+            fell_back=len(moved),
+            deferred=len(deferred),
+        )
 
     async def _listen(self, listener: asyncpg.Connection | None) -> asyncpg.Connection | None:
         """A connection LISTENing for wake-ups, (re)opened when missing; None (poll only) while that fails."""

@@ -15,41 +15,69 @@ from typing import Any, Literal
 
 import phonenumbers
 
-from shared.contracts import EnrolmentConfirmed, EnrolmentWaitlisted, IdentityRejected, Nominator, Payload
+from shared import reasons as reason_catalogue
+from shared.contracts import (
+    EnrolmentConfirmed,
+    EnrolmentEnded,
+    EnrolmentWaitlisted,
+    IdentityRejected,
+    Nominator,
+    Payload,
+)
 from shared.regions import RegionIndex
 
-Purpose = Literal["enrolment_confirmed", "enrolment_waitlisted", "identity_rejected"]
+Purpose = Literal[
+    "enrolment_confirmed",
+    "enrolment_waitlisted",
+    "enrolment_promoted",
+    "identity_rejected",
+    "enrolment_ended",
+    "death_benefit_information",
+]
 Role = Literal["beneficiary", "nominator"]
 
 # The template version new deliveries use; older versions stay on disk so a stored delivery can be explained.
-TEMPLATE_VERSIONS: dict[str, int] = {"enrolment_confirmed": 1, "enrolment_waitlisted": 1, "identity_rejected": 1}
+# ``contact_invalid`` is the note to the nominator when the beneficiary's phone is unusable (stored under the
+# purpose of the event it is about, recipient role nominator).
+TEMPLATE_VERSIONS: dict[str, int] = {
+    "enrolment_confirmed": 1,
+    "enrolment_waitlisted": 1,
+    "enrolment_promoted": 1,
+    "identity_rejected": 1,
+    "enrolment_ended": 1,
+    "death_benefit_information": 1,
+    "contact_invalid": 1,
+    "daily_digest": 1,
+}
+DIGEST = "daily_digest"  # the purpose of a digest delivery (not a contract purpose: it emits no event)
 SUBJECTS: dict[str, str] = {
     "enrolment_confirmed": "Anda terdaftar BPJS Ketenagakerjaan",
     "enrolment_waitlisted": "Usulan BPJS Ketenagakerjaan: daftar tunggu",
+    "enrolment_promoted": "Anda terdaftar BPJS Ketenagakerjaan (dari daftar tunggu)",
     "identity_rejected": "Usulan BPJS Ketenagakerjaan tidak lolos verifikasi",
+    "enrolment_ended": "Kepesertaan BPJS Ketenagakerjaan berakhir",
+    "death_benefit_information": "Santunan kematian BPJS Ketenagakerjaan untuk ahli waris",
+    DIGEST: "Ringkasan harian usulan BPJS Ketenagakerjaan",
+}
+
+# Why coverage ended, in the words the beneficiary reads (EnrolmentEnded.reason).
+END_REASONS_ID: dict[str, str] = {
+    "moved_out": "pindah ke luar wilayah program",
+    "became_wage_earner": "sudah menjadi pekerja penerima upah",
+    "opted_out": "atas permintaan sendiri",
+    "contributions_unpaid": "iuran tertunggak lebih dari 3 bulan",
+    "not_renewed": "tidak diperpanjang tahun ini",
+    "inactive": "NIK tidak aktif di Dukcapil",
+    "deceased": "peserta meninggal dunia",
 }
 
 JKM_DEATH_BENEFIT = "Rp42 juta"  # Rp20m lump sum + Rp12m periodic + Rp10m funeral (DOMAIN.md)
 BPJS_CALL_CENTRE = "175"
 
-# How to fix each rejection reason, told to the nominator in plain Bahasa Indonesia.
-REASON_EXPLANATIONS: dict[str, str] = {
-    "REGISTRY_NOT_FOUND": "NIK tidak ditemukan di data Dukcapil. Cocokkan 16 digit NIK dengan KTP/KK, "
-    "lalu usulkan ulang.",
-    "DECEASED": "Menurut Dukcapil orang ini sudah meninggal. Jika keliru, data harus diperbaiki di Disdukcapil dulu.",
-    "INACTIVE": "NIK tidak aktif di Dukcapil. Yang bersangkutan perlu mengaktifkan NIK di Disdukcapil, "
-    "lalu usulkan ulang.",
-    "OUTSIDE_PROGRAMME_REGENCY": "Alamat di luar wilayah kabupaten program ini. Usulkan lewat program daerah "
-    "tempat tinggalnya.",
-    "NAME_MISMATCH": "Nama tidak sama dengan data Dukcapil. Tulis nama lengkap persis seperti di KTP, "
-    "lalu usulkan ulang.",
-    "BIRTH_DATE_MISMATCH": "Tanggal lahir tidak sama dengan data Dukcapil. Salin tanggal lahir dari KTP, "
-    "lalu usulkan ulang.",
-    "AGE_OUT_OF_RANGE": "Usia di luar batas umur peserta program ini, jadi belum bisa didaftarkan.",
-    "NIK_INVALID": "NIK tidak sah. NIK harus 16 digit angka persis seperti di KTP; perbaiki lalu usulkan ulang.",
-    "DUPLICATE_PERSON": "Orang ini sudah pernah diusulkan atau sudah terdaftar, jadi tidak perlu diusulkan lagi.",
-}
-GENERIC_EXPLANATION = "Data belum dapat diverifikasi. Hubungi Disnaker setempat untuk penjelasan."
+# How to fix each rejection reason, told to the nominator in plain Bahasa Indonesia: the one catalogue in
+# shared.reasons (the verification service decides with the same codes).
+REASON_EXPLANATIONS: dict[str, str] = {code: r.fix_id for code, r in reason_catalogue.REASONS.items()}
+GENERIC_EXPLANATION = reason_catalogue.fix_text("")
 
 MONTHS_ID = (
     "Januari", "Februari", "Maret", "April", "Mei", "Juni",
@@ -112,6 +140,10 @@ def mask_address(address: str | None) -> str | None:
 
 # --- Routes --------------------------------------------------------------------------------------------------------
 
+# Channels whose messages must fit one SMS (the short form of a template); the others get the long form.
+SHORT_FORM_CHANNELS = frozenset({"sms_http", "local"})
+PHONE_CHANNELS = frozenset({"sms_http", "whatsapp", "local"})
+
 
 @dataclass(frozen=True)
 class Route:
@@ -119,39 +151,74 @@ class Route:
     address: str
 
 
+def template_form(channel: str) -> Literal["short", "long"]:
+    """Which text a channel carries: one SMS (``short``) or the full explanation (``long``: WhatsApp, email)."""
+    return "short" if channel in SHORT_FORM_CHANNELS else "long"
+
+
+def _as_order(value: str | tuple[str, ...] | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
 @dataclass(frozen=True)
 class ChannelPolicy:
-    """Which channel carries which recipient's messages (from settings; see ``NotificationSettings``)."""
+    """Which channels carry which recipient's messages, in order of preference (from ``NotificationSettings``).
 
-    beneficiary: Literal["local", "sms_http"] = "local"
-    nominator: Literal["local", "sms_http", "email_smtp"] | None = None  # None: choose per nominator
+    A delivery tries its routes in this order: a permanent failure on one channel moves it to the next, and only
+    the last channel's permanent failure fails it. A single channel name is a one-element order.
+    """
+
+    beneficiary: str | tuple[str, ...] = "local"
+    nominator: str | tuple[str, ...] | None = None  # None: email when known and configured, else the phone
     smtp_configured: bool = False
     phone_region: str = "ID"
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "beneficiary", _as_order(self.beneficiary))
+        object.__setattr__(self, "nominator", _as_order(self.nominator))
 
-def beneficiary_route(phone: str, policy: ChannelPolicy) -> Route:
-    """The beneficiary's phone on the beneficiary channel, or ``InvalidAddress``."""
+    @property
+    def beneficiary_order(self) -> tuple[str, ...]:
+        return self.beneficiary  # type: ignore[return-value]
+
+
+def beneficiary_routes(phone: str, policy: ChannelPolicy) -> list[Route]:
+    """The beneficiary's phone on each beneficiary channel in order, or ``InvalidAddress``."""
+    order = policy.beneficiary_order
     if not phone or not phone.strip():
         raise InvalidAddress(NO_CONTACT)
     try:
-        return Route(policy.beneficiary, normalise_phone(phone, policy.phone_region))
+        address = normalise_phone(phone, policy.phone_region)
     except InvalidAddress as exc:
-        raise InvalidAddress(exc.cause, policy.beneficiary) from None
+        raise InvalidAddress(exc.cause, order[0]) from None
+    return [Route(channel, address) for channel in order]
 
 
-def nominator_route(nominator: Nominator, policy: ChannelPolicy) -> Route:
-    """The first usable (channel, address) for the nominator, in order of preference, or ``InvalidAddress``.
+def beneficiary_route(phone: str, policy: ChannelPolicy) -> Route:
+    return beneficiary_routes(phone, policy)[0]
 
-    Email goes by SMTP when it is configured (or chosen); otherwise the nominator's phone takes the phone channel.
-    The local demo channel records any address, so an email-only nominator is still "told" on the local stack.
+
+def nominator_routes(nominator: Nominator, policy: ChannelPolicy) -> list[Route]:
+    """Every usable (channel, address) for the nominator, in order of preference, or ``InvalidAddress``.
+
+    With an explicit order each channel takes the address it can carry (email for ``email_smtp``, the phone for
+    the others; ``local`` records an email when there is no phone). Without one: email by SMTP when configured,
+    then the phone on the beneficiary channels. An invalid phone is skipped when another address works.
     """
-    phone_channel = policy.nominator if policy.nominator in ("local", "sms_http") else policy.beneficiary
     candidates: list[tuple[str, str | None]] = []
-    if policy.nominator == "email_smtp" or (policy.nominator is None and policy.smtp_configured):
-        candidates.append(("email_smtp", nominator.email))
-    candidates.append((phone_channel, nominator.phone))
-    if phone_channel == "local":
-        candidates.append(("local", nominator.email))
+    order = policy.nominator
+    if order is None:
+        order = (("email_smtp",) if policy.smtp_configured else ()) + policy.beneficiary_order
+    for channel in order:
+        if channel == "email_smtp":
+            candidates.append((channel, nominator.email))
+        else:
+            candidates.append((channel, nominator.phone))
+            if channel == "local":
+                candidates.append((channel, nominator.email))
+    routes: list[Route] = []
     failures: list[InvalidAddress] = []
     for channel, raw in candidates:
         if not raw or not raw.strip():
@@ -161,8 +228,18 @@ def nominator_route(nominator: Nominator, policy: ChannelPolicy) -> Route:
         except InvalidAddress as exc:
             failures.append(InvalidAddress(exc.cause, channel))
             continue
-        return Route(channel, address)
+        if channel in PHONE_CHANNELS - {"local"} and "@" in address:
+            continue
+        route = Route(channel, address)
+        if route not in routes:
+            routes.append(route)
+    if routes:
+        return routes
     raise failures[0] if failures else InvalidAddress(NO_CONTACT)
+
+
+def nominator_route(nominator: Nominator, policy: ChannelPolicy) -> Route:
+    return nominator_routes(nominator, policy)[0]
 
 
 # --- Planning ------------------------------------------------------------------------------------------------------
@@ -170,7 +247,7 @@ def nominator_route(nominator: Nominator, policy: ChannelPolicy) -> Route:
 
 @dataclass(frozen=True)
 class Planned:
-    """One message to one recipient about one event: sendable (``route``) or failed at once (``failure``)."""
+    """One message to one recipient about one event: sendable (``routes``, in order) or failed at once (``failure``)."""
 
     delivery_id: uuid.UUID
     purpose: Purpose
@@ -178,10 +255,14 @@ class Planned:
     template: str
     template_version: int
     variables: dict[str, Any] = field(hash=False)
-    route: Route | None
+    routes: tuple[Route, ...]
     failure: str | None
     # The channel the message would have taken, reported with a failure before any route existed.
     intended_channel: str | None = None
+
+    @property
+    def route(self) -> Route | None:
+        return self.routes[0] if self.routes else None
 
 
 _DELIVERY_NAMESPACE = uuid.UUID("2f0c1bde-93a4-4c55-9a43-0c4e6f7a2b61")
@@ -193,20 +274,25 @@ def delivery_id(event_id: uuid.UUID, recipient_role: str, purpose: str) -> uuid.
 
 
 def plan(event_id: uuid.UUID, payload: Payload, policy: ChannelPolicy, regions: RegionIndex) -> list[Planned]:
-    """The deliveries an incoming event asks for."""
+    """The deliveries an incoming event asks for.
+
+    When the beneficiary's phone is unusable, the nominator is told (template ``contact_invalid``, under the same
+    purpose with role nominator) so that the number gets corrected instead of the message silently vanishing.
+    """
     match payload:
         case EnrolmentConfirmed():
-            variables = {
+            purpose: Purpose = "enrolment_promoted" if payload.promoted_from_waitlist else "enrolment_confirmed"
+            variables: dict[str, Any] = {
                 "membership_number": payload.membership_number,
                 "funding_source": payload.funding_source_name,
                 "coverage_start": payload.coverage_start,
                 "jkm_benefit": JKM_DEATH_BENEFIT,
                 "call_centre": BPJS_CALL_CENTRE,
             }
-            return [_planned(event_id, "enrolment_confirmed", "beneficiary", variables, payload.phone, policy)]
+            return _to_beneficiary(event_id, purpose, variables, payload, policy, regions)
         case EnrolmentWaitlisted():
             variables = {"position": payload.position, "programme_year": payload.programme_year}
-            return [_planned(event_id, "enrolment_waitlisted", "beneficiary", variables, payload.phone, policy)]
+            return _to_beneficiary(event_id, "enrolment_waitlisted", variables, payload, policy, regions)
         case IdentityRejected():
             variables = {
                 "full_name": payload.full_name,
@@ -215,7 +301,51 @@ def plan(event_id: uuid.UUID, payload: Payload, policy: ChannelPolicy, regions: 
                 "reasons": explain_reasons([r.code for r in payload.reasons]),
             }
             return [_planned(event_id, "identity_rejected", "nominator", variables, payload.nominator, policy)]
+        case EnrolmentEnded(reason="deceased"):
+            variables = {
+                "membership_number": payload.membership_number,
+                "full_name": payload.full_name,
+                "coverage_end": payload.coverage_end,
+                "jkm_benefit": JKM_DEATH_BENEFIT,
+                "call_centre": BPJS_CALL_CENTRE,
+            }
+            # To the family through the beneficiary's phone, and to the nominator, who often knows the family.
+            family = _planned(event_id, "death_benefit_information", "beneficiary", variables, payload.phone, policy)
+            official = _planned(
+                event_id, "death_benefit_information", "nominator", variables, payload.nominator, policy
+            )
+            return [family, official]
+        case EnrolmentEnded():
+            variables = {
+                "membership_number": payload.membership_number,
+                "coverage_end": payload.coverage_end,
+                "reason": END_REASONS_ID.get(payload.reason, payload.reason),
+                "call_centre": BPJS_CALL_CENTRE,
+            }
+            return _to_beneficiary(event_id, "enrolment_ended", variables, payload, policy, regions)
     raise TypeError(f"no notification for {type(payload).__name__}")
+
+
+def _to_beneficiary(
+    event_id: uuid.UUID,
+    purpose: Purpose,
+    variables: dict[str, Any],
+    payload: EnrolmentConfirmed | EnrolmentWaitlisted | EnrolmentEnded,
+    policy: ChannelPolicy,
+    regions: RegionIndex,
+) -> list[Planned]:
+    planned = _planned(event_id, purpose, "beneficiary", variables, payload.phone, policy)
+    if planned.failure is None:
+        return [planned]
+    note = {
+        "full_name": payload.full_name,
+        "reference": short_reference(payload.nomination_id),
+        "village": village_name(payload.desa_code, regions),
+        "subject": SUBJECTS[purpose],
+        "cause": planned.failure,
+    }
+    contact = _planned(event_id, purpose, "nominator", note, payload.nominator, policy, template="contact_invalid")
+    return [planned, contact]
 
 
 def _planned(
@@ -225,25 +355,27 @@ def _planned(
     variables: dict[str, Any],
     contact: str | Nominator,
     policy: ChannelPolicy,
+    template: str | None = None,
 ) -> Planned:
-    route: Route | None = None
+    routes: list[Route] = []
     failure: InvalidAddress | None = None
     try:
-        route = (
-            nominator_route(contact, policy) if isinstance(contact, Nominator) else beneficiary_route(contact, policy)
+        routes = (
+            nominator_routes(contact, policy) if isinstance(contact, Nominator) else beneficiary_routes(contact, policy)
         )
     except InvalidAddress as exc:
         failure = exc
+    template = template or purpose
     return Planned(
         delivery_id=delivery_id(event_id, role, purpose),
         purpose=purpose,
         recipient_role=role,
-        template=purpose,
-        template_version=TEMPLATE_VERSIONS[purpose],
+        template=template,
+        template_version=TEMPLATE_VERSIONS[template],
         variables=variables,
-        route=route,
+        routes=tuple(routes),
         failure=failure.cause if failure else None,
-        intended_channel=route.channel if route else failure.channel if failure else None,
+        intended_channel=routes[0].channel if routes else failure.channel if failure else None,
     )
 
 
@@ -252,7 +384,7 @@ def explain_reasons(codes: list[str]) -> list[dict[str, str]]:
     seen: dict[str, dict[str, str]] = {}
     for code in codes:
         if code not in seen:
-            seen[code] = {"code": code, "explanation": REASON_EXPLANATIONS.get(code, GENERIC_EXPLANATION)}
+            seen[code] = {"code": code, "explanation": reason_catalogue.fix_text(code)}
     return list(seen.values())
 
 

@@ -1,4 +1,9 @@
-"""Rendering messages from the Jinja2 templates in ``templates/`` (``<template>.v<version>.txt.j2``), and SMS sizing.
+"""Rendering messages from the Jinja2 templates in ``templates/``, and SMS sizing.
+
+Each template version has a short form ``<template>.v<version>.txt.j2`` (what SMS and the local demo channel carry:
+one SMS for beneficiaries) and may have a long form ``<template>.v<version>.long.txt.j2`` (WhatsApp and email; the
+short form stands in when there is none). WhatsApp sends an approved template by name with its body parameters:
+``whatsapp_parameters`` gives them, in the order the approved template numbers them ({{1}}, {{2}}, ...).
 
 Rendering is pure: the same template, version and variables always give the same text. Templates are plain text
 (no HTML escaping); undefined variables are errors, so a template and the domain cannot silently drift apart.
@@ -6,9 +11,11 @@ Rendering is pure: the same template, version and variables always give the same
 
 from __future__ import annotations
 
+import math
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import jinja2
 
@@ -39,13 +46,47 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def template_file(template: str, version: int) -> str:
-    return f"{template}.v{version}.txt.j2"
+Form = Literal["short", "long"]
 
 
-def render(template: str, version: int, variables: dict[str, Any]) -> str:
-    """The message text, stripped of surrounding blank space."""
-    return _environment().get_template(template_file(template, version)).render(**variables).strip()
+def template_file(template: str, version: int, form: Form = "short") -> str:
+    return f"{template}.v{version}.long.txt.j2" if form == "long" else f"{template}.v{version}.txt.j2"
+
+
+def render(template: str, version: int, variables: dict[str, Any], form: Form = "short") -> str:
+    """The message text, stripped of surrounding blank space (the long form falls back to the short one)."""
+    names = [template_file(template, version, form), template_file(template, version)]
+    return _environment().select_template(names).render(**variables).strip()
+
+
+# Body parameters of each approved WhatsApp template, in order ({{1}}, {{2}}, ...).
+WHATSAPP_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "enrolment_confirmed": ("coverage_start", "funding_source", "membership_number", "jkm_benefit", "call_centre"),
+    "enrolment_promoted": ("coverage_start", "funding_source", "membership_number", "jkm_benefit", "call_centre"),
+    "enrolment_waitlisted": ("programme_year", "position"),
+    "identity_rejected": ("full_name", "reference", "village", "reasons"),
+    "enrolment_ended": ("membership_number", "coverage_end", "reason", "call_centre"),
+    "death_benefit_information": ("full_name", "membership_number", "jkm_benefit", "call_centre"),
+    "contact_invalid": ("full_name", "reference", "village", "subject"),
+    "daily_digest": ("village", "day", "enrolled", "waitlisted", "rejected_count", "rejected_refs"),
+}
+
+
+def whatsapp_parameters(template: str, variables: dict[str, Any]) -> list[str]:
+    """The template's body parameters as WhatsApp wants them: text without newlines (dates in Indonesian)."""
+    return [_parameter(variables[name]) for name in WHATSAPP_PARAMETERS[template]]
+
+
+def _parameter(value: Any) -> str:
+    if isinstance(value, date):
+        return format_date_id(value)
+    if isinstance(value, list):  # reasons: each explanation, one after the other
+        return " ".join(item["explanation"] if isinstance(item, dict) else str(item) for item in value)
+    return " ".join(str(value).split())
+
+
+def whatsapp_template_name(prefix: str, template: str, version: int) -> str:
+    return f"{prefix}{template}_v{version}"
 
 
 def gsm7_length(text: str) -> int | None:
@@ -64,3 +105,13 @@ def gsm7_length(text: str) -> int | None:
 def fits_one_sms(text: str) -> bool:
     length = gsm7_length(text)
     return length is not None and length <= SMS_SEGMENT
+
+
+def sms_segments(text: str) -> int:
+    """How many SMS ``text`` takes: 160 / 153 septets per part in GSM-7, 70 / 67 UCS-2 characters otherwise."""
+    length = gsm7_length(text)
+    if length is None:
+        units, single, multi = len(text.encode("utf-16-le")) // 2, 70, 67
+    else:
+        units, single, multi = length, SMS_SEGMENT, 153
+    return 1 if units <= single else math.ceil(units / multi)

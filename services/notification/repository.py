@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
 
 import asyncpg
+import orjson
 
 WAKE_CHANNEL = "payung_notification"  # NOTIFY'd when deliveries become due, LISTEN'd by the dispatcher
 
@@ -25,6 +28,11 @@ class NewDelivery:
     template_version: int
     body: str
     failure: str | None  # set: the delivery is failed from the start (no usable address)
+    # The ordered fallback: [{"channel", "address", "body", "whatsapp_template", "params"}, ...]; the first is current.
+    routes: list[dict[str, Any]] = field(default_factory=list)
+    desa_code: str | None = None
+    held: bool = False  # travels inside the desa's digest (status 'held' until the digest is sent)
+    digest_day: date | None = None  # set on digest deliveries
 
 
 @dataclass(frozen=True)
@@ -42,10 +50,23 @@ class Delivery:
     body: str
     attempts: int
     last_error: str | None = None
+    route_index: int = 0
+    routes: tuple[dict[str, Any], ...] = ()
+    provider_message_id: str | None = None
+    desa_code: str | None = None
+    digest_day: date | None = None
+
+    @property
+    def route(self) -> dict[str, Any]:
+        """The current route's stored rendering (WhatsApp template name and parameters live here)."""
+        return self.routes[self.route_index] if self.route_index < len(self.routes) else {}
 
 
 def _delivery(row: asyncpg.Record) -> Delivery:
-    return Delivery(**dict(row))
+    values = dict(row)
+    if "routes" in values:
+        values["routes"] = tuple(values["routes"] or ())
+    return Delivery(**values)
 
 
 async def insert_deliveries(conn: asyncpg.Connection, rows: Sequence[NewDelivery]) -> list[Delivery]:
@@ -58,16 +79,18 @@ async def insert_deliveries(conn: asyncpg.Connection, rows: Sequence[NewDelivery
     records = await conn.fetch(
         """
         INSERT INTO deliveries (id, event_id, nomination_id, person_key, purpose, recipient_role, channel, address,
-                                template, template_version, body, status, next_attempt_at, last_error)
+                                template, template_version, body, status, next_attempt_at, last_error, routes,
+                                desa_code, digest_day)
         SELECT v.id, v.event_id, v.nomination_id, v.person_key, v.purpose, v.recipient_role, v.channel, v.address,
                v.template, v.template_version, v.body,
-               CASE WHEN v.failure IS NULL THEN 'pending' ELSE 'failed' END,
-               CASE WHEN v.failure IS NULL THEN now() END,
-               v.failure
+               CASE WHEN v.failure IS NOT NULL THEN 'failed' WHEN v.held THEN 'held' ELSE 'pending' END,
+               CASE WHEN v.failure IS NULL AND NOT v.held THEN now() END,
+               v.failure, v.routes::jsonb, v.desa_code, v.digest_day
         FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-                    $9::text[], $10::int[], $11::text[], $12::text[])
+                    $9::text[], $10::int[], $11::text[], $12::text[], $13::text[], $14::text[], $15::bool[],
+                    $16::date[])
              AS v(id, event_id, nomination_id, person_key, purpose, recipient_role, channel, address,
-                  template, template_version, body, failure)
+                  template, template_version, body, failure, routes, desa_code, held, digest_day)
         ON CONFLICT DO NOTHING
         RETURNING id, event_id, nomination_id, person_key, purpose, recipient_role, channel, address, body, attempts,
                   last_error
@@ -80,7 +103,8 @@ async def insert_deliveries(conn: asyncpg.Connection, rows: Sequence[NewDelivery
 def _new_row(r: NewDelivery) -> tuple[object, ...]:
     return (
         r.id, r.event_id, r.nomination_id, r.person_key, r.purpose, r.recipient_role, r.channel, r.address,
-        r.template, r.template_version, r.body, r.failure,
+        r.template, r.template_version, r.body, r.failure, orjson.dumps(r.routes).decode(), r.desa_code,
+        r.held, r.digest_day,
     )  # fmt: skip
 
 
@@ -108,7 +132,7 @@ async def claim_due(conn: asyncpg.Connection, limit: int, lease_s: float) -> lis
         SET status = 'sending', attempts = d.attempts + 1, next_attempt_at = now() + make_interval(secs => $2)
         FROM due WHERE d.id = due.id
         RETURNING d.id, d.event_id, d.nomination_id, d.person_key, d.purpose, d.recipient_role, d.channel, d.address,
-                  d.body, d.attempts
+                  d.body, d.attempts, d.route_index, d.routes, d.desa_code, d.digest_day
         """,
         limit,
         lease_s,
@@ -133,7 +157,7 @@ async def mark_sent(conn: asyncpg.Connection, sent: Sequence[tuple[uuid.UUID, in
         FROM unnest($1::uuid[], $2::int[], $3::text[]) AS v(id, attempts, provider_message_id)
         WHERE d.id = v.id AND d.status = 'sending' AND d.attempts = v.attempts
         RETURNING d.id, d.event_id, d.nomination_id, d.person_key, d.purpose, d.recipient_role, d.channel, d.address,
-                  d.body, d.attempts
+                  d.body, d.attempts, d.provider_message_id, d.desa_code, d.digest_day
         """,
         ids,
         attempts,
@@ -154,7 +178,7 @@ async def mark_failed(conn: asyncpg.Connection, failed: Sequence[tuple[uuid.UUID
         FROM unnest($1::uuid[], $2::int[], $3::text[]) AS v(id, attempts, cause)
         WHERE d.id = v.id AND d.status = 'sending' AND d.attempts = v.attempts
         RETURNING d.id, d.event_id, d.nomination_id, d.person_key, d.purpose, d.recipient_role, d.channel, d.address,
-                  d.body, d.attempts, d.last_error
+                  d.body, d.attempts, d.last_error, d.desa_code, d.digest_day
         """,
         ids,
         attempts,
@@ -182,16 +206,96 @@ async def reschedule(conn: asyncpg.Connection, retries: Sequence[tuple[uuid.UUID
     )
 
 
-async def list_for_nomination(
-    conn: asyncpg.Connection | asyncpg.Pool, nomination_id: uuid.UUID
+async def fall_back(conn: asyncpg.Connection, moves: Sequence[tuple[uuid.UUID, int, str]]) -> set[uuid.UUID]:
+    """``(id, attempts, cause)``: a permanent failure on the current channel -> the next route, due now.
+
+    Returns the ids that moved; those on their last route are left alone (the caller fails them).
+    """
+    if not moves:
+        return set()
+    ids, attempts, causes = (list(c) for c in zip(*moves, strict=True))
+    records = await conn.fetch(
+        """
+        UPDATE deliveries d
+        SET route_index = d.route_index + 1,
+            channel = d.routes -> (d.route_index + 1) ->> 'channel',
+            address = d.routes -> (d.route_index + 1) ->> 'address',
+            body = d.routes -> (d.route_index + 1) ->> 'body',
+            attempts = 0, status = 'pending', next_attempt_at = now(), last_error = v.cause
+        FROM unnest($1::uuid[], $2::int[], $3::text[]) AS v(id, attempts, cause)
+        WHERE d.id = v.id AND d.status = 'sending' AND d.attempts = v.attempts
+          AND jsonb_array_length(d.routes) > d.route_index + 1
+        RETURNING d.id
+        """,
+        ids,
+        attempts,
+        causes,
+    )
+    return {r["id"] for r in records}
+
+
+async def defer(conn: asyncpg.Connection, deferrals: Sequence[tuple[uuid.UUID, int, datetime]]) -> None:
+    """``(id, attempts, until)``: not sent now (quiet hours) -> pending until then; the claim is not counted."""
+    if not deferrals:
+        return
+    ids, attempts, until = (list(c) for c in zip(*deferrals, strict=True))
+    await conn.execute(
+        """
+        UPDATE deliveries d
+        SET status = 'pending', next_attempt_at = v.until, attempts = d.attempts - 1
+        FROM unnest($1::uuid[], $2::int[], $3::timestamptz[]) AS v(id, attempts, until)
+        WHERE d.id = v.id AND d.status = 'sending' AND d.attempts = v.attempts
+        """,
+        ids,
+        attempts,
+        until,
+    )
+
+
+async def record_attempts(
+    conn: asyncpg.Connection, rows: Sequence[tuple[uuid.UUID, str | None, int, str, str | None]]
+) -> None:
+    """``(delivery id, channel, attempt, outcome, cause)`` for the history of a delivery."""
+    if not rows:
+        return
+    await conn.executemany(
+        "INSERT INTO delivery_attempts (delivery_id, channel, attempt, outcome, cause) VALUES ($1, $2, $3, $4, $5)",
+        rows,
+    )
+
+
+async def list_deliveries(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    *,
+    nomination_id: uuid.UUID | None = None,
+    status: str | None = None,
+    limit: int = 100,
 ) -> list[asyncpg.Record]:
+    """Deliveries by nomination and/or status (newest first when listing by status alone)."""
     return await conn.fetch(
         """
-        SELECT id, purpose, recipient_role, channel, address, template, template_version, status, attempts,
-               last_error, next_attempt_at, provider_message_id, created_at, sent_at
-        FROM deliveries WHERE nomination_id = $1 ORDER BY created_at, id
+        SELECT id, nomination_id, purpose, recipient_role, channel, address, template, template_version, status,
+               attempts, last_error, next_attempt_at, provider_message_id, created_at, sent_at, delivered_at,
+               read_at, route_index,
+               (SELECT coalesce(array_agg(r ->> 'channel'), '{}') FROM jsonb_array_elements(routes) AS r) AS channels
+        FROM deliveries
+        WHERE ($1::uuid IS NULL OR nomination_id = $1) AND ($2::text IS NULL OR status = $2)
+        ORDER BY created_at DESC, id
+        LIMIT $3
         """,
         nomination_id,
+        status,
+        limit,
+    )
+
+
+async def attempts_of(
+    conn: asyncpg.Connection | asyncpg.Pool, delivery_ids: Sequence[uuid.UUID]
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT delivery_id, channel, attempt, outcome, cause, at FROM delivery_attempts"
+        " WHERE delivery_id = ANY($1::uuid[]) ORDER BY id",
+        list(delivery_ids),
     )
 
 
@@ -205,8 +309,16 @@ async def requeue_failed(conn: asyncpg.Connection, delivery_id: uuid.UUID) -> as
         "SELECT status, address IS NOT NULL AS has_address FROM deliveries WHERE id = $1 FOR UPDATE", delivery_id
     )
     if row is not None and row["status"] == "failed" and row["has_address"]:
+        # From the first route again: the operator fixed whatever made the channels fail.
         await conn.execute(
-            "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = now() WHERE id = $1",
+            """
+            UPDATE deliveries
+            SET status = 'pending', attempts = 0, next_attempt_at = now(), route_index = 0,
+                channel = coalesce(routes -> 0 ->> 'channel', channel),
+                address = coalesce(routes -> 0 ->> 'address', address),
+                body = coalesce(routes -> 0 ->> 'body', body)
+            WHERE id = $1
+            """,
             delivery_id,
         )
     return row

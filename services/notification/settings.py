@@ -1,15 +1,30 @@
 from __future__ import annotations
 
 import math
+from datetime import time
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from shared.settings import ServiceSettings
 
-BeneficiaryChannel = Literal["local", "sms_http"]
-NominatorChannel = Literal["local", "sms_http", "email_smtp"]
+BeneficiaryChannel = Literal["local", "sms_http", "whatsapp"]
+NominatorChannel = Literal["local", "sms_http", "email_smtp", "whatsapp"]
+CHANNELS = ("local", "sms_http", "email_smtp", "whatsapp")
+
+
+def _channel_list(value: str | None) -> tuple[str, ...] | None:
+    if value is None or not value.strip():
+        return None
+    order = tuple(part.strip() for part in value.split(",") if part.strip())
+    unknown = [c for c in order if c not in CHANNELS]
+    if unknown:
+        raise ValueError(f"unknown channel(s) {unknown}; known: {', '.join(CHANNELS)}")
+    if len(set(order)) != len(order):
+        raise ValueError("a channel appears twice in the order")
+    return order
 
 
 class NotificationSettings(ServiceSettings):
@@ -24,6 +39,14 @@ class NotificationSettings(ServiceSettings):
         description="local | sms_http | email_smtp; default email when the nominator has one and SMTP is configured, "
         "else the beneficiary channel with the nominator's phone",
     )
+    beneficiary_channels: str | None = Field(
+        default=None,
+        description="Comma-separated channel order with fallback, e.g. 'whatsapp,sms_http'; wins over "
+        "beneficiary_channel",
+    )
+    nominator_channels: str | None = Field(
+        default=None, description="Comma-separated channel order for nominators, e.g. 'email_smtp,whatsapp,sms_http'"
+    )
     local_outbox_file: Path = Field(
         default_factory=lambda: Path.cwd() / ".stack" / "local" / "messages.jsonl",
         description="Where the local (demo) channel appends one JSON line per message",
@@ -33,6 +56,16 @@ class NotificationSettings(ServiceSettings):
     sms_sender_id: str = Field(default="PAYUNG", min_length=1, max_length=11, description="Pre-registered sender id")
     sms_connect_timeout_s: float = Field(default=3.0, gt=0)
     sms_timeout_s: float = Field(default=10.0, gt=0, description="Whole-request timeout of one gateway call")
+    whatsapp_api_url: str = Field(
+        default="https://graph.facebook.com/v21.0", description="Base URL of the WhatsApp Business Cloud API"
+    )
+    whatsapp_phone_number_id: str | None = None
+    whatsapp_token: SecretStr | None = None
+    whatsapp_language: str = Field(default="id", description="Language code of the approved templates")
+    whatsapp_template_prefix: str = Field(
+        default="payung_", description="Approved template name = prefix + template + '_v' + version"
+    )
+    whatsapp_timeout_s: float = Field(default=10.0, gt=0)
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_user: str | None = None
@@ -40,6 +73,31 @@ class NotificationSettings(ServiceSettings):
     smtp_from: str = "Payung <noreply@payung.invalid>"
     smtp_starttls: bool = True
     smtp_timeout_s: float = Field(default=15.0, gt=0)
+
+    # Quiet hours: no message on these channels outside the window (local time); queued until the window opens.
+    send_window_start: time = time(8, 0)
+    send_window_end: time = time(20, 0)
+    send_window_tz: str = Field(default="Asia/Makassar", description="WITA, UTC+8")
+    quiet_hours_channels: str = Field(
+        default="sms_http,whatsapp", description="Comma-separated channels the window applies to (email is exempt)"
+    )
+    # Provider rate limits (messages per second, token bucket per channel; 0 = unlimited).
+    whatsapp_rate_per_s: float = Field(default=20.0, ge=0)
+    sms_rate_per_s: float = Field(default=10.0, ge=0)
+    email_rate_per_s: float = Field(default=5.0, ge=0)
+
+    # Webhooks (receipts, inbound STOP): HMAC-SHA256 of the raw body with this secret; unset = webhooks refused.
+    webhook_secret: SecretStr | None = None
+
+    # Daily digest per desa for village officials (RT / desa nominators seen for the desa).
+    digest_enabled: bool = True
+    nominator_messages: Literal["each", "digest"] = Field(
+        default="each",
+        description="each: a rejection is also told to the nominator at once, one message per person; digest: it "
+        "travels only inside the desa's daily digest (the per-person delivery is held and resolved with it)",
+    )
+    digest_time: time = Field(default=time(16, 0), description="Local time (send_window_tz) the digests are made")
+    digest_poll_interval_s: float = Field(default=60.0, gt=0)
 
     # Dispatcher.
     dispatch_batch_size: int = Field(default=200, ge=1, description="Deliveries claimed per dispatcher round")
@@ -68,12 +126,66 @@ class NotificationSettings(ServiceSettings):
             raise ValueError("nominator_channel=sms_http needs PAYUNG_SMS_GATEWAY_URL and PAYUNG_SMS_GATEWAY_TOKEN")
         if self.nominator_channel == "email_smtp" and not self.smtp_configured:
             raise ValueError("nominator_channel=email_smtp needs PAYUNG_SMTP_HOST")
+        used = set(self.beneficiary_order) | set(self.nominator_order or ())
+        if "whatsapp" in used and not self.whatsapp_configured:
+            raise ValueError("the whatsapp channel needs PAYUNG_WHATSAPP_PHONE_NUMBER_ID and PAYUNG_WHATSAPP_TOKEN")
+        if "sms_http" in used and not self.sms_configured:
+            raise ValueError("the sms_http channel needs PAYUNG_SMS_GATEWAY_URL and PAYUNG_SMS_GATEWAY_TOKEN")
+        if "email_smtp" in (self.nominator_order or ()) and not self.smtp_configured:
+            raise ValueError("the email_smtp channel needs PAYUNG_SMTP_HOST")
         # A claim must outlive the round that holds it, or a slow round's messages are claimed and sent twice.
         rounds = math.ceil(self.dispatch_batch_size / self.dispatch_concurrency)
-        longest = rounds * max(self.sms_timeout_s, self.smtp_timeout_s)
+        longest = rounds * max(self.sms_timeout_s, self.smtp_timeout_s, self.whatsapp_timeout_s)
+        # Waiting for the rate limiter lengthens a round too: a whole batch on the slowest limited channel.
+        used = (
+            set(self.beneficiary_order)
+            | set(self.nominator_order or ())
+            | ({"email_smtp"} if self.smtp_configured else set())
+        )
+        limited = [rate for channel, rate in self.rates.items() if rate > 0 and channel in used]
+        longest += self.dispatch_batch_size / min(limited) if limited else 0
         if self.sending_lease_s <= longest:
-            raise ValueError(f"sending_lease_s must exceed {longest:.0f} s (batch / concurrency x longest timeout)")
+            raise ValueError(
+                f"sending_lease_s must exceed {longest:.0f} s (batch / concurrency x longest timeout + batch / rate)"
+            )
         return self
+
+    @field_validator("beneficiary_channels", "nominator_channels", "quiet_hours_channels")
+    @classmethod
+    def _orders(cls, value: str | None) -> str | None:
+        _channel_list(value)
+        return value
+
+    @field_validator("send_window_tz")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        ZoneInfo(value)  # raises for an unknown zone
+        return value
+
+    @property
+    def beneficiary_order(self) -> tuple[str, ...]:
+        return _channel_list(self.beneficiary_channels) or (self.resolved_beneficiary_channel,)
+
+    @property
+    def nominator_order(self) -> tuple[str, ...] | None:
+        order = _channel_list(self.nominator_channels)
+        return order or ((self.nominator_channel,) if self.nominator_channel else None)
+
+    @property
+    def quiet_channels(self) -> frozenset[str]:
+        return frozenset(_channel_list(self.quiet_hours_channels) or ())
+
+    @property
+    def rates(self) -> dict[str, float]:
+        return {
+            "whatsapp": self.whatsapp_rate_per_s,
+            "sms_http": self.sms_rate_per_s,
+            "email_smtp": self.email_rate_per_s,
+        }
+
+    @property
+    def whatsapp_configured(self) -> bool:
+        return bool(self.whatsapp_phone_number_id and self.whatsapp_token)
 
     @property
     def sms_configured(self) -> bool:
@@ -86,7 +198,7 @@ class NotificationSettings(ServiceSettings):
     @property
     def local_channel_used(self) -> bool:
         """Whether messages may go to the local file (so production never creates it)."""
-        return self.resolved_beneficiary_channel == "local" or self.nominator_channel == "local"
+        return "local" in self.beneficiary_order or "local" in (self.nominator_order or ())
 
     @property
     def resolved_beneficiary_channel(self) -> BeneficiaryChannel:

@@ -1,6 +1,8 @@
-"""HTTP API of the verification service: why a nomination was decided as it was, and which registry was used.
+"""HTTP API of the verification service: why a nomination was decided as it was, which registry was used, and
+the review queue of Disnaker verifiers.
 
-Responses hold codes, scores and ids only, never a name or a NIK.
+Decision responses hold codes, scores and ids only, never a name or a NIK. Review cases show verifiers the names
+and birth dates they must compare, with NIK and KK numbers masked.
 """
 
 from __future__ import annotations
@@ -9,34 +11,38 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import BaseModel, Field
 
-from services.verification import repository
+from services.verification import repository, reviews, reviews_repository
+from shared import audit
+from shared.auth import Principal, principal
 from shared.contracts import Reason
 from shared.service import Runtime, runtime
 
+Caller = Annotated[Principal, Depends(principal)]
 router = APIRouter(prefix="/v1", tags=["verification"])
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 
 
 class CheckOut(BaseModel):
     check: str
-    status: Literal["passed", "failed", "flagged", "skipped"]
+    layer: str = ""
+    status: Literal["passed", "failed", "flagged", "review", "skipped"]
     codes: list[str] = []
     note: str = ""
 
 
 class VerificationOut(BaseModel):
     nomination_id: uuid.UUID
-    outcome: Literal["verified", "rejected"]
+    outcome: Literal["verified", "rejected", "in_review", "pending"]
     reasons: list[Reason]
     flags: list[Reason]
     name_score: float | None
     checks: list[CheckOut]
     registry_snapshot_id: int | None
     decided_at: datetime
-    event_id: uuid.UUID
+    event_id: uuid.UUID | None
 
 
 class SnapshotOut(BaseModel):
@@ -64,3 +70,71 @@ async def get_verification(nomination_id: uuid.UUID, rt: RuntimeDep) -> dict[str
 async def registry_snapshots(rt: RuntimeDep) -> dict[str, Any]:
     recent = [dict(r) for r in await repository.recent_snapshots(rt.pool)]
     return {"latest": recent[0] if recent else None, "recent": recent}
+
+
+# ------------------------------------------------------------------------------------------------ review queue
+
+
+class ReviewSummary(BaseModel):
+    id: int
+    nomination_id: uuid.UUID
+    layer: str
+    status: str
+    desa_code: str
+    reasons: list[Reason]
+    created_at: datetime
+    decided_at: datetime | None
+
+
+class ReviewList(BaseModel):
+    items: list[ReviewSummary]
+    next_after_id: int | None = Field(description="Pass as after_id for the next page; null on the last page")
+
+
+class ReviewDecisionIn(BaseModel):
+    decision: Literal["approve", "reject"]
+    reason_code: str | None = Field(default=None, description="A rejection code of shared.reasons (for reject)")
+    note: str = Field(default="", max_length=2000)
+
+
+class ReviewDecisionOut(BaseModel):
+    review_id: int
+    status: str
+    event_id: uuid.UUID
+    event_type: str
+    decided_at: datetime
+
+
+@router.get("/reviews", response_model=ReviewList)
+async def list_reviews(
+    rt: RuntimeDep,
+    status: Literal["open", "approved", "rejected"] = "open",
+    desa_code: str | None = None,
+    after_id: int = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    rows = await reviews_repository.list_reviews(rt.pool, status, desa_code, after_id, limit)
+    items = [dict(r) for r in rows]
+    return {"items": items, "next_after_id": items[-1]["id"] if len(items) == limit else None}
+
+
+@router.get("/reviews/{review_id}")
+async def get_review(review_id: int, rt: RuntimeDep) -> dict[str, Any]:
+    try:
+        return await reviews.inspect(rt.pool, review_id)
+    except reviews.ReviewError as exc:
+        raise HTTPException(status_code=exc.status_code, detail=str(exc)) from None
+
+
+@router.post("/reviews/{review_id}/decision", response_model=ReviewDecisionOut)
+async def decide_review(review_id: int, body: ReviewDecisionIn, rt: RuntimeDep, caller: Caller) -> dict[str, Any]:
+    """Approve or reject a case. The reviewer recorded is the authenticated caller, never a name from the body."""
+    try:
+        async with rt.pool.acquire() as conn, conn.transaction():
+            decided = await reviews.decide(
+                conn, review_id, body.decision, body.reason_code, body.note, caller.name, rt.settings.topic_prefix
+            )
+            await audit.record(conn, caller, "review.decided", str(review_id), {"decision": body.decision})
+    except reviews.ReviewError as exc:
+        raise HTTPException(status_code=exc.status_code, detail=str(exc)) from None
+    return vars(decided)

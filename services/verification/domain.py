@@ -1,69 +1,59 @@
 """Verification rules: pure decisions over a nomination, its civil-registry record and earlier decisions.
 
-Each rule is a check that returns a recorded ``CheckOutcome`` (passed, failed, flagged or skipped, with its
-findings), so a decision is explainable check by check and a later layered process (internal validation, a review
-queue for flags, an HTTP registry) can reuse the checks one by one. A nomination is verified when no check failed;
-flags travel with the verified event for a person to review. Findings carry a code from ``CATALOGUE`` and an English
-detail without personal data: the Bahasa text for beneficiaries is the notification service's business.
+Each rule is a check that returns a recorded ``CheckOutcome`` (passed, failed, flagged, review or skipped, with its
+findings and its layer: structure, duplicates, civil_registry, employment), so a decision is explainable check by
+check. Any failed check rejects; otherwise a ``review`` finding (a probable duplicate under another NIK) sends the
+nomination to a Disnaker verifier; otherwise it is verified, and flags travel with the verified event. Findings
+carry a code of the shared catalogue (``shared.reasons``) and an English detail without personal data.
+
+Decision on doubtful NIK birth dates: when the NIK's encoded date or sex differs from the stated one, but the civil
+registry confirms the stated date, the nomination is verified with the ``NIK_BIRTHDATE_MISMATCH`` flag rather than
+sent to review: the registry is the authority, a NIK is never re-issued, and a verifier would have nothing to add.
+When the registry disagrees with the stated date, ``BIRTH_DATE_MISMATCH`` rejects (the official corrects the form).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any, Literal
 
+import phonenumbers
 from stdnum import numdb
 from stdnum.id import nik as stdnum_nik
 
 from services.verification import names
-from shared.contracts import IdentityRejected, IdentityVerified, NominationSubmitted, Reason, Sex
+from services.verification.duplicates import DuplicateEvidence
+from shared import reasons
+from shared.contracts import (
+    IdentityRejected,
+    IdentityReviewRequested,
+    IdentityVerified,
+    NominationSubmitted,
+    PersonChange,
+    Reason,
+    Sex,
+    SupportingLetter,
+)
+from shared.reasons import REASONS, ReasonInfo, Severity
 from shared.regions import RegionIndex, dotted
 
-Severity = Literal["reject", "flag"]
-CheckStatus = Literal["passed", "failed", "flagged", "skipped"]
-Outcome = Literal["verified", "rejected"]
+CheckStatus = Literal["passed", "failed", "flagged", "review", "skipped"]
+Outcome = Literal["verified", "rejected", "in_review"]
 RegistryStatus = Literal["HIDUP", "MATI", "TIDAK_AKTIF"]
 
 WITA = timezone(timedelta(hours=8), "WITA")  # Kalimantan Timur, no daylight saving time
 KALTIM = "64"
 
 
-@dataclass(frozen=True)
-class ReasonCode:
-    severity: Severity
-    description: str
-
-
-# code -> what it means. "reject" codes reject the nomination; "flag" codes let it through, marked for review.
-CATALOGUE: dict[str, ReasonCode] = {
-    "NIK_INVALID": ReasonCode(
-        "reject", "The NIK is not a valid NIK: 16 digits, a valid encoded birth date, a known province and regency."
-    ),
-    "NIK_KECAMATAN_UNKNOWN": ReasonCode(
-        "flag", "The kecamatan code in the NIK is not in the official region list (it may predate a boundary change)."
-    ),
-    "NIK_BIRTHDATE_MISMATCH": ReasonCode(
-        "flag", "The birth date or sex encoded in the NIK differs from the stated one (a NIK is never re-issued)."
-    ),
-    "DUPLICATE_PERSON": ReasonCode("reject", "Another nomination of the same person has already been verified."),
-    "REGISTRY_NOT_FOUND": ReasonCode("reject", "The NIK is not in the civil registry."),
-    "DECEASED": ReasonCode("reject", "The civil registry records the person as deceased."),
-    "INACTIVE": ReasonCode("reject", "The person's civil registry record is inactive."),
-    "OUTSIDE_PROGRAMME_REGENCY": ReasonCode(
-        "reject", "The residence recorded in the civil registry is outside the programme's regency."
-    ),
-    "NAME_MISMATCH": ReasonCode("reject", "The stated name does not match the civil registry's name closely enough."),
-    "BIRTH_DATE_MISMATCH": ReasonCode("reject", "The stated birth date differs from the civil registry's."),
-    "SEX_MISMATCH": ReasonCode("flag", "The stated sex differs from the civil registry's."),
-    "AGE_OUT_OF_RANGE": ReasonCode("reject", "The person's age is outside the programme's age limits."),
-}
+# code -> severity and English description: the project's one catalogue (shared.reasons), read here.
+CATALOGUE: dict[str, ReasonInfo] = REASONS
 
 
 def severity(code: str) -> Severity:
-    return CATALOGUE[code].severity
+    return reasons.severity(code)
 
 
 def finding(code: str, detail: str) -> Reason:
@@ -83,7 +73,7 @@ class CheckOutcome:
 
     def record(self) -> dict[str, Any]:
         """The JSON form stored with the decision."""
-        out: dict[str, Any] = {"check": self.check, "status": self.status}
+        out: dict[str, Any] = {"layer": LAYER_OF.get(self.check, ""), "check": self.check, "status": self.status}
         if self.findings:
             out["codes"] = [f.code for f in self.findings]
         if self.note:
@@ -93,8 +83,11 @@ class CheckOutcome:
 
 def _concluded(check: str, findings: Iterable[Reason] = ()) -> CheckOutcome:
     found = tuple(findings)
-    if any(severity(f.code) == "reject" for f in found):
+    kinds = {severity(f.code) for f in found}
+    if "reject" in kinds:
         status: CheckStatus = "failed"
+    elif "review" in kinds:
+        status = "review"
     else:
         status = "flagged" if found else "passed"
     return CheckOutcome(check, status, found)
@@ -114,6 +107,31 @@ class RegistryRecord:
     sex: Sex  # JENIS_KLMIN
     kel_code: str  # dotted desa/kelurahan code of the residence
     status: RegistryStatus
+    no_kk: str | None = None  # NO_KK: family card, a duplicate signal only (it changes with moves and marriages)
+
+
+# The programme's informal-worker categories (the nomination form's codes, from the handbook's list).
+INFORMAL_OCCUPATIONS = frozenset(
+    "petani_pekebun buruh_tani nelayan buruh_nelayan ojek sopir pedagang_kecil buruh_harian_lepas pengrajin umkm "
+    "buruh_sawit parkir buruh_pelabuhan pemuka_agama penjaga_warung lainnya".split()
+)
+# check -> the layer it belongs to, recorded with each outcome so a decision reads layer by layer.
+LAYER_OF = {
+    "nik_structure": "structure",
+    "phone": "structure",
+    "age_limits": "structure",
+    "occupation": "structure",
+    "supporting_letter": "structure",
+    "duplicate_person": "duplicates",
+    "possible_duplicate": "duplicates",
+    "registry_found": "civil_registry",
+    "registry_status": "civil_registry",
+    "residence": "civil_registry",
+    "name_match": "civil_registry",
+    "birth_date_match": "civil_registry",
+    "sex_match": "civil_registry",
+    "wage_earner": "employment",
+}
 
 
 @dataclass(frozen=True)
@@ -123,6 +141,9 @@ class Policy:
     name_match_threshold: float = 80.0
     min_age: int = 18
     max_age: int = 65
+    informal_occupations: frozenset[str] = INFORMAL_OCCUPATIONS
+    letter_required_for: frozenset[str] = frozenset({"rt", "desa"})
+    duplicate_name_threshold: float = 90.0  # a different NIK with a name this close (and more) goes to review
 
 
 # ------------------------------------------------------------------------------------------------------- checks
@@ -189,10 +210,69 @@ def _nik_birth_fields_differ(nik: str, birth_date: date, sex: Sex) -> list[str]:
     return differs
 
 
+def phone(number: str) -> CheckOutcome:
+    """An Indonesian mobile number (messages reach mobiles only), as the nomination form already demands."""
+    try:
+        parsed = phonenumbers.parse(number, "ID")
+        ok = (
+            parsed.country_code == 62
+            and phonenumbers.is_valid_number(parsed)
+            and phonenumbers.number_type(parsed) in _MOBILE_TYPES
+        )
+    except phonenumbers.NumberParseException:
+        ok = False
+    if not ok:
+        return _concluded("phone", [finding("PHONE_INVALID", "Not a valid Indonesian mobile number.")])
+    return _concluded("phone")
+
+
+_MOBILE_TYPES = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+
+
+def occupation(code: str, policy: Policy) -> CheckOutcome:
+    if code not in policy.informal_occupations:
+        detail = f"Occupation {code!r} is not an informal-worker category of the programme."
+        return _concluded("occupation", [finding("OCCUPATION_NOT_INFORMAL", detail)])
+    return _concluded("occupation")
+
+
+def supporting_letter(nominator_type: str, letter: SupportingLetter | None, policy: Policy) -> CheckOutcome:
+    """RT and desa nominations carry their surat keterangan (number, date, issuer); Disnaker's need none."""
+    if nominator_type not in policy.letter_required_for:
+        return _skipped("supporting_letter", f"not required from a {nominator_type} nomination")
+    if letter is None or not (letter.number.strip() and letter.issuer.strip()):
+        detail = f"A {nominator_type} nomination needs a supporting letter with its number and issuer."
+        return _concluded("supporting_letter", [finding("LETTER_MISSING", detail)])
+    return _concluded("supporting_letter")
+
+
 def duplicate_person(already_verified: bool) -> CheckOutcome:
+    """The same NIK (person key) is already verified, in review or waiting for the registry, whoever pays."""
     if already_verified:
-        return _concluded("duplicate_person", [finding("DUPLICATE_PERSON", "The person is already verified.")])
+        detail = "The person is already verified, in review or waiting for the registry."
+        return _concluded("duplicate_person", [finding("DUPLICATE_PERSON", detail)])
     return _concluded("duplicate_person")
+
+
+def possible_duplicate(evidence: Sequence[DuplicateEvidence]) -> CheckOutcome:
+    """A different NIK that is probably the same person: a verifier decides (see ``duplicates``)."""
+    if not evidence:
+        return _concluded("possible_duplicate")
+    best = evidence[0]
+    signals = [s for s, on in (("same KK", best.same_kk), ("same desa", best.same_desa)) if on]
+    detail = (
+        f"Name score {best.name_score:g} and the same birth date as verified nomination "
+        f"{best.other.nomination_id} ({', '.join(signals)})."
+    )
+    return _concluded("possible_duplicate", [finding("POSSIBLE_DUPLICATE", detail)])
+
+
+def wage_earner(active_wage_earner: bool) -> CheckOutcome:
+    """Employment layer: an active BPJS Ketenagakerjaan wage earner (PU) is employed, not an informal worker."""
+    if active_wage_earner:
+        detail = "On the roster of active BPJS Ketenagakerjaan wage-earner participants."
+        return _concluded("wage_earner", [finding("WAGE_EARNER", detail)])
+    return _concluded("wage_earner")
 
 
 def registry_found(record: RegistryRecord | None) -> CheckOutcome:
@@ -211,8 +291,7 @@ def registry_status(record: RegistryRecord) -> CheckOutcome:
 
 def residence(record: RegistryRecord, programme_regency: str) -> CheckOutcome:
     """The registered residence (KEL_CODE) must lie in the programme's regency."""
-    regency = ".".join(record.kel_code.split(".")[:2])
-    if regency != programme_regency:
+    if _regency_of(record.kel_code) != programme_regency:
         detail = f"The registered residence is not in regency {programme_regency}."
         return _concluded("residence", [finding("OUTSIDE_PROGRAMME_REGENCY", detail)])
     return _concluded("residence")
@@ -264,23 +343,42 @@ class Decision:
     checks: tuple[CheckOutcome, ...]
     name_score: float | None
     record: RegistryRecord | None
+    duplicates: tuple[DuplicateEvidence, ...] = ()
+
+    def _of(self, kind: Severity) -> tuple[Reason, ...]:
+        return tuple(f for c in self.checks for f in c.findings if severity(f.code) == kind)
 
     @property
     def reasons(self) -> tuple[Reason, ...]:
-        return tuple(f for c in self.checks for f in c.findings if severity(f.code) == "reject")
+        return self._of("reject")
 
     @property
     def flags(self) -> tuple[Reason, ...]:
-        return tuple(f for c in self.checks for f in c.findings if severity(f.code) == "flag")
+        return self._of("flag")
+
+    @property
+    def review_reasons(self) -> tuple[Reason, ...]:
+        return self._of("review")
 
     @property
     def outcome(self) -> Outcome:
-        return "rejected" if self.reasons else "verified"
+        """Any failed check rejects; otherwise a review finding waits for a verifier; otherwise verified."""
+        if self.reasons:
+            return "rejected"
+        return "in_review" if self.review_reasons else "verified"
+
+    @property
+    def review_layer(self) -> str:
+        layers = [LAYER_OF.get(c.check, "") for c in self.checks if c.status == "review"]
+        return layers[0] if layers else ""
 
 
 def decision_date(occurred_at: datetime) -> date:
     """The calendar day of an event in Kalimantan Timur, the day ages are counted on."""
     return occurred_at.astimezone(WITA).date()
+
+
+REGISTRY_CHECKS = ("registry_found", "registry_status", "residence", "name_match", "birth_date_match", "sex_match")
 
 
 def decide(
@@ -291,18 +389,26 @@ def decide(
     already_verified: bool,
     regions: RegionIndex,
     policy: Policy,
+    duplicates: Sequence[DuplicateEvidence] = (),
+    active_wage_earner: bool = False,
 ) -> Decision:
-    """Run every check that can run; the decision carries all failing reasons, not only the first."""
+    """Run every layer that can run (structure, duplicates, civil registry, employment); every failing reason is
+    kept, not only the first. ``duplicates`` is the fuzzy-duplicate evidence found for this nominee."""
     nik = nik_structure(nomination.nik, nomination.birth_date, nomination.sex, regions)
-    checks = [nik, duplicate_person(already_verified)]
+    checks = [
+        nik,
+        phone(nomination.phone),
+        occupation(nomination.occupation, policy),
+        supporting_letter(nomination.nominator.type, nomination.supporting_letter, policy),
+        duplicate_person(already_verified),
+    ]
     score = None
-    registry_checks = ("registry_found", "registry_status", "residence", "name_match", "birth_date_match", "sex_match")
     if nik.status == "failed":
         # A malformed NIK is not looked up: "not found" would only repeat the NIK's fault.
-        checks += [_skipped(name, "NIK invalid") for name in registry_checks]
+        checks += [_skipped(name, "NIK invalid") for name in REGISTRY_CHECKS]
     elif record is None:
         checks += [registry_found(None)]
-        checks += [_skipped(name, "no registry record") for name in registry_checks[1:]]
+        checks += [_skipped(name, "no registry record") for name in REGISTRY_CHECKS[1:]]
     else:
         name, score = name_match(nomination.full_name, record, policy.name_match_threshold)
         checks += [
@@ -317,21 +423,42 @@ def decide(
         checks.append(age_limits(record.birth_date, on, policy, "registry"))
     else:  # still tell the nominator early when the stated birth date alone rules the person out
         checks.append(age_limits(nomination.birth_date, on, policy, "stated"))
-    return Decision(tuple(checks), score, record if nik.status != "failed" else None)
+    checks.append(wage_earner(active_wage_earner))
+    checks.append(possible_duplicate(duplicates))
+    return Decision(tuple(checks), score, record if nik.status != "failed" else None, tuple(duplicates))
 
 
-def decision_event(nomination: NominationSubmitted, decision: Decision) -> IdentityVerified | IdentityRejected:
+def decision_event(
+    nomination: NominationSubmitted, decision: Decision
+) -> IdentityVerified | IdentityRejected | IdentityReviewRequested:
     """The payload announcing a decision. A verified identity carries the registry's name, birth date and sex."""
     if decision.outcome == "rejected":
-        return IdentityRejected(
+        return rejected_event(nomination, decision.reasons)
+    if decision.outcome == "in_review":
+        return IdentityReviewRequested(
             nomination_id=nomination.nomination_id,
-            reasons=decision.reasons,
-            full_name=nomination.full_name,
-            nominator=nomination.nominator,
+            layer=decision.review_layer,
+            reasons=decision.review_reasons,
             desa_code=nomination.address.desa_code,
         )
     record = decision.record
     assert record is not None and decision.name_score is not None  # verified implies a registry match
+    return verified_event(nomination, record, decision.name_score, decision.flags)
+
+
+def rejected_event(nomination: NominationSubmitted, found: Sequence[Reason]) -> IdentityRejected:
+    return IdentityRejected(
+        nomination_id=nomination.nomination_id,
+        reasons=tuple(found),
+        full_name=nomination.full_name,
+        nominator=nomination.nominator,
+        desa_code=nomination.address.desa_code,
+    )
+
+
+def verified_event(
+    nomination: NominationSubmitted, record: RegistryRecord, name_score: float, flags: Sequence[Reason]
+) -> IdentityVerified:
     return IdentityVerified(
         nomination_id=nomination.nomination_id,
         nik=nomination.nik,
@@ -343,6 +470,33 @@ def decision_event(nomination: NominationSubmitted, decision: Decision) -> Ident
         occupation=nomination.occupation,
         nominator=nomination.nominator,
         programme_regency=nomination.programme_regency,
-        name_score=decision.name_score,
-        flags=decision.flags,
+        name_score=name_score,
+        flags=tuple(flags),
     )
+
+
+# ---------------------------------------------------------------------------------------------- life events
+
+
+def life_event(
+    old: RegistryRecord | None, new: RegistryRecord, programme_regency: str
+) -> tuple[PersonChange, str | None] | None:
+    """What a registry refresh changed for a verified person: (change, new regency for a move) or None.
+
+    ``old`` is the person's row in the replaced snapshot (None when they were verified through another source:
+    then they are compared with what verification required, alive, active and resident in the regency).
+    """
+    was_status = old.status if old else "HIDUP"
+    was_regency = _regency_of(old.kel_code) if old else programme_regency
+    if new.status == "MATI" and was_status != "MATI":
+        return "deceased", None
+    if new.status == "TIDAK_AKTIF" and was_status == "HIDUP":
+        return "inactive", None
+    now_regency = _regency_of(new.kel_code)
+    if now_regency != programme_regency and was_regency == programme_regency:
+        return "moved_out", now_regency
+    return None
+
+
+def _regency_of(kel_code: str) -> str:
+    return ".".join(kel_code.split(".")[:2])

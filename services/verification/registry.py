@@ -1,16 +1,19 @@
 """The civil registry (Disdukcapil), behind one interface.
 
-``CivilRegistry`` answers a batch of NIKs at once. ``SnapshotRegistry`` answers from the snapshot table loaded by
-``python -m services.verification load-registry`` (see ``snapshot_loader``); an adapter for a live registry
-service implements the same interface and raises ``RegistryUnavailable`` for outages, refused logins and
-exhausted quotas, so the batch is retried instead of people being rejected for the registry's trouble.
+``CivilRegistry`` answers a batch of NIKs at once, with an explicit state per NIK (``LookupState``). Two adapters:
+``SnapshotRegistry`` answers from the snapshot table loaded by ``python -m services.verification load-registry``
+(see ``snapshot_loader``); ``registry_http.HttpRegistry`` asks a Dukcapil-style web service. A registry that cannot
+answer never rejects anyone: the snapshot adapter raises ``RegistryUnavailable`` for the whole batch (no snapshot
+loaded: the batch is retried), the HTTP adapter lists the NIKs it could not look up in ``unavailable`` so that
+only those nominations wait (``pending``) while the rest of the batch is decided.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import date
+from typing import Literal, Protocol
 
 import asyncpg
 
@@ -19,6 +22,11 @@ from services.verification.domain import RegistryRecord
 from shared.errors import TransientError
 
 _SEX = {"LAKI-LAKI": "M", "PEREMPUAN": "F"}
+
+# The explicit state of one look-up. ``pending``: not answered yet (waiting for a retry); ``match``: a living,
+# active record was found (whether the name matches is scored by the domain against the threshold).
+LookupState = Literal["pending", "match", "no_match", "deceased", "inactive", "registry_unavailable"]
+_STATE_OF_STATUS: dict[str, LookupState] = {"HIDUP": "match", "MATI": "deceased", "TIDAK_AKTIF": "inactive"}
 
 
 class RegistryUnavailable(TransientError):
@@ -31,6 +39,13 @@ class RegistryAnswer:
 
     records: Mapping[str, RegistryRecord]
     snapshot_id: int | None  # the snapshot consulted; None for a source without snapshots
+    unavailable: frozenset[str] = frozenset()  # NIKs the registry could not answer now: they wait, never rejected
+
+    def state(self, nik: str) -> LookupState:
+        if nik in self.unavailable:
+            return "registry_unavailable"
+        record = self.records.get(nik)
+        return _STATE_OF_STATUS[record.status] if record else "no_match"
 
 
 class CivilRegistry(Protocol):
@@ -64,4 +79,22 @@ def to_record(row: Mapping[str, object]) -> RegistryRecord:
         sex=_SEX[str(row["jenis_klmin"])],  # type: ignore[arg-type]
         kel_code=str(row["kel_code"]),
         status=row["status"],  # type: ignore[arg-type]
+        no_kk=str(row["no_kk"]) if row.get("no_kk") else None,
     )
+
+
+def record_json(record: RegistryRecord) -> dict[str, str | None]:
+    """A record as stored in JSON columns (review cases, the HTTP cache), in the registry's field names."""
+    return {
+        "nik": record.nik,
+        "nama_lgkp": record.full_name,
+        "tgl_lhr": record.birth_date.isoformat(),
+        "jenis_klmin": "LAKI-LAKI" if record.sex == "M" else "PEREMPUAN",
+        "kel_code": record.kel_code,
+        "status": record.status,
+        "no_kk": record.no_kk,
+    }
+
+
+def from_json(data: Mapping[str, object]) -> RegistryRecord:
+    return to_record({**data, "tgl_lhr": date.fromisoformat(str(data["tgl_lhr"]))})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from os import PathLike
 from typing import Any
 
@@ -31,50 +32,142 @@ class VerificationRow:
     checks: list[dict[str, Any]]
     name_score: float | None
     registry_snapshot_id: int | None
-    event_id: uuid.UUID
+    event_id: uuid.UUID | None
     source_event_id: uuid.UUID
+    # who the nominee is (from the registry record), for duplicates and life events; None without a record
+    nik: str | None = None
+    full_name: str | None = None
+    name_key: str | None = None
+    birth_date: date | None = None
+    no_kk: str | None = None
+    desa_code: str | None = None
+    programme_regency: str | None = None
 
 
 async def decided(conn: asyncpg.Connection, nomination_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
-    """The nominations among ``nomination_ids`` that already have a decision."""
+    """The nominations among ``nomination_ids`` that already have a decision (or wait for one)."""
     rows = await conn.fetch(
         "SELECT nomination_id FROM verifications WHERE nomination_id = ANY($1::uuid[])", list(nomination_ids)
     )
     return {r["nomination_id"] for r in rows}
 
 
-async def verified_people(conn: asyncpg.Connection, person_keys: Sequence[str]) -> set[str]:
-    """The person keys among ``person_keys`` that some nomination was verified for (served by the partial index)."""
+async def verified_people(
+    conn: asyncpg.Connection, person_keys: Sequence[str], besides: Sequence[uuid.UUID] = ()
+) -> set[str]:
+    """The person keys among ``person_keys`` with a nomination verified, in review or pending (other than
+    ``besides``): the same person is never verified twice, whichever funding source pays."""
     rows = await conn.fetch(
-        "SELECT person_key FROM verifications WHERE person_key = ANY($1::text[]) AND outcome = 'verified'",
+        """
+        SELECT person_key FROM verifications
+        WHERE person_key = ANY($1::text[]) AND outcome = 'verified'
+        UNION
+        SELECT person_key FROM verifications
+        WHERE person_key = ANY($1::text[]) AND outcome IN ('in_review', 'pending')
+          AND nomination_id <> ALL($2::uuid[])
+        """,
         list(person_keys),
+        list(besides),
     )
     return {r["person_key"] for r in rows}
 
 
+async def known_people(conn: asyncpg.Connection, birth_dates: Sequence[date]) -> list[asyncpg.Record]:
+    """Verified people born on one of ``birth_dates`` (fuzzy duplicate candidates; served by a partial index)."""
+    return await conn.fetch(
+        """
+        SELECT nomination_id, nik, full_name, birth_date, no_kk, desa_code FROM verifications
+        WHERE outcome = 'verified' AND birth_date = ANY($1::date[]) AND nik IS NOT NULL
+        """,
+        sorted(set(birth_dates)),
+    )
+
+
+async def wage_earners(conn: asyncpg.Connection, niks: Sequence[str]) -> set[str]:
+    rows = await conn.fetch("SELECT nik FROM wage_earners WHERE nik = ANY($1::text[])", list(niks))
+    return {r["nik"] for r in rows}
+
+
+_ROW_COLUMNS = (
+    "nomination_id person_key outcome reasons flags checks name_score registry_snapshot_id event_id source_event_id "
+    "nik full_name name_key birth_date no_kk desa_code programme_regency"
+).split()
+
+
+# Built once from the fixed column list above (no outside input reaches it).
+_INSERT_VERIFICATION = (
+    f"INSERT INTO verifications ({', '.join(_ROW_COLUMNS)}) "  # noqa: S608
+    f"VALUES ({', '.join(f'${i}' for i in range(1, len(_ROW_COLUMNS) + 1))}) "
+    f"ON CONFLICT (nomination_id) DO UPDATE SET {', '.join(f'{c} = EXCLUDED.{c}' for c in _ROW_COLUMNS[2:])}, "
+    "decided_at = now(), updated_at = now() WHERE verifications.outcome = 'pending'"
+)
+
+
 async def insert_verifications(conn: asyncpg.Connection, rows: Iterable[VerificationRow]) -> None:
+    """Insert decisions; a nomination that was pending gets its row rewritten with the decision."""
+    await conn.executemany(_INSERT_VERIFICATION, [tuple(getattr(r, c) for c in _ROW_COLUMNS) for r in rows])
+
+
+async def set_outcome(
+    conn: asyncpg.Connection, nomination_id: uuid.UUID, outcome: str, reasons: list[dict[str, str]], event_id: uuid.UUID
+) -> None:
+    """A reviewed case's final outcome (the reasons of a rejection replace the review finding)."""
+    await conn.execute(
+        """
+        UPDATE verifications SET outcome = $2, reasons = $3, event_id = $4, decided_at = now(), updated_at = now()
+        WHERE nomination_id = $1
+        """,
+        nomination_id,
+        outcome,
+        reasons,
+        event_id,
+    )
+
+
+# ------------------------------------------------------------------------------------- pending registry look-ups
+
+
+async def add_pending(conn: asyncpg.Connection, items: Sequence[tuple[uuid.UUID, Any, str]], delay_s: float) -> None:
+    """(nomination id, envelope JSON, error) for nominations waiting for the registry; first retry in ``delay_s``."""
     await conn.executemany(
         """
-        INSERT INTO verifications (nomination_id, person_key, outcome, reasons, flags, checks, name_score,
-                                   registry_snapshot_id, event_id, source_event_id)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+        INSERT INTO pending_lookups (nomination_id, envelope, last_error, next_attempt_at)
+        VALUES ($1, $2, $3, now() + make_interval(secs => $4::double precision))
+        ON CONFLICT (nomination_id) DO NOTHING
         """,
-        [
-            (
-                r.nomination_id,
-                r.person_key,
-                r.outcome,
-                r.reasons,
-                r.flags,
-                r.checks,
-                r.name_score,
-                r.registry_snapshot_id,
-                r.event_id,
-                r.source_event_id,
-            )
-            for r in rows
-        ],
+        [(*item, delay_s) for item in items],
     )
+
+
+async def due_pending(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
+    """Due pending look-ups, locked for this transaction (another replica skips them)."""
+    return await conn.fetch(
+        """
+        SELECT nomination_id, envelope, attempts FROM pending_lookups WHERE next_attempt_at <= now()
+        ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED
+        """,
+        limit,
+    )
+
+
+async def reschedule_pending(conn: asyncpg.Connection, items: Sequence[tuple[uuid.UUID, float, str]]) -> None:
+    """(nomination id, seconds until the next attempt, error) for look-ups the registry still could not answer."""
+    await conn.executemany(
+        """
+        UPDATE pending_lookups SET attempts = attempts + 1, last_error = $3,
+               next_attempt_at = now() + make_interval(secs => $2)
+        WHERE nomination_id = $1
+        """,
+        items,
+    )
+
+
+async def delete_pending(conn: asyncpg.Connection, nomination_ids: Sequence[uuid.UUID]) -> None:
+    await conn.execute("DELETE FROM pending_lookups WHERE nomination_id = ANY($1::uuid[])", list(nomination_ids))
+
+
+async def pending_count(conn: asyncpg.Connection | asyncpg.Pool) -> int:
+    return int(await conn.fetchval("SELECT count(*) FROM pending_lookups"))
 
 
 async def get_verification(conn: asyncpg.Connection | asyncpg.Pool, nomination_id: uuid.UUID) -> asyncpg.Record | None:
@@ -106,7 +199,7 @@ async def recent_snapshots(conn: asyncpg.Connection | asyncpg.Pool, limit: int =
 async def registry_people(conn: asyncpg.Connection, niks: Sequence[str]) -> list[asyncpg.Record]:
     return await conn.fetch(
         """
-        SELECT nik, nama_lgkp, tgl_lhr, jenis_klmin, kel_code, status, snapshot_id
+        SELECT nik, no_kk, nama_lgkp, tgl_lhr, jenis_klmin, kel_code, status, snapshot_id
         FROM registry_people WHERE nik = ANY($1::text[])
         """,
         list(niks),
@@ -186,3 +279,91 @@ async def replace_registry(conn: asyncpg.Connection, source_name: str, row_count
 async def tidy_registry(conn: asyncpg.Connection) -> None:
     """Reclaim the replaced rows and refresh statistics (outside a transaction; readers are not blocked)."""
     await conn.execute("VACUUM (ANALYZE) registry_people")
+
+
+# ------------------------------------------------------------------------------------ HTTP registry answer cache
+
+
+async def cached_answers(conn: asyncpg.Connection | asyncpg.Pool, niks: Sequence[str]) -> list[asyncpg.Record]:
+    """Unexpired cached answers of the HTTP registry for ``niks``."""
+    return await conn.fetch(
+        "SELECT nik, state, record FROM registry_cache WHERE nik = ANY($1::text[]) AND expires_at > now()",
+        list(niks),
+    )
+
+
+async def remember_answers(
+    conn: asyncpg.Connection | asyncpg.Pool, rows: Sequence[tuple[str, str, Any]], ttl_s: float
+) -> None:
+    """(nik, state, record JSON or None) answers, kept for ``ttl_s`` seconds."""
+    await conn.executemany(
+        """
+        INSERT INTO registry_cache (nik, state, record, expires_at)
+        VALUES ($1, $2, $3, now() + make_interval(secs => $4::double precision))
+        ON CONFLICT (nik) DO UPDATE SET state = EXCLUDED.state, record = EXCLUDED.record,
+            fetched_at = now(), expires_at = EXCLUDED.expires_at
+        """,
+        [(*row, ttl_s) for row in rows],
+    )
+
+
+# ---------------------------------------------------------------------------------------- registry life events
+
+
+async def changed_verified_people(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Verified people whose staged registry row differs from the live one in status or residence (or who have
+    no live row), with both rows: the candidates for life events. Call before the swap, in its transaction."""
+    return await conn.fetch(
+        """
+        SELECT v.nomination_id, v.person_key, v.nik, v.programme_regency,
+               s.nik AS new_nik, s.nama_lgkp AS new_nama_lgkp, s.tgl_lhr AS new_tgl_lhr,
+               s.jenis_klmin AS new_jenis_klmin, s.kel_code AS new_kel_code, s.status AS new_status,
+               s.no_kk AS new_no_kk,
+               p.nik AS old_nik, p.nama_lgkp AS old_nama_lgkp, p.tgl_lhr AS old_tgl_lhr,
+               p.jenis_klmin AS old_jenis_klmin, p.kel_code AS old_kel_code, p.status AS old_status,
+               p.no_kk AS old_no_kk
+        FROM verifications v
+        JOIN registry_staging s ON s.nik = v.nik
+        LEFT JOIN registry_people p ON p.nik = v.nik
+        WHERE v.outcome = 'verified' AND v.programme_regency IS NOT NULL
+          AND (p.nik IS NULL OR p.status IS DISTINCT FROM s.status OR p.kel_code IS DISTINCT FROM s.kel_code)
+        """
+    )
+
+
+# ------------------------------------------------------------------------------------- wage-earner roster
+
+
+async def create_roster_staging(conn: asyncpg.Connection) -> None:
+    await conn.execute("DROP TABLE IF EXISTS roster_staging; CREATE TEMPORARY TABLE roster_staging (nik text)")
+
+
+async def copy_roster(conn: asyncpg.Connection, path: str | PathLike[str]) -> int:
+    result = await conn.copy_to_table(
+        "roster_staging", source=path, columns=["nik"], format="csv", header=True, encoding="utf-8"
+    )
+    return int(result.split()[-1])
+
+
+async def roster_problems(conn: asyncpg.Connection) -> int:
+    """Staged rows whose NIK is not 16 digits."""
+    return int(
+        await conn.fetchval(r"SELECT count(*) FROM roster_staging WHERE nik IS NULL OR btrim(nik) !~ '^[0-9]{16}$'")
+    )
+
+
+async def replace_roster(conn: asyncpg.Connection, source_name: str, sha256: str) -> tuple[int, int]:
+    """Swap the roster for the staged NIKs (duplicates collapse); returns (snapshot id, distinct NIKs)."""
+    snapshot_id: int = await conn.fetchval(
+        "INSERT INTO wage_earner_snapshots (source_name, row_count, sha256) VALUES ($1, 0, $2) RETURNING id",
+        source_name,
+        sha256,
+    )
+    await conn.execute("DELETE FROM wage_earners")
+    result = await conn.execute(
+        "INSERT INTO wage_earners (nik, snapshot_id) SELECT DISTINCT btrim(nik), $1::bigint FROM roster_staging",
+        snapshot_id,
+    )
+    count = int(result.split()[-1])
+    await conn.execute("UPDATE wage_earner_snapshots SET row_count = $2 WHERE id = $1", snapshot_id, count)
+    return snapshot_id, count

@@ -1,8 +1,9 @@
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 
+from services.verification.domain import INFORMAL_OCCUPATIONS
 from shared.regions import DEFAULT_FILE, DEFAULT_VERSION
 from shared.settings import ServiceSettings
 
@@ -16,9 +17,40 @@ class VerificationSettings(ServiceSettings):
     max_age: int = Field(default=65, ge=0, description="Oldest age, in completed years, the programme covers")
     region_data_file: Path = Field(default=DEFAULT_FILE, description="Official region list (CSV) for NIK checks")
     region_data_version: str = DEFAULT_VERSION
+    informal_occupations: list[str] = Field(
+        default=sorted(INFORMAL_OCCUPATIONS), description="Occupation codes the programme counts as informal work"
+    )
+    letter_required_for: list[str] = Field(
+        default=["rt", "desa"], description="Nominator types whose nominations need a supporting letter"
+    )
+    duplicate_name_threshold: float = Field(
+        default=90.0, ge=0, le=100, description="Name score from which another NIK may be the same person (review)"
+    )
+
+    # civil registry: "snapshot" (the table loaded by load-registry) or "http" (a Dukcapil-style web service)
+    registry_adapter: Literal["snapshot", "http"] = "snapshot"
+    registry_url: str = Field(default="", description="Base URL of the registry web service (adapter http)")
+    registry_user: str = ""
+    registry_password: SecretStr = SecretStr("")
+    registry_ip: str = Field(default="", description="ip_user sent with each request (agreed with Disdukcapil)")
+    registry_timeout_s: float = Field(default=10.0, gt=0)
+    registry_rate_per_s: float = Field(default=5.0, gt=0, description="Agreed request rate (token bucket)")
+    registry_burst: int = Field(default=5, ge=1)
+    registry_concurrency: int = Field(default=4, ge=1)
+    registry_attempts: int = Field(default=3, ge=1, description="Attempts per NIK (timeouts, 5xx, 429)")
+    registry_backoff_s: float = Field(default=0.5, ge=0)
+    registry_breaker_failures: int = Field(default=5, ge=1, description="Consecutive failures that open the circuit")
+    registry_breaker_reset_s: float = Field(default=60.0, gt=0)
+    registry_cache_ttl_s: float = Field(default=7 * 24 * 3600.0, ge=0)
+    # nominations waiting for an unavailable registry
+    pending_poll_s: float = Field(default=15.0, gt=0, description="How often due pending look-ups are retried")
+    pending_retry_base_s: float = Field(default=30.0, gt=0, description="First delay; doubles per attempt")
+    pending_retry_max_s: float = Field(default=3600.0, gt=0)
 
     @model_validator(mode="after")
-    def _ages_in_order(self) -> Self:
+    def _consistent(self) -> Self:
         if self.min_age > self.max_age:
             raise ValueError("min_age must not exceed max_age")
+        if self.registry_adapter == "http" and not (self.registry_url and self.registry_user):
+            raise ValueError("registry_adapter http needs registry_url and registry_user")
         return self

@@ -91,8 +91,9 @@ async def pipeline(
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=30) as http:
+async def client(pipeline: Pipeline) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client with the programme admin's key (the tests submit for every desa)."""
+    async with httpx.AsyncClient(timeout=30, headers={"X-API-Key": pipeline.api_keys["admin"]}) as http:
         yield http
 
 

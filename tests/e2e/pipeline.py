@@ -23,7 +23,7 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from deploy import stack
+from deploy import apikeys, stack
 from deploy.config import REPO_ROOT, SERVICES, StackTestConfig
 from shared.keys import person_key
 from shared.topics import all_topics, ensure_topics
@@ -60,6 +60,7 @@ class Pipeline:
     db_urls: dict[str, str]
     env: dict[str, dict[str, str]]
     messages_file: Path
+    api_keys: dict[str, str] = field(default_factory=dict)  # account (admin, nominator, ...) -> key
     pools: dict[str, asyncpg.Pool] = field(default_factory=dict)
 
     @property
@@ -186,7 +187,10 @@ async def build_pipeline(
         "PAYUNG_TOPIC_PREFIX": prefix,
         "PAYUNG_OUTBOX_POLL_INTERVAL_S": "0.5",
         "PAYUNG_SHUTDOWN_GRACE_S": "5",
+        # The same local keys ./payung up makes, in this pipeline's own directory.
+        "PAYUNG_API_KEYS_FILE": str(apikeys.hashes_file(workdir)),
     }
+    api_keys = apikeys.ensure_local_keys(workdir)
     env = {
         name: {**common, "PAYUNG_DATABASE_URL": db_urls[name], "PAYUNG_HTTP_PORT": str(ports[f"{name}_port"])}
         for name in SERVICES
@@ -195,7 +199,7 @@ async def build_pipeline(
     env["enrolment"]["PAYUNG_FUNDING_SOURCES"] = json.dumps(funding_sources)
     env["notification"]["PAYUNG_LOCAL_OUTBOX_FILE"] = str(messages_file)
     await ensure_topics(kafka_bootstrap, prefix)
-    pipeline = Pipeline(cfg, kafka_bootstrap, db_urls, env, messages_file)
+    pipeline = Pipeline(cfg, kafka_bootstrap, db_urls, env, messages_file, api_keys)
     _run_service_command(pipeline, "verification", "migrate")
     _run_service_command(pipeline, "verification", "load-registry", str(registry_csv))
     return pipeline

@@ -69,11 +69,19 @@ async def test_sigkill_each_service_mid_stream(pipeline, people, client):
             view["outcome"] == "rejected" and any(h["stage"] == "notification_failed" for h in view["history"])
         )
 
+    untold: list[tuple] = []
+
     async def all_told() -> bool:
         views = [await pipeline.nomination(client, nid) for nid in accepted_ids]
-        return all(told(view) for view in views)
+        untold[:] = [
+            (v["nomination_id"], v["status"], [h["stage"] for h in v["history"]]) for v in views if not told(v)
+        ]
+        return not untold
 
-    await wait_for(all_told, "every nomination to be notified", timeout=120)
+    try:
+        await wait_for(all_told, "every nomination to be notified", timeout=120)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; not told: {untold[:5]} ({len(untold)} in all)") from None
 
     # Nothing twice: one seat per person, one beneficiary message per seat or waitlist place, quotas exact.
     assert await pipeline.fetchval("enrolment", "SELECT count(*) - count(DISTINCT nik) FROM seats") == 0

@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from services.enrolment.app import SPEC
 from services.enrolment.settings import EnrolmentSettings, FundingSourceConfig
 from shared import db, keys, topics
+from shared.auth import hash_api_key, new_api_key
 from shared.contracts import Envelope, IdentityVerified, Nominator, decode, encode, new_envelope
 from shared.service import create_app
 
@@ -60,9 +61,11 @@ async def test_verified_people_come_out_enrolled_or_waitlisted(
     dsn = await create_database("enrolment")
     await asyncio.to_thread(db.migrate, dsn, SPEC.migrations)
     await topics.ensure_topics(infra.kafka_bootstrap, topic_prefix)
+    auditor_key = new_api_key()  # the service's routes need a principal; an auditor may read them
     settings = EnrolmentSettings(
         database_url=dsn,
         kafka_bootstrap=infra.kafka_bootstrap,
+        api_keys={hash_api_key(auditor_key): {"name": "test-auditor", "role": "auditor"}},
         topic_prefix=topic_prefix,
         consumer_batch_timeout_ms=20,
         outbox_poll_interval_s=0.2,
@@ -122,7 +125,9 @@ async def test_verified_people_come_out_enrolled_or_waitlisted(
         )
         assert await rt.pool.fetchval("SELECT reason FROM duplicate_attempts") == "nik_holds_seat"
 
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://enrolment") as client:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://enrolment", headers={"X-API-Key": auditor_key}
+        ) as client:
             sources = (await client.get("/v1/funding-sources")).json()["sources"]
             assert [(s["code"], s["used"], s["remaining"]) for s in sources] == [("APBD-KAB", 2, 0)]
             assert (await client.get("/v1/waitlist/summary")).json()["years"][0]["waiting"] == 1

@@ -39,7 +39,7 @@ from services.notification.dispatcher import Dispatcher, DispatcherConfig
 from services.notification.domain import ChannelPolicy, RetryPolicy
 from services.notification.handlers import event_handler
 from services.notification.settings import NotificationSettings
-from shared import db
+from shared import db, reasons
 from shared.contracts import EnrolmentConfirmed, IdentityRejected, Nominator, Reason, decode, new_envelope
 from shared.regions import default_regions
 
@@ -477,7 +477,7 @@ async def test_a_rejection_reaches_the_nominator_by_email(
     [(_, recipients, mail)] = handler.received
     assert recipients == ["kades@desa.example"]
     assert mail["Subject"] == "Usulan BPJS Ketenagakerjaan tidak lolos verifikasi"
-    assert "NIK harus 16 digit" in mail.get_payload(decode=True).decode()
+    assert reasons.fix_text("NIK_INVALID") in mail.get_payload(decode=True).decode().replace("\r\n", "\n")
     [sent] = await events(pool)
     assert (sent.payload.channel, sent.payload.recipient_role, sent.causation_id) == (
         "email_smtp",

@@ -161,9 +161,14 @@ async def test_the_same_batch_twice_gives_one_delivery_per_event_recipient_and_p
         await rejected_consumer.process(records(PREFIX + "identity.rejected", refused))
 
     rows = await deliveries(pool)
-    assert len(rows) == 5
+    assert len(rows) == 6  # the bad phone's nominator is told too
     assert confirmed_consumer.stats.duplicates == 3 and rejected_consumer.stats.duplicates == 2
-    by_event = {r["event_id"]: r for r in rows}
+    by_event = {
+        r["event_id"]: r for r in rows if r["recipient_role"] == "beneficiary" or r["purpose"] != "enrolment_confirmed"
+    }
+    [note] = [r for r in rows if r["recipient_role"] == "nominator" and r["purpose"] == "enrolment_confirmed"]
+    assert (note["event_id"], note["template"], note["status"]) == (enrolled[2].event_id, "contact_invalid", "pending")
+    assert "tidak dapat dipakai" in note["body"]
     good = by_event[enrolled[0].event_id]
     assert (good["status"], good["recipient_role"], good["purpose"]) == (
         "pending",

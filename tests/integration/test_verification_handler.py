@@ -37,6 +37,7 @@ from shared.contracts import (
     IdentityVerified,
     NominationSubmitted,
     Nominator,
+    SupportingLetter,
     decode,
     encode,
     new_envelope,
@@ -49,6 +50,7 @@ pytestmark = pytest.mark.integration
 PREFIX = "t."
 SECRET = "test-secret-0123456789"
 NOMINATOR = Nominator(type="desa", name="Kepala Desa Senyiur", region_code="64.08.01.2001")
+LETTER = SupportingLetter(number="141/05/DS-SNY/XI/2026", date=date(2026, 11, 2), issuer="Kepala Desa Senyiur")
 SUBMITTED_AT = datetime(2026, 11, 21, 2, 0, tzinfo=UTC)  # ages are counted on 21 November 2026 (WITA)
 POLICY = domain.Policy(name_match_threshold=80, min_age=18, max_age=65)
 
@@ -139,7 +141,7 @@ def submitted(
         address=Address(kecamatan_code="64.08.01", desa_code="64.08.01.2001", rt="001", rw="002"),
         occupation="petani_pekebun",
         nominator=NOMINATOR,
-        supporting_letter=None,
+        supporting_letter=LETTER,
         programme_regency="64.08",
     )
     envelope = new_envelope(
@@ -308,7 +310,8 @@ async def test_a_batch_mixing_every_outcome_is_decided_in_order_and_announced(ds
     assert [f["code"] for f in flagged_row["flags"]] == ["NIK_KECAMATAN_UNKNOWN", "NIK_BIRTHDATE_MISMATCH"]
     other_name = rows[batch["other_name"].payload.nomination_id]
     assert other_name["name_score"] < 80
-    assert {"check": "name_match", "status": "failed", "codes": ["NAME_MISMATCH"]} in other_name["checks"]
+    expected_check = {"layer": "civil_registry", "check": "name_match", "status": "failed", "codes": ["NAME_MISMATCH"]}
+    assert expected_check in other_name["checks"]
     assert rows[batch["not_found"].payload.nomination_id]["name_score"] is None
     assert consumer.stats.processed == 1 + len(batch) and consumer.stats.dead_lettered == 1
 
@@ -391,7 +394,8 @@ async def test_the_api_explains_a_decision_without_personal_data(dsn, pool, tmp_
     assert body["outcome"] == "rejected" and body["nomination_id"] == str(dead.payload.nomination_id)
     assert [r["code"] for r in body["reasons"]] == ["DECEASED", "OUTSIDE_PROGRAMME_REGENCY", "AGE_OUT_OF_RANGE"]
     assert body["registry_snapshot_id"] == snapshot.snapshot_id
-    assert {"check": "registry_status", "status": "failed", "codes": ["DECEASED"], "note": ""} in body["checks"]
+    status_check = {"check": "registry_status", "status": "failed", "codes": ["DECEASED"], "note": ""}
+    assert status_check | {"layer": "civil_registry"} in body["checks"]
     assert MANY_FAULTS.nik not in response.text and "HASNAWATI" not in response.text.upper()
 
     body = (await client.get(f"/v1/verifications/{clean.payload.nomination_id}")).json()

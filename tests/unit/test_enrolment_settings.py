@@ -57,3 +57,15 @@ def test_invalid_configurations_are_refused(env: pytest.MonkeyPatch, sources: li
     env.setenv("PAYUNG_FUNDING_SOURCES", orjson.dumps(sources).decode())
     with pytest.raises(ValidationError):
         EnrolmentSettings()
+
+
+def test_the_bpjs_adapter_defaults_to_the_local_issuer_and_http_needs_a_token(env: pytest.MonkeyPatch) -> None:
+    assert EnrolmentSettings().bpjs_adapter == "local"
+    env.setenv("PAYUNG_BPJS_ADAPTER", "http")
+    with pytest.raises(ValidationError, match="PAYUNG_BPJS_TOKEN"):
+        EnrolmentSettings()
+    env.setenv("PAYUNG_BPJS_TOKEN", "t0ken")
+    assert EnrolmentSettings().bpjs_token == "t0ken"
+    env.setenv("PAYUNG_BPJS_ADAPTER", "carrier-pigeon")
+    with pytest.raises(ValidationError):
+        EnrolmentSettings()

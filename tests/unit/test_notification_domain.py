@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from services.notification import domain
 from services.notification.domain import ChannelPolicy, InvalidAddress, Route
 from services.notification.settings import NotificationSettings
+from shared import reasons
 from shared.contracts import EnrolmentConfirmed, EnrolmentWaitlisted, IdentityRejected, Nominator, Reason
 from shared.regions import default_regions
 
@@ -207,9 +208,14 @@ def test_rejection_of_a_nomination_whose_nominator_has_no_contact_fails_at_once(
     assert (planned.failure, planned.intended_channel) == ("no contact", None)
 
 
-def test_a_bad_beneficiary_phone_fails_with_its_cause() -> None:
-    [planned] = domain.plan(uuid.uuid4(), confirmed(phone="0812"), ChannelPolicy(beneficiary="sms_http"), REGIONS)
+def test_a_bad_beneficiary_phone_fails_with_its_cause_and_the_nominator_is_told() -> None:
+    payload = confirmed(phone="0812")
+    planned, note = domain.plan(uuid.uuid4(), payload, ChannelPolicy(beneficiary="sms_http"), REGIONS)
     assert (planned.failure, planned.intended_channel) == ("invalid phone number", "sms_http")
+    # The nominator hears of it (under the same purpose), so that the number gets corrected.
+    assert (note.purpose, note.recipient_role, note.template) == ("enrolment_confirmed", "nominator", "contact_invalid")
+    assert note.failure is None and note.route == Route("sms_http", "+6281298765432")
+    assert note.variables["reference"] == payload.nomination_id.hex[:8].upper()
 
 
 def test_delivery_ids_are_stable_per_event_recipient_and_purpose() -> None:
@@ -233,14 +239,12 @@ def test_only_the_three_outcomes_are_notified() -> None:
 
 # --- reasons and villages -------------------------------------------------------------------------------------------
 
-CATALOGUE = (
-    "REGISTRY_NOT_FOUND", "DECEASED", "INACTIVE", "OUTSIDE_PROGRAMME_REGENCY", "NAME_MISMATCH",
-    "BIRTH_DATE_MISMATCH", "AGE_OUT_OF_RANGE", "NIK_INVALID", "DUPLICATE_PERSON",
-)  # fmt: skip
+CATALOGUE = tuple(reasons.REASONS)
 
 
-def test_every_catalogued_reason_has_its_own_explanation() -> None:
+def test_every_catalogued_reason_has_its_own_explanation_from_the_shared_catalogue() -> None:
     assert set(domain.REASON_EXPLANATIONS) == set(CATALOGUE)
+    assert domain.explain_reasons(["NIK_INVALID"])[0]["explanation"] == reasons.fix_text("NIK_INVALID")
     explanations = [domain.explain_reasons([code])[0]["explanation"] for code in CATALOGUE]
     assert len(set(explanations)) == len(CATALOGUE)
     assert domain.GENERIC_EXPLANATION not in explanations

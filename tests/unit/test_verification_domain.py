@@ -5,7 +5,14 @@ import pytest
 
 from services.verification import domain
 from services.verification.domain import CATALOGUE, Policy, RegistryRecord, decide
-from shared.contracts import Address, IdentityRejected, IdentityVerified, NominationSubmitted, Nominator
+from shared.contracts import (
+    Address,
+    IdentityRejected,
+    IdentityVerified,
+    NominationSubmitted,
+    Nominator,
+    SupportingLetter,
+)
 from shared.regions import Region, RegionIndex
 
 REGIONS = RegionIndex(
@@ -29,6 +36,7 @@ def make_nik(born: date = BORN, sex: str = "F", kecamatan: str = "640801", seria
 
 
 NIK = make_nik()
+LETTER = SupportingLetter(number="140/12/RT.01/XI/2026", date=date(2026, 11, 1), issuer="Ketua RT 001")
 
 
 def nomination(**changes) -> NominationSubmitted:
@@ -42,7 +50,7 @@ def nomination(**changes) -> NominationSubmitted:
         "address": Address(kecamatan_code="64.08.01", desa_code="64.08.01.2001", rt="001", rw="002"),
         "occupation": "petani_pekebun",
         "nominator": Nominator(type="rt", name="Pak RT", region_code="64.08.01.2001"),
-        "supporting_letter": None,
+        "supporting_letter": LETTER,
         "programme_regency": "64.08",
     }
     return NominationSubmitted(**(fields | changes))
@@ -75,7 +83,7 @@ def run(n: NominationSubmitted | None = None, rec: RegistryRecord | None = None,
 def test_every_code_has_a_severity_and_an_english_description():
     assert CATALOGUE
     for code, spec in CATALOGUE.items():
-        assert code.isupper() and spec.severity in ("reject", "flag") and spec.description.endswith(".")
+        assert code.isupper() and spec.severity in ("reject", "flag", "review") and spec.description.endswith(".")
 
 
 def test_flags_are_exactly_the_warnings_of_the_handbook():
@@ -336,10 +344,11 @@ def test_an_invalid_nik_is_not_matched_against_the_registry():
 def test_checks_are_recorded_for_explanations():
     decision = run(rec=record(status="MATI"))
     records = [c.record() for c in decision.checks]
-    assert {"check": "registry_status", "status": "failed", "codes": ["DECEASED"]} in records
-    assert {"check": "nik_structure", "status": "passed"} in records
+    expected = {"layer": "civil_registry", "check": "registry_status", "status": "failed", "codes": ["DECEASED"]}
+    assert expected in records
+    assert {"layer": "structure", "check": "nik_structure", "status": "passed"} in records
     skipped = decide(nomination(), on=ON, record=None, already_verified=False, regions=REGIONS, policy=POLICY)
-    assert {"check": "residence", "status": "skipped", "note": "no registry record"} in [
+    assert {"layer": "civil_registry", "check": "residence", "status": "skipped", "note": "no registry record"} in [
         c.record() for c in skipped.checks
     ]
 

@@ -35,6 +35,31 @@ def test_impossible_settings_are_refused(bad):
 
 def test_the_service_is_described_for_the_shared_runtime():
     assert SPEC.name == "verification" and SPEC.settings_cls is VerificationSettings
-    assert sorted(p.name for p in SPEC.migrations.glob("*.sql")) == ["0001.verification-schema.sql"]
+    assert sorted(p.name for p in SPEC.migrations.glob("*.sql")) == [
+        "0001.verification-schema.sql",
+        "0002.verification-layers.sql",
+    ]
+    assert SPEC.setup is not None  # the registry adapter and the pending-retry task
     paths = {route.path for router in SPEC.routers for route in router.routes}
-    assert paths == {"/v1/verifications/{nomination_id}", "/v1/registry/snapshots"}
+    assert paths == {
+        "/v1/verifications/{nomination_id}",
+        "/v1/registry/snapshots",
+        "/v1/reviews",
+        "/v1/reviews/{review_id}",
+        "/v1/reviews/{review_id}/decision",
+    }
+
+
+def test_the_adapter_is_chosen_by_setting_and_http_needs_its_address(monkeypatch):
+    for name, value in REQUIRED.items():
+        monkeypatch.setenv(name, value)
+    assert VerificationSettings().registry_adapter == "snapshot"
+    monkeypatch.setenv("PAYUNG_REGISTRY_ADAPTER", "http")
+    with pytest.raises(ValidationError):
+        VerificationSettings()
+    monkeypatch.setenv("PAYUNG_REGISTRY_URL", "http://127.0.0.1:8090")
+    monkeypatch.setenv("PAYUNG_REGISTRY_USER", "payung")
+    monkeypatch.setenv("PAYUNG_INFORMAL_OCCUPATIONS", '["nelayan"]')
+    settings = VerificationSettings()
+    assert settings.registry_adapter == "http"
+    assert policy(settings).informal_occupations == frozenset({"nelayan"})

@@ -1,0 +1,87 @@
+"""Kubernetes JSON schemas for kubeconform, made from the OpenAPI document of the Kubernetes sources.
+
+kubeconform downloads its schemas from a web server this project cannot count on; the same schemas are derived
+here from ``api/openapi-spec/swagger.json`` of the ``k8s.io/kubernetes`` Go module (fetched by ``go mod download``
+from the module proxy, see deploy/checks.sh), the way openapi2jsonschema does: one standalone file per kind,
+strict (unknown fields are errors), written as ``<dir>/v<version>-standalone-strict/<kind><suffix>.json``.
+
+    python -m deploy.k8s_schemas <swagger.json> <out dir> <kubernetes version, e.g. 1.34.2>
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+# Fields whose value may be a number or a string ("80" / 80, "500m" / 1): the swagger document says "string".
+_INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
+_QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"
+
+
+def _refs(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        found = {node["$ref"].rsplit("/", 1)[1]} if isinstance(node.get("$ref"), str) else set()
+        for value in node.values():
+            found |= _refs(value)
+        return found
+    if isinstance(node, list):
+        return set().union(*(_refs(v) for v in node)) if node else set()
+    return set()
+
+
+def _strict(node: Any) -> Any:
+    """Copy of ``node`` where every object schema with properties rejects unknown fields."""
+    if isinstance(node, dict):
+        out = {k: _strict(v) for k, v in node.items()}
+        if "properties" in out and "additionalProperties" not in out:
+            out["additionalProperties"] = False
+        return out
+    if isinstance(node, list):
+        return [_strict(v) for v in node]
+    return node
+
+
+def _closure(definitions: dict[str, Any], name: str) -> dict[str, Any]:
+    todo, seen = [name], set()
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        todo += sorted(_refs(definitions[current]) - seen)
+    return {n: definitions[n] for n in sorted(seen)}
+
+
+def _suffix(group: str, version: str) -> str:
+    # kubeconform's KindSuffix: "-v1" for the core group, "-apps-v1", "-networking-v1" (first label) otherwise.
+    return f"-{version}" if not group else f"-{group.split('.')[0].lower()}-{version}"
+
+
+def generate(swagger: Path, out_dir: Path, k8s_version: str) -> int:
+    doc = json.loads(swagger.read_text())
+    definitions = doc["definitions"]
+    definitions[_INT_OR_STRING] = {"oneOf": [{"type": "string"}, {"type": "integer"}]}
+    definitions[_QUANTITY] = {"oneOf": [{"type": "string"}, {"type": "number"}]}
+    target = out_dir / f"v{k8s_version}-standalone-strict"
+    target.mkdir(parents=True, exist_ok=True)
+    count = 0
+    for name, schema in definitions.items():
+        for gvk in schema.get("x-kubernetes-group-version-kind", []):
+            closure = _closure(definitions, name)
+            standalone = {**_strict(schema), "definitions": _strict(closure)}
+            standalone["$schema"] = "http://json-schema.org/draft-07/schema#"
+            path = target / f"{gvk['kind'].lower()}{_suffix(gvk['group'], gvk['version'])}.json"
+            path.write_text(json.dumps(standalone))
+            count += 1
+    return count
+
+
+def main() -> None:
+    swagger, out_dir, version = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+    print(f"{generate(swagger, out_dir, version)} kubernetes schemas written to {out_dir}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""The WhatsApp Business Cloud API channel: approved template messages to a phone number.
+
+``POST {base_url}/{phone_number_id}/messages`` with ``Authorization: Bearer <token>`` and
+``{"messaging_product": "whatsapp", "to": "62812...", "type": "template", "template": {"name", "language": {"code"},
+"components": [{"type": "body", "parameters": [{"type": "text", "text": ...}]}]}}``. The answer carries the message
+id (``messages[0].id``, a ``wamid``) that later status webhooks refer to.
+
+Errors: HTTP 429, 5xx, timeouts and the API's throttling codes are transient; other 4xx are permanent. A recipient
+who does not use WhatsApp (error 131026, "message undeliverable") is a permanent failure of this channel only: the
+dispatcher moves the delivery on to the next channel (SMS). The Cloud API has no idempotency key; the delivery id
+travels as ``biz_opaque_callback_data`` (echoed in status webhooks) and as an ``Idempotency-Key`` header for
+gateways in front of it that honour one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import httpx
+
+from services.notification.channels import Accepted, Message, SendFailed, parse_retry_after
+from services.notification.domain import InvalidAddress, normalise_phone
+from shared.logs import mask_text
+
+NOT_ON_WHATSAPP = frozenset({131026, 131030})  # undeliverable (not a WhatsApp user) / not an allowed recipient
+THROTTLED = frozenset({4, 80007, 130429, 131048, 131056})  # rate limits: retry later
+
+
+class WhatsAppChannel:
+    name = "whatsapp"
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        base_url: str,
+        phone_number_id: str,
+        token: str,
+        language: str,
+        timeout_s: float,
+    ) -> None:
+        self._client = client
+        self._url = f"{base_url.rstrip('/')}/{phone_number_id}/messages"
+        self._token = token
+        self._language = language
+        self._timeout_s = timeout_s
+
+    async def send(self, message: Message) -> Accepted:
+        try:
+            to = normalise_phone(message.address)
+        except InvalidAddress as exc:
+            raise SendFailed(exc.cause, transient=False) from None
+        if not message.whatsapp_template:
+            raise SendFailed("no whatsapp template for this message", transient=False)
+        payload = {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": to.lstrip("+"),
+            "type": "template",
+            "biz_opaque_callback_data": str(message.delivery_id),
+            "template": {
+                "name": message.whatsapp_template,
+                "language": {"code": self._language},
+                "components": [
+                    {"type": "body", "parameters": [{"type": "text", "text": p} for p in message.parameters]}
+                ],
+            },
+        }
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                response = await self._client.post(
+                    self._url,
+                    json=payload,
+                    headers={"Authorization": f"Bearer {self._token}", "Idempotency-Key": str(message.delivery_id)},
+                )
+        except (httpx.TimeoutException, TimeoutError) as exc:
+            raise SendFailed(f"whatsapp timeout ({type(exc).__name__})", transient=True) from None
+        except httpx.TransportError as exc:
+            raise SendFailed(f"whatsapp unreachable ({type(exc).__name__})", transient=True) from None
+        if response.is_success:
+            message_id = _message_id(response)
+            if message_id is None:
+                # Accepted, but without an id no receipt can ever be matched: still sent, say so in the record.
+                return Accepted(None)
+            return Accepted(message_id)
+        raise _failure(response)
+
+
+def _message_id(response: httpx.Response) -> str | None:
+    with contextlib.suppress(ValueError, KeyError, IndexError, TypeError):
+        return str(response.json()["messages"][0]["id"])[:200]
+    return None
+
+
+def _failure(response: httpx.Response) -> SendFailed:
+    status = response.status_code
+    code, title = _error(response)
+    cause = f"whatsapp answered {status}" + (f" ({code}: {title})" if code is not None else "")
+    if code in NOT_ON_WHATSAPP:
+        return SendFailed(f"not a whatsapp user ({code})", transient=False)
+    if status == 429 or code in THROTTLED:
+        return SendFailed(cause, transient=True, retry_after_s=parse_retry_after(response.headers.get("Retry-After")))
+    if status >= 500 or status == 408:
+        return SendFailed(cause, transient=True)
+    return SendFailed(cause, transient=False)
+
+
+def _error(response: httpx.Response) -> tuple[int | None, str]:
+    """The Graph API error ``{"error": {"code", "message", "error_data": {"details"}}}``: code and masked title."""
+    with contextlib.suppress(ValueError):
+        body: Any = response.json()
+        error = body.get("error") if isinstance(body, dict) else None
+        if isinstance(error, dict) and error.get("code") is not None:
+            with contextlib.suppress(TypeError, ValueError):
+                return int(error["code"]), mask_text(str(error.get("message") or ""))[:120]
+    return None, ""

@@ -1,0 +1,77 @@
+"""Wiring of the reporting service: settings, the Kafka health reader, one subscription per topic, HTTP routes."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.reporting import api, dashboard, handlers
+from services.reporting.kafka_health import KafkaHealth
+from services.reporting.settings import ReportingSettings
+from shared.asyncapi import CONSUMERS
+from shared.contracts import (
+    EnrolmentConfirmed,
+    EnrolmentEnded,
+    EnrolmentWaitlisted,
+    IdentityRejected,
+    IdentityReviewRequested,
+    IdentityVerified,
+    NominationSubmitted,
+    NotificationFailed,
+    NotificationSent,
+)
+from shared.service import Runtime, ServiceSpec, Subscription, create_app
+
+# Everything that moves a nomination; registry.person_updated is left out: enrolment.ended reports its effect.
+REPORTED_EVENTS = (
+    NominationSubmitted,
+    IdentityReviewRequested,
+    IdentityVerified,
+    IdentityRejected,
+    EnrolmentConfirmed,
+    EnrolmentWaitlisted,
+    EnrolmentEnded,
+    NotificationSent,
+    NotificationFailed,
+)
+
+
+@contextlib.asynccontextmanager
+async def _setup(rt: Runtime) -> AsyncIterator[Sequence[Awaitable[None]]]:
+    settings = rt.settings
+    assert isinstance(settings, ReportingSettings)
+    health = KafkaHealth(
+        settings.kafka_bootstrap,
+        settings.topic_prefix,
+        CONSUMERS,
+        settings.health_cache_s,
+        settings.kafka_client_options(),
+    )
+    await health.start()
+    rt.resources["kafka_health"] = health
+    try:
+        yield ()
+    finally:
+        await health.close()
+
+
+def _subscriptions(_: Runtime) -> list[Subscription]:
+    return [Subscription(event.topic, event, handlers.apply_events) for event in REPORTED_EVENTS]
+
+
+SPEC = ServiceSpec(
+    name="reporting",
+    title="Payung reporting",
+    settings_cls=ReportingSettings,
+    migrations=Path(__file__).parent / "migrations",
+    subscriptions=_subscriptions,
+    routers=(api.router, dashboard.router),
+    setup=_setup,
+)
+
+
+def create(settings: ReportingSettings | None = None) -> FastAPI:
+    return create_app(SPEC, settings)

@@ -1,0 +1,108 @@
+"""Words of the dashboard and the reports, in Bahasa Indonesia (the default) and English (``?lang=en``).
+
+Region names come from the region list (shared.regions), rejection reasons from the shared reason catalogue; the
+rest is here. An unknown code is shown as itself rather than hidden.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from shared.reasons import REASONS
+
+Lang = Literal["id", "en"]
+LANGS: tuple[Lang, ...] = ("id", "en")
+
+TEXT: dict[str, dict[Lang, str]] = {
+    "title": {"id": "Dasbor Perlindungan Pekerja Rentan", "en": "Vulnerable Workers' Cover Dashboard"},
+    "subtitle": {
+        "id": "Jaminan BPJS Ketenagakerjaan (JKK + JKM) bagi pekerja informal",
+        "en": "BPJS Ketenagakerjaan cover (JKK + JKM) for informal workers",
+    },
+    "coverage": {"id": "Cakupan terhadap target", "en": "Coverage against the target"},
+    "covered": {"id": "Terlindungi", "en": "Covered"},
+    "nominated": {"id": "Diusulkan", "en": "Nominated"},
+    "target": {"id": "Target", "en": "Target"},
+    "over_time": {"id": "Perkembangan harian", "en": "Progress by day"},
+    "by_kecamatan": {"id": "Per kecamatan", "en": "By kecamatan (district)"},
+    "by_desa": {"id": "Per desa/kelurahan (teratas)", "en": "By desa/kelurahan (village, top)"},
+    "by_occupation": {"id": "Per kategori pekerja", "en": "By worker category"},
+    "by_source": {"id": "Per sumber dana", "en": "By funding source"},
+    "budget": {"id": "Anggaran: dialokasikan vs terpakai", "en": "Budget: allocated vs committed"},
+    "allocated": {"id": "Dialokasikan (setahun)", "en": "Allocated (per year)"},
+    "committed": {"id": "Terpakai (setahun)", "en": "Committed (per year)"},
+    "quota": {"id": "Kuota", "en": "Quota"},
+    "seats": {"id": "Peserta aktif", "en": "Active members"},
+    "rejections": {"id": "Alasan penolakan teratas", "en": "Top rejection reasons"},
+    "health": {"id": "Kesehatan alur proses", "en": "Pipeline health"},
+    "lag": {"id": "Antrean belum diproses (lag)", "en": "Consumer lag"},
+    "dead_letters": {"id": "Pesan gagal (dead letter)", "en": "Dead letters"},
+    "review_queue": {"id": "Menunggu pemeriksaan petugas", "en": "Waiting for a verifier's review"},
+    "waitlisted": {"id": "Daftar tunggu", "en": "Waitlisted"},
+    "rejected": {"id": "Ditolak", "en": "Rejected"},
+    "service": {"id": "Layanan", "en": "Service"},
+    "topic": {"id": "Topik", "en": "Topic"},
+    "count": {"id": "Jumlah", "en": "Count"},
+    "reason": {"id": "Alasan", "en": "Reason"},
+    "unavailable": {"id": "tidak tersedia", "en": "unavailable"},
+    "none_yet": {"id": "Belum ada data.", "en": "No data yet."},
+    "map": {"id": "Peta cakupan kecamatan", "en": "Coverage map of the kecamatan"},
+    "language": {"id": "English", "en": "Bahasa Indonesia"},
+    "updated": {"id": "Diperbarui", "en": "Updated"},
+    "status": {"id": "Status", "en": "Status"},
+    "notifications": {"id": "Pesan terkirim / gagal", "en": "Messages sent / failed"},
+}
+
+STATUS: dict[str, dict[Lang, str]] = {
+    "submitted": {"id": "Diajukan", "en": "Submitted"},
+    "in_review": {"id": "Diperiksa petugas", "en": "In review"},
+    "verified": {"id": "Terverifikasi", "en": "Verified"},
+    "rejected": {"id": "Ditolak", "en": "Rejected"},
+    "waitlisted": {"id": "Daftar tunggu", "en": "Waitlisted"},
+    "enrolled": {"id": "Terlindungi", "en": "Enrolled"},
+    "ended": {"id": "Berakhir", "en": "Ended"},
+}
+
+# The nomination form's worker categories (codes of the nomination API).
+OCCUPATION: dict[str, dict[Lang, str]] = {
+    "petani_pekebun": {"id": "Petani / pekebun", "en": "Farmer / smallholder"},
+    "buruh_tani": {"id": "Buruh tani / perkebunan", "en": "Farm / plantation labourer"},
+    "nelayan": {"id": "Nelayan", "en": "Fisher"},
+    "buruh_nelayan": {"id": "Buruh nelayan", "en": "Fishing crew"},
+    "ojek": {"id": "Ojek / ojek online", "en": "Motorcycle taxi"},
+    "sopir": {"id": "Sopir", "en": "Driver"},
+    "pedagang_kecil": {"id": "Pedagang kecil / keliling", "en": "Small / street trader"},
+    "buruh_harian_lepas": {"id": "Buruh harian lepas", "en": "Casual day labourer"},
+    "pengrajin": {"id": "Pengrajin", "en": "Craftsperson"},
+    "umkm": {"id": "Pelaku UMKM", "en": "Micro business owner"},
+    "buruh_sawit": {"id": "Buruh sawit non-perusahaan", "en": "Independent oil-palm labourer"},
+    "parkir": {"id": "Juru parkir", "en": "Parking attendant"},
+    "buruh_pelabuhan": {"id": "Buruh pelabuhan", "en": "Port labourer"},
+    "pemuka_agama": {"id": "Marbot / guru ngaji / pendeta", "en": "Religious worker"},
+    "penjaga_warung": {"id": "Penjaga warung", "en": "Stall keeper"},
+    "lainnya": {"id": "Pekerja informal lainnya", "en": "Other informal worker"},
+}
+
+
+def lang_of(value: str | None) -> Lang:
+    return "en" if value == "en" else "id"
+
+
+def text(key: str, lang: Lang) -> str:
+    return TEXT[key][lang]
+
+
+def status(code: str, lang: Lang) -> str:
+    return STATUS.get(code, {}).get(lang, code)
+
+
+def occupation(code: str, lang: Lang) -> str:
+    return OCCUPATION.get(code, {}).get(lang, code)
+
+
+def reason(code: str, lang: Lang) -> str:
+    """English: the catalogue's description; Bahasa Indonesia: the first sentence of its advice to the official."""
+    entry = REASONS.get(code)
+    if entry is None:
+        return code
+    return entry.description if lang == "en" else entry.fix_id.split(". ")[0].rstrip(".")

@@ -1,0 +1,141 @@
+"""SQL of the reporting service. Functions take a connection (or the pool, for reads) and never commit."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import astuple, fields
+from datetime import date
+from typing import Any
+
+import asyncpg
+
+from services.reporting.domain import WITA, NominationRow
+
+_COLUMNS = [f.name for f in fields(NominationRow)]
+Db = asyncpg.Connection | asyncpg.Pool
+
+
+async def lock_rows(conn: asyncpg.Connection, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, NominationRow]:
+    """Make sure a row exists for every id, lock them all, and return what they hold.
+
+    Batches of different topics touch the same nominations concurrently: the placeholder insert plus
+    ``FOR UPDATE`` serialises them per row, and taking the locks in id order keeps two batches from deadlocking.
+    """
+    ordered = sorted(set(ids))
+    await conn.execute(
+        "INSERT INTO report_nominations (nomination_id) SELECT unnest($1::uuid[]) ORDER BY 1 ON CONFLICT DO NOTHING",
+        ordered,
+    )
+    rows = await conn.fetch(
+        # Column names come from the dataclass, values are parameters.
+        f"SELECT {', '.join(_COLUMNS)} FROM report_nominations WHERE nomination_id = ANY($1::uuid[])"  # noqa: S608
+        " ORDER BY nomination_id FOR UPDATE",
+        ordered,
+    )
+    out = {}
+    for r in rows:
+        values = dict(r)
+        values["rejection_reasons"] = tuple(values["rejection_reasons"])
+        out[r["nomination_id"]] = NominationRow(**values)
+    return out
+
+
+async def save(conn: asyncpg.Connection, rows: Sequence[NominationRow]) -> None:
+    """Write merged rows (they exist: ``lock_rows`` made them), with their derived status and kecamatan."""
+    assignments = ", ".join(f"{c} = ${i + 2}" for i, c in enumerate(_COLUMNS[1:]))
+    n = len(_COLUMNS)
+    await conn.executemany(
+        f"UPDATE report_nominations SET {assignments}, status = ${n + 1}, kecamatan_code = ${n + 2}, "  # noqa: S608
+        "updated_at = now() WHERE nomination_id = $1",
+        [(*astuple(row), row.status, row.kecamatan_code) for row in rows],
+    )
+
+
+# --------------------------------------------------------------------------------------------------- reads
+
+
+async def status_counts(db: Db) -> dict[str, int]:
+    rows = await db.fetch("SELECT status, count(*) AS n FROM report_nominations GROUP BY status")
+    return {r["status"]: r["n"] for r in rows}
+
+
+async def per_day(db: Db) -> tuple[dict[date, int], dict[date, int], dict[date, int]]:
+    """Nominations submitted, seats taken and seats ended per local (WITA) day."""
+    tz = str(WITA)
+    submitted = await db.fetch(
+        "SELECT (submitted_at AT TIME ZONE $1)::date AS day, count(*) AS n FROM report_nominations"
+        " WHERE submitted_at IS NOT NULL GROUP BY 1",
+        tz,
+    )
+    enrolled = await db.fetch(
+        "SELECT (enrolled_at AT TIME ZONE $1)::date AS day, count(*) AS n FROM report_nominations"
+        " WHERE enrolled_at IS NOT NULL GROUP BY 1",
+        tz,
+    )
+    # An end counts only for someone whose enrolment is known, so coverage never goes below zero.
+    ended = await db.fetch(
+        "SELECT ended_on AS day, count(*) AS n FROM report_nominations"
+        " WHERE ended_on IS NOT NULL AND enrolled_at IS NOT NULL GROUP BY 1"
+    )
+    return tuple({r["day"]: r["n"] for r in rows} for rows in (submitted, enrolled, ended))  # type: ignore[return-value]
+
+
+_AREA_QUERY = """
+    SELECT {column} AS code, count(*) AS nominated,
+           count(*) FILTER (WHERE status = 'enrolled') AS covered,
+           count(*) FILTER (WHERE status = 'waitlisted') AS waitlisted,
+           count(*) FILTER (WHERE status = 'rejected') AS rejected
+    FROM report_nominations WHERE {where} GROUP BY 1 ORDER BY covered DESC, nominated DESC, 1
+"""
+_AREA_QUERIES = {
+    "kecamatan": _AREA_QUERY.format(column="kecamatan_code", where="kecamatan_code IS NOT NULL"),
+    "desa": _AREA_QUERY.format(column="desa_code", where="desa_code IS NOT NULL"),
+    "desa_of": _AREA_QUERY.format(column="desa_code", where="kecamatan_code = $1"),
+}
+
+
+async def by_area(db: Db, level: str, parent: str | None = None) -> list[dict[str, Any]]:
+    """Counts by status per kecamatan (``level='kecamatan'``) or per desa (all, or those of kecamatan ``parent``)."""
+    if level == "desa" and parent:
+        return [dict(r) for r in await db.fetch(_AREA_QUERIES["desa_of"], parent)]
+    return [dict(r) for r in await db.fetch(_AREA_QUERIES[level])]
+
+
+async def by_occupation(db: Db) -> list[dict[str, Any]]:
+    rows = await db.fetch(
+        """
+        SELECT occupation AS code, count(*) AS nominated, count(*) FILTER (WHERE status = 'enrolled') AS covered
+        FROM report_nominations WHERE occupation IS NOT NULL GROUP BY 1 ORDER BY covered DESC, nominated DESC, 1
+        """
+    )
+    return [dict(r) for r in rows]
+
+
+async def active_by_source(db: Db, programme_year: int) -> dict[str, int]:
+    rows = await db.fetch(
+        "SELECT funding_source, count(*) AS n FROM report_nominations"
+        " WHERE status = 'enrolled' AND programme_year = $1 GROUP BY 1",
+        programme_year,
+    )
+    return {r["funding_source"]: r["n"] for r in rows}
+
+
+async def rejection_reasons(db: Db, limit: int) -> list[tuple[str, int]]:
+    """Reason codes of rejected nominations, most frequent first (a nomination may have several)."""
+    rows = await db.fetch(
+        """
+        SELECT reason, count(*) AS n FROM report_nominations, unnest(rejection_reasons) AS reason
+        WHERE status = 'rejected' GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT $1
+        """,
+        limit,
+    )
+    return [(r["reason"], r["n"]) for r in rows]
+
+
+async def notification_totals(db: Db) -> dict[str, int]:
+    row = await db.fetchrow(
+        "SELECT coalesce(sum(notifications_sent), 0) AS sent, coalesce(sum(notifications_failed), 0) AS failed"
+        " FROM report_nominations"
+    )
+    return {"sent": int(row["sent"]), "failed": int(row["failed"])}

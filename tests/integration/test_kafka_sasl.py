@@ -1,0 +1,175 @@
+"""Kafka with SASL/SCRAM-SHA-512 and ACLs (PAYUNG_KAFKA_SASL=1): a service works with its own principal, and that
+principal cannot read, join or write what its ACLs (deploy/acls.py) do not grant.
+
+A Kafka of its own is started for this module, next to the test instance (its ports + 2 and + 3), because the
+suite's broker runs without SASL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import date
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import GroupAuthorizationFailedError, KafkaError, TopicAuthorizationFailedError
+
+from deploy import kafka, stack
+from deploy.acls import ADMIN_USER
+from deploy.config import StackConfig, StackTestConfig
+from services.enrolment.app import SPEC
+from services.enrolment.settings import EnrolmentSettings, FundingSourceConfig
+from shared import db, keys, topics
+from shared.contracts import Envelope, IdentityVerified, Nominator, decode, encode, new_envelope
+from shared.service import create_app
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def sasl_kafka() -> Iterator[StackConfig]:
+    base = StackTestConfig()
+    cfg = base.model_copy(
+        update={
+            "stack_dir": base.stack_dir / "sasl",
+            "kafka_port": base.kafka_port + 2,
+            "kafka_controller_port": base.kafka_controller_port + 2,
+            "kafka_sasl": True,
+        }
+    )
+    kafka.stop(cfg)  # an interrupted earlier run
+    shutil.rmtree(cfg.stack_dir, ignore_errors=True)
+    try:
+        stack.start_kafka(cfg)
+        yield cfg
+    finally:
+        kafka.stop(cfg)
+
+
+def as_user(cfg: StackConfig, user: str) -> dict[str, Any]:
+    return {"bootstrap_servers": cfg.kafka_bootstrap, **kafka.client_options(cfg, user)}
+
+
+def verified(i: int) -> Envelope[IdentityVerified]:
+    nik, nomination_id = f"640904{i:010d}", uuid.uuid4()
+    payload = IdentityVerified(
+        nomination_id=nomination_id,
+        nik=nik,
+        full_name="Abdul Karim",
+        birth_date=date(1968, 8, 17),
+        sex="M",
+        phone="+6281234567890",
+        desa_code="64.09.04.2001",
+        occupation="buruh_tani",
+        nominator=Nominator(type="disnaker", name="Petugas Disnaker", region_code="64.09"),
+        programme_regency="64.09",
+        name_score=92,
+    )
+    return new_envelope(
+        payload, producer="verification", person_key=keys.person_key(nik, "k" * 16), correlation_id=nomination_id
+    )
+
+
+async def poll(check: Callable[[], Awaitable[bool]], within_s: float = 60) -> None:
+    deadline = time.monotonic() + within_s
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.1)  # polling interval, not a wait for an outcome
+
+
+async def test_a_service_runs_with_its_own_principal(sasl_kafka: StackConfig, create_database: Any) -> None:
+    cfg = sasl_kafka
+    dsn = await create_database("enrolment")
+    await asyncio.to_thread(db.migrate, dsn, SPEC.migrations)
+    # Exactly what the native stack hands the service process (deploy/stack.py service_env), read as settings.
+    env = stack.service_env(cfg, "enrolment")
+    settings = EnrolmentSettings(
+        database_url=dsn,
+        kafka_bootstrap=cfg.kafka_bootstrap,
+        kafka_security_protocol=env["PAYUNG_KAFKA_SECURITY_PROTOCOL"],
+        kafka_sasl_mechanism=env["PAYUNG_KAFKA_SASL_MECHANISM"],
+        kafka_username=env["PAYUNG_KAFKA_USERNAME"],
+        kafka_password=env["PAYUNG_KAFKA_PASSWORD"],
+        consumer_batch_timeout_ms=20,
+        outbox_poll_interval_s=0.2,
+        funding_sources=[
+            FundingSourceConfig(code="APBD-KAB", name="APBD Kabupaten", quota=5, priority=1, premium_idr=1)
+        ],
+    )
+    assert settings.kafka_username == "enrolment"
+    person = verified(1)
+    app = create_app(SPEC, settings)
+    async with app.router.lifespan_context(app):
+        rt = app.state.runtime
+        producer = AIOKafkaProducer(**as_user(cfg, ADMIN_USER))
+        reader = AIOKafkaConsumer(
+            topics.ENROLMENT_CONFIRMED, **as_user(cfg, ADMIN_USER), auto_offset_reset="earliest", group_id="reader"
+        )
+        await producer.start()
+        await reader.start()
+        received: list[Envelope[Any]] = []
+
+        async def confirmed() -> bool:
+            batches = await reader.getmany(timeout_ms=200)
+            received.extend(decode(m.value) for msgs in batches.values() for m in msgs)
+            return len(received) >= 1
+
+        try:
+            await producer.send_and_wait(topics.IDENTITY_VERIFIED, encode(person), key=person.person_key.encode())
+            await poll(confirmed)
+        finally:
+            await reader.stop()
+            await producer.stop()
+        assert received[0].payload.nomination_id == person.payload.nomination_id
+        assert rt.consumers[0].stats.processed == 1
+        assert await rt.broker.ping(timeout=5)
+
+
+async def test_a_principal_cannot_read_a_topic_without_an_acl(sasl_kafka: StackConfig) -> None:
+    # enrolment consumes identity.verified, not nomination.submitted (verification's input); the group name is one
+    # enrolment may use, so only the topic ACL is missing.
+    consumer = AIOKafkaConsumer(
+        topics.NOMINATION_SUBMITTED, **as_user(sasl_kafka, "enrolment"), group_id="enrolment.snoop"
+    )
+    try:
+        with pytest.raises(TopicAuthorizationFailedError):
+            await consumer.start()
+    finally:
+        await consumer.stop()
+
+
+async def test_a_principal_cannot_use_another_services_consumer_group(sasl_kafka: StackConfig) -> None:
+    consumer = AIOKafkaConsumer(
+        topics.IDENTITY_VERIFIED, **as_user(sasl_kafka, "enrolment"), group_id="notification.identity.verified"
+    )
+    with pytest.raises(GroupAuthorizationFailedError):
+        await consumer.start()
+        try:
+            for _ in range(50):
+                await consumer.getmany(timeout_ms=200)
+        finally:
+            await consumer.stop()
+
+
+async def test_a_principal_cannot_write_another_services_topic(sasl_kafka: StackConfig) -> None:
+    producer = AIOKafkaProducer(**as_user(sasl_kafka, "enrolment"))
+    await producer.start()
+    try:
+        with pytest.raises(TopicAuthorizationFailedError):
+            await producer.send_and_wait(topics.IDENTITY_VERIFIED, b"forged")
+    finally:
+        await producer.stop()
+
+
+async def test_a_wrong_password_is_refused(sasl_kafka: StackConfig) -> None:
+    options = {**as_user(sasl_kafka, "enrolment"), "sasl_plain_password": "wrong"}
+    producer = AIOKafkaProducer(**options)
+    with pytest.raises(KafkaError):
+        await producer.start()
+    await producer.stop()

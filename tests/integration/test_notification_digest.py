@@ -1,0 +1,162 @@
+"""The daily digest per desa on a real PostgreSQL: items accumulate, one digest per (desa, day), held messages."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import orjson
+import pytest
+
+from services.notification.app import SPEC
+from services.notification.channels import open_channels
+from services.notification.digests import NO_OFFICIAL, DigestConfig, DigestJob
+from services.notification.dispatcher import Dispatcher, DispatcherConfig
+from services.notification.domain import ChannelPolicy
+from services.notification.handlers import event_handler
+from services.notification.schedule import WITA
+from services.notification.settings import NotificationSettings
+from shared import db
+from shared.contracts import (
+    EnrolmentConfirmed,
+    EnrolmentWaitlisted,
+    IdentityRejected,
+    Nominator,
+    Payload,
+    Reason,
+    decode,
+    new_envelope,
+)
+from shared.regions import default_regions
+
+pytestmark = pytest.mark.integration
+
+PREFIX = "t."
+DESA_A, DESA_B = "64.08.01.2001", "64.08.01.2002"
+RT_A = Nominator(type="rt", name="Pak RT", region_code=DESA_A, phone="081298765432")
+DISNAKER = Nominator(type="disnaker", name="Petugas", region_code="64.08", phone="081311112222")
+REGIONS = default_regions()
+
+
+@pytest.fixture
+async def pool(create_database: Callable[[str], Awaitable[str]]) -> AsyncIterator[asyncpg.Pool]:
+    dsn = await create_database("notification")
+    await asyncio.to_thread(db.migrate, dsn, SPEC.migrations)
+    pool = await db.create_pool(dsn, 1, 5)
+    yield pool
+    await pool.close()
+
+
+def confirmed(desa: str, nominator: Nominator) -> EnrolmentConfirmed:
+    return EnrolmentConfirmed(
+        nomination_id=uuid.uuid4(), membership_number="12345678901", funding_source="APBD-KAB",
+        funding_source_name="APBD Kab. Kutai Timur", programme_year=2026, coverage_start=date(2026, 12, 1),
+        full_name="Siti", phone="081234567890", desa_code=desa, nominator=nominator,
+    )  # fmt: skip
+
+
+def waitlisted(desa: str, nominator: Nominator) -> EnrolmentWaitlisted:
+    return EnrolmentWaitlisted(
+        nomination_id=uuid.uuid4(), programme_year=2026, position=3, full_name="Budi", phone="081234567891",
+        desa_code=desa, nominator=nominator,
+    )  # fmt: skip
+
+
+def rejected(desa: str, nominator: Nominator) -> IdentityRejected:
+    return IdentityRejected(
+        nomination_id=uuid.uuid4(), reasons=(Reason(code="NIK_INVALID", detail="checksum"),), full_name="Siti Aminah",
+        nominator=nominator, desa_code=desa,
+    )  # fmt: skip
+
+
+async def ingest(pool: asyncpg.Pool, *payloads: Payload) -> list[Any]:
+    envs = [
+        new_envelope(p, producer="test", person_key=uuid.uuid4().hex, correlation_id=uuid.uuid4()) for p in payloads
+    ]
+    await handle(pool, envs)
+    return envs
+
+
+async def handle(pool: asyncpg.Pool, envs: list[Any]) -> None:
+    handler = event_handler(ChannelPolicy(), REGIONS, PREFIX, digests=True, hold_for_digest=True)
+    async with pool.acquire() as conn, conn.transaction():
+        await handler(conn, envs)
+
+
+def job(pool: asyncpg.Pool, at: datetime) -> DigestJob:
+    return DigestJob(pool, REGIONS, DigestConfig(topic_prefix=PREFIX), now=lambda: at)
+
+
+async def events(pool: asyncpg.Pool) -> list[Any]:
+    return [decode(v) for v in await pool.fetchval("SELECT coalesce(array_agg(value ORDER BY id), '{}') FROM outbox")]
+
+
+async def test_one_digest_per_desa_and_day_with_the_news_and_the_rejections_to_fix(pool: asyncpg.Pool) -> None:
+    envs = await ingest(
+        pool, confirmed(DESA_A, RT_A), confirmed(DESA_A, RT_A), waitlisted(DESA_A, RT_A), rejected(DESA_A, RT_A),
+        rejected(DESA_B, DISNAKER),
+    )  # fmt: skip
+    await handle(pool, envs[:2])  # a redelivered event adds nothing
+    assert await job(pool, datetime(2026, 12, 1, 15, 59, tzinfo=WITA)).run_once() == 0  # before 16:00 WITA
+
+    afternoon = datetime(2026, 12, 1, 16, 5, tzinfo=WITA)
+    # Two replicas at once, then a rerun: still one digest per desa.
+    made = await asyncio.gather(job(pool, afternoon).run_once(), job(pool, afternoon).run_once())
+    assert sum(made) == 2 and await job(pool, afternoon).run_once() == 0
+    digests = {r["desa_code"]: dict(r) for r in await pool.fetch("SELECT * FROM digests")}
+    assert (digests[DESA_A]["items"], digests[DESA_A]["recipients"]) == (4, 1)
+    assert (digests[DESA_B]["items"], digests[DESA_B]["recipients"]) == (1, 0)  # a Disnaker nominator: no official
+
+    [digest] = await pool.fetch("SELECT * FROM deliveries WHERE purpose = 'daily_digest'")
+    assert (digest["address"], digest["channel"], digest["digest_day"]) == (
+        "+6281298765432",
+        "local",
+        date(2026, 12, 1),
+    )
+    assert "2 terdaftar, 1 daftar tunggu, 1 perlu diperbaiki" in digest["body"]
+    # The desa official's rejection message is held for the digest; the Disnaker one went out on its own.
+    statuses = {r["desa_code"]: r["status"] for r in await pool.fetch(
+        "SELECT desa_code, status FROM deliveries WHERE purpose = 'identity_rejected'")}  # fmt: skip
+    assert statuses == {DESA_A: "held", DESA_B: "pending"}
+
+
+async def test_items_after_the_digest_wait_for_the_next_day(pool: asyncpg.Pool) -> None:
+    await ingest(pool, confirmed(DESA_A, RT_A))
+    assert await job(pool, datetime(2026, 12, 1, 16, 5, tzinfo=WITA)).run_once() == 1
+    await ingest(pool, confirmed(DESA_A, RT_A))
+    assert await job(pool, datetime(2026, 12, 1, 19, 0, tzinfo=WITA)).run_once() == 0
+    assert await job(pool, datetime(2026, 12, 2, 16, 0, tzinfo=WITA)).run_once() == 1
+    days = [r["day"] for r in await pool.fetch("SELECT day FROM digests ORDER BY day")]
+    assert days == [date(2026, 12, 1), date(2026, 12, 2)]
+
+
+async def test_a_sent_digest_resolves_its_held_messages_with_their_events(pool: asyncpg.Pool, tmp_path: Path) -> None:
+    [env] = await ingest(pool, rejected(DESA_A, RT_A))
+    await job(pool, datetime(2026, 12, 1, 16, 5, tzinfo=WITA)).run_once()
+    settings = NotificationSettings(
+        database_url="postgresql://unused/db", kafka_bootstrap="127.0.0.1:1", local_outbox_file=tmp_path / "m.jsonl"
+    )
+    async with open_channels(settings) as channels:
+        assert await Dispatcher(pool, "unused", channels, DispatcherConfig(topic_prefix=PREFIX)).dispatch_once() == 1
+    rows = {r["purpose"]: r for r in await pool.fetch("SELECT * FROM deliveries")}
+    assert rows["daily_digest"]["status"] == "sent" and rows["identity_rejected"]["status"] == "sent"
+    [sent] = await events(pool)  # the rejection's, not the digest's
+    assert (sent.event_type, sent.payload.purpose, sent.causation_id) == (
+        "NotificationSent", "identity_rejected", env.event_id
+    )  # fmt: skip
+    [line] = [orjson.loads(x) for x in (tmp_path / "m.jsonl").read_bytes().splitlines()]
+    assert "Siti Aminah" in line["text"] or "perlu diperbaiki" in line["text"]
+
+
+async def test_held_messages_fail_when_the_desa_has_no_official_to_send_the_digest_to(pool: asyncpg.Pool) -> None:
+    await ingest(pool, rejected(DESA_A, RT_A))
+    await pool.execute("DELETE FROM desa_contacts")  # the official's contact is gone
+    await job(pool, datetime(2026, 12, 1, 16, 5, tzinfo=WITA)).run_once()
+    assert await pool.fetchval("SELECT status FROM deliveries WHERE purpose = 'identity_rejected'") == "failed"
+    [failed] = await events(pool)
+    assert (failed.event_type, failed.payload.reason) == ("NotificationFailed", NO_OFFICIAL)

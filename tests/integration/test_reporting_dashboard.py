@@ -1,0 +1,269 @@
+"""The dashboard in a real browser: Debian's headless Chromium driven by Playwright, screenshots kept.
+
+The reporting service runs in this test's event loop (uvicorn, real PostgreSQL); its read model is filled through
+the same batch handler the consumers call, with a few hundred nominations spread over the regency and three weeks
+(the path from Kafka is covered by test_reporting_service.py). Screenshots go to test-artifacts/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import socket
+import sys
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from services.reporting import handlers
+from services.reporting.app import SPEC, create
+from services.reporting.settings import FundingSource, ReportingSettings
+from shared import db, topics
+from shared.contracts import (
+    Address,
+    EnrolmentConfirmed,
+    EnrolmentWaitlisted,
+    IdentityRejected,
+    IdentityReviewRequested,
+    IdentityVerified,
+    NominationSubmitted,
+    Nominator,
+    Reason,
+    new_envelope,
+)
+from shared.regions import default_regions
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
+BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+OCCUPATIONS = ["nelayan", "petani_pekebun", "buruh_tani", "ojek", "pedagang_kecil", "buruh_harian_lepas", "sopir"]
+REJECTIONS = ["NAME_MISMATCH", "REGISTRY_NOT_FOUND", "DUPLICATE_PERSON", "WAGE_EARNER", "DECEASED"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def auth() -> tuple[dict[str, Any], dict[str, str]]:
+    try:
+        from shared.auth import hash_api_key, new_api_key
+    except ImportError:
+        return {}, {}
+    key = new_api_key()
+    return {"api_keys": {hash_api_key(key): {"name": "dashboard", "role": "auditor"}}}, {"X-API-Key": key}
+
+
+def stream(count: int, seed: int = 6) -> list[Any]:
+    """Events of ``count`` nominations over three weeks: most enrolled, some waitlisted, rejected or in review."""
+    rng = random.Random(seed)
+    desa = [r.code for r in default_regions().by_level("desa_kelurahan") if r.code.startswith("64.08.")]
+    weights = [rng.random() ** 3 for _ in desa]  # a few villages nominate most
+    start = datetime(2026, 2, 2, 1, 0, tzinfo=UTC)
+    nominator = Nominator(type="disnaker", name="Petugas", region_code="64.08")
+    out = []
+
+    def env(payload: Any, at: datetime) -> Any:
+        e = new_envelope(payload, producer="t", person_key="p" * 16, correlation_id=payload.nomination_id)
+        return e.model_copy(update={"occurred_at": at})
+
+    for i in range(count):
+        nid, code = uuid.uuid4(), rng.choices(desa, weights)[0]
+        at = start + timedelta(days=21 * (i / count) ** 0.7, minutes=rng.randrange(600))
+        occupation = rng.choice(OCCUPATIONS)
+        out.append(
+            env(
+                NominationSubmitted(
+                    nomination_id=nid,
+                    nik="6408014501900001",
+                    full_name="Warga",
+                    birth_date=date(1990, 1, 5),
+                    sex="F",
+                    phone="+6281234567890",
+                    address=Address(kecamatan_code=code.rsplit(".", 1)[0], desa_code=code, rt="1", rw="1"),
+                    occupation=occupation,
+                    nominator=nominator,
+                    supporting_letter=None,
+                    programme_regency="64.08",
+                ),
+                at,
+            )
+        )
+        fate = rng.random()
+        later = at + timedelta(hours=rng.randrange(1, 48))
+        if fate < 0.15:
+            reasons = tuple(Reason(code=rng.choice(REJECTIONS), detail="-") for _ in range(rng.choice([1, 1, 2])))
+            out.append(
+                env(
+                    IdentityRejected(
+                        nomination_id=nid, reasons=reasons, full_name="W", nominator=nominator, desa_code=code
+                    ),
+                    later,
+                )
+            )
+            continue
+        if fate < 0.2:
+            reason = (Reason(code="POSSIBLE_DUPLICATE", detail="-"),)
+            out.append(
+                env(
+                    IdentityReviewRequested(nomination_id=nid, layer="duplicates", reasons=reason, desa_code=code),
+                    later,
+                )
+            )
+            continue
+        out.append(
+            env(
+                IdentityVerified(
+                    nomination_id=nid,
+                    nik="6408014501900001",
+                    full_name="Warga",
+                    birth_date=date(1990, 1, 5),
+                    sex="F",
+                    phone="+6281234567890",
+                    desa_code=code,
+                    occupation=occupation,
+                    nominator=nominator,
+                    programme_regency="64.08",
+                    name_score=97,
+                ),
+                later,
+            )
+        )
+        if fate < 0.3:
+            out.append(
+                env(
+                    EnrolmentWaitlisted(
+                        nomination_id=nid,
+                        programme_year=2026,
+                        position=i,
+                        full_name="W",
+                        phone="+6281234567890",
+                        desa_code=code,
+                        nominator=nominator,
+                    ),
+                    later,
+                )
+            )
+        else:
+            source = "APBD-KAB" if fate < 0.8 else "APBD-PROV"
+            out.append(
+                env(
+                    EnrolmentConfirmed(
+                        nomination_id=nid,
+                        membership_number=f"{i:011d}",
+                        funding_source=source,
+                        funding_source_name=source,
+                        programme_year=2026,
+                        coverage_start=later.date(),
+                        full_name="W",
+                        phone="+6281234567890",
+                        desa_code=code,
+                        nominator=nominator,
+                    ),
+                    later,
+                )
+            )
+    return out
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: run `bash deploy/ensure-chromium.sh` (CI's .ci/run does), "
+            "i.e. apt-get install -y chromium",
+            pytrace=False,
+        )
+    return CHROMIUM
+
+
+async def test_dashboard_renders_in_chromium(
+    chromium: Path, infra: Any, create_database: Any, topic_prefix: str
+) -> None:
+    from playwright.async_api import async_playwright
+
+    dsn = await create_database("reporting_ui")
+    await asyncio.to_thread(db.migrate, dsn, SPEC.migrations)
+    await topics.ensure_topics(infra.kafka_bootstrap, topic_prefix)
+    auth_settings, headers = auth()
+    port = free_port()
+    settings = ReportingSettings(
+        database_url=dsn,
+        kafka_bootstrap=infra.kafka_bootstrap,
+        topic_prefix=topic_prefix,
+        http_port=port,
+        target=500,
+        funding_sources=[
+            FundingSource(code="APBD-KAB", name="APBD Kab. Kutai Timur", quota=250, premium_idr=16800),
+            FundingSource(code="APBD-PROV", name="APBD Prov. Kaltim", quota=100, premium_idr=16800),
+        ],
+        **auth_settings,
+    )
+    pool = await db.create_pool(dsn, 1, 2)
+    try:
+        events = stream(400)
+        async with pool.acquire() as conn, conn.transaction():
+            await handlers.apply_events(conn, events)
+        covered = await pool.fetchval("SELECT count(*) FROM report_nominations WHERE status = 'enrolled'")
+    finally:
+        await pool.close()
+
+    server = uvicorn.Server(uvicorn.Config(create(settings), host="127.0.0.1", port=port, log_config=None))
+    serving = asyncio.create_task(server.serve())
+    ARTIFACTS.mkdir(exist_ok=True)
+    try:
+        for _ in range(600):  # polling until uvicorn listens (30 s at most)
+            if server.started:
+                break
+            await asyncio.sleep(0.05)
+        assert server.started, "the reporting service did not start"
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=str(chromium), headless=True, args=BROWSER_ARGS)
+            try:
+                context = await browser.new_context(
+                    extra_http_headers=headers, viewport={"width": 1400, "height": 900}, locale="id-ID"
+                )
+                page = await context.new_page()
+                response = await page.goto(f"http://127.0.0.1:{port}/")
+                assert response is not None and response.status == 200
+                assert await page.title() == "Dasbor Perlindungan Pekerja Rentan"
+                assert (await page.locator("#covered").inner_text()).replace(".", "") == str(covered)
+                for heading in ("Cakupan terhadap target", "Per kecamatan", "Alasan penolakan teratas"):
+                    assert await page.get_by_role("heading", name=heading).count() == 1, heading
+                assert await page.locator("#map rect").count() == 18  # the kecamatan of Kutai Timur
+                assert await page.locator("#over-time polyline").count() == 2
+                assert await page.locator("#budget").get_by_text("APBD Kab. Kutai Timur").count() == 1
+                await page.screenshot(path=str(ARTIFACTS / "dashboard-id.png"), full_page=True)
+
+                await page.click("#switch-lang")
+                await page.wait_for_url("**/?lang=en")
+                assert await page.get_by_role("heading", name="Coverage against the target").count() == 1
+                assert await page.get_by_text("Motorcycle taxi").count() >= 1  # worker categories in English
+                await page.screenshot(path=str(ARTIFACTS / "dashboard-en.png"), full_page=True)
+            finally:
+                await browser.close()
+        # `payung report` reads the same API
+        env = {**os.environ, "PAYUNG_REPORTING_URL": f"http://127.0.0.1:{port}"}
+        env.pop("PAYUNG_API_KEY", None)
+        if headers:
+            env["PAYUNG_API_KEY"] = headers["X-API-Key"]
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "deploy.cli", "report", "budget", "--csv", env=env, stdout=asyncio.subprocess.PIPE
+        )
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
+        assert proc.returncode == 0
+        lines = out.decode().splitlines()
+        assert lines[0] == "sumber_dana,nama,kuota,aktif,premi_idr,terpakai_setahun_idr,alokasi_setahun_idr"
+        assert lines[1].startswith("APBD-KAB,APBD Kab. Kutai Timur,250,") and lines[1].endswith(f",{250 * 16800 * 12}")
+    finally:
+        server.should_exit = True
+        await serving
+    assert (ARTIFACTS / "dashboard-id.png").stat().st_size > 10_000
