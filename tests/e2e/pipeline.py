@@ -17,7 +17,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg
 import httpx
@@ -27,30 +27,16 @@ from deploy import apikeys, stack
 from deploy.config import REPO_ROOT, SERVICES, StackTestConfig
 from shared.keys import person_key
 from shared.topics import all_topics, ensure_topics
+from tests.waiting import wait_for
 
 SECRET = "e2e-person-key-secret-0123456789"
 FINAL = {"notified", "rejected", "enrolled", "waitlisted"}
-T = TypeVar("T")
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-async def wait_for(check: Callable[[], Awaitable[T | None]], what: str, timeout: float = 90) -> T:
-    """Poll ``check`` until it returns a truthy value; fail with ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    delay = 0.1
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        await asyncio.sleep(delay)
-        delay = min(delay * 1.5, 1.0)
 
 
 @dataclass

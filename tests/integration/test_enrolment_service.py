@@ -7,10 +7,7 @@ and ``enrolment.waitlisted`` through the consumer, the outbox and the relay; the
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
-from collections.abc import Awaitable, Callable
-from datetime import date
 from typing import Any
 
 import httpx
@@ -19,40 +16,14 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from services.enrolment.app import SPEC
 from services.enrolment.settings import EnrolmentSettings, FundingSourceConfig
-from shared import db, keys, topics
+from shared import db, topics
 from shared.auth import hash_api_key, new_api_key
-from shared.contracts import Envelope, IdentityVerified, Nominator, decode, encode, new_envelope
+from shared.contracts import Envelope, decode, encode, new_envelope
 from shared.service import create_app
+from tests.integration.enrolment_support import verified
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
-
-
-def verified(i: int) -> Envelope[IdentityVerified]:
-    nik, nomination_id = f"640904{i:010d}", uuid.uuid4()
-    payload = IdentityVerified(
-        nomination_id=nomination_id,
-        nik=nik,
-        full_name="Abdul Karim",
-        birth_date=date(1968, 8, 17),
-        sex="M",
-        phone="+6281234567890",
-        desa_code="64.09.04.2001",
-        occupation="buruh_tani",
-        nominator=Nominator(type="disnaker", name="Petugas Disnaker", region_code="64.09"),
-        programme_regency="64.09",
-        name_score=92,
-    )
-    return new_envelope(
-        payload, producer="verification", person_key=keys.person_key(nik, "k" * 16), correlation_id=nomination_id
-    )
-
-
-async def poll(check: Callable[[], Awaitable[bool]], within_s: float = 30) -> None:
-    deadline = time.monotonic() + within_s
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.1)  # polling interval, not a wait for an outcome
 
 
 async def test_verified_people_come_out_enrolled_or_waitlisted(
@@ -108,7 +79,7 @@ async def test_verified_people_come_out_enrolled_or_waitlisted(
                 topic = settings.topic(topics.IDENTITY_VERIFIED)
                 # One partition: the test needs a known arrival order (across partitions there is none).
                 await producer.send_and_wait(topic, encode(env), key=env.person_key.encode(), partition=0)
-            await poll(all_applied_and_published)
+            await wait_for(all_applied_and_published, "all applied and published", timeout=30)
             await read()  # anything published by mistake for the repeated NIK would be here by now
         finally:
             await reader.stop()

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import time
-import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from datetime import date
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,9 +21,11 @@ from deploy.acls import ADMIN_USER
 from deploy.config import StackConfig, StackTestConfig
 from services.enrolment.app import SPEC
 from services.enrolment.settings import EnrolmentSettings, FundingSourceConfig
-from shared import db, keys, topics
-from shared.contracts import Envelope, IdentityVerified, Nominator, decode, encode, new_envelope
+from shared import db, topics
+from shared.contracts import Envelope, decode, encode
 from shared.service import create_app
+from tests.integration.enrolment_support import verified
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -53,34 +52,6 @@ def sasl_kafka() -> Iterator[StackConfig]:
 
 def as_user(cfg: StackConfig, user: str) -> dict[str, Any]:
     return {"bootstrap_servers": cfg.kafka_bootstrap, **kafka.client_options(cfg, user)}
-
-
-def verified(i: int) -> Envelope[IdentityVerified]:
-    nik, nomination_id = f"640904{i:010d}", uuid.uuid4()
-    payload = IdentityVerified(
-        nomination_id=nomination_id,
-        nik=nik,
-        full_name="Abdul Karim",
-        birth_date=date(1968, 8, 17),
-        sex="M",
-        phone="+6281234567890",
-        desa_code="64.09.04.2001",
-        occupation="buruh_tani",
-        nominator=Nominator(type="disnaker", name="Petugas Disnaker", region_code="64.09"),
-        programme_regency="64.09",
-        name_score=92,
-    )
-    return new_envelope(
-        payload, producer="verification", person_key=keys.person_key(nik, "k" * 16), correlation_id=nomination_id
-    )
-
-
-async def poll(check: Callable[[], Awaitable[bool]], within_s: float = 60) -> None:
-    deadline = time.monotonic() + within_s
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.1)  # polling interval, not a wait for an outcome
 
 
 async def test_a_service_runs_with_its_own_principal(sasl_kafka: StackConfig, create_database: Any) -> None:
@@ -122,7 +93,7 @@ async def test_a_service_runs_with_its_own_principal(sasl_kafka: StackConfig, cr
 
         try:
             await producer.send_and_wait(topics.IDENTITY_VERIFIED, encode(person), key=person.person_key.encode())
-            await poll(confirmed)
+            await wait_for(confirmed, "confirmed", timeout=60)
         finally:
             await reader.stop()
             await producer.stop()
