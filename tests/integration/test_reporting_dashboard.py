@@ -13,7 +13,7 @@ import random
 import socket
 import sys
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,19 +24,9 @@ from services.reporting import handlers
 from services.reporting.app import SPEC, create
 from services.reporting.settings import FundingSource, ReportingSettings
 from shared import db, topics
-from shared.contracts import (
-    Address,
-    EnrolmentConfirmed,
-    EnrolmentWaitlisted,
-    IdentityRejected,
-    IdentityReviewRequested,
-    IdentityVerified,
-    NominationSubmitted,
-    Nominator,
-    Reason,
-    new_envelope,
-)
 from shared.regions import default_regions
+from tests import reporting_events as events
+from tests.reporting_events import auditor
 
 pytestmark = pytest.mark.integration
 
@@ -53,124 +43,31 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def auth() -> tuple[dict[str, Any], dict[str, str]]:
-    try:
-        from shared.auth import hash_api_key, new_api_key
-    except ImportError:
-        return {}, {}
-    key = new_api_key()
-    return {"api_keys": {hash_api_key(key): {"name": "dashboard", "role": "auditor"}}}, {"X-API-Key": key}
-
-
 def stream(count: int, seed: int = 6) -> list[Any]:
     """Events of ``count`` nominations over three weeks: most enrolled, some waitlisted, rejected or in review."""
     rng = random.Random(seed)
     desa = [r.code for r in default_regions().by_level("desa_kelurahan") if r.code.startswith("64.08.")]
     weights = [rng.random() ** 3 for _ in desa]  # a few villages nominate most
     start = datetime(2026, 2, 2, 1, 0, tzinfo=UTC)
-    nominator = Nominator(type="disnaker", name="Petugas", region_code="64.08")
     out = []
-
-    def env(payload: Any, at: datetime) -> Any:
-        e = new_envelope(payload, producer="t", person_key="p" * 16, correlation_id=payload.nomination_id)
-        return e.model_copy(update={"occurred_at": at})
-
     for i in range(count):
         nid, code = uuid.uuid4(), rng.choices(desa, weights)[0]
         at = start + timedelta(days=21 * (i / count) ** 0.7, minutes=rng.randrange(600))
         occupation = rng.choice(OCCUPATIONS)
-        out.append(
-            env(
-                NominationSubmitted(
-                    nomination_id=nid,
-                    nik="6408014501900001",
-                    full_name="Warga",
-                    birth_date=date(1990, 1, 5),
-                    sex="F",
-                    phone="+6281234567890",
-                    address=Address(kecamatan_code=code.rsplit(".", 1)[0], desa_code=code, rt="1", rw="1"),
-                    occupation=occupation,
-                    nominator=nominator,
-                    supporting_letter=None,
-                    programme_regency="64.08",
-                ),
-                at,
-            )
-        )
+        out.append(events.submitted(nid, code, occupation, at))
         fate = rng.random()
         later = at + timedelta(hours=rng.randrange(1, 48))
         if fate < 0.15:
-            reasons = tuple(Reason(code=rng.choice(REJECTIONS), detail="-") for _ in range(rng.choice([1, 1, 2])))
-            out.append(
-                env(
-                    IdentityRejected(
-                        nomination_id=nid, reasons=reasons, full_name="W", nominator=nominator, desa_code=code
-                    ),
-                    later,
-                )
-            )
-            continue
-        if fate < 0.2:
-            reason = (Reason(code="POSSIBLE_DUPLICATE", detail="-"),)
-            out.append(
-                env(
-                    IdentityReviewRequested(nomination_id=nid, layer="duplicates", reasons=reason, desa_code=code),
-                    later,
-                )
-            )
-            continue
-        out.append(
-            env(
-                IdentityVerified(
-                    nomination_id=nid,
-                    nik="6408014501900001",
-                    full_name="Warga",
-                    birth_date=date(1990, 1, 5),
-                    sex="F",
-                    phone="+6281234567890",
-                    desa_code=code,
-                    occupation=occupation,
-                    nominator=nominator,
-                    programme_regency="64.08",
-                    name_score=97,
-                ),
-                later,
-            )
-        )
-        if fate < 0.3:
-            out.append(
-                env(
-                    EnrolmentWaitlisted(
-                        nomination_id=nid,
-                        programme_year=2026,
-                        position=i,
-                        full_name="W",
-                        phone="+6281234567890",
-                        desa_code=code,
-                        nominator=nominator,
-                    ),
-                    later,
-                )
-            )
+            codes = tuple(rng.choice(REJECTIONS) for _ in range(rng.choice([1, 1, 2])))
+            out.append(events.rejected(nid, code, codes, later))
+        elif fate < 0.2:
+            out.append(events.review(nid, code, later))
         else:
-            source = "APBD-KAB" if fate < 0.8 else "APBD-PROV"
-            out.append(
-                env(
-                    EnrolmentConfirmed(
-                        nomination_id=nid,
-                        membership_number=f"{i:011d}",
-                        funding_source=source,
-                        funding_source_name=source,
-                        programme_year=2026,
-                        coverage_start=later.date(),
-                        full_name="W",
-                        phone="+6281234567890",
-                        desa_code=code,
-                        nominator=nominator,
-                    ),
-                    later,
-                )
-            )
+            out.append(events.verified(nid, code, later, occupation=occupation))
+            if fate < 0.3:
+                out.append(events.waitlisted(nid, code, later, position=i + 1))
+            else:
+                out.append(events.confirmed(nid, code, "APBD-KAB" if fate < 0.8 else "APBD-PROV", later))
     return out
 
 
@@ -193,7 +90,7 @@ async def test_dashboard_renders_in_chromium(
     dsn = await create_database("reporting_ui")
     await asyncio.to_thread(db.migrate, dsn, SPEC.migrations)
     await topics.ensure_topics(infra.kafka_bootstrap, topic_prefix)
-    auth_settings, headers = auth()
+    auth_settings, headers = auditor()
     port = free_port()
     settings = ReportingSettings(
         database_url=dsn,

@@ -8,10 +8,8 @@ letter, and the consumer lag must drain to zero.
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
-from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -22,120 +20,24 @@ from services.reporting.app import SPEC
 from services.reporting.settings import FundingSource, ReportingSettings
 from shared import db, topics
 from shared.contracts import (
-    Address,
-    EnrolmentConfirmed,
-    Envelope,
-    IdentityRejected,
-    IdentityReviewRequested,
-    IdentityVerified,
-    NominationSubmitted,
-    Nominator,
-    Reason,
     encode,
-    new_envelope,
 )
 from shared.service import create_app
+from tests.reporting_events import auditor, confirmed, rejected, review, submitted, verified
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
 KEC_A, KEC_B = "64.08.01", "64.08.04"
 DESA_A, DESA_B = "64.08.01.2001", "64.08.04.1001"
-NOMINATOR = Nominator(type="disnaker", name="Petugas", region_code="64.08")
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
-
-
-def auth() -> tuple[dict[str, Any], dict[str, str]]:
-    """Settings and headers for an auditor's API key, when the services require authentication."""
-    try:
-        from shared.auth import hash_api_key, new_api_key
-    except ImportError:
-        return {}, {}
-    key = new_api_key()
-    return {"api_keys": {hash_api_key(key): {"name": "test", "role": "auditor"}}}, {"X-API-Key": key}
-
-
-def envelope(payload: Any, at: datetime) -> Envelope[Any]:
-    e = new_envelope(payload, producer="test", person_key="p" * 16, correlation_id=payload.nomination_id)
-    return e.model_copy(update={"occurred_at": at})
-
-
-def submitted(nid: uuid.UUID, desa: str, occupation: str, at: datetime) -> Envelope[Any]:
-    kec = desa.rsplit(".", 1)[0]
-    payload = NominationSubmitted(
-        nomination_id=nid,
-        nik="6408014501900001",
-        full_name="Warga",
-        birth_date=date(1990, 1, 5),
-        sex="F",
-        phone="+6281234567890",
-        address=Address(kecamatan_code=kec, desa_code=desa, rt="1", rw="1"),
-        occupation=occupation,
-        nominator=NOMINATOR,
-        supporting_letter=None,
-        programme_regency="64.08",
-    )
-    return envelope(payload, at)
-
-
-def verified(nid: uuid.UUID, desa: str, at: datetime) -> Envelope[Any]:
-    payload = IdentityVerified(
-        nomination_id=nid,
-        nik="6408014501900001",
-        full_name="Warga",
-        birth_date=date(1990, 1, 5),
-        sex="F",
-        phone="+6281234567890",
-        desa_code=desa,
-        occupation="nelayan",
-        nominator=NOMINATOR,
-        programme_regency="64.08",
-        name_score=99,
-    )
-    return envelope(payload, at)
-
-
-def confirmed(nid: uuid.UUID, desa: str, source: str, at: datetime) -> Envelope[Any]:
-    payload = EnrolmentConfirmed(
-        nomination_id=nid,
-        membership_number="12345678901",
-        funding_source=source,
-        funding_source_name=source,
-        programme_year=2026,
-        coverage_start=at.date(),
-        full_name="Warga",
-        phone="+6281234567890",
-        desa_code=desa,
-        nominator=NOMINATOR,
-    )
-    return envelope(payload, at)
-
-
-def rejected(nid: uuid.UUID, desa: str, codes: tuple[str, ...], at: datetime) -> Envelope[Any]:
-    reasons = tuple(Reason(code=c, detail="-") for c in codes)
-    payload = IdentityRejected(
-        nomination_id=nid, reasons=reasons, full_name="Warga", nominator=NOMINATOR, desa_code=desa
-    )
-    return envelope(payload, at)
-
-
-def review(nid: uuid.UUID, desa: str, at: datetime) -> Envelope[Any]:
-    reasons = (Reason(code="POSSIBLE_DUPLICATE", detail="-"),)
-    return envelope(IdentityReviewRequested(nomination_id=nid, layer="duplicates", reasons=reasons, desa_code=desa), at)
-
-
-async def poll(check: Callable[[], Awaitable[bool]], within_s: float = 60) -> None:
-    deadline = time.monotonic() + within_s
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.2)  # polling interval, not a wait for an outcome
 
 
 async def test_event_stream_becomes_exact_counts(infra: Any, create_database: Any, topic_prefix: str) -> None:
     dsn = await create_database("reporting")
     await asyncio.to_thread(db.migrate, dsn, SPEC.migrations)
     await topics.ensure_topics(infra.kafka_bootstrap, topic_prefix)
-    auth_settings, headers = auth()
+    auth_settings, headers = auditor()
     settings = ReportingSettings(
         database_url=dsn,
         kafka_bootstrap=infra.kafka_bootstrap,
@@ -185,7 +87,7 @@ async def test_event_stream_becomes_exact_counts(infra: Any, create_database: An
             dead = sum(c.stats.dead_lettered for c in rt.consumers)
             return processed == len(stream) and dead == 1 and rt.relay.published == 1
 
-        await poll(seen_all)
+        await wait_for(seen_all, "every event in the read model", timeout=60)
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://reporting", headers=headers
         ) as client:
@@ -228,7 +130,8 @@ async def test_event_stream_becomes_exact_counts(infra: Any, create_database: An
                 health = await get("/v1/reports/health")
                 return health["lag_by_service"]["reporting"] == 0 and health["dead_letters_total"] == 1
 
-            await poll(drained)  # offsets are committed right after each batch's transaction
+            # Offsets are committed right after each batch's transaction.
+            await wait_for(drained, "the consumer groups to drain", timeout=60)
             health = await get("/v1/reports/health")
             assert health["dead_letters"][topics.IDENTITY_REJECTED] == 1
             assert health["lag_by_service"]["verification"] == 7  # nobody consumed the 7 submissions here

@@ -13,19 +13,13 @@ from services.reporting import dashboard, domain, labels
 from services.reporting.kafka_health import group_lag
 from services.reporting.settings import FundingSource
 from shared.contracts import (
-    Address,
-    EnrolmentConfirmed,
     EnrolmentEnded,
-    EnrolmentWaitlisted,
     IdentityRejected,
-    IdentityReviewRequested,
-    IdentityVerified,
-    NominationSubmitted,
     Nominator,
     NotificationSent,
     Reason,
-    new_envelope,
 )
+from tests import reporting_events as ev
 
 NID = uuid.uuid4()
 DESA = "64.08.01.2001"
@@ -33,92 +27,24 @@ NOMINATOR = Nominator(type="desa", name="Kepala Desa", region_code=DESA)
 T0 = datetime(2026, 3, 1, 23, 30, tzinfo=UTC)  # 07:30 on 2 March in WITA
 
 
-def env(payload: Any, at: datetime) -> Any:
-    e = new_envelope(payload, producer="t", person_key="k" * 16, correlation_id=NID)
-    return e.model_copy(update={"occurred_at": at})
-
-
 def submitted(at: datetime = T0) -> Any:
-    return env(
-        NominationSubmitted(
-            nomination_id=NID,
-            nik="6408014501900001",
-            full_name="Siti",
-            birth_date=date(1990, 1, 5),
-            sex="F",
-            phone="+6281234567890",
-            address=Address(kecamatan_code="64.08.01", desa_code=DESA, rt="1", rw="2"),
-            occupation="nelayan",
-            nominator=NOMINATOR,
-            supporting_letter=None,
-            programme_regency="64.08",
-        ),
-        at,
-    )
+    return ev.submitted(NID, DESA, "nelayan", at, nominator=NOMINATOR)
 
 
 def verified(at: datetime) -> Any:
-    return env(
-        IdentityVerified(
-            nomination_id=NID,
-            nik="6408014501900001",
-            full_name="Siti",
-            birth_date=date(1990, 1, 5),
-            sex="F",
-            phone="+6281234567890",
-            desa_code=DESA,
-            occupation="nelayan",
-            nominator=NOMINATOR,
-            programme_regency="64.08",
-            name_score=95,
-        ),
-        at,
-    )
+    return ev.verified(NID, DESA, at, nominator=NOMINATOR)
 
 
 def confirmed(at: datetime) -> Any:
-    return env(
-        EnrolmentConfirmed(
-            nomination_id=NID,
-            membership_number="12345678901",
-            funding_source="APBD-KAB",
-            funding_source_name="APBD Kabupaten",
-            programme_year=2026,
-            coverage_start=at.date(),
-            full_name="Siti",
-            phone="+6281234567890",
-            desa_code=DESA,
-            nominator=NOMINATOR,
-        ),
-        at,
-    )
+    return ev.confirmed(NID, DESA, "APBD-KAB", at, nominator=NOMINATOR)
 
 
 def waitlisted(at: datetime) -> Any:
-    return env(
-        EnrolmentWaitlisted(
-            nomination_id=NID,
-            programme_year=2026,
-            position=3,
-            full_name="Siti",
-            phone="+6281234567890",
-            desa_code=DESA,
-            nominator=NOMINATOR,
-        ),
-        at,
-    )
+    return ev.waitlisted(NID, DESA, at, nominator=NOMINATOR)
 
 
 def review(at: datetime) -> Any:
-    return env(
-        IdentityReviewRequested(
-            nomination_id=NID,
-            layer="duplicates",
-            reasons=(Reason(code="POSSIBLE_DUPLICATE", detail="x"),),
-            desa_code=DESA,
-        ),
-        at,
-    )
+    return ev.review(NID, DESA, at)
 
 
 def test_submission_gives_area_category_and_day_without_personal_data() -> None:
@@ -141,7 +67,7 @@ def test_any_arrival_order_gives_the_same_row() -> None:
         verified(T0 + timedelta(minutes=5)),
         waitlisted(T0 + timedelta(minutes=6)),
         confirmed(T0 + timedelta(days=3)),
-        env(
+        ev.envelope(
             NotificationSent(
                 nomination_id=NID,
                 delivery_id=uuid.uuid4(),
@@ -174,7 +100,7 @@ def test_review_queue_holds_until_a_later_decision() -> None:
 
 
 def test_rejection_reasons_are_kept_once_each_and_ended_beats_enrolled() -> None:
-    rejected = env(
+    rejected = ev.envelope(
         IdentityRejected(
             nomination_id=NID,
             reasons=(Reason(code="NAME_MISMATCH", detail="x"), Reason(code="DECEASED", detail="y")),
@@ -186,7 +112,7 @@ def test_rejection_reasons_are_kept_once_each_and_ended_beats_enrolled() -> None
     )
     row = domain.fold([rejected, rejected])[NID]
     assert (row.status, row.rejection_reasons) == ("rejected", ("NAME_MISMATCH", "DECEASED"))
-    ended = env(
+    ended = ev.envelope(
         EnrolmentEnded(
             nomination_id=NID,
             membership_number="1",

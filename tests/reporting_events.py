@@ -1,0 +1,120 @@
+"""Event builders for the reporting tests: the envelopes the reporting service folds into its read model.
+
+Payload fields the read model does not use are fixed; the ones it counts (nomination, desa, occupation, funding
+source, reasons, time) are arguments.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from shared.auth import hash_api_key, new_api_key
+from shared.contracts import (
+    Address,
+    EnrolmentConfirmed,
+    EnrolmentWaitlisted,
+    Envelope,
+    IdentityRejected,
+    IdentityReviewRequested,
+    IdentityVerified,
+    NominationSubmitted,
+    Nominator,
+    Reason,
+    new_envelope,
+)
+
+DISNAKER = Nominator(type="disnaker", name="Petugas", region_code="64.08")
+_PERSON = {"nik": "6408014501900001", "full_name": "Warga", "birth_date": date(1990, 1, 5), "sex": "F"}
+_PHONE = "+6281234567890"
+
+
+def auditor() -> tuple[dict[str, Any], dict[str, str]]:
+    """Settings fragment and request headers for an auditor's API key (reports are read-only)."""
+    key = new_api_key()
+    return {"api_keys": {hash_api_key(key): {"name": "test-auditor", "role": "auditor"}}}, {"X-API-Key": key}
+
+
+def envelope(payload: Any, at: datetime) -> Envelope[Any]:
+    e = new_envelope(payload, producer="test", person_key="p" * 16, correlation_id=payload.nomination_id)
+    return e.model_copy(update={"occurred_at": at})
+
+
+def submitted(
+    nid: uuid.UUID, desa: str, occupation: str, at: datetime, nominator: Nominator = DISNAKER
+) -> Envelope[Any]:
+    address = Address(kecamatan_code=desa.rsplit(".", 1)[0], desa_code=desa, rt="1", rw="1")
+    payload = NominationSubmitted(
+        nomination_id=nid,
+        **_PERSON,
+        phone=_PHONE,
+        address=address,
+        occupation=occupation,
+        nominator=nominator,
+        supporting_letter=None,
+        programme_regency="64.08",
+    )
+    return envelope(payload, at)
+
+
+def verified(
+    nid: uuid.UUID, desa: str, at: datetime, occupation: str = "nelayan", nominator: Nominator = DISNAKER
+) -> Envelope[Any]:
+    payload = IdentityVerified(
+        nomination_id=nid,
+        **_PERSON,
+        phone=_PHONE,
+        desa_code=desa,
+        occupation=occupation,
+        nominator=nominator,
+        programme_regency="64.08",
+        name_score=97,
+    )
+    return envelope(payload, at)
+
+
+def confirmed(nid: uuid.UUID, desa: str, source: str, at: datetime, nominator: Nominator = DISNAKER) -> Envelope[Any]:
+    payload = EnrolmentConfirmed(
+        nomination_id=nid,
+        membership_number="12345678901",
+        funding_source=source,
+        funding_source_name=source,
+        programme_year=2026,
+        coverage_start=at.date(),
+        full_name=_PERSON["full_name"],
+        phone=_PHONE,
+        desa_code=desa,
+        nominator=nominator,
+    )
+    return envelope(payload, at)
+
+
+def waitlisted(
+    nid: uuid.UUID, desa: str, at: datetime, position: int = 3, nominator: Nominator = DISNAKER
+) -> Envelope[Any]:
+    payload = EnrolmentWaitlisted(
+        nomination_id=nid,
+        programme_year=2026,
+        position=position,
+        full_name=_PERSON["full_name"],
+        phone=_PHONE,
+        desa_code=desa,
+        nominator=nominator,
+    )
+    return envelope(payload, at)
+
+
+def rejected(
+    nid: uuid.UUID, desa: str, codes: tuple[str, ...], at: datetime, nominator: Nominator = DISNAKER
+) -> Envelope[Any]:
+    reasons = tuple(Reason(code=c, detail="-") for c in codes)
+    payload = IdentityRejected(
+        nomination_id=nid, reasons=reasons, full_name=_PERSON["full_name"], nominator=nominator, desa_code=desa
+    )
+    return envelope(payload, at)
+
+
+def review(nid: uuid.UUID, desa: str, at: datetime) -> Envelope[Any]:
+    reasons = (Reason(code="POSSIBLE_DUPLICATE", detail="-"),)
+    return envelope(IdentityReviewRequested(nomination_id=nid, layer="duplicates", reasons=reasons, desa_code=desa), at)
