@@ -184,6 +184,17 @@ async def build_pipeline(
     env["nomination"]["PAYUNG_PERSON_KEY_SECRET"] = SECRET
     env["enrolment"]["PAYUNG_FUNDING_SOURCES"] = json.dumps(funding_sources)
     env["notification"]["PAYUNG_LOCAL_OUTBOX_FILE"] = str(messages_file)
+    # Deliveries a killed dispatcher had claimed are reclaimed when their lease ends (300 s by default, sized for
+    # real providers). The crash tests kill it mid-round, so: small rounds, short timeouts, a lease of seconds
+    # (the settings refuse a lease shorter than a round can take).
+    env["notification"] |= {
+        "PAYUNG_DISPATCH_BATCH_SIZE": "50",
+        "PAYUNG_DISPATCH_CONCURRENCY": "10",
+        "PAYUNG_SMS_TIMEOUT_S": "1",
+        "PAYUNG_SMTP_TIMEOUT_S": "1",
+        "PAYUNG_WHATSAPP_TIMEOUT_S": "1",
+        "PAYUNG_SENDING_LEASE_S": "10",
+    }
     await ensure_topics(kafka_bootstrap, prefix)
     pipeline = Pipeline(cfg, kafka_bootstrap, db_urls, env, messages_file, api_keys)
     _run_service_command(pipeline, "verification", "migrate")
