@@ -14,16 +14,21 @@ import time
 import uuid
 
 import asyncpg
+import psutil
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from bench.probe import tree_cpu_seconds
 from shared import outbox
 
 PARTITIONS = 6  # as the event topics (shared/topics.py)
 
 
-async def run_baseline(bootstrap: str, dsn: str, prefix: str, count: int, value_size: int, max_records: int) -> dict:
-    """Push ``count`` records of ``value_size`` bytes through one hop; returns records/s and the timings."""
+async def run_baseline(
+    bootstrap: str, dsn: str, prefix: str, count: int, value_size: int, max_records: int, infra: dict[str, int]
+) -> dict:
+    """Push ``count`` records of ``value_size`` bytes through one hop; returns records/s, the timings and the CPU
+    the hop cost: this process plus the ``infra`` processes (name -> pid: Kafka, PostgreSQL and its backends)."""
     src, dst = f"{prefix}baseline.in", f"{prefix}baseline.out"
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
@@ -46,7 +51,10 @@ async def run_baseline(bootstrap: str, dsn: str, prefix: str, count: int, value_
             futures.append(await producer.send(src, value, key=f"k{i}".encode()))
         await asyncio.gather(*futures)
         load_s = time.monotonic() - t0
+        procs = [psutil.Process(), *(psutil.Process(pid) for pid in infra.values())]
+        cpu_before = sum(tree_cpu_seconds(p) for p in procs)
         hop_s = await _hop(bootstrap, conn, producer, src, dst, f"{prefix}baseline", count, max_records)
+        hop_cpu = sum(tree_cpu_seconds(p) for p in procs) - cpu_before
     finally:
         await conn.execute("DROP TABLE IF EXISTS bench_hop")
         await conn.close()
@@ -58,6 +66,8 @@ async def run_baseline(bootstrap: str, dsn: str, prefix: str, count: int, value_
         "produce_only_per_s": round(count / load_s, 1),
         "hop_seconds": round(hop_s, 2),
         "hop_per_s": round(count / hop_s, 1),
+        # CPU of client + Kafka + PostgreSQL per record and hop: the floor under every service hop of the pipeline
+        "hop_cpu_ms_per_record": round(1000 * hop_cpu / count, 3),
     }
 
 

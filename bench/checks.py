@@ -55,8 +55,11 @@ async def _one(dsn: str, query: str, *args: Any) -> Any:
         await conn.close()
 
 
-async def check(db: dict[str, str], bootstrap: str, prefix: str, accepted: set[uuid.UUID]) -> dict[str, Any]:
-    """The figures; ``violations`` lists every broken invariant (empty: all hold)."""
+async def check(
+    db: dict[str, str], bootstrap: str, prefix: str, accepted: set[uuid.UUID], bpjs: dict[str, int] | None = None
+) -> dict[str, Any]:
+    """The figures; ``violations`` lists every broken invariant (empty: all hold). ``bpjs``: the BPJS simulator's
+    own counts (``/_simulator/stats``) when enrolment registered over HTTP, to check nobody was registered twice."""
     f: dict[str, Any] = {"accepted": len(accepted)}
     nom, ver, enr, ntf = db["nomination"], db["verification"], db["enrolment"], db["notification"]
     f["nominations_stored"] = await _one(nom, "SELECT count(*) FROM nominations")
@@ -75,6 +78,9 @@ async def check(db: dict[str, str], bootstrap: str, prefix: str, accepted: set[u
     f["seated_and_waiting"] = await _one(
         enr, "SELECT count(*) FROM waitlist w JOIN seats s USING (nomination_id) WHERE w.promoted_at IS NULL"
     )
+    f["seats_pending_bpjs"] = await _one(enr, "SELECT count(*) FROM seats WHERE status = 'pending_bpjs'")
+    if bpjs is not None:
+        f["bpjs"] = bpjs
     quota = await _one(enr, "SELECT sum(quota) FROM funding_sources")
     f["quota_total"] = quota
     f["used_total"] = await _one(enr, "SELECT sum(used) FROM funding_sources")
@@ -140,6 +146,10 @@ async def check(db: dict[str, str], bootstrap: str, prefix: str, accepted: set[u
         v.append("lost enrolment events")
     if f["dead_letters"]:
         v.append("dead letters")
+    if f["seats_pending_bpjs"]:
+        v.append("seats never registered at BPJS")
+    if bpjs is not None and not (bpjs["references"] == bpjs["distinct_niks"] == f["seats"]):
+        v.append("BPJS registrations differ from seats (someone registered twice, or a seat never registered)")
     f["violations"] = v
     return f
 

@@ -3,9 +3,13 @@
 On the benchmark's stack instance (fresh databases and topic prefix), submits N generated nominations in small
 bulk requests (each item with its own Idempotency-Key, retried through every failure, as a careful client does)
 while, one after the other: each service is SIGKILLed and restarted, the Kafka broker is stopped and restarted,
-PostgreSQL is restarted. Then waits for the pipeline to drain and checks the invariants (bench/checks.py) from the
-databases and the topics. Small quotas, so that the waitlist and the quota limit are exercised too.
-Exit code 0 only when no invariant is broken.
+PostgreSQL is restarted, the civil-registry web service answers 503 and then hangs, the BPJS registration service
+answers 503 and then hangs. Verification talks to the civil registry over HTTP (``registry_http``) and enrolment to
+BPJS over HTTP (``bpjs.HttpBpjsClient``), each against its named simulator run as a separate process and told to
+misbehave through its ``/_simulator/faults`` endpoint. Then waits for the pipeline to drain and checks the
+invariants (bench/checks.py) from the databases, the topics and the BPJS simulator's own count of registrations.
+Small quotas, so that the waitlist and the quota limit are exercised too. Exit code 0 only when no invariant is
+broken.
 """
 
 from __future__ import annotations
@@ -14,27 +18,60 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
+import sys
 import time
 import uuid
+from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from bench.checks import check
 from bench.run import REGENCY, RESULTS, BenchStackConfig, auth_headers, prepare
-from deploy import kafka, postgres, stack
+from deploy import kafka, postgres, procs, stack
 from deploy.config import REPO_ROOT, SERVICES, StackConfig
 from deploy.demo import _load_registry
-from tools.synthetic import generate_nominations
+from tools.synthetic import Nomination, generate_nominations
 
 FUNDING = [
     {"code": "APBD-KAB", "name": "APBD Kabupaten", "quota": 3000, "priority": 1, "premium_idr": 16800},
     {"code": "APBD-PROV", "name": "APBD Provinsi", "quota": 1000, "priority": 2, "premium_idr": 16800},
 ]
-ENV = {"PAYUNG_FUNDING_SOURCES": json.dumps(FUNDING), "PAYUNG_OUTBOX_POLL_INTERVAL_S": "0.5"}
 _KEYS = uuid.UUID("0c8d7a3e-5b0f-4d59-9a43-5041594e4641")
+# the simulators' ports (the CI's short run moves them next to its own instance)
+REGISTRY_SIM_PORT = int(os.environ.get("PAYUNG_FAULTS_REGISTRY_SIM_PORT", "25090"))
+BPJS_SIM_PORT = int(os.environ.get("PAYUNG_FAULTS_BPJS_SIM_PORT", "25091"))
+_SIM_USER, _SIM_PASSWORD, _SIM_TOKEN = "payung", "fault-suite", "fault-suite-token"
+ENV = {
+    "PAYUNG_FUNDING_SOURCES": json.dumps(FUNDING),
+    "PAYUNG_OUTBOX_POLL_INTERVAL_S": "0.5",
+    # verification asks the civil registry over HTTP; timeouts, breaker and pending retries shortened to the run
+    "PAYUNG_REGISTRY_ADAPTER": "http",
+    "PAYUNG_REGISTRY_URL": f"http://127.0.0.1:{REGISTRY_SIM_PORT}",
+    "PAYUNG_REGISTRY_USER": _SIM_USER,
+    "PAYUNG_REGISTRY_PASSWORD": _SIM_PASSWORD,
+    "PAYUNG_REGISTRY_TIMEOUT_S": "2",
+    "PAYUNG_REGISTRY_RATE_PER_S": "2000",
+    "PAYUNG_REGISTRY_BURST": "200",
+    "PAYUNG_REGISTRY_CONCURRENCY": "16",
+    "PAYUNG_REGISTRY_BREAKER_RESET_S": "3",
+    "PAYUNG_PENDING_POLL_S": "2",
+    "PAYUNG_PENDING_RETRY_BASE_S": "3",
+    "PAYUNG_PENDING_RETRY_MAX_S": "20",
+    # enrolment registers seats at BPJS over HTTP; a short timeout and small rounds keep the registrar's lease short
+    "PAYUNG_BPJS_ADAPTER": "http",
+    "PAYUNG_BPJS_URL": f"http://127.0.0.1:{BPJS_SIM_PORT}",
+    "PAYUNG_BPJS_TOKEN": _SIM_TOKEN,
+    "PAYUNG_BPJS_TIMEOUT_S": "1",
+    "PAYUNG_BPJS_BACKOFF_S": "0.1",
+    "PAYUNG_BPJS_RETRY_DELAY_S": "2",
+    "PAYUNG_BPJS_REGISTRAR_INTERVAL_S": "0.5",
+    "PAYUNG_BPJS_REGISTRAR_BATCH": "10",
+}
 
 
 def restart_kafka(cfg: StackConfig, down_s: float) -> None:
@@ -55,16 +92,69 @@ def kill_and_restart(cfg: StackConfig, service: str) -> None:
     stack.start_service(cfg, service, ENV)
 
 
+def start_simulators(cfg: StackConfig, registry: Path) -> list[int]:
+    """The civil-registry and BPJS simulators as processes of their own (logs and pids under the stack dir)."""
+    run, logs = cfg.stack_dir / "run", cfg.stack_dir / "logs"
+    commands = {
+        "registry-simulator": [
+            sys.executable, "-m", "services.verification.registry_simulator", str(registry),
+            "--port", str(REGISTRY_SIM_PORT), "--user", _SIM_USER, "--password", _SIM_PASSWORD,
+        ],
+        "bpjs-simulator": [
+            sys.executable, "-m", "uvicorn", "services.enrolment.bpjs_simulator:create", "--factory",
+            "--port", str(BPJS_SIM_PORT), "--log-level", "warning",
+        ],
+    }  # fmt: skip
+    pids = []
+    for name, cmd in commands.items():
+        pid = procs.running_pid(run / f"{name}.pid", marker=cmd[2])
+        if pid is not None:
+            procs.terminate(pid, 10)
+        env = {**os.environ, "PAYUNG_BPJS_SIM_TOKEN": _SIM_TOKEN}
+        pids.append(
+            procs.spawn(cmd, log_path=logs / f"{name}.log", pid_file=run / f"{name}.pid", env=env, cwd=REPO_ROOT)
+        )
+    for port in (REGISTRY_SIM_PORT, BPJS_SIM_PORT):
+        deadline = time.monotonic() + 60
+        while not procs.port_open("127.0.0.1", port):
+            if time.monotonic() > deadline:
+                raise SystemExit(f"simulator on port {port} did not start (see {logs})")
+            time.sleep(0.2)
+    return pids
+
+
+def endpoint_fault(port: int, faults: dict[str, Any], seconds: float) -> None:
+    """Tell a simulator to misbehave for ``seconds``, then to behave again."""
+    url = f"http://127.0.0.1:{port}/_simulator/faults"
+    httpx.post(url, json=faults, timeout=10).raise_for_status()
+    time.sleep(seconds)
+    httpx.post(url, json={}, timeout=10).raise_for_status()
+
+
+def _endpoint_faults(seconds: float) -> list[tuple[str, Any]]:
+    faults = [
+        ("civil registry answers 503", REGISTRY_SIM_PORT, {"down": True}),
+        ("civil registry hangs (30 s an answer)", REGISTRY_SIM_PORT, {"delay_s": 30}),
+        ("BPJS answers 503", BPJS_SIM_PORT, {"down": True}),
+        ("BPJS hangs (30 s an answer)", BPJS_SIM_PORT, {"delay_s": 30}),
+    ]
+    return [
+        (f"{name} for {seconds:.0f} s", lambda _cfg, port=port, how=how: endpoint_fault(port, how, seconds))
+        for name, port, how in faults
+    ]
+
+
 FAULTS: list[tuple[str, Any]] = [
+    # the endpoints first: they matter while nominations are flowing through verification and enrolment
+    *_endpoint_faults(15),
     *[(f"SIGKILL {s}", lambda cfg, s=s: kill_and_restart(cfg, s)) for s in SERVICES],
     ("Kafka broker stopped 10 s", lambda cfg: restart_kafka(cfg, 10)),
     ("PostgreSQL stopped 5 s", lambda cfg: restart_postgres(cfg, 5)),
 ]
-NOT_INJECTED = [
-    "civil registry endpoint failing/hanging: the committed verification service reads a loaded snapshot, no HTTP "
-    "adapter to break (an HTTP registry adapter is being added by another issue)",
-    "BPJS endpoint failing/hanging: the committed enrolment service issues membership numbers locally "
-    "(LocalNumberIssuer), no HTTP adapter to break",
+# --short (CI): the endpoints briefly, and the two services that call them killed mid-call
+SHORT_FAULTS: list[tuple[str, Any]] = [
+    *_endpoint_faults(5),
+    *[(f"SIGKILL {s}", lambda cfg, s=s: kill_and_restart(cfg, s)) for s in ("verification", "enrolment")],
 ]
 
 
@@ -91,9 +181,11 @@ async def submit_all(cfg: StackConfig, requests: list[dict], batch: int, answers
             await asyncio.sleep(0.2)  # a stream over time, so that the faults land in the middle of it
 
 
-async def inject(cfg: StackConfig, answers: dict[int, dict], total: int, log: list[dict]) -> None:
-    for i, (name, fault) in enumerate(FAULTS):
-        mark = total * (i + 1) // (len(FAULTS) + 2)
+async def inject(
+    cfg: StackConfig, answers: dict[int, dict], total: int, log: list[dict], faults: list[tuple[str, Any]]
+) -> None:
+    for i, (name, fault) in enumerate(faults):
+        mark = total * (i + 1) // (len(faults) + 2)
         while len(answers) < mark:  # noqa: ASYNC110  (the submitter fills a plain dict)
             await asyncio.sleep(0.2)
         t0 = time.monotonic()
@@ -125,11 +217,29 @@ async def wait_drained(cfg: StackConfig, accepted: int, timeout: float) -> None:
         await asyncio.sleep(3)
 
 
-async def run(cfg: StackConfig, requests: list[dict], batch: int, timeout: float) -> dict[str, Any]:
+async def outcome_mix(dsn: str) -> Counter[str]:
+    """Verification outcomes in the generator's terms: ``accepted`` or ``rejected:<first reason code>``."""
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT CASE WHEN outcome = 'verified' THEN 'accepted' ELSE 'rejected:' || (reasons->0->>'code') END AS k,"
+            " count(*) AS n FROM verifications GROUP BY 1"
+        )
+    finally:
+        await conn.close()
+    return Counter({r["k"]: r["n"] for r in rows})
+
+
+async def run(
+    cfg: StackConfig, items: list[Nomination], batch: int, timeout: float, faults: list[tuple[str, Any]]
+) -> dict[str, Any]:
+    requests = [item.request for item in items]
     answers: dict[int, dict] = {}
     log: list[dict] = []
     t0 = time.monotonic()
-    await asyncio.gather(submit_all(cfg, requests, batch, answers), inject(cfg, answers, len(requests), log))
+    await asyncio.gather(submit_all(cfg, requests, batch, answers), inject(cfg, answers, len(requests), log, faults))
     codes: dict[str, int] = {}
     for r in answers.values():
         codes[r["code"]] = codes.get(r["code"], 0) + 1
@@ -137,7 +247,18 @@ async def run(cfg: StackConfig, requests: list[dict], batch: int, timeout: float
     print(f"  submitted: {codes}", flush=True)
     await wait_drained(cfg, len(accepted), timeout)
     db = {name: stack.database_url(cfg, name) for name in SERVICES}
-    figures = await check(db, cfg.kafka_bootstrap, cfg.topic_prefix, accepted)
+    async with httpx.AsyncClient(timeout=10) as client:
+        bpjs = (await client.get(f"http://127.0.0.1:{BPJS_SIM_PORT}/_simulator/stats")).json()
+        registry = (await client.get(f"http://127.0.0.1:{REGISTRY_SIM_PORT}/_simulator/stats")).json()
+    figures = await check(db, cfg.kafka_bootstrap, cfg.topic_prefix, accepted, bpjs=bpjs)
+    # Each accepted nomination must end as the generator intended: an outage of the registry may delay a
+    # verification, never turn it into a rejection (or a rejection into an acceptance).
+    intended = Counter(items[i].expected for i, r in answers.items() if r["status"] == 202)
+    actual = await outcome_mix(db["verification"])
+    figures["outcomes"] = {"intended": dict(intended), "actual": dict(actual)}
+    figures["registry_requests"] = registry["requests"]
+    if intended != actual:
+        figures["violations"].append("verification outcomes differ from the generator's intent")
     return {"answers": codes, "faults": log, "seconds": round(time.monotonic() - t0, 1), "figures": figures}
 
 
@@ -147,21 +268,29 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--people", type=int, default=60_000)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--timeout", type=float, default=1200)
+    parser.add_argument("--short", action="store_true", help="CI: endpoint faults of 5 s, SIGKILL of two services")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="  %(message)s")
     for noisy in ("aiokafka", "httpx", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     cfg, registry = prepare(BenchStackConfig(), args.people)
+    simulators = start_simulators(cfg, registry)
     stack.start_services(cfg, ENV)
     _load_registry(cfg, registry)
-    requests = [n.request for n in generate_nominations(registry, args.nominations, seed=5, regency=REGENCY)]
-    result = {"started_at": datetime.now(UTC).isoformat(), "args": vars(args), "not_injected": NOT_INJECTED}
-    result.update(asyncio.run(run(cfg, requests, args.batch, args.timeout)))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"faults-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    items = list(generate_nominations(registry, args.nominations, seed=5, regency=REGENCY))
+    result = {"started_at": datetime.now(UTC).isoformat(), "args": vars(args)}
+    try:
+        faults = SHORT_FAULTS if args.short else FAULTS
+        result.update(asyncio.run(run(cfg, items, args.batch, args.timeout, faults)))
+    finally:
+        for pid in simulators:
+            procs.terminate(pid, 10)
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    out = args.results_dir / f"faults-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     out.write_text(json.dumps(result, indent=2, default=str))
     print(json.dumps(result["figures"], indent=2, default=str))
-    print(f"results: {out.relative_to(REPO_ROOT)}")
+    print(f"results: {out}")
     violations = result["figures"]["violations"]
     print("ALL INVARIANTS HOLD" if not violations else f"VIOLATIONS: {violations}")
     raise SystemExit(1 if violations else 0)

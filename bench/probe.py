@@ -27,7 +27,7 @@ class Usage:
     peak_cpu_percent: float = 0.0  # of one core, over one sampling interval
 
 
-def _pids(cfg: StackConfig) -> dict[str, int]:
+def stack_pids(cfg: StackConfig) -> dict[str, int]:
     found = {s.name: s.pid for s in stack.status(cfg) if s.pid}
     pg = postgres.running_pid(cfg)
     if pg:
@@ -50,6 +50,10 @@ def _tree_times(proc: psutil.Process) -> tuple[float, float]:
             t = p.cpu_times()
             cpu += t.user + t.system
     return rss, cpu
+
+
+def tree_cpu_seconds(proc: psutil.Process) -> float:
+    return _tree_times(proc)[1]
 
 
 class ResourceSampler:
@@ -75,7 +79,7 @@ class ResourceSampler:
         last: dict[str, tuple[float, float]] = {}
         while not self._stop.is_set():
             now = time.monotonic()
-            for name, pid in _pids(self.cfg).items():
+            for name, pid in stack_pids(self.cfg).items():
                 try:
                     rss, cpu = _tree_times(psutil.Process(pid))
                 except psutil.Error:
@@ -139,4 +143,4 @@ class LagSampler:
             await admin.close()
 
 
-__all__ = ["SERVICES", "LagSampler", "ResourceSampler", "Usage"]
+__all__ = ["SERVICES", "LagSampler", "ResourceSampler", "Usage", "stack_pids", "tree_cpu_seconds"]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -33,7 +34,8 @@ import psutil
 from pydantic import Field
 
 from bench.baseline import run_baseline
-from bench.probe import LagSampler, ResourceSampler
+from bench.probe import LagSampler, ResourceSampler, stack_pids, tree_cpu_seconds
+from bench.profile import Profiler
 from deploy import apikeys, postgres, stack
 from deploy.config import REPO_ROOT, SERVICES, StackConfig
 from deploy.demo import _load_registry
@@ -150,16 +152,31 @@ async def told_times(pool: asyncpg.Pool, since: datetime, with_submitted: bool =
 
 
 async def wait_told(pool: asyncpg.Pool, since: datetime, expected: int, timeout: float) -> dict[str, float]:
+    """Wait until ``expected`` nominations submitted since ``since`` were told, or wait for a person (manual
+    review of a possible duplicate: a verifier decides, the benchmark does not)."""
     deadline = time.monotonic() + timeout
     last = -1
     while True:
         told = await told_times(pool, since)
+        in_review = await pool.fetchval(
+            "SELECT count(*) FROM nominations WHERE status = 'in_review' AND submitted_at >= $1", since
+        )
         if len(told) != last:
-            print(f"    told {len(told)} / {expected}", flush=True)
+            print(f"    told {len(told)} / {expected} ({in_review} waiting for a reviewer)", flush=True)
             last = len(told)
-        if len(told) >= expected or time.monotonic() > deadline:
+        if len(told) + in_review >= expected or time.monotonic() > deadline:
             return told
         await asyncio.sleep(2)
+
+
+def _cpu_snapshot(cfg: StackConfig) -> dict[str, float]:
+    """CPU seconds so far of every stack process (PostgreSQL with its backends) and of this load generator."""
+    me = psutil.Process().cpu_times()  # this process only: py-spy (--profile) runs as its child and is not counted
+    snapshot = {"bench_client": me.user + me.system}
+    for name, pid in stack_pids(cfg).items():
+        with contextlib.suppress(psutil.Error):
+            snapshot[name] = tree_cpu_seconds(psutil.Process(pid))
+    return snapshot
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -187,6 +204,7 @@ async def measure(cfg: StackConfig, args: argparse.Namespace, batches: dict[str,
                 len(batches["throughput"]),
                 value_size,
                 500,
+                {k: v for k, v in stack_pids(cfg).items() if k in ("kafka", "postgres")},
             )
             print(f"    {result['baseline']}", flush=True)
         resources.start()
@@ -194,22 +212,39 @@ async def measure(cfg: StackConfig, args: argparse.Namespace, batches: dict[str,
         async with httpx.AsyncClient(base_url=base, timeout=120, headers=auth_headers(cfg)) as client:
             print(f"==> throughput: {len(batches['throughput'])} nominations in batches of {args.batch}", flush=True)
             since = datetime.now(UTC)
+            profiler = None
+            if args.profile:
+                pids = {s.name: s.pid for s in stack.status(cfg) if s.pid}
+                profiler = Profiler.attach(pids, RESULTS / "profiles" / f"{since:%Y%m%dT%H%M%SZ}")
+            cpu_at_start = _cpu_snapshot(cfg)
             t_first = time.time()
             codes = await submit_batches(client, batches["throughput"], args.batch, args.concurrency)
             t_submitted = time.time()
             accepted = codes.get("ACCEPTED", 0)
             print(f"    submitted in {t_submitted - t_first:.1f} s: {codes}", flush=True)
             told = await wait_told(pool, since, accepted, args.timeout)
+            if profiler is not None:
+                summaries = profiler.stop()
+                result["profiles"] = {name: str(path.relative_to(REPO_ROOT)) for name, path in summaries.items()}
+                print(f"    profiles: {result['profiles']}", flush=True)
             t_last = max(told.values()) if told else time.time()
+            cpu = {k: round(v - cpu_at_start.get(k, 0.0), 1) for k, v in _cpu_snapshot(cfg).items()}
             result["throughput"] = {
                 "mode": "bulk POST /v1/nominations:batch",
                 "submitted": len(batches["throughput"]),
                 "answers": codes,
                 "accepted": accepted,
                 "told": len(told),
+                "in_manual_review": accepted - len(told),
                 "submission_seconds": round(t_submitted - t_first, 2),
                 "end_to_end_seconds": round(t_last - t_first, 2),
                 "per_s": round(len(told) / (t_last - t_first), 1),
+                # CPU seconds per component over the phase, and the stack's total per nomination told (the load
+                # generator, this process, is reported apart: it shares the machine but is not the product)
+                "cpu_seconds": cpu,
+                "stack_cpu_ms_per_nomination": round(
+                    1000 * sum(v for k, v in cpu.items() if k != "bench_client") / max(1, len(told)), 2
+                ),
             }
             if "baseline" in result:
                 result["throughput"]["ratio_to_baseline_hop"] = round(
@@ -226,27 +261,28 @@ async def measure(cfg: StackConfig, args: argparse.Namespace, batches: dict[str,
                 print(f"    {result['http_capacity']}", flush=True)
                 await wait_told(pool, since, statuses.get(202, 0) + accepted, args.timeout)
 
-            print(f"==> latency: {len(batches['latency'])} single POSTs at {args.rate}/s", flush=True)
-            since = datetime.now(UTC)
-            t_offer = time.monotonic()
-            statuses, answered = await submit_singles(client, batches["latency"], 64, args.rate)
-            t_offered = time.monotonic() - t_offer
-            await wait_told(pool, since, len(answered), args.timeout)
-            told = await told_times(pool, since, with_submitted=True)
-            client_side = [told[n][1] - t for n, t in answered.items() if n in told]
-            server_side = [at - submitted for submitted, at in told.values()]
-            result["latency"] = {
-                "offered_rate_per_s": args.rate,
-                "submitted": len(batches["latency"]),
-                "achieved_submit_rate_per_s": round(len(batches["latency"]) / t_offered, 1),
-                "statuses": statuses,
-                "measured": len(server_side),
-                "seconds": percentiles(server_side),
-                "from": "nominations.submitted_at (the submitting transaction; nomination database clock)",
-                "to": "first notified/notification_failed history row recorded_at (nomination database clock)",
-                "client_202_to_told_seconds": percentiles(client_side),
-            }
-            print(f"    {result['latency']}", flush=True)
+            if batches["latency"]:  # --latency-seconds 0: no latency phase
+                print(f"==> latency: {len(batches['latency'])} single POSTs at {args.rate}/s", flush=True)
+                since = datetime.now(UTC)
+                t_offer = time.monotonic()
+                statuses, answered = await submit_singles(client, batches["latency"], 64, args.rate)
+                t_offered = time.monotonic() - t_offer
+                await wait_told(pool, since, len(answered), args.timeout)
+                told = await told_times(pool, since, with_submitted=True)
+                client_side = [told[n][1] - t for n, t in answered.items() if n in told]
+                server_side = [at - submitted for submitted, at in told.values()]
+                result["latency"] = {
+                    "offered_rate_per_s": args.rate,
+                    "submitted": len(batches["latency"]),
+                    "achieved_submit_rate_per_s": round(len(batches["latency"]) / t_offered, 1),
+                    "statuses": statuses,
+                    "measured": len(server_side),
+                    "seconds": percentiles(server_side),
+                    "from": "nominations.submitted_at (the submitting transaction; nomination database clock)",
+                    "to": "first notified/notification_failed history row recorded_at (nomination database clock)",
+                    "client_202_to_told_seconds": percentiles(client_side),
+                }
+                print(f"    {result['latency']}", flush=True)
     finally:
         result["max_consumer_lag"] = await lag.stop()
         result["resources"] = {k: vars(v) for k, v in resources.stop().items()} if resources._thread.is_alive() else {}
@@ -283,6 +319,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, default=2, help="batch requests in flight")
     parser.add_argument("--timeout", type=float, default=1800, help="max seconds to wait for a phase to drain")
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument(
+        "--profile", action="store_true", help="py-spy every service during the throughput phase (bench/profile.py)"
+    )
     args = parser.parse_args(argv)
     import logging
 
@@ -325,6 +364,8 @@ def markdown(r: dict[str, Any]) -> str:
         f"{t.get('per_s')}/s |",
         f"| baseline hop (Kafka -> PG -> Kafka) | {b.get('hop_per_s')}/s |",
         f"| pipeline / baseline hop | {t.get('ratio_to_baseline_hop')} |",
+        f"| CPU per nomination (all stack processes) | {t.get('stack_cpu_ms_per_nomination')} ms |",
+        f"| CPU per record of the baseline hop | {b.get('hop_cpu_ms_per_record')} ms |",
         f"| HTTP single POST capacity | {r.get('http_capacity', {}).get('per_s')}/s |",
         f"| latency at {lat.get('offered_rate_per_s')}/s | {lat.get('seconds')} |",
     ]

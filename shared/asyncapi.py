@@ -54,6 +54,16 @@ CONSUMERS: dict[str, tuple[str, ...]] = {
         topics.NOTIFICATION_FAILED,
     ),
 }
+# Services that consume all their topics in one consumer group, ``<service>.<group>`` (one transaction per fetched
+# batch across the topics, shared/consumer.py); the others have a group per topic, ``<service>.<topic>``.
+SHARED_GROUPS: dict[str, str] = {"nomination": "progress", "notification": "events", "reporting": "events"}
+
+
+def consumer_group(service: str, topic: str) -> str:
+    """The consumer group (without the topic prefix) in which ``service`` consumes ``topic``."""
+    return f"{service}.{SHARED_GROUPS.get(service, topic)}"
+
+
 PRODUCERS = {
     topics.NOMINATION_SUBMITTED: "nomination",
     topics.IDENTITY_VERIFIED: "verification",
@@ -102,7 +112,8 @@ def _document_consumer(broker: KafkaBroker, service: str, topic: str, envelope: 
 
     consume.__annotations__["event"] = envelope  # the real model, not the postponed string annotation
     consume.__name__ = f"{service}_{topic.replace('.', '_')}"
-    broker.subscriber(topic, group_id=f"{service}.{topic}", title=f"{topic}:{service}", include_in_schema=True)(consume)
+    group = consumer_group(service, topic)
+    broker.subscriber(topic, group_id=group, title=f"{topic}:{service}", include_in_schema=True)(consume)
 
 
 def render() -> str:

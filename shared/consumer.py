@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic
@@ -51,15 +52,36 @@ class ConsumerStats:
 
 @dataclass
 class Consumer(Generic[P]):
-    """One subscription of one service: ``name`` is both the consumer group and the inbox's consumer column."""
+    """One Kafka consumer group of one service, over one topic or several that share a handler.
+
+    ``name`` is the consumer group (and the metrics label). Several topics (``more``: full topic -> (payload, inbox
+    name)) are fetched together and applied in ONE transaction per batch: one inbox insert, one handler call, one
+    offset commit, where one consumer per topic would pay each of them per topic and lock the same rows from
+    several transactions at once. Each topic keeps its own inbox name (``<service>.<topic>``), so events recorded
+    by an earlier per-topic consumer are still recognised as processed.
+    """
 
     name: str
-    topic: str  # the full topic name, prefix included
+    topic: str  # the (first) full topic name, prefix included
     payload: type[P]
     handler: Handler[P]
     pool: asyncpg.Pool
     max_attempts: int = 8
+    inbox_name: str | None = None  # of ``topic``'s events; default: ``name``
+    more: Mapping[str, tuple[type[P], str]] = field(default_factory=dict)
     stats: ConsumerStats = field(default_factory=ConsumerStats)
+
+    def __post_init__(self) -> None:
+        first = (self.payload, self.inbox_name or self.name)
+        self._routes: dict[str, tuple[type[P], str]] = {self.topic: first, **self.more}
+
+    @property
+    def topics(self) -> list[str]:
+        return list(self._routes)
+
+    def _route(self, topic: str) -> tuple[type[P], str]:
+        """(payload, inbox name) of a record's topic; a topic not subscribed is read as the first one's."""
+        return self._routes.get(topic) or self._routes[self.topic]
 
     async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         """Process one batch (in partition order) or raise, so the broker redelivers it."""
@@ -75,7 +97,7 @@ class Consumer(Generic[P]):
         poison: list[tuple[ConsumerRecord[Any, Any], PoisonMessage]] = []
         for record in records:
             try:
-                good.append((record, decode(record.value, self.payload)))
+                good.append((record, decode(record.value, self._route(record.topic)[0])))
             except PoisonMessage as exc:
                 poison.append((record, exc))
         async for attempt in self._retrying():
@@ -95,23 +117,23 @@ class Consumer(Generic[P]):
     async def _in_one_transaction(self, good: list[Any], poison: list[Any]) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
             await self._dead_letter(conn, poison)
-            fresh = await self._claim(conn, [env for _, env in good])
+            fresh = await self._claim(conn, good)
             if fresh:
-                await self.handler(conn, fresh)
-        self._count(fresh=len(fresh), duplicates=len(good) - len(fresh), dead=len(poison))
+                await self.handler(conn, [env for _, env in fresh])
+        self._count(fresh, good, poison)
 
     async def _one_by_one(self, good: list[Any], poison: list[Any]) -> None:
         async with self.pool.acquire() as conn:
             async with conn.transaction():
                 await self._dead_letter(conn, poison)
-            self._count(dead=len(poison))
+            self._count([], [], poison)
             for record, envelope in good:
                 try:
                     async with conn.transaction():
-                        fresh = await self._claim(conn, [envelope])
+                        fresh = await self._claim(conn, [(record, envelope)])
                         if fresh:
-                            await self.handler(conn, fresh)
-                    self._count(fresh=len(fresh), duplicates=1 - len(fresh))
+                            await self.handler(conn, [envelope])
+                    self._count(fresh, [(record, envelope)], [])
                 except Exception as exc:
                     if is_transient(exc):
                         raise
@@ -121,26 +143,30 @@ class Consumer(Generic[P]):
                     # processed. A redelivery cannot dead-letter it twice (the dead letter's id is its position).
                     async with conn.transaction():
                         await self._dead_letter(conn, [(record, failure)])
-                    self._count(dead=1)
+                    self._count([], [], [(record, failure)])
 
-    async def _claim(self, conn: asyncpg.Connection, envelopes: list[Envelope[P]]) -> list[Envelope[P]]:
-        """Record the events in the inbox; return the ones not seen before, in their original order."""
-        if not envelopes:
+    async def _claim(
+        self, conn: asyncpg.Connection, good: list[tuple[Any, Envelope[P]]]
+    ) -> list[tuple[Any, Envelope[P]]]:
+        """Record the events in the inbox (each under its topic's inbox name); return the (record, envelope) pairs
+        not seen before, in their original order."""
+        if not good:
             return []
+        names = [self._route(record.topic)[1] for record, _ in good]
         rows = await conn.fetch(
             """
-            INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::uuid[])
-            ON CONFLICT DO NOTHING RETURNING event_id
+            INSERT INTO inbox (consumer, event_id) SELECT * FROM unnest($1::text[], $2::uuid[])
+            ON CONFLICT DO NOTHING RETURNING consumer, event_id
             """,
-            self.name,
-            [e.event_id for e in envelopes],
+            names,
+            [env.event_id for _, env in good],
         )
-        new_ids = {r["event_id"] for r in rows}
+        new_ids = {(r["consumer"], r["event_id"]) for r in rows}
         fresh, seen = [], set()
-        for env in envelopes:  # the same event twice in one batch counts once
-            if env.event_id in new_ids and env.event_id not in seen:
-                fresh.append(env)
-                seen.add(env.event_id)
+        for name, (record, env) in zip(names, good, strict=True):  # the same event twice in one batch counts once
+            if (name, env.event_id) in new_ids and (name, env.event_id) not in seen:
+                fresh.append((record, env))
+                seen.add((name, env.event_id))
         return fresh
 
     async def _dead_letter(self, conn: asyncpg.Connection, poison: list[Any]) -> None:
@@ -176,16 +202,17 @@ class Consumer(Generic[P]):
             headers=headers,
         )
 
-    def _count(self, fresh: int = 0, duplicates: int = 0, dead: int = 0) -> None:
-        self.stats.processed += fresh
-        self.stats.duplicates += duplicates
-        self.stats.dead_lettered += dead
-        if fresh:
-            metrics.EVENTS_CONSUMED.labels(self.name, self.topic, "processed").inc(fresh)
-        if duplicates:
-            metrics.EVENTS_CONSUMED.labels(self.name, self.topic, "duplicate").inc(duplicates)
-        if dead:
-            metrics.DEAD_LETTERS.labels(self.name, self.topic).inc(dead)
+    def _count(self, fresh: list[Any], good: list[Any], poison: list[Any]) -> None:
+        """Stats and metrics of (record, ...) pairs: processed ones, all decodable ones, dead-lettered ones."""
+        self.stats.processed += len(fresh)
+        self.stats.duplicates += len(good) - len(fresh)
+        self.stats.dead_lettered += len(poison)
+        fresh_ids = {id(record) for record, _ in fresh}
+        consumed = Counter((r.topic, "processed" if id(r) in fresh_ids else "duplicate") for r, _ in good)
+        for (topic, outcome), n in consumed.items():
+            metrics.EVENTS_CONSUMED.labels(self.name, topic, outcome).inc(n)
+        for topic, n in Counter(r.topic for r, _ in poison).items():
+            metrics.DEAD_LETTERS.labels(self.name, topic).inc(n)
 
     def _retrying(self) -> AsyncRetrying:
         def before_sleep(state: Any) -> None:

@@ -34,11 +34,17 @@ log = logs.get_logger(__name__)
 
 @dataclass(frozen=True)
 class Subscription:
-    """A topic a service consumes, the payload expected on it and the batch handler applying it."""
+    """A topic a service consumes, the payload expected on it and the batch handler applying it.
+
+    Subscriptions naming the same ``group`` (and the same handler) are consumed by one Kafka consumer group
+    ``<service>.<group>``, one transaction per fetched batch across their topics (``shared.consumer``); without a
+    group, a topic gets a consumer of its own, ``<service>.<topic>``.
+    """
 
     topic: str  # logical name, without prefix
     payload: type[Payload]
     handler: Handler[Any]
+    group: str | None = None
 
 
 @dataclass
@@ -72,8 +78,9 @@ class ServiceSpec:
     public_routers: Sequence[APIRouter] = ()
 
 
-def runtime(request: Request) -> Runtime:
-    """FastAPI dependency: the running service's resources."""
+async def runtime(request: Request) -> Runtime:
+    """FastAPI dependency: the running service's resources. ``async`` although it awaits nothing: FastAPI runs a
+    plain ``def`` dependency in its thread pool, a thread hand-off on every request (seen in the profiles)."""
     return request.app.state.runtime  # type: ignore[no-any-return]
 
 
@@ -146,8 +153,8 @@ async def _running(spec: ServiceSpec, settings: ServiceSettings) -> AsyncIterato
             background: Sequence[Awaitable[None]] = ()
             if spec.setup is not None:
                 background = await stack.enter_async_context(spec.setup(rt))
-            for sub in spec.subscriptions(rt):
-                _subscribe(rt, spec.name, sub)
+            for group in _grouped(spec.subscriptions(rt)):
+                _subscribe(rt, spec.name, group)
             await producer.start()
             tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
             tasks += [asyncio.create_task(_logged(coro)) for coro in background]
@@ -168,15 +175,29 @@ async def _running(spec: ServiceSpec, settings: ServiceSettings) -> AsyncIterato
         log.info("service stopped")
 
 
-def _subscribe(rt: Runtime, service: str, sub: Subscription) -> None:
+def _grouped(subscriptions: Sequence[Subscription]) -> list[list[Subscription]]:
+    groups: dict[str, list[Subscription]] = {}
+    for sub in subscriptions:
+        groups.setdefault(sub.group or sub.topic, []).append(sub)
+    for name, subs in groups.items():
+        if len({id(s.handler) for s in subs}) > 1:
+            raise ValueError(f"subscription group {name!r} mixes handlers: one consumer calls one handler")
+    return list(groups.values())
+
+
+def _subscribe(rt: Runtime, service: str, subs: Sequence[Subscription]) -> None:
     settings = rt.settings
+    first = subs[0]
     consumer: Consumer[Any] = Consumer(
-        name=f"{service}.{sub.topic}",
-        topic=settings.topic(sub.topic),
-        payload=sub.payload,
-        handler=sub.handler,
+        name=f"{service}.{first.group or first.topic}",
+        topic=settings.topic(first.topic),
+        payload=first.payload,
+        handler=first.handler,
         pool=rt.pool,
         max_attempts=settings.retry_max_attempts,
+        # the inbox name of each topic stays <service>.<topic>, as when every topic had a consumer of its own
+        inbox_name=f"{service}.{first.topic}",
+        more={settings.topic(s.topic): (s.payload, f"{service}.{s.topic}") for s in subs[1:]},
     )
     rt.consumers.append(consumer)
 
@@ -185,7 +206,7 @@ def _subscribe(rt: Runtime, service: str, sub: Subscription) -> None:
         await consumer.process(records if isinstance(records, tuple) else (records,))
 
     rt.broker.subscriber(
-        consumer.topic,
+        *consumer.topics,
         group_id=settings.topic_prefix + consumer.name,
         batch=True,
         max_records=settings.consumer_max_records,

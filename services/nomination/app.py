@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 
 from services.nomination import api, handlers
 from services.nomination.settings import NominationSettings
+from shared.asyncapi import SHARED_GROUPS
 from shared.auth import EVERYONE, Role
 from shared.contracts import (
     EnrolmentConfirmed,
@@ -36,7 +37,12 @@ PROGRESS_EVENTS = (
 
 
 def _subscriptions(_: Runtime) -> list[Subscription]:
-    return [Subscription(event.topic, event, handlers.record_progress) for event in PROGRESS_EVENTS]
+    # one consumer over every progress topic: one transaction per fetched batch, no two transactions of this
+    # service locking the same nomination at once (docs/PERFORMANCE.md)
+    return [
+        Subscription(event.topic, event, handlers.record_progress, group=SHARED_GROUPS["nomination"])
+        for event in PROGRESS_EVENTS
+    ]
 
 
 # Who may do what (the handlers apply a caller's area on top: a nominator submits and sees its own area only).

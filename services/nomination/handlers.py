@@ -128,11 +128,13 @@ async def submit_batch(
     """
     keys = [person_key(request["nik"], settings.person_key_secret) for request, _ in items]
     hashes = [hashlib.sha256(orjson.dumps(r, option=orjson.OPT_SORT_KEYS)).hexdigest() for r, _ in items]
-    for _ in range(2):  # as in submit: a concurrent single submission may win a unique index once
+    for _ in range(3):  # as in submit: a concurrent submission may win a unique index once
         try:
             async with pool.acquire() as conn, conn.transaction():
                 return await _submit_batch(conn, items, keys, hashes, settings, principal)
-        except asyncpg.UniqueViolationError:
+        except (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError):
+            # Rows are inserted in person-key order, so two batches wait on each other's unique keys in one
+            # direction only; a deadlock is still retried (PostgreSQL rolled this one back) rather than a 500.
             continue
     raise RuntimeError("batch kept colliding with concurrent submissions")
 
@@ -169,6 +171,10 @@ async def _submit_batch(
             remembered.append((idem, request_hash, nomination_id))
         outcomes.append(Submitted(nomination_id, created=True))
     if rows:
+        # One order for every batch (the unique index on live person keys locks in insertion order): two
+        # concurrent batches naming the same person queue behind each other instead of deadlocking.
+        rows.sort(key=lambda row: row["person_key"])
+        remembered.sort()
         await repository.insert_many(conn, rows)
         await outbox.add_events(conn, envelopes, settings.topic_prefix)
         await repository.remember_answers(conn, remembered)

@@ -17,6 +17,7 @@ from services.notification.dispatcher import Dispatcher, DispatcherConfig
 from services.notification.schedule import SendWindow
 from services.notification.settings import NotificationSettings
 from shared import topics
+from shared.asyncapi import SHARED_GROUPS
 from shared.contracts import EnrolmentConfirmed, EnrolmentEnded, EnrolmentWaitlisted, IdentityRejected
 from shared.regions import default_regions
 from shared.service import Runtime, ServiceSpec, Subscription, create_app
@@ -71,10 +72,10 @@ def _subscriptions(rt: Runtime) -> list[Subscription]:
         hold_for_digest=settings.nominator_messages == "digest",
     )
     return [
-        Subscription(topics.ENROLMENT_CONFIRMED, EnrolmentConfirmed, handle),
-        Subscription(topics.ENROLMENT_WAITLISTED, EnrolmentWaitlisted, handle),
-        Subscription(topics.IDENTITY_REJECTED, IdentityRejected, handle),
-        Subscription(topics.ENROLMENT_ENDED, EnrolmentEnded, handle),
+        Subscription(topics.ENROLMENT_CONFIRMED, EnrolmentConfirmed, handle, group=SHARED_GROUPS["notification"]),
+        Subscription(topics.ENROLMENT_WAITLISTED, EnrolmentWaitlisted, handle, group=SHARED_GROUPS["notification"]),
+        Subscription(topics.IDENTITY_REJECTED, IdentityRejected, handle, group=SHARED_GROUPS["notification"]),
+        Subscription(topics.ENROLMENT_ENDED, EnrolmentEnded, handle, group=SHARED_GROUPS["notification"]),
     ]
 
 

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from services.reporting import api, dashboard, handlers
 from services.reporting.kafka_health import KafkaHealth
 from services.reporting.settings import ReportingSettings
-from shared.asyncapi import CONSUMERS
+from shared.asyncapi import CONSUMERS, SHARED_GROUPS
 from shared.contracts import (
     EnrolmentConfirmed,
     EnrolmentEnded,
@@ -59,7 +59,10 @@ async def _setup(rt: Runtime) -> AsyncIterator[Sequence[Awaitable[None]]]:
 
 
 def _subscriptions(_: Runtime) -> list[Subscription]:
-    return [Subscription(event.topic, event, handlers.apply_events) for event in REPORTED_EVENTS]
+    return [
+        Subscription(event.topic, event, handlers.apply_events, group=SHARED_GROUPS["reporting"])
+        for event in REPORTED_EVENTS
+    ]
 
 
 SPEC = ServiceSpec(

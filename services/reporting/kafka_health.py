@@ -1,7 +1,7 @@
 """Pipeline health read from Kafka itself: consumer lag per service and dead letters per topic.
 
 Lag is the committed offset of each consumer group against the partition's end offset; groups are named
-``<prefix><service>.<topic>`` (shared.service), and the list of who consumes what is ``shared.asyncapi.CONSUMERS``,
+``<prefix>`` + ``shared.asyncapi.consumer_group``, and the list of who consumes what is ``shared.asyncapi.CONSUMERS``,
 so a group that never committed still shows, with everything since the beginning as its lag.
 
 Dead letters are counted from the dead-letter topics' offsets (end minus beginning) rather than by consuming them:
@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared import topics
+from shared.asyncapi import consumer_group
 from shared.logs import get_logger
 
 log = get_logger(__name__)
@@ -100,14 +101,15 @@ class KafkaHealth:
         all_tps = [tp for t in sorted(wanted | set(topics.EVENT_TOPICS)) for tp in (*self._tps(t), *self._dlq(t))]
         end = await self._offsets.end_offsets(all_tps)
         beginning = await self._offsets.beginning_offsets(all_tps)
-        groups = [(service, topic) for service, consumed in self._consumers.items() for topic in consumed]
-        committed = await asyncio.gather(*(self._committed(f"{s}.{t}") for s, t in groups))
+        pairs = [(service, topic) for service, consumed in self._consumers.items() for topic in consumed]
+        groups = sorted({consumer_group(s, t) for s, t in pairs})
+        committed = dict(zip(groups, await asyncio.gather(*(self._committed(g) for g in groups)), strict=True))
         lag_by_group: dict[str, int] = {}
         lag_by_service: dict[str, int] = {s: 0 for s in self._consumers}
-        for (service, topic), offsets in zip(groups, committed, strict=True):
-            tps = self._tps(topic)
-            lag = group_lag({tp: end[tp] for tp in tps}, offsets, beginning)
-            lag_by_group[f"{service}.{topic}"] = lag
+        for service, topic in pairs:  # a group over several topics: its lag is the sum over them
+            group, tps = consumer_group(service, topic), self._tps(topic)
+            lag = group_lag({tp: end[tp] for tp in tps}, committed[group], beginning)
+            lag_by_group[group] = lag_by_group.get(group, 0) + lag
             lag_by_service[service] += lag
         dead = {t: sum(end[tp] - beginning[tp] for tp in self._dlq(t)) for t in topics.EVENT_TOPICS}
         return Health(lag_by_service, lag_by_group, dead, None, time.monotonic())

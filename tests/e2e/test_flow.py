@@ -9,13 +9,13 @@ import orjson
 import pytest
 
 from shared import topics
-from shared.asyncapi import CONSUMERS
+from shared.asyncapi import CONSUMERS, consumer_group
 from tests.e2e.pipeline import wait_for
 
 pytestmark = pytest.mark.e2e
 
 # Every (topic, consumer group) pair of the system, from the documented consumer map.
-CONSUMED = [(topic, f"{service}.{topic}") for service, consumed in CONSUMERS.items() for topic in consumed]
+CONSUMED = [(topic, consumer_group(service, topic)) for service, consumed in CONSUMERS.items() for topic in consumed]
 INPUT_TOPICS = sorted({topic for topic, _ in CONSUMED})
 
 

@@ -200,3 +200,21 @@ async def test_a_key_also_works_as_a_bearer_token(api: Any) -> None:
     assert response.status_code == 202, response.text
     elsewhere = request("6408014501900402", KELINJAU_ILIR)
     assert (await api(None, "POST", "/v1/nominations", elsewhere, headers)).status_code == 403
+
+
+async def test_concurrent_batches_naming_the_same_people_give_one_nomination_each(api: Any, pool: asyncpg.Pool) -> None:
+    """Two spreadsheets naming the same 300 people in opposite orders, submitted at once: no deadlock (500), every
+    person nominated once, and each item answered ACCEPTED in one batch and ALREADY_NOMINATED in the other."""
+    people = [request(f"64080145019{serial:05d}", SENYIUR) for serial in range(1, 301)]
+    forward = {"items": [{"nomination": p} for p in people]}
+    backward = {"items": [{"nomination": p} for p in reversed(people)]}
+    for _ in range(3):  # the race is a matter of timing: give it several chances
+        await pool.execute("TRUNCATE nominations, idempotency_keys, outbox, audit_log CASCADE")
+        answers = await asyncio.gather(*(api("admin", "POST", "/v1/nominations:batch", b) for b in (forward, backward)))
+        assert [a.status_code for a in answers] == [200, 200], [a.text[:300] for a in answers]
+        first, second = (a.json()["results"] for a in answers)
+        for a, b in zip(first, reversed(second), strict=True):
+            assert {a["code"], b["code"]} == {"ACCEPTED", "ALREADY_NOMINATED"}, (a, b)
+            assert a["nomination_id"] == b["nomination_id"]
+        assert await pool.fetchval("SELECT count(*) FROM nominations") == len(people)
+        assert await pool.fetchval("SELECT count(*) FROM outbox") == len(people)

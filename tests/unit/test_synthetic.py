@@ -15,6 +15,8 @@ from rapidfuzz.distance import Levenshtein
 from stdnum.id import nik as stdnum_nik
 from typer.testing import CliRunner
 
+from services.verification import names
+from services.verification.domain import Policy
 from shared.regions import default_regions, nik_prefix
 from tools.synthetic import (
     API_OCCUPATIONS,
@@ -302,6 +304,7 @@ def test_accepted_requests_are_alive_eligible_people_of_the_regency(nominations,
             assert stated == real
         elif n.fault == "typo_in_name":
             assert Levenshtein.distance(stated, real) == 1
+            assert names.score(stated, real) >= Policy().name_match_threshold, (stated, real)
         elif n.fault == "name_variant_muhammad":
             assert stated != real and tokens(stated) == tokens(real)
         elif n.fault == "honorific":
