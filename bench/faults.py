@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import logging
 import os
@@ -144,10 +145,15 @@ def _endpoint_faults(seconds: float) -> list[tuple[str, Any]]:
     ]
 
 
+def _interleaved(*lists: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    return [fault for group in itertools.zip_longest(*lists) for fault in group if fault is not None]
+
+
 FAULTS: list[tuple[str, Any]] = [
-    # the endpoints first: they matter while nominations are flowing through verification and enrolment
-    *_endpoint_faults(15),
-    *[(f"SIGKILL {s}", lambda cfg, s=s: kill_and_restart(cfg, s)) for s in SERVICES],
+    # endpoint outages and service kills alternate, so that both land while nominations are still flowing in
+    *_interleaved(
+        _endpoint_faults(15), [(f"SIGKILL {s}", lambda cfg, s=s: kill_and_restart(cfg, s)) for s in SERVICES]
+    ),
     ("Kafka broker stopped 10 s", lambda cfg: restart_kafka(cfg, 10)),
     ("PostgreSQL stopped 5 s", lambda cfg: restart_postgres(cfg, 5)),
 ]
@@ -178,7 +184,7 @@ async def submit_all(cfg: StackConfig, requests: list[dict], batch: int, answers
                 await asyncio.sleep(0.5)
             for r in response.json()["results"]:
                 answers[start + r["index"]] = r
-            await asyncio.sleep(0.2)  # a stream over time, so that the faults land in the middle of it
+            await asyncio.sleep(0.5)  # a stream over time, so that the faults land in the middle of it
 
 
 async def inject(

@@ -157,15 +157,22 @@ async def wait_told(pool: asyncpg.Pool, since: datetime, expected: int, timeout:
     deadline = time.monotonic() + timeout
     last = -1
     while True:
-        told = await told_times(pool, since)
-        in_review = await pool.fetchval(
-            "SELECT count(*) FROM nominations WHERE status = 'in_review' AND submitted_at >= $1", since
+        # counts while waiting (this process shares the machine with the stack), the times once at the end
+        told, in_review = await pool.fetchrow(
+            """
+            SELECT (SELECT count(DISTINCT h.nomination_id) FROM nomination_history h
+                    JOIN nominations n ON n.id = h.nomination_id
+                    WHERE h.stage = ANY($1::text[]) AND n.submitted_at >= $2),
+                   (SELECT count(*) FROM nominations WHERE status = 'in_review' AND submitted_at >= $2)
+            """,
+            list(TOLD),
+            since,
         )
-        if len(told) != last:
-            print(f"    told {len(told)} / {expected} ({in_review} waiting for a reviewer)", flush=True)
-            last = len(told)
-        if len(told) + in_review >= expected or time.monotonic() > deadline:
-            return told
+        if told != last:
+            print(f"    told {told} / {expected} ({in_review} waiting for a reviewer)", flush=True)
+            last = told
+        if told + in_review >= expected or time.monotonic() > deadline:
+            return await told_times(pool, since)
         await asyncio.sleep(2)
 
 
@@ -264,10 +271,12 @@ async def measure(cfg: StackConfig, args: argparse.Namespace, batches: dict[str,
             if batches["latency"]:  # --latency-seconds 0: no latency phase
                 print(f"==> latency: {len(batches['latency'])} single POSTs at {args.rate}/s", flush=True)
                 since = datetime.now(UTC)
+                cpu_at_start = _cpu_snapshot(cfg)
                 t_offer = time.monotonic()
                 statuses, answered = await submit_singles(client, batches["latency"], 64, args.rate)
                 t_offered = time.monotonic() - t_offer
                 await wait_told(pool, since, len(answered), args.timeout)
+                cpu = {k: v - cpu_at_start.get(k, 0.0) for k, v in _cpu_snapshot(cfg).items() if k != "bench_client"}
                 told = await told_times(pool, since, with_submitted=True)
                 client_side = [told[n][1] - t for n, t in answered.items() if n in told]
                 server_side = [at - submitted for submitted, at in told.values()]
@@ -281,6 +290,8 @@ async def measure(cfg: StackConfig, args: argparse.Namespace, batches: dict[str,
                     "from": "nominations.submitted_at (the submitting transaction; nomination database clock)",
                     "to": "first notified/notification_failed history row recorded_at (nomination database clock)",
                     "client_202_to_told_seconds": percentiles(client_side),
+                    # one nomination per request and small batches downstream: compare with the throughput phase's
+                    "stack_cpu_ms_per_nomination": round(1000 * sum(cpu.values()) / max(1, len(answered)), 2),
                 }
                 print(f"    {result['latency']}", flush=True)
     finally:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 
 import asyncpg
 import orjson
@@ -103,7 +104,11 @@ class Verifier:
         active = await repository.verified_people(conn, [e.person_key for e in events], besides=ids)
         wage_earners = await repository.wage_earners(conn, [e.payload.nik for e in events])
         dates = [r.birth_date for r in answer.records.values()]
-        known = [duplicates.KnownPerson(**dict(r)) for r in await repository.known_people(conn, dates)]
+        # Candidates by birth date: each nomination is compared with the people born on its day only. A flat list
+        # made every nomination walk every candidate of the batch, a cost growing with the verified population.
+        known: dict[date, list[duplicates.KnownPerson]] = {}
+        for r in await repository.known_people(conn, dates):
+            known.setdefault(r["birth_date"], []).append(duplicates.KnownPerson(**dict(r)))
 
         batch = _Batch()
         for event in events:
@@ -122,7 +127,7 @@ class Verifier:
                     record.birth_date,
                     record.no_kk,
                     nomination.address.desa_code,
-                    known,
+                    known.get(record.birth_date, ()),
                     self.policy.duplicate_name_threshold,
                 )
             decision = domain.decide(
@@ -138,7 +143,7 @@ class Verifier:
             if decision.outcome != "rejected":
                 active.add(event.person_key)
             if decision.outcome == "verified" and record is not None:
-                known.append(_known(nomination, decision))
+                known.setdefault(record.birth_date, []).append(_known(nomination, decision))
             envelope = new_envelope(
                 domain.decision_event(nomination, decision),
                 producer=PRODUCER,
