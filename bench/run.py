@@ -32,6 +32,7 @@ import asyncpg
 import httpx
 import psutil
 from pydantic import Field
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from bench.baseline import run_baseline
 from bench.probe import LagSampler, ResourceSampler, stack_pids, tree_cpu_seconds
@@ -88,7 +89,16 @@ async def _recreate_databases(cfg: StackConfig) -> None:
     conn = await asyncpg.connect(stack.database_url(cfg, "postgres"))
     try:
         for name in SERVICES:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            # FORCE may not end an autovacuum worker (it runs as the superuser) still busy with the last run's
+            # tables: wait for it rather than fail
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception_type(asyncpg.InsufficientPrivilegeError),
+                wait=wait_fixed(2),
+                stop=stop_after_delay(120),
+                reraise=True,
+            ):
+                with attempt:
+                    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await conn.close()
     await postgres.ensure_role_and_databases(cfg)

@@ -128,13 +128,11 @@ async def submit_batch(
     """
     keys = [person_key(request["nik"], settings.person_key_secret) for request, _ in items]
     hashes = [hashlib.sha256(orjson.dumps(r, option=orjson.OPT_SORT_KEYS)).hexdigest() for r, _ in items]
-    for _ in range(3):  # as in submit: a concurrent submission may win a unique index once
+    for _ in range(3):  # the same Idempotency-Key in two concurrent requests: the second finds the first's answer
         try:
             async with pool.acquire() as conn, conn.transaction():
                 return await _submit_batch(conn, items, keys, hashes, settings, principal)
-        except (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError):
-            # Rows are inserted in person-key order, so two batches wait on each other's unique keys in one
-            # direction only; a deadlock is still retried (PostgreSQL rolled this one back) rather than a 500.
+        except asyncpg.UniqueViolationError:
             continue
     raise RuntimeError("batch kept colliding with concurrent submissions")
 
@@ -150,7 +148,7 @@ async def _submit_batch(
     answered = await repository.idempotent_answers(conn, [k for _, k in items if k is not None])
     live = await repository.live_nominations_of(conn, keys)
     outcomes: list[BatchOutcome] = []
-    rows, envelopes, remembered = [], [], []
+    rows: list[dict[str, Any]] = []
     for (request, idem), key, request_hash in zip(items, keys, hashes, strict=True):
         if idem is not None and idem in answered:
             earlier_hash, earlier_id = answered[idem]
@@ -160,28 +158,49 @@ async def _submit_batch(
             outcomes.append(AlreadyNominated(live[key]))
             continue
         nomination_id = uuid.uuid4()
-        payload = NominationSubmitted(
-            nomination_id=nomination_id, programme_regency=settings.programme_regency, **request
-        )
-        rows.append({**request, "id": nomination_id, "person_key": key, "desa_code": request["address"]["desa_code"]})
-        envelopes.append(new_envelope(payload, producer="nomination", person_key=key, correlation_id=nomination_id))
+        row = {**request, "id": nomination_id, "person_key": key, "desa_code": request["address"]["desa_code"]}
+        rows.append({**row, "idempotency_key": idem, "request_hash": request_hash})
         live[key] = nomination_id
         if idem is not None:
             answered[idem] = (request_hash, nomination_id)
-            remembered.append((idem, request_hash, nomination_id))
         outcomes.append(Submitted(nomination_id, created=True))
-    if rows:
-        # One order for every batch (the unique index on live person keys locks in insertion order): two
-        # concurrent batches naming the same person queue behind each other instead of deadlocking.
-        rows.sort(key=lambda row: row["person_key"])
-        remembered.sort()
-        await repository.insert_many(conn, rows)
-        await outbox.add_events(conn, envelopes, settings.topic_prefix)
-        await repository.remember_answers(conn, remembered)
-        submitted = [(row["id"], _audit_detail(row, batch=True)) for row in rows]
-        await audit.record_many(conn, principal, "nomination.submitted", submitted)
+    if not rows:
+        return outcomes
+    # A concurrent submission may have nominated some of these people since ``live`` was read: the insert skips
+    # them (after waiting for that transaction), and their items answer with the winner's nomination instead.
+    inserted = await repository.insert_many(conn, rows)
+    if len(inserted) < len(rows):
+        lost = {row["id"]: row["person_key"] for row in rows if row["id"] not in inserted}
+        winners = await repository.live_nominations_of(conn, list(lost.values()))
+        outcomes = [
+            AlreadyNominated(winners[lost[o.nomination_id]])
+            if isinstance(o, Submitted | AlreadyNominated) and o.nomination_id in lost
+            else o
+            for o in outcomes
+        ]
+        rows = [row for row in rows if row["id"] in inserted]
+    envelopes = [
+        new_envelope(
+            NominationSubmitted(**_request_of(row), programme_regency=settings.programme_regency),
+            producer="nomination",
+            person_key=row["person_key"],
+            correlation_id=row["id"],
+        )
+        for row in rows
+    ]
+    await outbox.add_events(conn, envelopes, settings.topic_prefix)
+    remembered = sorted((r["idempotency_key"], r["request_hash"], r["id"]) for r in rows if r["idempotency_key"])
+    await repository.remember_answers(conn, remembered)
+    submitted = [(row["id"], _audit_detail(row, batch=True)) for row in rows]
+    await audit.record_many(conn, principal, "nomination.submitted", submitted)
     log.info("nomination batch submitted", items=len(items), created=len(rows))
     return outcomes
+
+
+def _request_of(row: dict[str, Any]) -> dict[str, Any]:
+    """The validated request fields of a stored row, and its id as the nomination id."""
+    extra = ("id", "person_key", "desa_code", "idempotency_key", "request_hash")
+    return {"nomination_id": row["id"], **{k: v for k, v in row.items() if k not in extra}}
 
 
 def _audit_detail(request: dict[str, Any], batch: bool = False) -> dict[str, Any]:

@@ -38,33 +38,49 @@ async def insert(conn: asyncpg.Connection, row: dict[str, Any]) -> None:
     )
 
 
-async def insert_many(conn: asyncpg.Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Several nominations in one round trip (bulk submission); same unique-index behaviour as ``insert``."""
-    await conn.executemany(
+async def insert_many(conn: asyncpg.Connection, rows: Sequence[dict[str, Any]]) -> set[uuid.UUID]:
+    """Several nominations in one statement; returns the ids stored.
+
+    A person who already has a live nomination (one committed by a concurrent submission since the caller looked)
+    is skipped, after waiting for that transaction, instead of failing the whole batch. Rows go in person-key
+    order, so two batches naming the same people wait for each other in one direction only (no deadlock).
+    """
+    ordered = sorted(rows, key=lambda r: r["person_key"])
+
+    def column(name: str) -> list[Any]:
+        return [r[name] for r in ordered]
+
+    def json_column(name: str) -> list[str | None]:
+        return [None if r[name] is None else orjson.dumps(r[name]).decode() for r in ordered]
+
+    stored = await conn.fetch(
         """
         INSERT INTO nominations (id, person_key, nik, full_name, birth_date, sex, phone, address, desa_code,
                                  occupation, nominator, supporting_letter, progress)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+        SELECT id, person_key, nik, full_name, birth_date, sex, phone, address::jsonb, desa_code, occupation,
+               nominator::jsonb, supporting_letter::jsonb, $13::text::jsonb
+        FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::date[], $6::text[], $7::text[], $8::text[],
+                    $9::text[], $10::text[], $11::text[], $12::text[])
+             AS r (id, person_key, nik, full_name, birth_date, sex, phone, address, desa_code, occupation, nominator,
+                   supporting_letter)
+        ON CONFLICT (person_key) WHERE outcome IS DISTINCT FROM 'rejected' DO NOTHING
+        RETURNING id
         """,
-        [
-            (
-                r["id"],
-                r["person_key"],
-                r["nik"],
-                r["full_name"],
-                r["birth_date"],
-                r["sex"],
-                r["phone"],
-                r["address"],
-                r["desa_code"],
-                r["occupation"],
-                r["nominator"],
-                r["supporting_letter"],
-                _NEW_PROGRESS,
-            )
-            for r in rows
-        ],
+        column("id"),
+        column("person_key"),
+        column("nik"),
+        column("full_name"),
+        column("birth_date"),
+        column("sex"),
+        column("phone"),
+        json_column("address"),
+        column("desa_code"),
+        column("occupation"),
+        json_column("nominator"),
+        json_column("supporting_letter"),
+        orjson.dumps(_NEW_PROGRESS).decode(),
     )
+    return {r["id"] for r in stored}
 
 
 async def live_nominations_of(conn: asyncpg.Connection, person_keys: Sequence[str]) -> dict[str, uuid.UUID]:

@@ -15,10 +15,13 @@ import asyncpg
 import httpx
 import pytest
 
+from services.nomination import handlers
+from services.nomination.api import NominationRequest
 from services.nomination.app import SPEC, create
 from services.nomination.settings import NominationSettings
 from shared import db, outbox
-from shared.auth import hash_api_key, new_api_key
+from shared.auth import hash_api_key, new_api_key, system
+from shared.keys import person_key
 from shared.service import Runtime
 
 pytestmark = pytest.mark.integration
@@ -218,3 +221,35 @@ async def test_concurrent_batches_naming_the_same_people_give_one_nomination_eac
             assert a["nomination_id"] == b["nomination_id"]
         assert await pool.fetchval("SELECT count(*) FROM nominations") == len(people)
         assert await pool.fetchval("SELECT count(*) FROM outbox") == len(people)
+
+
+async def test_a_batch_item_whose_person_is_nominated_meanwhile_points_to_that_nomination(
+    api: Any, pool: asyncpg.Pool
+) -> None:
+    """A single submission for person A is still in its transaction when a batch naming A and B arrives: the batch
+    waits for it, then answers A with that nomination (409) and stores B; one nomination and one event each."""
+    a, b = request("6408014501900401", SENYIUR), request("6408014501900402", SENYIUR)
+    settings = NominationSettings(
+        database_url="postgresql://unused/unused", kafka_bootstrap="unused:9092",
+        person_key_secret="integration-secret-0123456789",
+    )  # fmt: skip
+    validated = NominationRequest.model_validate(a).model_dump(mode="python")
+    async with pool.acquire() as conn:
+        transaction = conn.transaction()
+        await transaction.start()
+        first = await handlers._submit(
+            conn, validated, person_key(a["nik"], settings.person_key_secret), "h", settings, None, system("test")
+        )
+        batch = asyncio.create_task(
+            api("admin", "POST", "/v1/nominations:batch", {"items": [{"nomination": a}, {"nomination": b}]})
+        )
+        await asyncio.sleep(1)  # the batch read "no live nomination of A" and now waits on A's unique key
+        assert not batch.done()
+        await transaction.commit()
+    response = await batch
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert (results[0]["code"], results[0]["nomination_id"]) == ("ALREADY_NOMINATED", str(first.nomination_id))
+    assert results[1]["code"] == "ACCEPTED"
+    assert await pool.fetchval("SELECT count(*) FROM nominations") == 2
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 2
