@@ -23,8 +23,8 @@ from typing import Any
 import httpx
 import orjson
 
-from services.nomination.domain import OCCUPATIONS
-from shared.regions import default_regions
+from services.nomination.domain import OCCUPATIONS, nik_date_valid
+from shared.regions import default_regions, nik_place
 
 # column -> (required, description in Bahasa Indonesia, description in English, example)
 COLUMNS: dict[str, tuple[bool, str, str, str]] = {
@@ -183,6 +183,10 @@ def to_request(number: int, row: Mapping[str, str], batch: Batch) -> tuple[dict[
     nik = row["nik"].replace(" ", "")
     if not (len(nik) == 16 and nik.isdigit()):
         bad("nik", "NIK harus 16 angka", "NIK must be 16 digits")
+    elif nik_place(nik) == "province_unknown":
+        bad("nik", "Kode provinsi pada NIK (2 angka pertama) tidak dikenal", "unknown province code in the NIK")
+    elif not nik_date_valid(nik[6:12]):
+        bad("nik", "Tanggal lahir pada NIK (angka 7-12) tidak mungkin", "the NIK's encoded birth date is impossible")
     birth = _date(row["tanggal_lahir"])
     if birth is None:
         bad("tanggal_lahir", "Format tanggal tidak dikenal (pakai TTTT-BB-HH)", "unknown date format (use YYYY-MM-DD)")

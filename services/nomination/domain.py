@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 import phonenumbers
-from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.id import nik as stdnum_nik
 
 from shared.contracts import (
@@ -26,7 +26,7 @@ from shared.contracts import (
     NotificationSent,
     Payload,
 )
-from shared.regions import RegionIndex, dotted
+from shared.regions import RegionIndex, dotted, nik_place
 
 OCCUPATIONS = {
     "petani_pekebun": "Petani / pekebun",
@@ -61,22 +61,32 @@ class InvalidField(ValueError):
     """A field that breaks a rule; the API turns it into a 422 naming the field."""
 
 
-def validate_nik(value: str, regions: RegionIndex) -> str:
-    """16 digits, a real birth date, a province and regency that exist.
+def validate_nik(value: str, regions: RegionIndex, national: RegionIndex | None = None) -> str:
+    """16 digits, a real birth date, a province of Indonesia.
 
-    Regencies of the province in the region list are checked against it (the official list); other provinces'
-    against python-stdnum's national list. An unknown kecamatan is only a warning, raised later by verification.
+    The place part is checked against the national province and regency list (``shared.regions.nik_place``): an
+    unknown province is invalid; a known province with a regency code that is not (or no longer) listed is
+    accepted, because a NIK keeps the code of the regency that issued it after the regency moved (Kalimantan Utara
+    2012, Papua 2022). Verification flags it (``NIK_REGENCY_UNKNOWN``) and the civil registry decides. ``regions``
+    (the programme's own list) only adds codes newer than the national list's version.
     """
     if not (len(value) == 16 and value.isascii() and value.isdigit()):
         raise InvalidField("must be exactly 16 digits")
-    try:
-        stdnum_nik.validate(value)
-    except StdnumError:
-        raise InvalidField("not a valid NIK: unknown region or impossible birth date") from None
-    province = dotted(value[:2])
-    if regions.get(province) is not None and not regions.is_level(dotted(value[:4]), "kabupaten_kota"):
-        raise InvalidField(f"not a valid NIK: regency {value[:4]} is not in region list {regions.version}")
+    if not nik_date_valid(value[6:12]):
+        raise InvalidField("not a valid NIK: impossible birth date")
+    if nik_place(value, national) == "province_unknown" and not regions.is_level(dotted(value[:4]), "kabupaten_kota"):
+        raise InvalidField("not a valid NIK: unknown province")
     return value
+
+
+@lru_cache(maxsize=100_000)
+def nik_date_valid(ddmmyy: str) -> bool:
+    """The DDMMYY part of a NIK is a date (day plus 40 for women), as python-stdnum checks it.
+
+    stdnum validates the date and the place part together; the place part given here is a fixed known one, so
+    only the date decides (the place is checked against the national list, newer than stdnum's).
+    """
+    return stdnum_nik.is_valid(f"640801{ddmmyy}0001")
 
 
 def normalise_phone(value: str) -> str:

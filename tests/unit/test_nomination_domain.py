@@ -34,12 +34,19 @@ def test_valid_niks_pass(nik):
         "9908014501900001",
         "6408013213900001",
         "",
-        "6499014501900001",  # Kaltim has no regency 99 in the official list (stdnum alone would accept it)
+        "0008014501900001",  # no province 00
+        "6408014513900001",  # month 13
     ],
 )
 def test_invalid_niks_are_refused(nik):
     with pytest.raises(InvalidField):
         domain.validate_nik(nik, default_regions())
+
+
+def test_an_unknown_regency_of_a_known_province_is_accepted_for_verification_to_flag():
+    # was refused before issue 16: a NIK keeps the code of a regency that moved (64.04 went to Kalimantan Utara)
+    assert domain.validate_nik("6499014501900001", default_regions()) == "6499014501900001"
+    assert domain.validate_nik("6404014501900001", default_regions()) == "6404014501900001"
 
 
 def test_niks_first_issued_in_another_province_are_accepted():
