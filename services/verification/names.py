@@ -2,25 +2,40 @@
 
 Pure functions, no I/O. ``normalise`` turns a name as an official typed it (``Hj. Siti Aminah binti Abdullah,
 S.Pd``) into a comparison key: casefolded, without punctuation, honorifics or academic degrees, with one spelling
-of Muhammad and the pre-1972 spelling folded into the modern one. The key is for comparing, never for display.
+of Muhammad, abbreviations written out by the rules of the name's tradition (``I Md.`` is Balinese ``I Made``,
+``Abd.`` is ``Abdul``) and the pre-1972 spelling folded into the modern one. The key is for comparing, never for
+display.
 
-``score`` compares two names with rapidfuzz's ``token_sort_ratio`` on those keys. Why not ``WRatio``: when one
-string is 1.5 times longer than the other, WRatio switches to partial matching and scores a short name contained
-in a longer one at up to 90 (``SITI`` against ``SITI NURHAYATI``), which would pass a different person in a
-population where many people share a first name. ``token_sort_ratio`` ignores word order (registry records and
-nomination forms order names differently) and its score drops with every missing or extra word, so a threshold
-means the same thing for every name. The same words compared without spaces count too, because word breaks
-vary between records (``NUR HAYATI`` / ``NURHAYATI``).
+``parse`` reads the parts of a name by the naming rules of ``name_rules`` (the regency's traditions): the personal
+name, and beside it the words that say who the person is in the family: sex (Balinese I / Ni, Buton La / Wa,
+bin / binti), Balinese birth order and caste, Christian baptismal names, a Makassar ``Daeng`` name, optional titles
+(Andi, Raden, Gusti ...), a leading Muhammad, the parent after ``bin``/``binti``, and a second name beside the first
+(``Budi Santoso alias Tan Kim Liong``). ``score`` compares the personal names with rapidfuzz and reads the other
+parts by rule: the same rank written two ways agrees, a part present on one side only says nothing (forms and
+registry records keep or drop them), two different values of the same part (``Wayan``/``Made``: siblings; another
+father after ``bin``; ``I``/``Ni``) are two people, and the score is capped at ``CONFLICT_CAP``.
+
+Why ``token_sort_ratio`` and not ``WRatio``: when one string is 1.5 times longer than the other, WRatio switches to
+partial matching and scores a short name contained in a longer one at up to 90 (``SITI`` against ``SITI
+NURHAYATI``), which would pass a different person in a population where many people share a first name.
+``token_sort_ratio`` ignores word order and drops with every missing or extra word. The same words compared without
+spaces count too (``NUR HAYATI`` / ``NURHAYATI``). Words are compared by a spelling key (``phonetic``) that folds
+the ways Arabic-derived and Javanese names are written (``Syamsul``/``Samsul``, ``Hasanuddin``/``Hasanudin``,
+``Sofyan``/``Sopyan``, ``Sutrisno``/``Sutrisna``).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
+from itertools import permutations
 
 from rapidfuzz import fuzz
+from rapidfuzz.distance import Levenshtein
+
+from services.verification import name_rules as rules
 
 # Titles that precede a name (religious, courtesy, academic), compared without dots. Stripped only from the front:
 # in the middle or at the end these words are more likely part of the name.
@@ -28,7 +43,9 @@ HONORIFICS = frozenset(
     {
         "h", "hj", "haji", "hajjah", "hajah", "kh",  # pilgrimage titles, Kyai Haji
         "bapak", "bpk", "pak", "ibu", "bu", "sdr", "sdri", "tn", "ny", "nyonya",  # courtesy
-        "dr", "drs", "dra", "ir", "prof",  # academic titles written before the name
+        "dr", "drs", "dra", "ir", "prof", "drg", "ns", "bd",  # academic and professional titles before the name
+        "ust", "ustad", "ustadz", "ustaz", "ustadzah", "ustazah", "kyai", "kiai", "tgk", "teungku",  # religious
+        "pdt", "pendeta", "pastor", "romo", "tuan", "alm", "almh", "almarhum", "almarhumah",
     }
 )  # fmt: skip
 # Degrees written after a name (S.Pd, S.E., A.Md ...), compared without dots. Stripped only from the end, and only
@@ -38,7 +55,7 @@ DEGREES = frozenset(
         "sag", "sap", "se", "sh", "shi", "si", "sip", "skm", "skom", "sos", "spd", "spdi", "spt", "ssi", "ssos",
         "st", "sth", "sthi", "stp", "ak", "ama", "amd", "amdkeb", "amdkep", "amk", "amkep", "apt", "ked", "kom",
         "ma", "mag", "mh", "mhum", "mkes", "mm", "mpd", "mpdi", "msi", "mt", "phd", "skep", "ners", "mba",
-        "dr", "drs", "ir",
+        "dr", "drs", "ir", "ssit", "sst", "sfarm", "sked", "spdsd", "amapd", "sik", "sgz",
     }
 )  # fmt: skip
 # Degrees that are never a name, stripped from the end even without dots (``BUDI SANTOSO SPD``).
@@ -51,11 +68,14 @@ MUHAMMAD_VARIANTS = frozenset(
 )  # fmt: skip
 MUHAMMAD = "muhammad"
 FILIAL = frozenset({"bin", "binti"})
-ABBREVIATIONS = {"abd": "abdul"}
 # Spelling before the 1972 reform (EYD) -> modern spelling. Order matters: "tj" before any rule touching "j".
 OLD_SPELLING = (("oe", "u"), ("dj", "j"), ("tj", "c"), ("nj", "ny"), ("sj", "sy"), ("ch", "kh"))
 
 _NOT_LETTER = re.compile(r"[^a-z]+")
+_PARENS = re.compile(r"\(([^)]*)\)")
+_ALIAS_SPLIT = re.compile(r"\s*/\s*|\s+(?:" + "|".join(rules.ALIAS_WORDS) + r")\.?\s+")
+CONFLICT_CAP = 60.0  # the highest score of two names whose parts say they are two people
+TYPO_FLOOR = 90.0  # the lowest score of two names that differ by typing errors only (the duplicate threshold)
 
 
 @dataclass(frozen=True)
@@ -70,6 +90,23 @@ class NormalName:
         return f"{self.given} {self.parent}" if self.parent else self.given
 
 
+@dataclass(frozen=True)
+class ParsedName:
+    """A name read by its tradition's rules (see the module docstring). Words are canonical (``normalise``)."""
+
+    core: tuple[str, ...]  # the personal name
+    sex: str | None = None  # M / F, from I/Ni, La/Wa, bin/binti, Ida Bagus/Ida Ayu ...
+    birth_order: int | None = None  # Balinese 1 to 4
+    caste: str | None = None  # Balinese brahmana / ksatria / wesia
+    baptismal: tuple[str, ...] = ()  # Christian names (or their initials) before the family's own name
+    daeng: str | None = None  # Makassar/Bugis Daeng name
+    muhammad: bool = False  # a leading Muhammad (in any spelling), which forms often drop
+    muhammad_initial: bool = False  # written "M.": Muhammad, unless the other name spells out a baptismal M...
+    titles: frozenset[str] = frozenset()  # Andi, Raden, Gusti ...: optional, never telling two people apart
+    parent: tuple[str, ...] = ()  # after bin/binti
+    aliases: tuple[ParsedName, ...] = ()  # a second name beside the first (a Chinese name, an old name)
+
+
 def fold_spelling(word: str) -> str:
     """Old spelling to modern (``soekarno`` -> ``sukarno``), then ``j`` and ``y`` folded into ``y``.
 
@@ -81,6 +118,37 @@ def fold_spelling(word: str) -> str:
     for old, new in OLD_SPELLING:
         word = word.replace(old, new)
     return word.replace("j", "y")
+
+
+# Spellings of the same sound in Arabic-derived and regional names, for comparing words (never shown).
+_PHONETIC = (
+    ("kh", "h"), ("dh", "d"), ("th", "t"), ("sy", "s"), ("sh", "s"), ("ph", "p"), ("q", "k"), ("z", "y"),
+    ("f", "p"), ("v", "p"), ("x", "ks"), ("ae", "ai"),
+)  # fmt: skip
+_VOWELS = frozenset("aeiou")
+
+
+@lru_cache(maxsize=65_536)
+def phonetic(word: str) -> str:
+    """A word's spelling key: ``syamsuddin`` and ``samsudin``, ``sofyan`` and ``sopyan``, ``fatimah`` and
+    ``fatima``, ``jumiyati`` and ``jumiati``, ``sutrisno`` and ``sutrisna`` get the same key."""
+    for old, new in _PHONETIC:
+        word = word.replace(old, new)
+    out: list[str] = []
+    for i, ch in enumerate(word):
+        if out and out[-1] == ch:
+            continue  # doubled letters: Hasanuddin / Hasanudin, Sitti / Siti
+        if ch == "y" and out and out[-1] in "iu" and i + 1 < len(word) and word[i + 1] in _VOWELS:
+            continue  # a glide between vowels: Jumiyati / Jumiati
+        out.append(ch)
+    key = "".join(out)
+    if len(key) > 2 and key.endswith(("y", "ie")):
+        key = key[:-2] + "i" if key.endswith("ie") else key[:-1] + "i"  # Rudy / Rudi, Ledjie / Ledji
+    if len(key) > 3 and key.endswith("h") and key[-2] in _VOWELS:
+        key = key[:-1]  # Fatimah / Fatima
+    if len(key) >= 5 and key.endswith("o"):
+        key = key[:-1] + "a"  # Javanese a read as o: Sutrisna / Sutrisno
+    return key
 
 
 def _ascii_casefold(text: str) -> str:
@@ -121,7 +189,7 @@ def _is_degree(token: _Token, after_comma: bool) -> bool:
 
 def _name_tokens(raw: str) -> list[_Token]:
     """Tokens of the name proper: degrees after a comma or at the end and leading honorifics removed."""
-    segments = _ascii_casefold(raw).split(",")
+    segments = raw.split(",")
     tokens = _tokenise(segments[0])
     for segment in segments[1:]:  # "BUDI, S.Pd, M.Si": keep a segment only if it is not all degrees
         extra = _tokenise(segment)
@@ -139,39 +207,330 @@ def _without_honorifics(tokens: list[_Token]) -> list[_Token]:
     return tokens[start:]
 
 
-def _canonical(word: str) -> str:
-    if word in MUHAMMAD_VARIANTS:
-        return MUHAMMAD
-    return fold_spelling(ABBREVIATIONS.get(word, word))
+def _segments(text: str) -> tuple[str, list[str]]:
+    """The whole name (all its words) and, when it has them, the names written beside each other in it."""
+    inside = _PARENS.findall(text)
+    outside = _PARENS.sub(" ", text)
+    parts = [p for p in _ALIAS_SPLIT.split(outside) if _undotted(p)] + [p for p in inside if _undotted(p)]
+    whole = " ".join(w for w in _ALIAS_SPLIT.sub(" ", outside + " " + " ".join(inside)).split())
+    return whole, parts if len(parts) > 1 else []
 
 
-@lru_cache(maxsize=65_536)  # names repeat a lot (SITI AMINAH ...); the key is pure, so cache it
-def normalise(raw: str) -> NormalName:
-    """The comparison key of a name (see the module docstring); an empty or title-only name gives ``""``."""
-    tokens = _name_tokens(raw)
+# ------------------------------------------------------------------------------------------ reading the parts
+
+
+def _words(tokens: list[_Token]) -> list[str]:
+    """Canonical words: Muhammad in one spelling, then old spelling folded; initials keep their one letter."""
+    return [MUHAMMAD if t.word in MUHAMMAD_VARIANTS else fold_spelling(t.word) for t in tokens]
+
+
+def _merge_initials(words: list[str]) -> list[str]:
+    """``A. A. Ngurah`` / ``I.B. Putu`` / ``I.G.N. Rai``: the letters of a Balinese two-word abbreviation, rejoined."""
+    for size in (3, 2):
+        head = words[:size]
+        if len(words) > size and all(len(w) == 1 for w in head) and "".join(head) in rules.BALINESE_DOUBLE:
+            return ["".join(head), *words[size:]]
+    return words
+
+
+def _is_balinese(words: list[str]) -> bool:
+    """Whether the name opens the Balinese way: I / Ni before a birth-order or caste word, or one of those first."""
+    if len(words) < 2:
+        return False
+    first = words[1] if words[0] in rules.BALINESE_SEX else words[0]
+    if words[0] in rules.BALINESE_SEX and words[0] != "luh" and first in rules.BALINESE_SEX:
+        return True  # Ni Luh
+    opens = first in rules.BIRTH_ORDER or first in rules.BALINESE_DOUBLE or first in {"desak", "dewa", "cokorda"}
+    opens = opens or (first in rules.BALINESE_ABBREVIATIONS and (words[0] in rules.BALINESE_SEX or len(first) > 2))
+    follows = words[words.index(first) + 1] if words.index(first) + 1 < len(words) else ""
+    opens = opens or (first in ("ida", "anak", "gusti") and follows in rules.CASTE_PARTS | rules.BIRTH_ORDER.keys())
+    return opens and (first != words[0] or len(words) > 1)
+
+
+def _balinese(words: list[str]) -> ParsedName:
+    expanded: list[str] = []
+    for i, word in enumerate(words):
+        if i < 4 and word in rules.BALINESE_DOUBLE:
+            expanded += rules.BALINESE_DOUBLE[word]
+        elif i < 5 and word in rules.BALINESE_ABBREVIATIONS:
+            expanded.append(rules.BALINESE_ABBREVIATIONS[word])
+        else:
+            expanded.append(word)
+    sex = order = caste = None
+    i = 0
+    while i < len(expanded) - 1:
+        word = expanded[i]
+        title = next((t for t in rules.CASTE_TITLES if tuple(expanded[i : i + len(t)]) == t), None)
+        if word in rules.BALINESE_SEX:
+            sex = sex or rules.BALINESE_SEX[word]
+            i += 1
+        elif title is not None:
+            caste, title_sex = rules.CASTE_TITLES[title]
+            sex = sex or title_sex
+            i += len(title)
+        elif word in rules.BIRTH_ORDER and order is None:
+            order = rules.BIRTH_ORDER[word]
+            i += 1
+        elif word in rules.CASTE_PARTS and caste is not None:
+            i += 1
+        else:
+            break
+    core = tuple(expanded[i:])
+    return ParsedName(core=core, sex=sex, birth_order=order, caste=caste)
+
+
+def _other(words: list[str]) -> ParsedName:
+    """Names of the other traditions: leading Muhammad, sex markers, titles and baptismal names, then the name."""
+    sex, muhammad, titles, baptismal = None, False, set(), []
+    words = [rules.FRONT_ABBREVIATIONS.get(words[0], words[0]), *words[1:]] if len(words) > 1 else words
+    i = 0
+    while i < len(words) - 1:
+        word = words[i]
+        marker = next((m for m in rules.SEX_PREFIXES if tuple(words[i : i + len(m)]) == m), None)
+        if marker is not None and i + len(marker) < len(words) and not baptismal:
+            sex = sex or rules.SEX_PREFIXES[marker]
+            i += len(marker)
+        elif word == MUHAMMAD and not muhammad:
+            muhammad = True
+            i += 1
+        elif word in rules.OPTIONAL_TITLES:
+            titles.add(word)
+            i += 1
+        elif word in rules.BAPTISMAL or word in rules.BAPTISMAL_ABBREVIATIONS:
+            baptismal.append(rules.BAPTISMAL_ABBREVIATIONS.get(word, word))
+            i += 1
+        elif len(word) == 1 and i + 1 < len(words) and (baptismal or words[i + 1] in rules.BAPTISMAL):
+            baptismal.append(word)  # "Y. Lahang", "F. X. Lahang": initials of baptismal names
+            i += 1
+        else:
+            break
+    rest = [rules.ARABIC_ABBREVIATIONS.get(w, w) for w in words[i:]]
+    rest = [_prefix_spelling(w) for w in rest]
+    daeng = None
+    for j, word in enumerate(rest[:-1]):
+        if word in rules.DAENG:
+            daeng = rest[j + 1]
+            rest = rest[:j] + rest[j + 2 :]
+            break
+    if not rest and daeng:
+        rest, daeng = [daeng], None
+    return ParsedName(
+        core=tuple(rest),
+        sex=sex,
+        baptismal=tuple(baptismal),
+        daeng=daeng,
+        muhammad=muhammad,
+        titles=frozenset(titles),
+    )
+
+
+def _prefix_spelling(word: str) -> str:
+    for old, new in rules.PREFIX_SPELLINGS:
+        if word.startswith(old) and len(word) > len(old) + 2:
+            return new + word[len(old) :]
+    return word
+
+
+def _parse_tokens(tokens: list[_Token]) -> ParsedName:
+    parent: tuple[str, ...] = ()
+    sex = None
     for i, token in enumerate(tokens):
         # "bin"/"binti" + the father's name is kept as its own part, itself without titles ("bin H. Abdul Kadir");
         # a name starting or ending with the word is not a patronym.
         if token.word in FILIAL and 0 < i < len(tokens) - 1:
-            parent = [t for t in _without_honorifics(tokens[i + 1 :]) if t.word not in FILIAL]
-            return NormalName(_joined(tokens[:i]), _joined(parent) or None)
-    return NormalName(_joined([t for t in tokens if t.word not in FILIAL or len(tokens) == 1]))
+            after = [t for t in _without_honorifics(tokens[i + 1 :]) if t.word not in FILIAL]
+            parent = tuple(_prefix_spelling(rules.ARABIC_ABBREVIATIONS.get(w, w)) for w in _words(after))
+            sex = "M" if token.word == "bin" else "F"
+            tokens = tokens[:i]
+            break
+    else:
+        tokens = [t for t in tokens if t.word not in FILIAL or len(tokens) == 1]
+    folded = _merge_initials([fold_spelling(t.word) for t in tokens])
+    # The tradition decides what an abbreviation stands for: "I Md." is Balinese Made, "Md. Yusuf" is Muhammad.
+    parsed = _balinese(folded) if _is_balinese(folded) else _other(_words(tokens))
+    if parsed.muhammad and any(t.word == "m" for t in tokens[:3]):
+        parsed = replace(parsed, muhammad_initial=True)
+    if sex is not None and parsed.sex is not None and sex != parsed.sex:
+        sex = "?"  # "I ... binti": contradicts itself; never agrees with anyone on sex
+    return replace(parsed, parent=parent, sex=sex or parsed.sex)
 
 
-def _joined(tokens: list[_Token]) -> str:
-    return " ".join(_canonical(t.word) for t in tokens)
+@lru_cache(maxsize=65_536)  # names repeat a lot (SITI AMINAH ...); parsing is pure, so cache it
+def parse(raw: str) -> ParsedName:
+    """The parts of a name (see the module docstring); an empty or title-only name has no core."""
+    whole, segments = _segments(_ascii_casefold(raw))
+    parsed = _parse_tokens(_name_tokens(whole))
+    if segments:
+        aliases = tuple(p for p in (_parse_tokens(_name_tokens(s)) for s in segments) if p.core)
+        parsed = replace(parsed, aliases=aliases)
+    return parsed
+
+
+@lru_cache(maxsize=65_536)
+def normalise(raw: str) -> NormalName:
+    """The comparison key of a name (see the module docstring); an empty or title-only name gives ``""``."""
+    parsed = parse(raw)
+    return NormalName(_key_words(parsed), " ".join(parsed.parent) or None)
+
+
+def _key_words(p: ParsedName) -> str:
+    """The name's words in canonical form, prefixes written out (``I Md. Sudiarta`` -> ``i made sudiarta``)."""
+    prefix: list[str] = []
+    if p.birth_order is not None or p.caste is not None:
+        prefix += {"M": ["i"], "F": ["ni"]}.get(p.sex or "", [])
+        prefix += [p.caste] if p.caste else []
+        prefix += [_ORDER_NAME[p.birth_order]] if p.birth_order else []
+    else:
+        prefix += sorted(p.titles)
+        prefix += [MUHAMMAD] if p.muhammad else []
+        prefix += list(p.baptismal)
+    return " ".join([*prefix, *p.core, *(["daeng", p.daeng] if p.daeng else [])])
+
+
+_ORDER_NAME = {1: "wayan", 2: "made", 3: "nyoman", 4: "ketut"}
+
+
+# ------------------------------------------------------------------------------------------------- scoring
 
 
 def score(stated: str, registered: str) -> float:
-    """Similarity 0 to 100 of two names, rounded to one decimal.
+    """Similarity 0 to 100 of two names, rounded to one decimal (see the module docstring).
 
     The ``bin``/``binti`` part counts only when both names carry it: registry records often lack it and officials
     sometimes add it, so its absence on one side says nothing, while two different fathers do.
     """
-    a, b = normalise(stated), normalise(registered)
-    if not a.given or not b.given:
+    a, b = parse(stated), parse(registered)
+    forms_a, forms_b = (a, *a.aliases), (b, *b.aliases)
+    return max(_pair(x, y) for x in forms_a for y in forms_b)
+
+
+def conflicts(a: ParsedName, b: ParsedName) -> list[str]:
+    """The parts that say two names are two people (both sides carry the part, with different values), and the
+    words: two known given names that look alike (``Rahmat``/``Rahman``), or, in names of as many words, a word that
+    is no typo of any word of the other (``Hasnawati Said``/``Hasnawati Saleh``)."""
+    return _parts_conflict(a, b) + _word_conflicts(a.core, b.core)
+
+
+def _parts_conflict(a: ParsedName, b: ParsedName) -> list[str]:
+    found = []
+    for part in ("sex", "birth_order", "caste"):
+        left, right = getattr(a, part), getattr(b, part)
+        if left is not None and right is not None and left != right:
+            found.append(part)
+    if a.baptismal and b.baptismal and (
+        _similarity(a.baptismal, b.baptismal) < 80 or _word_conflicts(a.baptismal, b.baptismal)
+    ):
+        found.append("baptismal")  # Maria / Martha: two sisters
+    if a.daeng and b.daeng and _similarity((a.daeng,), (b.daeng,)) < 80:
+        found.append("daeng")
+    if a.parent and b.parent and _similarity(a.parent, b.parent) < 80:
+        found.append("parent")
+    return found
+
+
+_KNOWN_KEYS = frozenset(phonetic(fold_spelling(n)) for n in rules.GIVEN_NAMES)
+_LOOKALIKE = 60.0  # two words at least this alike are read as one word written two ways, or as two look-alikes
+
+
+def _word_conflicts(left: tuple[str, ...], right: tuple[str, ...]) -> list[str]:
+    if not left or not right:
+        return []
+    left, right = _expand_initials(left, right), _expand_initials(right, left)
+    a, b = [w for w in left if len(w) > 1], [w for w in right if len(w) > 1]
+    keys_a, keys_b = [phonetic(w) for w in a], [phonetic(w) for w in b]
+    found = []
+    for word, key in zip(a, keys_a, strict=True):
+        if not b or key in keys_b:
+            continue
+        best = max(keys_b, key=lambda other: fuzz.ratio(key, other))
+        if fuzz.ratio(key, best) >= _LOOKALIKE and key in _KNOWN_KEYS and best in _KNOWN_KEYS and best not in keys_a:
+            found.append("given_name")
+        elif len(a) == len(b) > 1 and not any(_distance(word, o) <= _edits(max(word, o, key=len)) for o in b):
+            found.append("word")  # as many words, and this one is not a typo of any: another name
+    return found
+
+
+def _distance(left: str, right: str) -> int:
+    """Typing errors between two words, as written or by their spelling keys, whichever is fewer."""
+    return min(Levenshtein.distance(left, right), Levenshtein.distance(phonetic(left), phonetic(right)))
+
+
+def _edits(word: str) -> int:
+    """The typing errors a careful officer forgives in one word: none in a short word, one, two in a long word."""
+    return 0 if len(word) <= 3 else 1 if len(word) < 10 else 2
+
+
+def _typo_close(left: tuple[str, ...], right: tuple[str, ...]) -> bool:
+    """As many words, each within the forgiven edits of its own word of the other name (``Bazo``/``Baso``)."""
+    left, right = _expand_initials(left, right), _expand_initials(right, left)
+    if not (len(left) == len(right) > 0) or len(left) > 6:
+        return False
+    return any(
+        all(_distance(x, y) <= _edits(max(x, y, key=len)) for x, y in zip(left, order, strict=True))
+        for order in permutations(right)
+    )
+
+
+def _pair(a: ParsedName, b: ParsedName) -> float:
+    if not a.core or not b.core:
         return 0.0
-    left, right = (a.full, b.full) if a.parent and b.parent else (a.given, b.given)
-    # Word breaks vary (NUR HAYATI / NURHAYATI, ABDUL RAHMAN / ABDULRAHMAN): also compare without spaces.
-    joined = fuzz.ratio(left.replace(" ", ""), right.replace(" ", ""))
-    return round(max(fuzz.token_sort_ratio(left, right), joined), 1)
+    a, b = _initials_as_baptismal(a, b), _initials_as_baptismal(b, a)
+    # The personal names, and, when the optional parts are not on both sides alike, all the words: a misspelt
+    # Muhammad or baptismal name ("Muhammmad", "Magddalena") is not read as the optional part it is. A father
+    # named after bin on both sides only tells people apart (conflicts): siblings share him.
+    views = [(a.core, b.core)]
+    if (a.muhammad, bool(a.baptismal), a.titles) != (b.muhammad, bool(b.baptismal), b.titles):
+        views.append((_all_words(a), _all_words(b)))
+    similarity = max(_similarity(x, y) for x, y in views)
+    if _parts_conflict(a, b) or all(_word_conflicts(x, y) for x, y in views):
+        return min(similarity, CONFLICT_CAP)
+    if _typo_close(a.core, b.core):
+        similarity = max(similarity, TYPO_FLOOR)
+    return similarity
+
+
+def _all_words(p: ParsedName) -> tuple[str, ...]:
+    return (*sorted(p.titles), *([MUHAMMAD] if p.muhammad else []), *p.baptismal, *p.core)
+
+
+def _initials_as_baptismal(a: ParsedName, b: ParsedName) -> ParsedName:
+    """``Y. Lahang`` against ``YOHANES LAHANG``, ``A. Baso`` against ``ANDI BASO``: leading initials of ``a`` stand
+    for the baptismal names or the title ``b`` spells out."""
+    count = 0
+    while count < len(a.core) - 1 and len(a.core[count]) == 1:
+        count += 1
+    initials = a.core[:count]
+    if a.muhammad_initial and not b.muhammad and b.baptismal and b.baptismal[0][0] == "m":
+        return replace(a, muhammad=False, muhammad_initial=False, baptismal=("m",))  # "M. Lahang": Maria Lahang
+    if not initials:
+        return a
+    if not a.baptismal and [w[0] for w in b.baptismal[: len(initials)]] == list(initials):
+        return replace(a, core=a.core[count:], baptismal=initials)
+    titles = {t[0]: t for t in b.titles - a.titles}
+    if count == 1 and initials[0] in titles:
+        return replace(a, core=a.core[1:], titles=a.titles | {titles[initials[0]]})
+    return a
+
+
+def _similarity(left: tuple[str, ...], right: tuple[str, ...]) -> float:
+    """rapidfuzz on spelling keys, word order ignored, word breaks ignored; an initial stands for its word."""
+    left, right = _expand_initials(left, right), _expand_initials(right, left)
+    a, b = [phonetic(w) for w in left], [phonetic(w) for w in right]
+    joined = fuzz.ratio("".join(a), "".join(b))
+    return round(max(fuzz.token_sort_ratio(" ".join(a), " ".join(b)), joined), 1)
+
+
+def _expand_initials(words: tuple[str, ...], other: tuple[str, ...]) -> tuple[str, ...]:
+    """``A. Rahman`` against ``ABDUL RAHMAN``: a one-letter word becomes the other side's word with that initial."""
+    if all(len(w) > 1 for w in words):
+        return words
+    unused = [w for w in other if len(w) > 1 and w not in words]
+    out = []
+    for word in words:
+        match = next((w for w in unused if len(word) == 1 and w[0] == word), None)
+        if match is not None:
+            unused.remove(match)
+            out.append(match)
+        else:
+            out.append(word)
+    return tuple(out)
