@@ -320,7 +320,9 @@ def _chinese(g: _Gen) -> Iterator[Pair]:
         sex = rng.choice("MF")
         indonesian = one(rng.choice(CHINESE_ID_M if sex == "M" else CHINESE_ID_F))
         chinese = f"{rng.choice(CHINESE_SURNAME)} {one(rng.choice(CHINESE_GIVEN))}"
-        yield g.same("variant_chinese_name_in_brackets", "chinese", indonesian, f"{title(indonesian)} ({title(chinese)})")
+        yield g.same(
+            "variant_chinese_name_in_brackets", "chinese", indonesian, f"{title(indonesian)} ({title(chinese)})"
+        )
         yield g.same("variant_alias", "chinese", f"{indonesian} ALIAS {chinese}", title(chinese), True)
         yield g.same("variant_alias_abbreviated", "chinese", f"{indonesian} ALS {chinese}", title(indonesian), True)
         surname, *given = chinese.split()

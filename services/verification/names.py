@@ -75,6 +75,7 @@ _NOT_LETTER = re.compile(r"[^a-z]+")
 _PARENS = re.compile(r"\(([^)]*)\)")
 _ALIAS_SPLIT = re.compile(r"\s*/\s*|\s+(?:" + "|".join(rules.ALIAS_WORDS) + r")\.?\s+")
 CONFLICT_CAP = 60.0  # the highest score of two names whose parts say they are two people
+CHEAP_BELOW = 50.0  # a score this low is final: no rule below lifts it (typo-close names score higher)
 TYPO_FLOOR = 90.0  # the lowest score of two names that differ by typing errors only (the duplicate threshold)
 
 
@@ -400,6 +401,8 @@ def score(stated: str, registered: str) -> float:
     sometimes add it, so its absence on one side says nothing, while two different fathers do.
     """
     a, b = parse(stated), parse(registered)
+    if a == b and a.core:
+        return 100.0  # the same parts: most names on a form are the registry's, written the same way
     forms_a, forms_b = (a, *a.aliases), (b, *b.aliases)
     return max(_pair(x, y) for x in forms_a for y in forms_b)
 
@@ -417,8 +420,10 @@ def _parts_conflict(a: ParsedName, b: ParsedName) -> list[str]:
         left, right = getattr(a, part), getattr(b, part)
         if left is not None and right is not None and left != right:
             found.append(part)
-    if a.baptismal and b.baptismal and (
-        _similarity(a.baptismal, b.baptismal) < 80 or _word_conflicts(a.baptismal, b.baptismal)
+    if (
+        a.baptismal
+        and b.baptismal
+        and (_similarity(a.baptismal, b.baptismal) < 80 or _word_conflicts(a.baptismal, b.baptismal))
     ):
         found.append("baptismal")  # Maria / Martha: two sisters
     if a.daeng and b.daeng and _similarity((a.daeng,), (b.daeng,)) < 80:
@@ -482,6 +487,8 @@ def _pair(a: ParsedName, b: ParsedName) -> float:
     if (a.muhammad, bool(a.baptismal), a.titles) != (b.muhammad, bool(b.baptismal), b.titles):
         views.append((_all_words(a), _all_words(b)))
     similarity = max(_similarity(x, y) for x, y in views)
+    if similarity < CHEAP_BELOW:
+        return similarity  # far apart: the rules below only lower a score or raise a close one
     if _parts_conflict(a, b) or all(_word_conflicts(x, y) for x, y in views):
         return min(similarity, CONFLICT_CAP)
     if _typo_close(a.core, b.core):

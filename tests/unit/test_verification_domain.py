@@ -217,9 +217,10 @@ def test_residence_must_be_in_the_programme_regency(kel_code, expected):
 def test_name_match_passes_at_the_threshold_and_fails_below():
     outcome, score = domain.name_match("Siti Aminah", record(full_name="SITI AMINAH"), 80)
     assert outcome.status == "passed" and score == 100
-    outcome, score = domain.name_match("Sutrisno", record(full_name="SUTRISNA"), 87.5)
-    assert score == 87.5 and outcome.status == "passed"
-    outcome, score = domain.name_match("Sutrisno", record(full_name="SUTRISNA"), 87.6)
+    # (Sutrisno / SUTRISNA, used here before, is now one name by the Javanese a/o rule: issue 16)
+    outcome, score = domain.name_match("Bambang Sutrisno", record(full_name="BAMBANG SUTRISNO SANTOSO"), 81.1)
+    assert score == 81.1 and outcome.status == "passed"
+    outcome, score = domain.name_match("Bambang Sutrisno", record(full_name="BAMBANG SUTRISNO SANTOSO"), 81.2)
     assert codes(outcome) == ["NAME_MISMATCH"]
 
 
