@@ -133,6 +133,7 @@ _VOWELS = frozenset("aeiou")
 def phonetic(word: str) -> str:
     """A word's spelling key: ``syamsuddin`` and ``samsudin``, ``sofyan`` and ``sopyan``, ``fatimah`` and
     ``fatima``, ``jumiyati`` and ``jumiati``, ``sutrisno`` and ``sutrisna`` get the same key."""
+    word = _canon(word)
     for old, new in _PHONETIC:
         word = word.replace(old, new)
     out: list[str] = []
@@ -305,8 +306,7 @@ def _other(words: list[str]) -> ParsedName:
             i += 1
         else:
             break
-    rest = [rules.ARABIC_ABBREVIATIONS.get(w, w) for w in words[i:]]
-    rest = [_prefix_spelling(w) for w in rest]
+    rest = words[i:]  # as written: abbreviations are read by the key (_canon) and the spelling key (phonetic)
     daeng = None
     for j, word in enumerate(rest[:-1]):
         if word in rules.DAENG:
@@ -325,6 +325,11 @@ def _other(words: list[str]) -> ParsedName:
     )
 
 
+def _canon(word: str) -> str:
+    """An abbreviation or a regional spelling written out: ``abd`` -> ``abdul``, ``norhayati`` -> ``nurhayati``."""
+    return _prefix_spelling(rules.ARABIC_ABBREVIATIONS.get(word, word))
+
+
 def _prefix_spelling(word: str) -> str:
     for old, new in rules.PREFIX_SPELLINGS:
         if word.startswith(old) and len(word) > len(old) + 2:
@@ -340,7 +345,7 @@ def _parse_tokens(tokens: list[_Token]) -> ParsedName:
         # a name starting or ending with the word is not a patronym.
         if token.word in FILIAL and 0 < i < len(tokens) - 1:
             after = [t for t in _without_honorifics(tokens[i + 1 :]) if t.word not in FILIAL]
-            parent = tuple(_prefix_spelling(rules.ARABIC_ABBREVIATIONS.get(w, w)) for w in _words(after))
+            parent = tuple(_words(after))
             sex = "M" if token.word == "bin" else "F"
             tokens = tokens[:i]
             break
@@ -371,7 +376,7 @@ def parse(raw: str) -> ParsedName:
 def normalise(raw: str) -> NormalName:
     """The comparison key of a name (see the module docstring); an empty or title-only name gives ``""``."""
     parsed = parse(raw)
-    return NormalName(_key_words(parsed), " ".join(parsed.parent) or None)
+    return NormalName(_key_words(parsed), " ".join(_canon(w) for w in parsed.parent) or None)
 
 
 def _key_words(p: ParsedName) -> str:
@@ -385,7 +390,7 @@ def _key_words(p: ParsedName) -> str:
         prefix += sorted(p.titles)
         prefix += [MUHAMMAD] if p.muhammad else []
         prefix += list(p.baptismal)
-    return " ".join([*prefix, *p.core, *(["daeng", p.daeng] if p.daeng else [])])
+    return " ".join([*prefix, *(_canon(w) for w in p.core), *(["daeng", p.daeng] if p.daeng else [])])
 
 
 _ORDER_NAME = {1: "wayan", 2: "made", 3: "nyoman", 4: "ketut"}
@@ -428,12 +433,19 @@ def _parts_conflict(a: ParsedName, b: ParsedName) -> list[str]:
         found.append("baptismal")  # Maria / Martha: two sisters
     if a.daeng and b.daeng and _similarity((a.daeng,), (b.daeng,)) < 80:
         found.append("daeng")
-    if a.parent and b.parent and _similarity(a.parent, b.parent) < 80:
-        found.append("parent")
+    if a.parent and b.parent and _similarity(a.parent, b.parent) < 80 and not _typo_close(a.parent, b.parent):
+        found.append("parent")  # another father; "bin Helu" for "BIN HERU" is a typing error
     return found
 
 
-_KNOWN_KEYS = frozenset(phonetic(fold_spelling(n)) for n in rules.GIVEN_NAMES)
+_KNOWN = frozenset(fold_spelling(n) for n in rules.GIVEN_NAMES)
+
+
+def _is_known(word: str) -> bool:
+    """A known given name as written (``Ssanti`` is a typo of Susanti, not the name Santi)."""
+    return word in _KNOWN or _canon(word) in _KNOWN
+
+
 _LOOKALIKE = 60.0  # two words at least this alike are read as one word written two ways, or as two look-alikes
 
 
@@ -447,12 +459,20 @@ def _word_conflicts(left: tuple[str, ...], right: tuple[str, ...]) -> list[str]:
     for word, key in zip(a, keys_a, strict=True):
         if not b or key in keys_b:
             continue
-        best = max(keys_b, key=lambda other: fuzz.ratio(key, other))
-        if fuzz.ratio(key, best) >= _LOOKALIKE and key in _KNOWN_KEYS and best in _KNOWN_KEYS and best not in keys_a:
+        index = max(range(len(b)), key=lambda j: fuzz.ratio(key, keys_b[j]))
+        best = keys_b[index]
+        known = _is_known(word) and _is_known(b[index]) and best not in keys_a
+        if known and fuzz.ratio(key, best) >= _LOOKALIKE and not _one_letter_more(key, best):
             found.append("given_name")
         elif len(a) == len(b) > 1 and not any(_distance(word, o) <= _edits(max(word, o, key=len)) for o in b):
             found.append("word")  # as many words, and this one is not a typo of any: another name
     return found
+
+
+def _one_letter_more(left: str, right: str) -> bool:
+    """``Rahma``/``Rahman``: a letter dropped or added is read as a typing error even between two known names
+    (``Rahmat``/``Rahman``, ``Rina``/``Rini``, a letter changed, stay two names)."""
+    return abs(len(left) - len(right)) == 1 and Levenshtein.distance(left, right) == 1
 
 
 def _distance(left: str, right: str) -> int:

@@ -197,7 +197,15 @@ def test_a_whole_other_word_is_another_person():
 
 @pytest.mark.parametrize(
     ("a", "b"),
-    [("Bazo bin Andi", "BASO BIN ANDI"), ("Sulastri Setiaan", "SULASTRI SETIAWAN"), ("Normah Wat", "NORMAH WATI")],
+    [
+        ("Bazo bin Andi", "BASO BIN ANDI"),
+        ("Sulastri Setiaan", "SULASTRI SETIAWAN"),
+        ("Normah Wat", "NORMAH WATI"),
+        ("Nordin Nool", "NORDIN NOOR"),  # a typo of the word as written (NOOR), not of its key (nur)
+        ("Suprihatin Ssanti", "SUPRIHATIN SUSANTI"),  # a typo that reads like the known name Santi
+        ("Abdul Rahma bin Juhran", "ABDUL RAHMAN BIN JUHRAN"),  # a letter dropped between two known names
+        ("Sukirno bin Helu", "SUKIRNO BIN HERU"),  # a typo in the father's name is not another father
+    ],
 )
 def test_a_typing_error_still_matches(a, b):
     assert score(a, b) >= DUPLICATE  # a careful officer forgives one error in a word
