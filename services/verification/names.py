@@ -406,10 +406,11 @@ def score(stated: str, registered: str) -> float:
     sometimes add it, so its absence on one side says nothing, while two different fathers do.
     """
     a, b = parse(stated), parse(registered)
-    if a == b and a.core:
+    if a.core == b.core and a == b and a.core:
         return 100.0  # the same parts: most names on a form are the registry's, written the same way
-    forms_a, forms_b = (a, *a.aliases), (b, *b.aliases)
-    return max(_pair(x, y) for x in forms_a for y in forms_b)
+    if not (a.aliases or b.aliases):
+        return _pair(a, b)
+    return max(_pair(x, y) for x in (a, *a.aliases) for y in (b, *b.aliases))
 
 
 def conflicts(a: ParsedName, b: ParsedName) -> list[str]:
@@ -541,10 +542,20 @@ def _initials_as_baptismal(a: ParsedName, b: ParsedName) -> ParsedName:
 
 def _similarity(left: tuple[str, ...], right: tuple[str, ...]) -> float:
     """rapidfuzz on spelling keys, word order ignored, word breaks ignored; an initial stands for its word."""
-    left, right = _expand_initials(left, right), _expand_initials(right, left)
-    a, b = [phonetic(w) for w in left], [phonetic(w) for w in right]
-    joined = fuzz.ratio("".join(a), "".join(b))
-    return round(max(fuzz.token_sort_ratio(" ".join(a), " ".join(b)), joined), 1)
+    if _has_initial(left) or _has_initial(right):
+        left, right = _expand_initials(left, right), _expand_initials(right, left)
+    (spaced_a, joined_a), (spaced_b, joined_b) = _spelled(left), _spelled(right)
+    return round(max(fuzz.token_sort_ratio(spaced_a, spaced_b), fuzz.ratio(joined_a, joined_b)), 1)
+
+
+@lru_cache(maxsize=65_536)
+def _spelled(words: tuple[str, ...]) -> tuple[str, str]:
+    keys = [phonetic(w) for w in words]
+    return " ".join(keys), "".join(keys)
+
+
+def _has_initial(words: tuple[str, ...]) -> bool:
+    return any(len(w) == 1 for w in words)
 
 
 def _expand_initials(words: tuple[str, ...], other: tuple[str, ...]) -> tuple[str, ...]:
