@@ -27,7 +27,7 @@ BALINESE_ABBREVIATIONS: dict[str, str] = {
     "ny": "nyoman", "nym": "nyoman", "nyom": "nyoman", "km": "komang", "kmg": "komang", "kmng": "komang",
     "kt": "ketut", "ktt": "ketut", "ktut": "ketut",
     "ngr": "ngurah", "gst": "gusti", "gs": "gusti", "dsk": "desak", "dw": "dewa", "cok": "cokorda",
-    "cokde": "cokorda", "tjok": "cokorda", "ida": "ida",
+    "cokde": "cokorda", "tjok": "cokorda",
 }  # fmt: skip
 # Abbreviations of two words: ``IB`` Ida Bagus, ``IA`` Ida Ayu, ``AA`` / ``A.A.`` Anak Agung, ``IGN`` I Gusti Ngurah.
 BALINESE_DOUBLE: dict[str, tuple[str, ...]] = {
