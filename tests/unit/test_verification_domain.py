@@ -135,8 +135,8 @@ def test_a_regency_missing_from_stdnum_but_in_the_official_list_is_known():
 
 
 def test_an_old_regency_code_of_a_known_province_is_flagged_for_review():
-    # 64.04 (Bulungan) moved to Kalimantan Utara (65.01) in 2012; NIKs issued before keep 6404. Once rejected as an
-    # unknown kecamatan warning only by luck of stdnum's old data, now read against the national list (issue 16).
+    # 64.04 (Bulungan) moved to Kalimantan Utara (65.01) in 2012; NIKs issued before keep 6404. Before issue 16 it
+    # passed only because python-stdnum's old data still lists it, with a misleading unknown-kecamatan warning.
     outcome = nik_check(make_nik(kecamatan="640401"))
     assert outcome.status == "flagged" and codes(outcome) == ["NIK_REGENCY_UNKNOWN"]
     assert "national region list" in outcome.findings[0].detail
