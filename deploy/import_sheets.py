@@ -53,7 +53,7 @@ def report_path(source: Path) -> Path:
 
 
 def report_rows(sheet: Sheet, result: ImportResult, errors: Sequence[RowError]) -> list[tuple[list[str], list[str]]]:
-    """Each row of the file as the report shows it, with the columns to highlight."""
+    """Each row of the file as the report shows it, with the columns to highlight (faulty cells)."""
     by_row: dict[int, list[RowError]] = {}
     for err in errors:
         by_row.setdefault(err.row, []).append(err)
@@ -87,7 +87,11 @@ def write_report(path: Path, sheet: Sheet, result: ImportResult, errors: Sequenc
     """Write the report (XLSX or CSV by ``path``'s suffix); returns how many rows failed."""
     rows = report_rows(sheet, result, errors)
     if path.suffix.lower() == ".xlsx":
-        _write_xlsx_report(path, rows)
+        # A faulty cell that came from a number cell stays a number in the report: a NIK Excel cut is flagged again
+        # on re-import until the official types it anew (the cell is formatted as text, so the typed value stays).
+        numbers = [sheet.numeric.get(number, frozenset()) & set(faulty) for (number, _), (_, faulty) in
+                   zip(sheet.rows, rows, strict=True)]  # fmt: skip
+        _write_xlsx_report(path, rows, numbers)
     else:
         with path.open("w", newline="", encoding="utf-8-sig") as handle:  # BOM: Excel then opens it as UTF-8
             writer = csv.writer(handle, delimiter=sheet.delimiter or ",")
@@ -96,7 +100,7 @@ def write_report(path: Path, sheet: Sheet, result: ImportResult, errors: Sequenc
     return sum(1 for values, _ in rows if values[len(COLUMNS)] == STATUS_FAILED)
 
 
-def _write_xlsx_report(path: Path, rows: list[tuple[list[str], list[str]]]) -> None:
+def _write_xlsx_report(path: Path, rows: list[tuple[list[str], list[str]]], numbers: list[set[str]]) -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Font, PatternFill
 
@@ -109,9 +113,11 @@ def _write_xlsx_report(path: Path, rows: list[tuple[list[str], list[str]]]) -> N
     bad_fill, bad_font = PatternFill("solid", fgColor=_BAD_FILL), Font(color=_BAD_FONT)
     good_fill = PatternFill("solid", fgColor=_GOOD_FILL)
     index = {name: i + 1 for i, name in enumerate(REPORT_HEADER)}
-    for r, (values, faulty) in enumerate(rows, start=2):
+    for r, ((values, faulty), keep_number) in enumerate(zip(rows, numbers, strict=True), start=2):
         for c, value in enumerate(values, start=1):
-            cell = ws.cell(row=r, column=c, value=value)
+            name = REPORT_HEADER[c - 1]
+            number = name in keep_number and value.isdigit()
+            cell = ws.cell(row=r, column=c, value=int(value) if number else value)
             cell.number_format = "@"  # every cell text: a NIK stays 16 digits, a phone keeps its 0
         for column in faulty:
             if column in index:

@@ -179,3 +179,16 @@ def test_a_refused_account_stops_sending_but_keeps_every_row_in_the_report() -> 
     result = asyncio.run(run())
     assert len(calls) == 1 and result.refused is not None and "401" in result.refused
     assert [e.row for e in result.errors] == [2, 3, 4, 5]
+
+
+def test_a_cut_nik_stays_flagged_when_the_report_is_imported_unchanged(tmp_path: Path) -> None:
+    source = xlsx(tmp_path / "desa.xlsx", HEADER, [6408014501900010, *GOOD[1:]])
+    sheet = importer.read_sheet(source)
+    ((number, row),) = sheet.rows
+    _, errors = importer.to_request(number, row, BATCH, sheet.numeric[number])
+    path = import_sheets.report_path(source)
+    import_sheets.write_report(path, sheet, importer.ImportResult(), errors)
+    again = importer.read_sheet(path)
+    ((number, row),) = again.rows
+    _, errors = importer.to_request(number, row, BATCH, again.numeric.get(number, frozenset()))
+    assert [e.column for e in errors] == ["nik"] and errors[0].reason_id.startswith("NIK kemungkinan terpotong")
