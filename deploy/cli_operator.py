@@ -9,6 +9,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import zipfile
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Annotated, Any
 
 import httpx
 import typer
+from openpyxl.utils.exceptions import InvalidFileException
 
 from deploy import dlq, import_sheets, importer, operator, stack
 from deploy.config import REPO_ROOT, StackConfig
@@ -67,7 +69,10 @@ def import_file(
     from its content). The report (an XLSX for an XLSX, a CSV with the input's delimiter for a CSV) holds each row
     with its nomination id or its faulty cells and reasons. Exit code 1 when some rows failed.
     """
-    sheet_batch = import_sheets.read_batch(file) if file.exists() else {}
+    try:
+        sheet_batch = import_sheets.read_batch(file)
+    except (ValueError, KeyError, OSError, zipfile.BadZipFile, InvalidFileException) as exc:
+        raise typer.BadParameter(f"{file.name}: not a readable spreadsheet ({type(exc).__name__})") from exc
     nominator_type = nominator_type or sheet_batch.get("jenis_pengusul", "desa")
     nominator_name = nominator_name or sheet_batch.get("nama_pengusul")
     nominator_region = nominator_region or sheet_batch.get("kode_wilayah_pengusul")
@@ -98,7 +103,7 @@ def import_file(
         nominator["phone"] = nominator_phone
     try:
         sheet = importer.read_sheet(file)
-    except (ValueError, KeyError, OSError) as exc:
+    except (ValueError, KeyError, OSError, zipfile.BadZipFile, InvalidFileException) as exc:
         raise typer.BadParameter(str(exc), param_hint="FILE") from exc
     batch = importer.Batch(nominator, letter)
     requests, problems, examples = [], [], 0

@@ -192,3 +192,33 @@ def test_a_cut_nik_stays_flagged_when_the_report_is_imported_unchanged(tmp_path:
     ((number, row),) = again.rows
     _, errors = importer.to_request(number, row, BATCH, again.numeric.get(number, frozenset()))
     assert [e.column for e in errors] == ["nik"] and errors[0].reason_id.startswith("NIK kemungkinan terpotong")
+
+
+def test_the_command_takes_the_nominator_from_the_pengusul_sheet(tmp_path: Path, monkeypatch: Any) -> None:
+    from typer.testing import CliRunner
+
+    from deploy.cli import app
+
+    _, path = import_sheets.write_template(tmp_path, area="64.08.01.2001")
+    monkeypatch.setenv("PAYUNG_NOMINATION_URL", "http://127.0.0.1:9")  # nothing listens: the command stops there
+    runner = CliRunner()
+    missing = runner.invoke(app, ["import", str(path)])
+    assert missing.exit_code == 2 and "pengusul" in missing.output  # nothing to say who nominates
+    book = load_workbook(path)
+    fields = {
+        "jenis_pengusul": "desa",
+        "nama_pengusul": "Kepala Desa",
+        "kode_wilayah_pengusul": "64.08.01.2001",
+        "nomor_surat": "470/12/2026",
+        "tanggal_surat": "2026-02-01",
+        "penandatangan_surat": "Kepala Desa",
+    }
+    for row in book["pengusul"].iter_rows(min_row=2):
+        if row[0].value in fields:
+            row[1].value = fields[row[0].value]
+    book.save(path)
+    filled = runner.invoke(app, ["import", str(path)])
+    assert filled.exit_code == 1 and "not reachable" in filled.output  # past the options: at the service check
+    broken = tmp_path / "broken.xlsx"
+    broken.write_bytes(b"not a zip")
+    assert runner.invoke(app, ["import", str(broken)]).exit_code == 2
