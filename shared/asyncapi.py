@@ -64,18 +64,8 @@ def consumer_group(service: str, topic: str) -> str:
     return f"{service}.{SHARED_GROUPS.get(service, topic)}"
 
 
-PRODUCERS = {
-    topics.NOMINATION_SUBMITTED: "nomination",
-    topics.IDENTITY_VERIFIED: "verification",
-    topics.IDENTITY_REJECTED: "verification",
-    topics.ENROLMENT_CONFIRMED: "enrolment",
-    topics.ENROLMENT_WAITLISTED: "enrolment",
-    topics.NOTIFICATION_SENT: "notification",
-    topics.NOTIFICATION_FAILED: "notification",
-    topics.IDENTITY_REVIEW_REQUESTED: "verification",
-    topics.REGISTRY_PERSON_UPDATED: "verification",
-    topics.ENROLMENT_ENDED: "enrolment",
-}
+# Who produces what: the owner declared next to each topic (shared/topics.py).
+PRODUCERS = topics.OWNERS
 KEY_NOTE = "Kafka key: the envelope's person_key (HMAC-SHA256 of the NIK), so one person's events stay in order."
 DLQ_NOTE = (
     "Dead letters of {topic}: the original key and value unchanged; headers x-dlq-reason, x-dlq-error-type, "

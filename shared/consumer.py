@@ -2,8 +2,9 @@
 
 A ``Consumer`` turns one Kafka batch into one database transaction:
 
-1. every record is decoded into a current-version envelope; one that cannot be (bad JSON, unknown type or version,
-   schema violation) becomes a dead-letter row in the outbox, with the reason in its headers;
+1. every record is decoded into a current-version envelope and its producer and signature are checked
+   (shared/signing.py); one that fails (bad JSON, unknown type or version, schema violation, forged) becomes a
+   dead-letter row in the outbox, with the reason in its headers;
 2. the inbox keeps only event ids this consumer has not processed before (a redelivery is a no-op);
 3. the handler applies the new events and writes its own outbox rows;
 4. inbox rows, effects and outbox rows commit together, and only then is the batch acknowledged.
@@ -28,7 +29,7 @@ import asyncpg
 from aiokafka import ConsumerRecord
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from shared import metrics, outbox, topics
+from shared import metrics, outbox, signing, topics
 from shared.contracts import Envelope, P, decode
 from shared.errors import PoisonMessage, is_transient
 from shared.logs import get_logger, mask_text
@@ -97,7 +98,9 @@ class Consumer(Generic[P]):
         poison: list[tuple[ConsumerRecord[Any, Any], PoisonMessage]] = []
         for record in records:
             try:
-                good.append((record, decode(record.value, self._route(record.topic)[0])))
+                envelope = decode(record.value, self._route(record.topic)[0])
+                signing.check(record.topic, record.value, record.headers, envelope)  # owner + signature
+                good.append((record, envelope))
             except PoisonMessage as exc:
                 poison.append((record, exc))
         async for attempt in self._retrying():

@@ -25,6 +25,7 @@ from shared.contracts import (
     encode,
     new_envelope,
 )
+from tests import signed
 
 PREFIX = "t."
 SECRET = "test-secret-0123456789"
@@ -90,7 +91,12 @@ def records(topic: str, envelopes: Sequence[Envelope[Any]]) -> list[ConsumerReco
     out = []
     for env in envelopes:
         key, value = env.person_key.encode(), encode(env)
-        out.append(ConsumerRecord(PREFIX + topic, 0, next(_offsets), 0, 0, key, value, None, len(key), len(value), []))
+        out.append(
+            ConsumerRecord(
+                PREFIX + topic, 0, next(_offsets), 0, 0, key, value, None, len(key), len(value),
+                signed.headers(PREFIX + topic, value),
+            )
+        )  # fmt: skip
     return out
 
 

@@ -24,6 +24,7 @@ from shared import db, keys, topics
 from shared.consumer import Consumer
 from shared.contracts import Envelope, IdentityVerified, Nominator, decode, encode, new_envelope
 from shared.errors import TransientError
+from tests import signed
 
 pytestmark = pytest.mark.integration
 
@@ -111,7 +112,7 @@ def records(envelopes: Sequence[Envelope[Any]], partition: int = 0) -> list[Cons
         out.append(
             ConsumerRecord(
                 PREFIX + topics.IDENTITY_VERIFIED, partition, next(_offsets), 0, 0, key, value, None,
-                len(key), len(value), [],
+                len(key), len(value), signed.headers(PREFIX + topics.IDENTITY_VERIFIED, value),
             )
         )  # fmt: skip
     return out

@@ -24,6 +24,7 @@ from services.enrolment.settings import EnrolmentSettings, FundingSourceConfig
 from shared import db, topics
 from shared.contracts import Envelope, decode, encode
 from shared.service import create_app
+from tests import signed
 from tests.integration.enrolment_support import verified
 from tests.waiting import wait_for
 
@@ -92,7 +93,13 @@ async def test_a_service_runs_with_its_own_principal(sasl_kafka: StackConfig, cr
             return len(received) >= 1
 
         try:
-            await producer.send_and_wait(topics.IDENTITY_VERIFIED, encode(person), key=person.person_key.encode())
+            value = encode(person)
+            await producer.send_and_wait(
+                topics.IDENTITY_VERIFIED,
+                value,
+                key=person.person_key.encode(),
+                headers=signed.headers(topics.IDENTITY_VERIFIED, value),
+            )
             await wait_for(confirmed, "confirmed", timeout=60)
         finally:
             await reader.stop()

@@ -27,7 +27,7 @@ from services.notification.dispatcher import Dispatcher, DispatcherConfig
 from services.notification.domain import ChannelPolicy
 from services.notification.handlers import event_handler
 from services.notification.settings import NotificationSettings
-from shared import db
+from shared import db, topics
 from shared.consumer import Consumer
 from shared.contracts import (
     EnrolmentConfirmed,
@@ -43,6 +43,7 @@ from shared.contracts import (
 )
 from shared.regions import default_regions
 from shared.service import Runtime
+from tests import signed
 
 pytestmark = pytest.mark.integration
 
@@ -104,7 +105,9 @@ def rejected(contact: Nominator) -> IdentityRejected:
 
 def envelope(payload: Payload) -> Envelope[Any]:
     key = uuid.uuid4().hex
-    return new_envelope(payload, producer="test", person_key=key, correlation_id=payload.nomination_id)  # type: ignore[attr-defined]
+    return new_envelope(
+        payload, producer=topics.owner(payload.topic), person_key=key, correlation_id=payload.nomination_id
+    )  # type: ignore[attr-defined]
 
 
 def records(topic: str, envelopes: list[Envelope[Any]]) -> list[ConsumerRecord[Any, Any]]:
@@ -123,7 +126,7 @@ def records(topic: str, envelopes: list[Envelope[Any]]) -> list[ConsumerRecord[A
                 checksum=None,
                 serialized_key_size=32,
                 serialized_value_size=len(value),
-                headers=[],
+                headers=signed.headers(topic, value),
             )
         )
     return out

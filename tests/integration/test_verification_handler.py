@@ -44,6 +44,7 @@ from shared.contracts import (
 )
 from shared.regions import default_regions
 from shared.service import Runtime
+from tests import signed
 
 pytestmark = pytest.mark.integration
 
@@ -155,7 +156,9 @@ _offsets = iter(range(10**9))
 
 def record(value: bytes, key: bytes | None) -> ConsumerRecord[bytes, bytes]:
     topic = PREFIX + topics.NOMINATION_SUBMITTED
-    return ConsumerRecord(topic, 0, next(_offsets), 0, 0, key, value, None, len(key or b""), len(value), [])
+    return ConsumerRecord(
+        topic, 0, next(_offsets), 0, 0, key, value, None, len(key or b""), len(value), signed.headers(topic, value)
+    )
 
 
 def records(envelopes: Sequence[Envelope[Any]]) -> list[ConsumerRecord[bytes, bytes]]:
