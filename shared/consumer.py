@@ -141,7 +141,11 @@ class Consumer(Generic[P]):
                     if is_transient(exc):
                         raise
                     log.exception("event dead-lettered", consumer=self.name, event_id=str(envelope.event_id))
-                    failure = PoisonMessage(f"{type(exc).__name__}: {exc}", "handler_error")
+                    failure = (
+                        exc
+                        if isinstance(exc, PoisonMessage)
+                        else PoisonMessage(f"{type(exc).__name__}: {exc}", "handler_error")
+                    )
                     # Not claimed in the inbox: once the cause is fixed, a replay from the dead-letter topic must be
                     # processed. A redelivery cannot dead-letter it twice (the dead letter's id is its position).
                     async with conn.transaction():

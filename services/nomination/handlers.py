@@ -16,7 +16,7 @@ from services.nomination.settings import NominationSettings
 from shared import audit, outbox
 from shared.auth import Principal
 from shared.contracts import Envelope, NominationSubmitted, Payload, new_envelope
-from shared.errors import PayungError
+from shared.errors import PayungError, PoisonMessage
 from shared.keys import person_key
 from shared.logs import get_logger
 
@@ -27,8 +27,15 @@ class IdempotencyKeyReused(PayungError):
     """The Idempotency-Key was used before for a different request body."""
 
 
-class UnknownNomination(PayungError):
-    """A downstream event names a nomination this service never issued (dead-lettered)."""
+class InconsistentEvent(PoisonMessage):
+    """A downstream event that contradicts this service's state: it names a nomination this service never issued,
+    or moves one where it cannot go (enrolled after rejected). It changes nothing and is dead-lettered."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, "inconsistent")
+
+
+UnknownNomination = InconsistentEvent  # the name earlier code and tests use
 
 
 @dataclass(frozen=True)
@@ -241,8 +248,11 @@ async def record_progress(conn: asyncpg.Connection, events: Sequence[Envelope[Pa
     for event in events:
         nomination_id = event.payload.nomination_id  # type: ignore[attr-defined]
         if nomination_id not in progress:
-            raise UnknownNomination(f"{event.event_type} {event.event_id} names unknown nomination {nomination_id}")
-        progress[nomination_id] = domain.apply(progress[nomination_id], event.payload)
+            raise InconsistentEvent(f"{event.event_type} {event.event_id} names a nomination this service never issued")
+        try:
+            progress[nomination_id] = domain.apply(progress[nomination_id], event.payload)
+        except domain.ImpossibleTransition as exc:
+            raise InconsistentEvent(f"{event.event_type} {event.event_id}: {exc}") from None
         history.append(
             (
                 nomination_id,
