@@ -175,13 +175,33 @@ def check(topic: str, value: bytes, headers: Iterable[tuple[str, bytes | None]] 
         raise PoisonMessage("event signature does not verify", "bad_signature") from None
 
 
-def verify_detached(producer: str, kid: str, sig: str, topic: str, value: bytes) -> bool:
-    """True when ``sig`` is ``producer``'s signature of ``value`` on ``topic`` (a proof carried inside an event)."""
+_SUBMISSION = b"payung-submission-v1\x00"
+
+
+def submission_statement(nomination_id: Any, nik: str, person_key: str) -> bytes:
+    """What the nomination service attests for each nomination it issued: this id, for this NIK and person key.
+
+    A consumer further down (enrolment) rebuilds it from the event in hand and checks the attestation with the
+    nomination service's public key, so a verification that was never given such a nomination cannot invent one.
+    """
+    return _SUBMISSION + f"{nomination_id}\x00{nik}\x00{person_key}".encode()
+
+
+def attest(producer: str, statement: bytes) -> tuple[str, str]:
+    """(kid, signature) of ``statement`` by ``producer``'s installed key (another domain than events' signatures)."""
+    signer = _SIGNERS.get(producer)
+    if signer is None:
+        raise SigningNotConfigured(f"no event signing key installed for producer {producer!r}")
+    return signer.kid, _b64(signer.key.sign(statement))
+
+
+def verify_statement(producer: str, kid: str, sig: str, statement: bytes) -> bool:
+    """True when ``sig`` is ``producer``'s signature of ``statement`` with a trusted key."""
     trusted = _TRUSTED.get(kid)
     if trusted is None or trusted.producer != producer:
         return False
     try:
-        trusted.key.verify(_unb64(sig), signed_bytes(topic, value))
+        trusted.key.verify(_unb64(sig), statement)
     except (InvalidSignature, ValueError, binascii.Error):
         return False
     return True

@@ -6,7 +6,10 @@ Tests that write events straight to Kafka, or hand records to a ``Consumer``, si
 
 from __future__ import annotations
 
+from typing import Any
+
 from shared import signing, topics
+from shared.contracts import Envelope, SubmissionProof
 
 SIGNERS: dict[str, signing.Signer] = {
     service: signing.generate(f"test-{service}") for service in sorted(set(topics.OWNERS.values()))
@@ -25,3 +28,17 @@ def headers(topic: str, value: bytes, producer: str | None = None) -> list[tuple
     logical = next((t for t in topics.EVENT_TOPICS if topic.endswith(t)), topic)
     signer = SIGNERS[producer or topics.owner(logical)]
     return [(k, v.encode()) for k, v in signer.headers(topic, value)]
+
+
+def proof(nomination_id: Any, nik: str, person_key: str) -> SubmissionProof:
+    """The nomination service's submission proof, made with its test key."""
+    kid = SIGNERS["nomination"].kid
+    statement = signing.submission_statement(nomination_id, nik, person_key)
+    return SubmissionProof(kid=kid, signature=signing._b64(SIGNERS["nomination"].key.sign(statement)))
+
+
+def proven(env: Envelope[Any]) -> Envelope[Any]:
+    """``env`` (an IdentityVerified) carrying the nomination's proof for its own nomination id, NIK and person key."""
+    p = env.payload
+    payload = p.model_copy(update={"submission_proof": proof(p.nomination_id, p.nik, env.person_key)})
+    return env.model_copy(update={"payload": payload})

@@ -13,14 +13,16 @@ import orjson
 
 from services.nomination import domain, repository
 from services.nomination.settings import NominationSettings
-from shared import audit, outbox
+from shared import audit, outbox, signing
 from shared.auth import Principal
-from shared.contracts import Envelope, NominationSubmitted, Payload, new_envelope
+from shared.contracts import Envelope, NominationSubmitted, Payload, SubmissionProof, new_envelope
 from shared.errors import PayungError, PoisonMessage
 from shared.keys import person_key
 from shared.logs import get_logger
 
 log = get_logger(__name__)
+
+PRODUCER = "nomination"
 
 
 class IdempotencyKeyReused(PayungError):
@@ -92,7 +94,12 @@ async def _submit(
     if live is not None:
         return AlreadyNominated(live)
     nomination_id = uuid.uuid4()
-    payload = NominationSubmitted(nomination_id=nomination_id, programme_regency=settings.programme_regency, **request)
+    payload = NominationSubmitted(
+        nomination_id=nomination_id,
+        programme_regency=settings.programme_regency,
+        submission_proof=submission_proof(nomination_id, request["nik"], key),
+        **request,
+    )
     await repository.insert(
         conn,
         {
@@ -102,7 +109,7 @@ async def _submit(
             "desa_code": request["address"]["desa_code"],
         },
     )
-    envelope = new_envelope(payload, producer="nomination", person_key=key, correlation_id=nomination_id)
+    envelope = new_envelope(payload, producer=PRODUCER, person_key=key, correlation_id=nomination_id)
     await outbox.add_events(conn, [envelope], settings.topic_prefix)
     if idempotency_key is not None:
         await repository.remember_answer(conn, idempotency_key, request_hash, nomination_id)
@@ -188,8 +195,12 @@ async def _submit_batch(
         rows = [row for row in rows if row["id"] in inserted]
     envelopes = [
         new_envelope(
-            NominationSubmitted(**_request_of(row), programme_regency=settings.programme_regency),
-            producer="nomination",
+            NominationSubmitted(
+                **_request_of(row),
+                programme_regency=settings.programme_regency,
+                submission_proof=submission_proof(row["id"], row["nik"], row["person_key"]),
+            ),
+            producer=PRODUCER,
             person_key=row["person_key"],
             correlation_id=row["id"],
         )
@@ -202,6 +213,12 @@ async def _submit_batch(
     await audit.record_many(conn, principal, "nomination.submitted", submitted)
     log.info("nomination batch submitted", items=len(items), created=len(rows))
     return outcomes
+
+
+def submission_proof(nomination_id: uuid.UUID, nik: str, key: str) -> SubmissionProof:
+    """This service's attestation that it issued ``nomination_id`` for this person (checked by enrolment)."""
+    kid, signature = signing.attest(PRODUCER, signing.submission_statement(nomination_id, nik, key))
+    return SubmissionProof(kid=kid, signature=signature)
 
 
 def _request_of(row: dict[str, Any]) -> dict[str, Any]:

@@ -67,8 +67,10 @@ def verified(i: int) -> Envelope[IdentityVerified]:
         programme_regency="64.09",
         name_score=97.5,
     )
-    return new_envelope(
-        payload, producer="verification", person_key=keys.person_key(nik(i), SECRET), correlation_id=nomination_id
+    return signed.proven(
+        new_envelope(
+            payload, producer="verification", person_key=keys.person_key(nik(i), SECRET), correlation_id=nomination_id
+        )
     )
 
 

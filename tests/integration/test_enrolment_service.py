@@ -46,11 +46,13 @@ async def test_verified_people_come_out_enrolled_or_waitlisted(
         ],
     )
     people = [verified(i) for i in range(3)]
-    nik_again = new_envelope(
-        people[0].payload.model_copy(update={"nomination_id": uuid.uuid4()}),
-        producer="verification",
-        person_key=people[0].person_key,
-        correlation_id=uuid.uuid4(),
+    nik_again = signed.proven(
+        new_envelope(
+            people[0].payload.model_copy(update={"nomination_id": uuid.uuid4()}),
+            producer="verification",
+            person_key=people[0].person_key,
+            correlation_id=uuid.uuid4(),
+        )
     )
     out_topics = [settings.topic(topics.ENROLMENT_CONFIRMED), settings.topic(topics.ENROLMENT_WAITLISTED)]
     reader = AIOKafkaConsumer(

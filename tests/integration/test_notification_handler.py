@@ -374,3 +374,19 @@ async def wait_for(probe: Callable[[], Awaitable[Any]], expected: Any = True, wi
         while (value := await probe()) != expected:  # noqa: ASYNC110
             await asyncio.sleep(0.02)
     assert value == expected
+
+
+async def test_an_outcome_said_again_under_a_new_event_id_is_told_once(pool: asyncpg.Pool) -> None:
+    # A real confirmation republished under a new event id (an outbox replayed from a restored backup, a bug), in a
+    # later batch and in the same batch: the inbox sees new events, the person gets one message.
+    first = envelope(confirmed())
+    again = first.model_copy(update={"event_id": uuid.uuid4()})
+    twice = first.model_copy(update={"event_id": uuid.uuid4()})
+    renewed = envelope(first.payload.model_copy(update={"programme_year": 2027}))  # another year: another outcome
+    confirmed_consumer = consumer(pool, EnrolmentConfirmed)
+    await confirmed_consumer.process(records(PREFIX + "enrolment.confirmed", [first]))
+    await confirmed_consumer.process(records(PREFIX + "enrolment.confirmed", [again, twice, renewed]))
+
+    told = [r for r in await deliveries(pool) if r["recipient_role"] == "beneficiary"]
+    assert [r["event_id"] for r in told] == [first.event_id, renewed.event_id]
+    assert confirmed_consumer.stats.processed == 4 and confirmed_consumer.stats.dead_lettered == 0
