@@ -6,6 +6,7 @@ Tests that write events straight to Kafka, or hand records to a ``Consumer``, si
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from shared import signing, topics
@@ -42,3 +43,14 @@ def proven(env: Envelope[Any]) -> Envelope[Any]:
     p = env.payload
     payload = p.model_copy(update={"submission_proof": proof(p.nomination_id, p.nik, env.person_key)})
     return env.model_copy(update={"payload": payload})
+
+
+def env(service: str) -> dict[str, str]:
+    """The ``PAYUNG_EVENT_*`` variables of ``service`` with the test keys, for a service command run as a process."""
+    trusted: dict[str, dict[str, str]] = {}
+    for producer, signer in SIGNERS.items():
+        trusted |= signing.trusted_entry(signer, producer)
+    return {
+        "PAYUNG_EVENT_SIGNING_KEY": SIGNERS[service].secret_text(),
+        "PAYUNG_EVENT_TRUSTED_KEYS": json.dumps(trusted),
+    }
