@@ -199,6 +199,7 @@ class Consumer(Generic[P]):
             ("x-original-offset", str(record.offset)),
             ("x-consumer-group", self.name),
             ("x-failed-at", datetime.now(UTC).isoformat()),
+            *signing.carried_signature(record.headers),  # so that `payung dlq replay` sends a verifiable event
         )
         return outbox.OutboxRecord(
             event_id=uuid.uuid5(_DLQ_NAMESPACE, where),

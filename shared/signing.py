@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,6 +148,16 @@ def _header(headers: Iterable[tuple[str, bytes | None]] | None, name: str) -> st
             except UnicodeDecodeError:
                 return None
     return None
+
+
+_TOKEN = re.compile(r"[A-Za-z0-9._:=-]{1,200}")
+
+
+def carried_signature(headers: Iterable[tuple[str, bytes | None]] | None) -> tuple[tuple[str, str], ...]:
+    """A record's signature headers, when well-formed, for its dead letter: a replay onto the same topic then still
+    verifies (anything else in them is dropped, so a dead letter can always be stored)."""
+    found = [(name, _header(headers, name)) for name in (KID_HEADER, SIG_HEADER)]
+    return tuple((name, v) for name, v in found if v is not None and _TOKEN.fullmatch(v))
 
 
 def check(topic: str, value: bytes, headers: Iterable[tuple[str, bytes | None]] | None, envelope: Any) -> None:

@@ -119,3 +119,11 @@ def test_a_submission_proof_ties_a_nomination_id_to_its_person() -> None:
     other = signing.submission_statement(nomination_id, "6408011705800002", "k" * 32)
     assert not signing.verify_statement("nomination", proof.kid, proof.signature, other)
     assert not signing.verify_statement("verification", proof.kid, proof.signature, statement)
+
+
+def test_a_dead_letter_keeps_a_well_formed_signature_only() -> None:
+    good = [(signing.KID_HEADER, b"enrolment-1a2b"), (signing.SIG_HEADER, b"abc_DEF-123")]
+    assert signing.carried_signature(good) == (("payung-kid", "enrolment-1a2b"), ("payung-sig", "abc_DEF-123"))
+    hostile = [(signing.KID_HEADER, b"kid\x00"), (signing.SIG_HEADER, "\u00e9".encode()), ("other", b"x")]
+    assert signing.carried_signature(hostile) == ()
+    assert signing.carried_signature(None) == ()
