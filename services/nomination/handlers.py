@@ -37,9 +37,6 @@ class InconsistentEvent(PoisonMessage):
         super().__init__(reason, "inconsistent")
 
 
-UnknownNomination = InconsistentEvent  # the name earlier code and tests use
-
-
 @dataclass(frozen=True)
 class Submitted:
     nomination_id: uuid.UUID
