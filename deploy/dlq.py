@@ -29,7 +29,7 @@ from aiokafka.errors import KafkaError
 
 from deploy import kafka
 from deploy.config import StackConfig
-from shared import outbox, topics
+from shared import outbox, signing, topics
 
 T = TypeVar("T")
 REPLAY_GROUP = "payung-dlq-replay"
@@ -220,7 +220,8 @@ async def replay(
                 t.prefix + topic,
                 value=d.value,
                 key=d.key,
-                headers=[(REPLAYED_FROM, d.where.encode())],
+                # The producer's own signature, kept by the dead letter: the consumer checks it as on first delivery.
+                headers=[(REPLAYED_FROM, d.where.encode()), *_signature(d)],
             )
             for d in fresh
         ]
@@ -229,6 +230,10 @@ async def replay(
         await producer.stop()
     await _commit(t, dlq_topic, books)
     return result
+
+
+def _signature(d: DeadLetter) -> list[tuple[str, bytes]]:
+    return [(name, d.headers[name].encode()) for name in (signing.KID_HEADER, signing.SIG_HEADER) if name in d.headers]
 
 
 async def _commit(t: Target, dlq_topic: str, books: dict[int, Ledger]) -> None:

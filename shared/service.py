@@ -24,7 +24,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from shared import auth, db, logs, metrics, outbox
+from shared import auth, db, logs, metrics, outbox, signing
 from shared.consumer import Consumer, Handler
 from shared.contracts import Payload
 from shared.settings import ServiceSettings
@@ -125,6 +125,7 @@ def _check_route_roles(spec: ServiceSpec) -> None:
 
 @contextlib.asynccontextmanager
 async def _running(spec: ServiceSpec, settings: ServiceSettings) -> AsyncIterator[Runtime]:
+    signing.configure(spec.name)  # no signing key or no trusted keys: refuse to start
     pool = await db.create_pool(settings.database_url, settings.db_pool_min, settings.db_pool_max)
 
     def make_producer() -> AIOKafkaProducer:
@@ -277,6 +278,7 @@ def main(spec: ServiceSpec, app_path: str, commands: dict[str, Command] | None =
     settings = spec.settings_cls()  # type: ignore[call-arg]
     logs.configure(spec.name, settings.log_level)
     if args.command in commands:
+        signing.configure(spec.name)  # operator commands may write events (a registry load): signed like the rest
         raise SystemExit(commands[args.command](settings, rest))
     if args.command == "migrate":
         applied = db.migrate(settings.database_url, spec.migrations)
