@@ -175,12 +175,17 @@ GUARDED_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 # ---------------------------------------------------------------------------------------------------- the edge
-class _TooLarge(Exception):
-    pass
+class _TooLarge(StarletteHTTPException):
+    """Raised from ``receive``: an HTTPException, because FastAPI turns any other error met while it reads the
+    body into a 400 and lets only HTTPExceptions through (to ``install_error_format``'s handler)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"request bodies here are limited to {max_bytes} bytes")
 
 
-class _BodyTimeout(Exception):
-    pass
+class _BodyTimeout(StarletteHTTPException):
+    def __init__(self) -> None:
+        super().__init__(408, "the request body did not arrive in time", headers={"Connection": "close"})
 
 
 class Edge:
@@ -299,7 +304,7 @@ class Edge:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > max_bytes:
-                    raise _TooLarge
+                    raise _TooLarge(max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -309,13 +314,9 @@ class Edge:
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
+        except (_TooLarge, _BodyTimeout) as exc:  # raised where no exception handler was in the way
             if not started:
-                await problem(413, f"request bodies here are limited to {max_bytes} bytes")(scope, receive, send)
-        except _BodyTimeout:
-            if not started:
-                response = problem(408, "the request body did not arrive in time", headers={"Connection": "close"})
-                await response(scope, receive, send)
+                await problem(exc.status_code, exc.detail, headers=exc.headers)(scope, receive, send)
 
 
 def _refuse_controls(scope: Scope) -> str | None:

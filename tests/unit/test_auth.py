@@ -212,9 +212,7 @@ def test_authenticator_from_settings_reads_keys_and_the_public_key_file(tmp_path
 
 
 @pytest.mark.parametrize("missing", ["jwt_issuer", "jwt_audience"])
-def test_with_jwt_on_issuer_and_audience_are_required(
-    tmp_path: Path, rsa_key: rsa.RSAPrivateKey, missing: str
-) -> None:
+def test_with_jwt_on_issuer_and_audience_are_required(tmp_path: Path, rsa_key: rsa.RSAPrivateKey, missing: str) -> None:
     """A token another application of the same identity provider was given must not open this API: startup
     refuses a JWT configuration without an issuer or an audience."""
     (tmp_path / "idp.pem").write_text(_pem(rsa_key))
