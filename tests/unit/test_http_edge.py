@@ -24,6 +24,7 @@ from shared.auth import hash_api_key, new_api_key
 from shared.http import PROBLEM_JSON, header_timeout_protocol
 from shared.service import ServiceSpec, create_app
 from shared.settings import ServiceSettings
+from tests.waiting import wait_for
 
 guarded = APIRouter(prefix="/v1")
 public = APIRouter(prefix="/v1/hooks")
@@ -237,8 +238,11 @@ async def _server(header_timeout_s: float) -> AsyncIterator[int]:
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
+
+    async def started() -> bool:
+        return server.started
+
+    await wait_for(started, "uvicorn to listen", timeout=30)
     try:
         yield server.servers[0].sockets[0].getsockname()[1]
     finally:
