@@ -48,6 +48,8 @@ def dispatcher_config(settings: NotificationSettings) -> DispatcherConfig:
         window=SendWindow(settings.send_window_start, settings.send_window_end, ZoneInfo(settings.send_window_tz)),
         quiet_channels=settings.quiet_channels,
         rates=settings.rates,
+        recipient_daily_limit=settings.recipient_daily_limit,
+        digests=settings.digest_enabled,
     )
 
 
