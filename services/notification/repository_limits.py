@@ -29,15 +29,18 @@ async def sent_today(conn: asyncpg.Connection, addresses: Iterable[str | None], 
 
 async def fold_into_digest(conn: asyncpg.Connection, deliveries: Sequence[Delivery]) -> list[Delivery]:
     """Hold these claimed deliveries inside their desa's next digest: each is tied to its event's open digest
-    item and becomes 'held' (the digest resolves it). Returns those that had no open item to join."""
+    item and becomes 'held' (the digest resolves it). Only a message to one of the desa's officials (the digest's
+    recipients) can fold. Returns those that could not (no open item, or not addressed to an official)."""
     if not deliveries:
         return []
     rows = await conn.fetch(
         """
         WITH joined AS (
             UPDATE digest_items i SET held_delivery = v.id
-            FROM unnest($1::uuid[], $2::uuid[]) AS v(id, event_id)
+            FROM unnest($1::uuid[], $2::uuid[], $3::text[]) AS v(id, event_id, address)
             WHERE i.event_id = v.event_id AND i.digest_day IS NULL AND i.held_delivery IS NULL
+              AND EXISTS (SELECT 1 FROM desa_contacts c, jsonb_array_elements(c.routes) AS r
+                          WHERE c.desa_code = i.desa_code AND r->>'address' = v.address)
             RETURNING i.held_delivery
         )
         UPDATE deliveries d SET status = 'held', next_attempt_at = NULL, attempts = d.attempts - 1
@@ -46,6 +49,7 @@ async def fold_into_digest(conn: asyncpg.Connection, deliveries: Sequence[Delive
         """,
         [d.id for d in deliveries],
         [d.event_id for d in deliveries],
+        [d.address for d in deliveries],
     )
     held = {r["id"] for r in rows}
     return [d for d in deliveries if d.id not in held]
