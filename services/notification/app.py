@@ -105,6 +105,8 @@ SPEC = ServiceSpec(
     # Provider webhooks authenticate by their HMAC signature (api.receive), not by a Payung principal.
     public_routers=[api.provider_webhooks],
     setup=_setup,
+    # A provider batches many statuses in one callback: more room than the default 64 KiB.
+    body_limits=lambda s: {"POST /v1/receipts/{channel}": s.webhook_max_body_bytes},
 )
 
 

@@ -98,6 +98,7 @@ class NotificationSettings(ServiceSettings):
     )
     digest_time: time = Field(default=time(16, 0), description="Local time (send_window_tz) the digests are made")
     digest_poll_interval_s: float = Field(default=60.0, gt=0)
+    webhook_max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="POST /v1/receipts/{channel}")
     recipient_daily_limit: int = Field(
         default=10,
         ge=0,
