@@ -16,6 +16,7 @@ written straight to Kafka. Generators are seeded: a run is reproducible from its
 from __future__ import annotations
 
 import copy
+import json
 import random
 import types
 import typing
@@ -144,7 +145,8 @@ def sample_envelope(payload_cls: type[Payload], rng: random.Random, producer: st
 
 # ---------------------------------------------------------------------------------------------------- poison
 def _dumps(data: Any) -> bytes:
-    return orjson.dumps(data)
+    """JSON as any client library would write it (big integers included, which orjson refuses)."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
 
 
 def _set(data: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
@@ -328,9 +330,9 @@ def replays(real: list[RealRecord], rng: random.Random) -> list[Attack]:
         strings = [k for k, v in tampered["payload"].items() if isinstance(v, str) and k != "nomination_id"]
         if strings:
             field_name = rng.choice(strings)
-            tampered["payload"][field_name] = "FAKE-000001" if "number" in field_name else tampered["payload"][
-                field_name
-            ] + " (palsu)"
+            tampered["payload"][field_name] = (
+                "FAKE-000001" if "number" in field_name else tampered["payload"][field_name] + " (palsu)"
+            )
         variants = [
             ("replay under a new event id", _renewed(env), record.headers),
             ("changed value, signature headers copied", _renewed(tampered), record.headers),

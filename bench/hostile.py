@@ -1,0 +1,673 @@
+"""The hostile-input suite: ``python -m bench.hostile [--short] [--seed N]`` (see docs/RELIABILITY.md).
+
+On its own stack instance (``.stack/hostile``, services 26001-26005, Kafka 26092/26093, PostgreSQL 26432;
+``PAYUNG_*`` override), with fresh databases and a fresh topic prefix, the real five services are attacked as an
+attacker and a careless integrator would, class by class, each generated (bench/hostile_kafka.py,
+bench/hostile_http.py) from a seed:
+
+1. baseline: a few genuine nominations go through, so that there are real signed records to copy;
+2. forged events (no producer key): replays under new event ids, changed values, wrong producers, unsigned and
+   badly signed copies, outcomes that contradict the state, ``nomination.submitted`` written straight to Kafka;
+3. HTTP: malformed ids and query values, oversized bodies with and without a key, non-ASCII headers, random JSON,
+   signed malformed webhook bodies, an Idempotency-Key replayed by another caller, a burst of rejected nominations
+   towards one nominator phone;
+4. poison records on every input topic of every consumer, then a good nomination that must get through.
+
+Everything is measured, nothing assumed: dead letters from the dead-letter topics (reason per record), stalls from
+the consumer groups' committed offsets (a group not past an attack within ``--stall-seconds``), from outbox rows
+not relayed and from the good nomination; forged events accepted from the consumers' inboxes and from the state of
+the nominations they name; messages sent from the notification database and the message spool; /health/ready of
+each service against what was found. Prints a table per class, writes bench/results/hostile-<timestamp>.json,
+exits 1 on any 5xx, stall, forged event accepted or message sent that should not have been.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import random
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from pydantic import Field
+
+from bench import hostile_http as web
+from bench import hostile_kafka as hk
+from bench.run import REGENCY, RESULTS, BenchStackConfig, prepare
+from deploy import apikeys, kafka, postgres, stack
+from deploy.config import REPO_ROOT, SERVICES, StackConfig
+from deploy.demo import _load_registry
+from shared import topics
+from tools.synthetic import Nomination, generate_nominations
+
+WEBHOOK_SECRET = "hostile-suite-webhook-secret-0123456789"  # noqa: S105  (this instance only)
+ENV = {"PAYUNG_WEBHOOK_SECRET": WEBHOOK_SECRET, "PAYUNG_OUTBOX_POLL_INTERVAL_S": "0.5"}
+# The per-recipient message limit the HTTP edge is to enforce (issue 11 section 3; beyond it, the digest): messages
+# to one nominator phone above it, from one burst, count as sent when they should not have been.
+RECIPIENT_LIMIT = 10
+BURST_PHONE = "081355599999"
+TOLD = ("notified", "notification_failed")
+# What a forgery tries to change, per service, for the nomination it names (a row count or a status is enough).
+FINGERPRINTS = {
+    "nomination": "SELECT status || ':' || (SELECT count(*) FROM nomination_history h WHERE h.nomination_id = $1)"
+    " FROM nominations WHERE id = $1",
+    "verification": "SELECT outcome FROM verifications WHERE nomination_id = $1",
+    "enrolment": "SELECT coalesce((SELECT string_agg(status, ',') FROM seats WHERE nomination_id = $1), '') || ':' ||"
+    " (SELECT count(*) FROM waitlist WHERE nomination_id = $1)",
+    "notification": "SELECT count(*) FROM deliveries WHERE nomination_id = $1",
+}
+
+
+class HostileStackConfig(BenchStackConfig):
+    """The suite's own instance: same ``PAYUNG_*`` variables as ``./payung up``, other defaults."""
+
+    stack_dir: Path = Field(default_factory=lambda: REPO_ROOT / ".stack" / "hostile")
+    kafka_port: int = 26092
+    kafka_controller_port: int = 26093
+    pg_port: int = 26432
+    nomination_port: int = 26001
+    verification_port: int = 26002
+    enrolment_port: int = 26003
+    notification_port: int = 26004
+    reporting_port: int = 26005
+
+
+@dataclass(frozen=True)
+class Profile:
+    baseline: int  # genuine nominations first (real records to copy)
+    per_field: int | None  # schema violations per contract field (None: every kind)
+    size_cases: int  # near-limit values per topic (of 3)
+    replays_per_topic: int
+    contradictions: int
+    http_random_bodies: int
+    webhook_bodies: int
+    oversize_bytes: int
+    burst: int
+    stall_seconds: float
+
+
+SHORT = Profile(8, 1, 1, 1, 1, 2, 8, 2 * 2**20, 30, 20)
+FULL = Profile(40, None, 3, 4, 3, 20, 60, 20 * 2**20, 300, 60)
+
+
+@dataclass
+class Run:
+    cfg: StackConfig
+    profile: Profile
+    rng: random.Random
+    db: dict[str, str]
+    keys: dict[str, str]
+
+    def url(self, service: str) -> str:
+        return f"http://{self.cfg.host}:{self.cfg.service_port(service)}"
+
+    def full(self, topic: str) -> str:
+        return self.cfg.topic_prefix + topic
+
+
+# ------------------------------------------------------------------------------------------------ measurement
+async def _fetch(dsn: str, query: str, *args: Any) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return list(await conn.fetch(query, *args))
+    finally:
+        await conn.close()
+
+
+async def read_records(cfg: StackConfig, full_topics: list[str]) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record of the topics, headers included, read from the beginning without a group."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=cfg.kafka_bootstrap, enable_auto_commit=False, **kafka.client_options(cfg)
+    )
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        partitions = [TopicPartition(t, p) for t in full_topics for p in (consumer.partitions_for_topic(t) or set())]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        end = await consumer.end_offsets(partitions)
+        out: list[ConsumerRecord[bytes, bytes]] = []
+        while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
+            for records in (await consumer.getmany(timeout_ms=1000, max_records=5000)).values():
+                out += records
+        return out
+    finally:
+        await consumer.stop()
+
+
+async def committed(cfg: StackConfig, groups: set[str]) -> dict[tuple[str, str, int], int]:
+    """(group, topic, partition) -> committed offset."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=cfg.kafka_bootstrap, **kafka.client_options(cfg))
+    await admin.start()
+    try:
+        out = {}
+        for group in groups:
+            for tp, meta in (await admin.list_consumer_group_offsets(group)).items():
+                out[(group, tp.topic, tp.partition)] = meta.offset
+        return out
+    finally:
+        await admin.close()
+
+
+async def wait_consumed(run: Run, attacks: list[hk.Attack], within: float) -> list[dict[str, Any]]:
+    """Wait until every consumer group of each attacked topic committed past the attack; the rest are stalls."""
+    groups = hk.consumer_groups(run.cfg.topic_prefix)
+    wanted = {}
+    for a in attacks:
+        if a.offset is None:
+            continue
+        for _service, group in groups[a.topic]:
+            key = (group, run.full(a.topic), a.partition or 0)
+            wanted[key] = max(wanted.get(key, -1), a.offset)
+    deadline = time.monotonic() + within
+    while True:
+        offsets = await committed(run.cfg, {g for g, _, _ in wanted})
+        behind = {k: v for k, v in wanted.items() if offsets.get(k, -1) <= v}
+        if not behind or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.5)
+    return [
+        {"group": g.removeprefix(run.cfg.topic_prefix), "topic": t.removeprefix(run.cfg.topic_prefix),
+         "partition": p, "committed": offsets.get((g, t, p)), "attack_offset": o}
+        for (g, t, p), o in sorted(behind.items())
+    ]  # fmt: skip
+
+
+async def outbox_stuck(run: Run, since: datetime, within: float) -> dict[str, int]:
+    """Outbox rows written since ``since`` and still not relayed after ``within`` s, per service (0s left out)."""
+    deadline = time.monotonic() + within
+    while True:
+        stuck = {}
+        for name, dsn in run.db.items():
+            n = (await _fetch(dsn, "SELECT count(*) FROM outbox WHERE created_at >= $1", since))[0][0]
+            if n:
+                stuck[name] = n
+        if not stuck or time.monotonic() > deadline:
+            return stuck
+        await asyncio.sleep(0.5)
+
+
+async def readiness(run: Run) -> dict[str, int]:
+    out = {}
+    async with httpx.AsyncClient(timeout=10) as client:
+        for name in SERVICES:
+            try:
+                out[name] = (await client.get(run.url(name) + "/health/ready")).status_code
+            except httpx.HTTPError:
+                out[name] = 0
+    return out
+
+
+def _stalled_services(stalls: list[dict[str, Any]], stuck: dict[str, int]) -> set[str]:
+    return {s["group"].split(".", 1)[0] for s in stalls} | set(stuck)
+
+
+async def dead_letters(run: Run, attacks: list[hk.Attack]) -> tuple[int, Counter[str], int]:
+    """(attacks dead-lettered by every group of their topic, reasons by error type, group-level dead letters)."""
+    where = {(run.full(a.topic), a.partition, a.offset): a for a in attacks if a.offset is not None}
+    dlqs = sorted({run.full(topics.dlq(a.topic)) for a in attacks})
+    per_attack: dict[int, set[str]] = {}
+    reasons: Counter[str] = Counter()
+    total = 0
+    for r in await read_records(run.cfg, dlqs):
+        h = {k: v.decode(errors="replace") for k, v in r.headers}
+        try:
+            key = (
+                h.get("x-original-topic"),
+                int(h.get("x-original-partition", "")),
+                int(h.get("x-original-offset", "")),
+            )
+        except ValueError:
+            continue
+        attack = where.get(key)  # type: ignore[arg-type]
+        if attack is None:
+            continue
+        total += 1
+        reasons[h.get("x-dlq-error-type", "?")] += 1
+        per_attack.setdefault(id(attack), set()).add(h.get("x-consumer-group", "?"))
+    groups = hk.consumer_groups("")
+    complete = sum(1 for a in attacks if len(per_attack.get(id(a), ())) >= len(groups[a.topic]))
+    return complete, reasons, total
+
+
+# ------------------------------------------------------------------------------------------------- writing
+async def write(run: Run, attacks: list[hk.Attack]) -> None:
+    """Write the attacks as they are (an explicit partition when the attack names none: a seeded choice)."""
+    limit = max(hk.size_limit(a.topic) for a in attacks)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=run.cfg.kafka_bootstrap, max_request_size=limit + 2**16, **kafka.client_options(run.cfg)
+    )
+    await producer.start()
+    try:
+        for a in attacks:
+            parts = sorted(producer._metadata.partitions_for_topic(run.full(a.topic)) or {0})
+            a.partition = a.partition if a.partition is not None else run.rng.choice(parts)
+            try:
+                meta = await producer.send_and_wait(
+                    run.full(a.topic), a.value, key=a.key, headers=a.headers or None, partition=a.partition
+                )
+                a.offset = meta.offset
+            except Exception as exc:  # the broker (or the client) refused it: not an attack that landed
+                a.refused_by_broker = type(exc).__name__
+    finally:
+        await producer.stop()
+
+
+# ------------------------------------------------------------------------------------------------- baseline
+async def submit(
+    client: httpx.AsyncClient, run: Run, request: dict[str, Any], key: str | None = None
+) -> httpx.Response:
+    headers = {"Idempotency-Key": key or str(uuid.uuid4())}
+    return await client.post(run.url("nomination") + "/v1/nominations", json=request, headers=headers)
+
+
+async def wait_told(run: Run, ids: list[str], within: float) -> list[str]:
+    """Wait until each nomination was told (notified or notification_failed); returns those that were not."""
+    deadline = time.monotonic() + within
+    while True:
+        rows = await _fetch(
+            run.db["nomination"],
+            "SELECT DISTINCT nomination_id::text FROM nomination_history"
+            " WHERE stage = ANY($1) AND nomination_id = ANY($2)",
+            list(TOLD),
+            [uuid.UUID(i) for i in ids],
+        )
+        missing = sorted(set(ids) - {r[0] for r in rows})
+        if not missing or time.monotonic() > deadline:
+            return missing
+        await asyncio.sleep(0.5)
+
+
+async def baseline(run: Run, items: list[Nomination], client: httpx.AsyncClient) -> dict[str, Any]:
+    accepted = [i for i in items if i.expected == "accepted"][: max(2, run.profile.baseline // 2)]
+    rejected = [i for i in items if i.expected.startswith("rejected")][: max(2, run.profile.baseline // 2)]
+    ids = []
+    for item in accepted + rejected:
+        response = await submit(client, run, item.request)
+        if response.status_code == 202:
+            ids.append(response.json()["nomination_id"])
+    missing = await wait_told(run, ids, 120)
+    # let the last notification.sent reach every consumer before copying records
+    await outbox_stuck(run, datetime(2000, 1, 1, tzinfo=UTC), 30)
+    return {"submitted": len(accepted) + len(rejected), "accepted": len(ids), "not_told": len(missing)}
+
+
+# ------------------------------------------------------------------------------------------------- forged
+async def fingerprints(run: Run, ids: set[uuid.UUID]) -> dict[tuple[str, uuid.UUID], Any]:
+    out = {}
+    for service, query in FINGERPRINTS.items():
+        conn = await asyncpg.connect(run.db[service])
+        try:
+            for nid in ids:
+                out[(service, nid)] = await conn.fetchval(query, nid)
+        finally:
+            await conn.close()
+    return out
+
+
+async def forged(run: Run, items: list[Nomination], nominated: set[str]) -> dict[str, Any]:
+    prefix = run.cfg.topic_prefix
+    real = [
+        hk.RealRecord(r.topic.removeprefix(prefix), r.key, r.value, list(r.headers))
+        for r in await read_records(run.cfg, [run.full(t) for t in topics.EVENT_TOPICS])
+        if r.value
+    ]
+    by_topic: dict[str, list[hk.RealRecord]] = {}
+    for r in real:
+        by_topic.setdefault(r.topic, []).append(r)
+    n = run.profile.replays_per_topic
+    copies = [r for records in by_topic.values() for r in run.rng.sample(records, min(n, len(records)))]
+    seated = {r.envelope["correlation_id"] for r in by_topic.get(topics.ENROLMENT_CONFIRMED, [])}
+    enrolled = [r for r in by_topic.get(topics.IDENTITY_VERIFIED, []) if r.envelope["correlation_id"] in seated]
+    never = [i.request for i in items if i.expected == "accepted" and i.request["nik"] not in nominated]
+    k = run.profile.contradictions
+    attacks = hk.replays(copies, run.rng) + hk.contradictions(
+        by_topic.get(topics.IDENTITY_REJECTED, [])[:k], enrolled[:k], never[:k], run.rng
+    )
+    ids = {a.nomination_id for a in attacks if a.nomination_id}
+    before = await fingerprints(run, ids)
+    started = datetime.now(UTC)
+    await write(run, attacks)
+    stalls = await wait_consumed(run, attacks, run.profile.stall_seconds)
+    await outbox_stuck(run, started, run.profile.stall_seconds)
+    await settle_deliveries(run, started, run.profile.stall_seconds)
+    after = await fingerprints(run, ids)
+    changed_ids = {nid for (service, nid), v in after.items() if before.get((service, nid)) != v}
+
+    accepted_by: dict[uuid.UUID, set[str]] = {}
+    for dsn in run.db.values():
+        rows = await _fetch(
+            dsn, "SELECT consumer, event_id FROM inbox WHERE event_id = ANY($1)", [a.event_id for a in attacks]
+        )
+        for row in rows:
+            accepted_by.setdefault(row["event_id"], set()).add(row["consumer"])
+    sent = await wrongly_sent(run, ids, started)
+    kinds: dict[str, dict[str, int]] = {}
+    for a in attacks:
+        kind = a.kind.split(": ", 1)[-1]
+        row = kinds.setdefault(kind, {"sent": 0, "accepted": 0, "state_changed": 0})
+        row["sent"] += a.offset is not None
+        row["accepted"] += a.event_id in accepted_by
+        row["state_changed"] += a.nomination_id in changed_ids
+    complete, reasons, _ = await dead_letters(run, attacks)
+    return {
+        "sent": sum(a.offset is not None for a in attacks),
+        "refused_by_broker": sum(a.refused_by_broker is not None for a in attacks),
+        "dead_lettered": complete,
+        "dead_letter_reasons": dict(reasons),
+        "accepted": sum(a.event_id in accepted_by for a in attacks),
+        "accepted_by_consumer": dict(Counter(c for cs in accepted_by.values() for c in cs)),
+        "nominations_changed": len(changed_ids),
+        "messages_wrongly_sent": sent["sent"],
+        "messages": sent,
+        "stalls": stalls,
+        "per_kind": kinds,
+    }
+
+
+async def settle_deliveries(run: Run, since: datetime, within: float) -> None:
+    """Give the dispatcher time to send what the attacks queued (no delivery created since ``since`` pending)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        rows = await _fetch(
+            run.db["notification"],
+            "SELECT count(*) FROM deliveries WHERE created_at >= $1 AND status IN ('pending', 'sending')",
+            since,
+        )
+        if not rows[0][0]:
+            return
+        await asyncio.sleep(0.5)
+
+
+async def wrongly_sent(run: Run, ids: set[uuid.UUID], since: datetime) -> dict[str, int]:
+    """Deliveries for the forged nominations created since the attack began, and the spool lines they wrote."""
+    rows = await _fetch(
+        run.db["notification"],
+        "SELECT id::text, status FROM deliveries WHERE nomination_id = ANY($1) AND created_at >= $2",
+        list(ids),
+        since,
+    )
+    spool = spool_lines({r["id"] for r in rows})
+    return {
+        "created": len(rows),
+        "sent": sum(r["status"] == "sent" for r in rows),
+        "pending": sum(r["status"] in ("pending", "sending") for r in rows),
+        "spool_lines": spool,
+    }
+
+
+def spool_lines(delivery_ids: set[str], path: Path | None = None) -> int:
+    path = path or CURRENT_SPOOL[0]
+    if not path.exists() or not delivery_ids:
+        return 0
+    n = 0
+    for line in path.read_bytes().splitlines():
+        try:
+            n += json.loads(line).get("delivery_id") in delivery_ids
+        except ValueError:
+            continue
+    return n
+
+
+CURRENT_SPOOL: list[Path] = [Path("messages.jsonl")]
+
+
+# ---------------------------------------------------------------------------------------------------- HTTP
+async def http_phase(run: Run, items: list[Nomination], client: httpx.AsyncClient) -> dict[str, Any]:
+    admin = {"X-API-Key": run.keys["admin"]}
+    runner = web.Runner(client, {s: run.url(s) for s in SERVICES})
+    ops: list[web.Operation] = []
+    for service in SERVICES:
+        doc = (await client.get(run.url(service) + "/openapi.json")).json()
+        ops += web.operations(service, doc)
+    await web.malformed_ids(runner, ops, admin, run.rng)
+    await web.oversized(runner, ops, admin, run.profile.oversize_bytes, run.rng)
+    await web.non_ascii_headers(runner, ops, admin, run.rng)
+    await web.random_bodies(runner, ops, admin, run.profile.http_random_bodies, run.rng)
+    await web.webhooks(runner, WEBHOOK_SECRET, run.profile.webhook_bodies, run.rng)
+    out: dict[str, Any] = {sub: t.as_dict() for sub, t in runner.tallies.items()}
+    out["http: Idempotency-Key of another caller"] = await cross_caller(run, items, client)
+    out["http: burst of rejected nominations to one phone"] = await burst(run, items, client)
+    out["operations"] = len(ops)
+    return out
+
+
+async def cross_caller(run: Run, items: list[Nomination], client: httpx.AsyncClient) -> dict[str, Any]:
+    """A key the admin used, sent by the desa's nominator with its own nomination, then with the admin's body."""
+    area = apikeys.LOCAL_PRINCIPALS["nominator"]["area"]
+    mine = [i.request for i in items if i.expected == "accepted" and i.request["address"]["desa_code"] == area]
+    tally = web.Tally()
+    result: dict[str, Any] = {}
+    if len(mine) < 2:
+        return {"skipped": f"the generated nominations have fewer than 2 people of desa {area}"}
+    key = str(uuid.UUID(int=run.rng.getrandbits(128), version=4))
+    nominator = {"X-API-Key": run.keys["nominator"]}
+    answers = []
+    for request, headers in ((mine[0], {"X-API-Key": run.keys["admin"]}), (mine[1], nominator), (mine[0], nominator)):
+        response = await client.post(
+            run.url("nomination") + "/v1/nominations", json=request, headers={**headers, "Idempotency-Key": key}
+        )
+        tally.sent += 1
+        tally.statuses[response.status_code] += 1
+        answers.append(response)
+    first, own, same = answers
+    result = tally.as_dict()
+    result["own_request_refused"] = own.status_code >= 400  # the nominator's own nomination, refused for a key
+    result["another_callers_answer_replayed"] = (
+        same.status_code == 202
+        and first.status_code == 202
+        and same.json().get("nomination_id") == first.json().get("nomination_id")
+    )
+    return result
+
+
+async def burst(run: Run, items: list[Nomination], client: httpx.AsyncClient) -> dict[str, Any]:
+    """Nominations of people not in the registry, as fast as possible, all naming one nominator phone."""
+    accepted = [i.request for i in items if i.expected == "accepted"][-run.profile.burst :]
+    requests = []
+    for n, request in enumerate(accepted):
+        nik = request["nik"][:12] + f"9{n % 1000:03d}"  # a serial the registry does not hold
+        nominator = {**request["nominator"], "phone": BURST_PHONE}
+        requests.append({**request, "nik": nik, "nominator": nominator})
+    tally = web.Tally()
+    started = datetime.now(UTC)
+    gate = asyncio.Semaphore(20)
+    ids: list[str] = []
+
+    async def one(request: dict[str, Any]) -> None:
+        async with gate:
+            response = await submit(client, run, request)
+        tally.sent += 1
+        tally.statuses[response.status_code] += 1
+        if response.status_code == 202:
+            ids.append(response.json()["nomination_id"])
+
+    await asyncio.gather(*(one(r) for r in requests))
+    await wait_told(run, ids, run.profile.stall_seconds * 2)
+    await settle_deliveries(run, started, run.profile.stall_seconds)
+    rows = await _fetch(
+        run.db["notification"],
+        "SELECT count(*) FILTER (WHERE status = 'sent') FROM deliveries WHERE recipient_role = 'nominator'"
+        " AND address LIKE $1 AND created_at >= $2",
+        "%" + BURST_PHONE[1:],
+        started,
+    )
+    out = tally.as_dict()
+    out["messages_to_the_phone"] = rows[0][0]
+    out["messages_wrongly_sent"] = max(0, rows[0][0] - RECIPIENT_LIMIT)
+    return out
+
+
+# -------------------------------------------------------------------------------------------------- poison
+async def poison(run: Run, items: list[Nomination], client: httpx.AsyncClient) -> dict[str, Any]:
+    real = {}
+    for r in await read_records(run.cfg, [run.full(t) for t in hk.input_topics()]):
+        if r.value:
+            real.setdefault(r.topic.removeprefix(run.cfg.topic_prefix), json.loads(r.value))
+    attacks: list[hk.Attack] = []
+    for topic in hk.input_topics():
+        template = real.get(topic) or hk.sample_envelope(hk.PAYLOAD_BY_TOPIC[topic], run.rng)
+        generated = hk.byte_poison(topic, template, run.rng) + hk.schema_poison(
+            topic, template, run.rng, run.profile.per_field
+        )
+        attacks += generated + hk.size_poison(topic, template, run.rng)[: run.profile.size_cases]
+    started = datetime.now(UTC)
+    await write(run, attacks)
+    stalls = await wait_consumed(run, attacks, run.profile.stall_seconds)
+    stuck = await outbox_stuck(run, started, run.profile.stall_seconds)
+    ready = await readiness(run)
+    stalled = _stalled_services(stalls, stuck)
+    untruthful = sorted(s for s, code in ready.items() if (s in stalled) == (code == 200))
+    complete, reasons, total = await dead_letters(run, attacks)
+    # a good event after the poison: a genuine nomination must be told
+    canary = next(i for i in reversed(items) if i.expected == "accepted")
+    response = await submit(client, run, canary.request)
+    canary_told = response.status_code == 202 and not await wait_told(
+        run, [response.json()["nomination_id"]], run.profile.stall_seconds * 2
+    )
+    kinds = Counter(a.kind.split(":", 1)[0] for a in attacks if a.offset is not None)
+    return {
+        "sent": sum(a.offset is not None for a in attacks),
+        "refused_by_broker": sum(a.refused_by_broker is not None for a in attacks),
+        "sent_by_kind": dict(kinds),
+        "dead_lettered": complete,
+        "dead_letter_rows": total,
+        "dead_letter_reasons": dict(reasons),
+        "stalls": stalls,
+        "outbox_not_relayed": stuck,
+        "ready_status": ready,
+        "health_untruthful": untruthful,
+        "good_event_after_poison_told": canary_told,
+    }
+
+
+# ------------------------------------------------------------------------------------------------------ main
+async def attack(run: Run, items: list[Nomination]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    async with httpx.AsyncClient(timeout=60, headers={"X-API-Key": run.keys["admin"]}) as client:
+        t0 = time.monotonic()
+        print("==> baseline: genuine nominations", flush=True)
+        result["baseline"] = await baseline(run, items, client)
+        nominated = {r[0] for r in await _fetch(run.db["nomination"], "SELECT nik FROM nominations")}
+        print("==> forged events", flush=True)
+        result["forged"] = await forged(run, items, nominated)
+        print("==> HTTP", flush=True)
+        result["http"] = await http_phase(run, items, client)
+        print("==> poison records", flush=True)
+        result["poison"] = await poison(run, items, client)
+        result["seconds"] = round(time.monotonic() - t0, 1)
+    return result
+
+
+def summarise(result: dict[str, Any]) -> tuple[list[list[str]], list[str]]:
+    """The table rows (class, sent, dead-lettered, 4xx, 5xx, stalls, forged accepted, wrongly sent) and failures."""
+    rows = [["class", "sent", "dead-lettered", "4xx", "5xx", "stalls", "forged accepted", "wrongly sent"]]
+    failures = []
+    p, f = result["poison"], result["forged"]
+    poison_stalls = len(p["stalls"]) + len(p["outbox_not_relayed"]) + (not p["good_event_after_poison_told"])
+    rows.append(["poison records", p["sent"], p["dead_lettered"], "-", "-", poison_stalls, "-", "-"])
+    forged_stalls = len(f["stalls"])
+    rows.append(
+        [
+            "forged events",
+            f["sent"],
+            f["dead_lettered"],
+            "-",
+            "-",
+            forged_stalls,
+            f["accepted"],
+            f["messages_wrongly_sent"],
+        ]
+    )
+    five = 0
+    wrongly = f["messages_wrongly_sent"]
+    for sub, t in result["http"].items():
+        if not isinstance(t, dict) or "sent" not in t:
+            continue
+        rows.append(
+            [sub, t["sent"], "-", t.get("4xx", 0), t.get("5xx", 0), "-", "-", t.get("messages_wrongly_sent", "-")]
+        )
+        five += t.get("5xx", 0)
+        wrongly += t.get("messages_wrongly_sent", 0)
+    if five:
+        failures.append(f"{five} answers 5xx")
+    if poison_stalls or forged_stalls:
+        failures.append(f"{poison_stalls + forged_stalls} stalls")
+    if f["accepted"]:
+        failures.append(f"{f['accepted']} forged events accepted")
+    if wrongly:
+        failures.append(f"{wrongly} messages sent that should not have been")
+    if p["health_untruthful"]:
+        failures.append(f"/health/ready untruthful on {', '.join(p['health_untruthful'])}")
+    return [[str(c) for c in row] for row in rows], failures
+
+
+def print_table(rows: list[list[str]]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for n, row in enumerate(rows):
+        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))))
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.hostile", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--short", action="store_true", help="CI: a bounded run (one violation per field, small bursts)"
+    )
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--people", type=int, default=20_000)
+    parser.add_argument("--stall-seconds", type=float, help="a record not consumed within this is a stall")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS)
+    parser.add_argument("--keep-running", action="store_true", help="leave the instance running afterwards")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="  %(message)s")
+    for noisy in ("aiokafka", "httpx", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    profile = SHORT if args.short else FULL
+    if args.stall_seconds:
+        profile = Profile(**{**vars(profile), "stall_seconds": args.stall_seconds})
+    cfg, registry = prepare(HostileStackConfig(), args.people)
+    CURRENT_SPOOL[0] = cfg.stack_dir / "messages.jsonl"
+    result: dict[str, Any] = {"started_at": datetime.now(UTC).isoformat(), "args": vars(args), "profile": vars(profile)}
+    try:
+        stack.start_services(cfg, ENV)
+        _load_registry(cfg, registry)
+        items = list(generate_nominations(registry, 2000 if args.short else 6000, seed=args.seed, regency=REGENCY))
+        run = Run(cfg, profile, random.Random(args.seed), {s: stack.database_url(cfg, s) for s in SERVICES},
+                  apikeys.ensure_local_keys(cfg.stack_dir))  # fmt: skip
+        result.update(asyncio.run(attack(run, items)))
+    finally:
+        if not args.keep_running:
+            stack.stop_services(cfg)
+            kafka.stop(cfg)
+            postgres.stop(cfg)
+    rows, failures = summarise(result)
+    result["table"] = rows
+    result["failures"] = failures
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    out = args.results_dir / f"hostile-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    out.write_text(json.dumps(result, indent=2, default=str))
+    print()
+    print_table(rows)
+    p, f = result["poison"], result["forged"]
+    print(f"\npoison dead-letter reasons: {p['dead_letter_reasons']}; health untruthful: {p['health_untruthful']}")
+    print(f"forged: accepted per consumer {f['accepted_by_consumer']}; nominations changed {f['nominations_changed']}")
+    print(f"results: {out}  ({result['seconds']} s of attacks)")
+    print("NO FAILURES" if not failures else f"FAILURES: {'; '.join(failures)}")
+    raise SystemExit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
