@@ -101,6 +101,29 @@ SHORT = Profile(8, 1, 1, 1, 1, 2, 8, 2 * 2**20, 30, 20)
 FULL = Profile(40, None, 3, 4, 3, 20, 60, 20 * 2**20, 300, 60)
 
 
+class People:
+    """Hands out generated nominations so that no two attacks use the same person."""
+
+    def __init__(self, items: list[Nomination]) -> None:
+        self._items = items
+        self._taken: set[str] = set()
+
+    def take(self, expected: str, count: int, desa: str | None = None) -> list[dict[str, Any]]:
+        """``count`` requests whose expected outcome starts with ``expected`` (fewer if the file runs out)."""
+        out = []
+        for item in self._items:
+            nik = item.request["nik"]
+            if nik in self._taken or not item.expected.startswith(expected):
+                continue
+            if desa and item.request["address"]["desa_code"] != desa:
+                continue
+            self._taken.add(nik)
+            out.append(item.request)
+            if len(out) == count:
+                break
+        return out
+
+
 @dataclass
 class Run:
     cfg: StackConfig
@@ -289,12 +312,12 @@ async def wait_told(run: Run, ids: list[str], within: float) -> list[str]:
         await asyncio.sleep(0.5)
 
 
-async def baseline(run: Run, items: list[Nomination], client: httpx.AsyncClient) -> dict[str, Any]:
-    accepted = [i for i in items if i.expected == "accepted"][: max(2, run.profile.baseline // 2)]
-    rejected = [i for i in items if i.expected.startswith("rejected")][: max(2, run.profile.baseline // 2)]
+async def baseline(run: Run, people: People, client: httpx.AsyncClient) -> dict[str, Any]:
+    accepted = people.take("accepted", max(2, run.profile.baseline // 2))
+    rejected = people.take("rejected", max(2, run.profile.baseline // 2))
     ids = []
-    for item in accepted + rejected:
-        response = await submit(client, run, item.request)
+    for request in accepted + rejected:
+        response = await submit(client, run, request)
         if response.status_code == 202:
             ids.append(response.json()["nomination_id"])
     missing = await wait_told(run, ids, 120)
@@ -316,7 +339,7 @@ async def fingerprints(run: Run, ids: set[uuid.UUID]) -> dict[tuple[str, uuid.UU
     return out
 
 
-async def forged(run: Run, items: list[Nomination], nominated: set[str]) -> dict[str, Any]:
+async def forged(run: Run, people: People) -> dict[str, Any]:
     prefix = run.cfg.topic_prefix
     real = [
         hk.RealRecord(r.topic.removeprefix(prefix), r.key, r.value, list(r.headers))
@@ -330,8 +353,8 @@ async def forged(run: Run, items: list[Nomination], nominated: set[str]) -> dict
     copies = [r for records in by_topic.values() for r in run.rng.sample(records, min(n, len(records)))]
     seated = {r.envelope["correlation_id"] for r in by_topic.get(topics.ENROLMENT_CONFIRMED, [])}
     enrolled = [r for r in by_topic.get(topics.IDENTITY_VERIFIED, []) if r.envelope["correlation_id"] in seated]
-    never = [i.request for i in items if i.expected == "accepted" and i.request["nik"] not in nominated]
     k = run.profile.contradictions
+    never = people.take("accepted", k)
     attacks = hk.replays(copies, run.rng) + hk.contradictions(
         by_topic.get(topics.IDENTITY_REJECTED, [])[:k], enrolled[:k], never[:k], run.rng
     )
@@ -340,7 +363,7 @@ async def forged(run: Run, items: list[Nomination], nominated: set[str]) -> dict
     started = datetime.now(UTC)
     await write(run, attacks)
     stalls = await wait_consumed(run, attacks, run.profile.stall_seconds)
-    await outbox_stuck(run, started, run.profile.stall_seconds)
+    stuck = await outbox_stuck(run, started, run.profile.stall_seconds)
     await settle_deliveries(run, started, run.profile.stall_seconds)
     after = await fingerprints(run, ids)
     changed_ids = {nid for (service, nid), v in after.items() if before.get((service, nid)) != v}
@@ -372,6 +395,7 @@ async def forged(run: Run, items: list[Nomination], nominated: set[str]) -> dict
         "messages_wrongly_sent": sent["sent"],
         "messages": sent,
         "stalls": stalls,
+        "outbox_not_relayed": stuck,
         "per_kind": kinds,
     }
 
@@ -424,7 +448,7 @@ CURRENT_SPOOL: list[Path] = [Path("messages.jsonl")]
 
 
 # ---------------------------------------------------------------------------------------------------- HTTP
-async def http_phase(run: Run, items: list[Nomination], client: httpx.AsyncClient) -> dict[str, Any]:
+async def http_phase(run: Run, people: People, client: httpx.AsyncClient) -> dict[str, Any]:
     admin = {"X-API-Key": run.keys["admin"]}
     runner = web.Runner(client, {s: run.url(s) for s in SERVICES})
     ops: list[web.Operation] = []
@@ -437,16 +461,16 @@ async def http_phase(run: Run, items: list[Nomination], client: httpx.AsyncClien
     await web.random_bodies(runner, ops, admin, run.profile.http_random_bodies, run.rng)
     await web.webhooks(runner, WEBHOOK_SECRET, run.profile.webhook_bodies, run.rng)
     out: dict[str, Any] = {sub: t.as_dict() for sub, t in runner.tallies.items()}
-    out["http: Idempotency-Key of another caller"] = await cross_caller(run, items, client)
-    out["http: burst of rejected nominations to one phone"] = await burst(run, items, client)
+    out["http: Idempotency-Key of another caller"] = await cross_caller(run, people, client)
+    out["http: burst of rejected nominations to one phone"] = await burst(run, people, client)
     out["operations"] = len(ops)
     return out
 
 
-async def cross_caller(run: Run, items: list[Nomination], client: httpx.AsyncClient) -> dict[str, Any]:
+async def cross_caller(run: Run, people: People, client: httpx.AsyncClient) -> dict[str, Any]:
     """A key the admin used, sent by the desa's nominator with its own nomination, then with the admin's body."""
     area = apikeys.LOCAL_PRINCIPALS["nominator"]["area"]
-    mine = [i.request for i in items if i.expected == "accepted" and i.request["address"]["desa_code"] == area]
+    mine = people.take("accepted", 2, desa=area)
     tally = web.Tally()
     result: dict[str, Any] = {}
     if len(mine) < 2:
@@ -472,9 +496,9 @@ async def cross_caller(run: Run, items: list[Nomination], client: httpx.AsyncCli
     return result
 
 
-async def burst(run: Run, items: list[Nomination], client: httpx.AsyncClient) -> dict[str, Any]:
+async def burst(run: Run, people: People, client: httpx.AsyncClient) -> dict[str, Any]:
     """Nominations of people not in the registry, as fast as possible, all naming one nominator phone."""
-    accepted = [i.request for i in items if i.expected == "accepted"][-run.profile.burst :]
+    accepted = people.take("accepted", run.profile.burst)
     requests = []
     for n, request in enumerate(accepted):
         nik = request["nik"][:12] + f"9{n % 1000:03d}"  # a serial the registry does not hold
@@ -510,7 +534,7 @@ async def burst(run: Run, items: list[Nomination], client: httpx.AsyncClient) ->
 
 
 # -------------------------------------------------------------------------------------------------- poison
-async def poison(run: Run, items: list[Nomination], client: httpx.AsyncClient) -> dict[str, Any]:
+async def poison(run: Run, people: People, client: httpx.AsyncClient) -> dict[str, Any]:
     real = {}
     for r in await read_records(run.cfg, [run.full(t) for t in hk.input_topics()]):
         if r.value:
@@ -531,8 +555,8 @@ async def poison(run: Run, items: list[Nomination], client: httpx.AsyncClient) -
     untruthful = sorted(s for s, code in ready.items() if (s in stalled) == (code == 200))
     complete, reasons, total = await dead_letters(run, attacks)
     # a good event after the poison: a genuine nomination must be told
-    canary = next(i for i in reversed(items) if i.expected == "accepted")
-    response = await submit(client, run, canary.request)
+    (canary,) = people.take("accepted", 1)
+    response = await submit(client, run, canary)
     canary_told = response.status_code == 202 and not await wait_told(
         run, [response.json()["nomination_id"]], run.profile.stall_seconds * 2
     )
@@ -554,54 +578,49 @@ async def poison(run: Run, items: list[Nomination], client: httpx.AsyncClient) -
 
 # ------------------------------------------------------------------------------------------------------ main
 async def attack(run: Run, items: list[Nomination]) -> dict[str, Any]:
+    people = People(items)
     result: dict[str, Any] = {}
     async with httpx.AsyncClient(timeout=60, headers={"X-API-Key": run.keys["admin"]}) as client:
         t0 = time.monotonic()
         print("==> baseline: genuine nominations", flush=True)
-        result["baseline"] = await baseline(run, items, client)
-        nominated = {r[0] for r in await _fetch(run.db["nomination"], "SELECT nik FROM nominations")}
+        result["baseline"] = await baseline(run, people, client)
         print("==> forged events", flush=True)
-        result["forged"] = await forged(run, items, nominated)
+        result["forged"] = await forged(run, people)
         print("==> HTTP", flush=True)
-        result["http"] = await http_phase(run, items, client)
+        result["http"] = await http_phase(run, people, client)
         print("==> poison records", flush=True)
-        result["poison"] = await poison(run, items, client)
+        result["poison"] = await poison(run, people, client)
         result["seconds"] = round(time.monotonic() - t0, 1)
     return result
 
 
 def summarise(result: dict[str, Any]) -> tuple[list[list[str]], list[str]]:
-    """The table rows (class, sent, dead-lettered, 4xx, 5xx, stalls, forged accepted, wrongly sent) and failures."""
-    rows = [["class", "sent", "dead-lettered", "4xx", "5xx", "stalls", "forged accepted", "wrongly sent"]]
-    failures = []
+    """The table (one row per class: sent, dead-lettered, 4xx, 5xx, 429, 4xx echoing input, stalls, forged
+    accepted, messages wrongly sent) and the failures that make the run exit 1."""
+    head = ["class", "sent", "dead-lettered", "4xx", "5xx", "429", "4xx echo", "stalls", "forged accepted"]
+    rows: list[list[Any]] = [[*head, "wrongly sent"]]
     p, f = result["poison"], result["forged"]
     poison_stalls = len(p["stalls"]) + len(p["outbox_not_relayed"]) + (not p["good_event_after_poison_told"])
-    rows.append(["poison records", p["sent"], p["dead_lettered"], "-", "-", poison_stalls, "-", "-"])
-    forged_stalls = len(f["stalls"])
-    rows.append(
-        [
-            "forged events",
-            f["sent"],
-            f["dead_lettered"],
-            "-",
-            "-",
-            forged_stalls,
-            f["accepted"],
-            f["messages_wrongly_sent"],
-        ]
-    )
-    five = 0
+    rows.append(["poison records", p["sent"], p["dead_lettered"], "-", "-", "-", "-", poison_stalls, "-", "-"])
+    forged_stalls = len(f["stalls"]) + len(f.get("outbox_not_relayed", {}))
     wrongly = f["messages_wrongly_sent"]
+    rows.append(
+        ["forged events", f["sent"], f["dead_lettered"], "-", "-", "-", "-", forged_stalls, f["accepted"], wrongly]
+    )
+    five = echo = 0
     for sub, t in result["http"].items():
         if not isinstance(t, dict) or "sent" not in t:
             continue
-        rows.append(
-            [sub, t["sent"], "-", t.get("4xx", 0), t.get("5xx", 0), "-", "-", t.get("messages_wrongly_sent", "-")]
-        )
-        five += t.get("5xx", 0)
+        sent_wrongly = t.get("messages_wrongly_sent", "-")
+        rows.append([sub, t["sent"], "-", t["4xx"], t["5xx"], t["429"], t["4xx_echoing_input"], "-", "-", sent_wrongly])
+        five += t["5xx"]
+        echo += t["4xx_echoing_input"]
         wrongly += t.get("messages_wrongly_sent", 0)
+    failures = []
     if five:
         failures.append(f"{five} answers 5xx")
+    if echo:
+        failures.append(f"{echo} 4xx answers echoing a submitted value")
     if poison_stalls or forged_stalls:
         failures.append(f"{poison_stalls + forged_stalls} stalls")
     if f["accepted"]:
