@@ -57,6 +57,12 @@ ENV = {"PAYUNG_WEBHOOK_SECRET": WEBHOOK_SECRET, "PAYUNG_OUTBOX_POLL_INTERVAL_S":
 # to one nominator phone above it, from one burst, count as sent when they should not have been.
 RECIPIENT_LIMIT = 10
 BURST_PHONE = "081355599999"
+# Idempotency keys not scoped to the caller (issue 11 section 4): reported as findings; True makes them fail the run.
+IDEMPOTENCY_FINDINGS = {
+    "own_request_refused": "a caller's own request refused for another caller's Idempotency-Key",
+    "another_callers_answer_replayed": "another caller's answer replayed for its Idempotency-Key",
+}
+FAIL_ON_IDEMPOTENCY_FINDINGS = False
 TOLD = ("notified", "notification_failed")
 # What a forgery tries to change, per service, for the nomination it names (a row count or a status is enough).
 FINGERPRINTS = {
@@ -629,6 +635,11 @@ def summarise(result: dict[str, Any]) -> tuple[list[list[str]], list[str]]:
         failures.append(f"{wrongly} messages sent that should not have been")
     if p["health_untruthful"]:
         failures.append(f"/health/ready untruthful on {', '.join(p['health_untruthful'])}")
+    idem = result["http"].get("http: Idempotency-Key of another caller", {})
+    findings = [text for flag, text in IDEMPOTENCY_FINDINGS.items() if idem.get(flag)]
+    if FAIL_ON_IDEMPOTENCY_FINDINGS:
+        failures += findings
+    result["findings"] = findings
     return [[str(c) for c in row] for row in rows], failures
 
 
@@ -684,6 +695,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\npoison dead-letter reasons: {p['dead_letter_reasons']}; health untruthful: {p['health_untruthful']}")
     print(f"forged: accepted per consumer {f['accepted_by_consumer']}; nominations changed {f['nominations_changed']}")
     print(f"results: {out}  ({result['seconds']} s of attacks)")
+    if result["findings"]:
+        print(f"findings (not failing the run): {'; '.join(result['findings'])}")
     print("NO FAILURES" if not failures else f"FAILURES: {'; '.join(failures)}")
     raise SystemExit(1 if failures else 0)
 
