@@ -303,18 +303,25 @@ async def poison(run: Run, people: People, client: httpx.AsyncClient) -> dict[st
         attacks += generated + hk.size_poison(topic, template, run.rng)[: run.profile.size_cases]
     started = datetime.now(UTC)
     await write(run, attacks)
-    stalls = await wait_consumed(run, attacks, run.profile.stall_seconds)
-    stuck = await outbox_stuck(run, started, run.profile.stall_seconds)
+    # a good event after the poison, sent at once: a genuine nomination must be told while the consumers and
+    # relays are watched (the waits overlap, so a healthy stack costs seconds, a stalled one ``stall_seconds``)
+    (canary,) = people.take("accepted", 1)
+    response = await submit(client, run, canary)
+
+    async def consumed_then_relayed() -> tuple[list[dict[str, Any]], dict[str, int]]:
+        stalls = await wait_consumed(run, attacks, run.profile.stall_seconds)
+        return stalls, await outbox_stuck(run, started, run.profile.stall_seconds / 2)
+
+    async def canary_told() -> bool:
+        if response.status_code != 202:
+            return False
+        return not await wait_told(run, [response.json()["nomination_id"]], run.profile.stall_seconds * 1.5)
+
+    (stalls, stuck), told = await asyncio.gather(consumed_then_relayed(), canary_told())
     ready = await readiness(run)
     stalled = stalled_services(stalls, stuck)
     untruthful = sorted(s for s, code in ready.items() if (s in stalled) == (code == 200))
     complete, reasons, total = await dead_letters(run, attacks)
-    # a good event after the poison: a genuine nomination must be told
-    (canary,) = people.take("accepted", 1)
-    response = await submit(client, run, canary)
-    canary_told = response.status_code == 202 and not await wait_told(
-        run, [response.json()["nomination_id"]], run.profile.stall_seconds * 2
-    )
     kinds = Counter(a.kind.split(":", 1)[0] for a in attacks if a.offset is not None)
     return {
         "sent": sum(a.offset is not None for a in attacks),
@@ -327,7 +334,7 @@ async def poison(run: Run, people: People, client: httpx.AsyncClient) -> dict[st
         "outbox_not_relayed": stuck,
         "ready_status": ready,
         "health_untruthful": untruthful,
-        "good_event_after_poison_told": canary_told,
+        "good_event_after_poison_told": told,
     }
 
 
