@@ -194,7 +194,8 @@ async def forged(run: Run, people: People) -> dict[str, Any]:
         "accepted": sum(a.event_id in accepted_by for a in attacks),
         "accepted_by_consumer": dict(Counter(c for cs in accepted_by.values() for c in cs)),
         "nominations_changed": len(changed_ids),
-        "messages_wrongly_sent": sent["sent"],
+        # the spool is the local channel's phone: a line there was sent, whatever the delivery row says now
+        "messages_wrongly_sent": max(sent["sent"], sent["spool_lines"]),
         "messages": sent,
         "stalls": stalls,
         "outbox_not_relayed": stuck,
