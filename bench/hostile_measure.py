@@ -245,7 +245,7 @@ async def wrongly_sent(run: Run, ids: set[uuid.UUID], since: datetime) -> dict[s
         list(ids),
         since,
     )
-    spool = spool_lines({r["id"] for r in rows}, run.cfg.stack_dir / "messages.jsonl")
+    spool = spool_lines({r["id"] for r in rows}, run.cfg.stack_dir / "messages.jsonl", since)
     return {
         "created": len(rows),
         "sent": sum(r["status"] == "sent" for r in rows),
@@ -254,15 +254,17 @@ async def wrongly_sent(run: Run, ids: set[uuid.UUID], since: datetime) -> dict[s
     }
 
 
-def spool_lines(delivery_ids: set[str], path: Path) -> int:
-    """Lines of the local channel's message spool written for these deliveries."""
+def spool_lines(delivery_ids: set[str], path: Path, since: datetime) -> int:
+    """Lines the local channel's message spool got for these deliveries since ``since`` (the spool outlives runs,
+    and delivery ids derive from event ids, which seeded forgeries repeat)."""
     if not path.exists() or not delivery_ids:
         return 0
     n = 0
     for line in path.read_bytes().splitlines():
         try:
-            n += json.loads(line).get("delivery_id") in delivery_ids
-        except ValueError:
+            entry = json.loads(line)
+            n += entry.get("delivery_id") in delivery_ids and datetime.fromisoformat(entry["at"]) >= since
+        except (ValueError, KeyError, TypeError):
             continue
     return n
 
