@@ -21,9 +21,12 @@ POSTGRES_IMAGE=docker.io/library/postgres:17
 step() { printf '==> %s\n' "$*"; }
 die() { echo "standins: $*" >&2; exit 1; }
 
-SELF="$ROOT/deploy/containers/standins.sh"
-# The hash of this script and of one stand-in's folder: what decides whether a stand-in is rebuilt.
-recipe_hash() { (cd "$HERE" && cat "$SELF" ${1:+"$1"/*} | sha256sum | cut -c1-16); }
+BASE_RECIPE="debootstrap --variant=minbase --include=ca-certificates $SUITE"
+# What decides whether a stand-in is rebuilt: the hash of its folder's files (or of the base's recipe).
+recipe_hash() {
+  if [[ -z "${1:-}" ]]; then echo "$BASE_RECIPE" | sha256sum | cut -c1-16; return; fi
+  (cd "$HERE" && find "$1" -type f | LC_ALL=C sort | xargs cat | sha256sum | cut -c1-16)
+}
 label_of() { podman image inspect --format '{{index .Config.Labels "io.payung.standin"}}' "$1" 2>/dev/null || true; }
 exists() { podman image exists "$1"; }
 # Up to date: present with our label and this recipe's hash. Present without our label: a real image, keep it.
@@ -34,8 +37,11 @@ needs_build() {
   if [[ -z "$have" || "$have" == "<no value>" ]]; then
     echo "    $image is a real image (no stand-in label): kept as it is" >&2; return 1
   fi
-  [[ "$have" != "$want" ]]
+  [[ "$have" != "$want" ]] || return 1
+  STALE_ID="$(podman image inspect --format '{{.Id}}' "$image")"  # our own stale stand-in: removed once replaced
 }
+STALE_ID=""
+drop_stale() { [[ -n "$STALE_ID" ]] && podman rmi "$STALE_ID" >/dev/null 2>&1; STALE_ID=""; return 0; }
 
 build_base() {
   local want dir
@@ -50,7 +56,8 @@ build_base() {
     || { tail -n 30 "$dir.log" >&2; rm -f "$dir.log"; die "debootstrap failed"; }
   rm -f "$dir.log"
   rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/*
-  tar -C "$dir" -c . | podman import --change "LABEL io.payung.standin=$want" --change 'CMD ["bash"]' - "$BASE" >/dev/null
+  tar -C "$dir" -c . | podman import --change "LABEL io.payung.standin=$want" --change 'CMD ["bash"]' - "$BASE" >/dev/null 2>&1
+  drop_stale
 }
 
 # podman build of one stand-in from its folder, with extra files (never committed) in a temporary context.
@@ -65,6 +72,7 @@ build_standin() {
   podman build -q --format docker --network host --build-arg "BASE=$BASE" --label "io.payung.standin=$want" \
     -t "$image" "$ctx" >/dev/null || { rm -rf "$ctx"; die "building $image failed"; }
   rm -rf "$ctx"
+  drop_stale
 }
 
 python_extras() {
