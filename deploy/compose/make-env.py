@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """First run of docker-compose.yml: write .env from .env.example with fresh secrets and one API key per role.
 
-    python3 deploy/compose/make-env.py [--env .env] [--keys payung-api-keys.secret.json] [--nominator-area 64.08.01.2001]
+    python3 deploy/compose/make-env.py [--env .env] [--keys payung-api-keys.secret.json] [--nominator-area A]
 
 Standard library only (no virtualenv needed). Refuses to overwrite an existing .env: its person-key secret must
 never change. The services receive only the SHA-256 of each API key (PAYUNG_API_KEYS); the keys themselves go to
