@@ -84,6 +84,11 @@ def _env(name: str, port: int) -> list[dict[str, Any]]:
         {"name": "PAYUNG_KAFKA_USERNAME", "value": name},
         {"name": "PAYUNG_DATABASE_URL", "valueFrom": {"secretKeyRef": {"name": secret, "key": "database-url"}}},
         {"name": "PAYUNG_KAFKA_PASSWORD", "valueFrom": {"secretKeyRef": {"name": secret, "key": "kafka-password"}}},
+        # Who may call the APIs (hashes of API keys, deploy/compose/make-env.py makes them); JWT settings otherwise.
+        {
+            "name": "PAYUNG_API_KEYS",
+            "valueFrom": {"secretKeyRef": {"name": "payung-api-keys", "key": "api-keys", "optional": True}},
+        },
     ]
     if name == "nomination":
         ref = {"secretKeyRef": {"name": secret, "key": "person-key-secret"}}
