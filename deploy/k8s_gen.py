@@ -103,7 +103,7 @@ def _container(name: str, port: int, args: list[str]) -> dict[str, Any]:
     return {
         "name": name,
         "image": f"payung/{name}",
-        "imagePullPolicy": "IfNotPresent",
+        "imagePullPolicy": "Always",
         "args": args,
         "envFrom": [{"configMapRef": {"name": "payung-config"}}],
         "env": _env(name, port),
