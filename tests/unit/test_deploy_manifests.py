@@ -239,3 +239,23 @@ def test_one_dockerfile_installs_the_hashed_lock() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "ARG SERVICE" in dockerfile
     assert "--require-hashes --only-binary :all: -r /tmp/requirements.lock" in dockerfile
+
+
+def test_the_services_refuse_to_start_without_their_secrets(monkeypatch) -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from services.nomination.settings import NominationSettings
+
+    for name in ("PAYUNG_DATABASE_URL", "PAYUNG_PERSON_KEY_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PAYUNG_KAFKA_BOOTSTRAP", "kafka:9092")
+    with pytest.raises(ValidationError) as refused:
+        NominationSettings()
+    missing = {e["loc"][0] for e in refused.value.errors()}
+    assert {"database_url", "person_key_secret"} <= missing
+    # a short person-key secret is refused too (the compose file's old default was not secret at all)
+    monkeypatch.setenv("PAYUNG_DATABASE_URL", "postgresql://x@y/z")
+    monkeypatch.setenv("PAYUNG_PERSON_KEY_SECRET", "short")
+    with pytest.raises(ValidationError):
+        NominationSettings()
