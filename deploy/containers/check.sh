@@ -28,7 +28,13 @@ mkdir -p "$WORK"
 PY="$ROOT/.venv/bin/python"
 
 # A watchdog bounds the whole check: past the budget it stops this script (the trap below still cleans up).
-( sleep "$BUDGET_S"; echo "container check: over its ${BUDGET_S} s budget, stopping" >&2; kill -TERM $$ ) &
+(
+  trap 'kill "$nap" 2>/dev/null; exit 0' TERM
+  sleep "$BUDGET_S" & nap=$!
+  wait "$nap"
+  echo "container check: over its ${BUDGET_S} s budget, stopping" >&2
+  kill -TERM $$
+) &
 WATCHDOG=$!
 SERVICE_PID="" HEALTH_PID="" SOCK="" COMPOSE=""
 cleanup() {
@@ -99,6 +105,8 @@ compose() {
 make_env
 COMPOSE="$COMPOSE_BIN"
 compose config --quiet
+# What an earlier, interrupted run of this check may have left (its own project only).
+compose down -v --remove-orphans --timeout 10 >/dev/null 2>&1 || true
 
 # Without systemd podman runs no HEALTHCHECK by itself: run them for this project's starting containers.
 health_loop() {
