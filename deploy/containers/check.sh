@@ -121,7 +121,14 @@ HEALTH_PID=$!
 
 up() {
   step "compose up -d (healthy Kafka and PostgreSQL, then topics and migrations, then the services)"
-  compose up -d --no-build >"$WORK/run/up.log" 2>&1 || { cat "$WORK/run/up.log" >&2; die "compose up failed"; }
+  if ! compose up -d --no-build >"$WORK/run/up.log" 2>&1; then
+    # Podman 4.3's aardvark-dns sometimes misses a name while many containers join the network at once (seen here:
+    # a migration's "failed to resolve host 'postgres'"). One more `up` starts what failed; a second failure is real.
+    grep -h -i -o "[a-z-]* didn't complete successfully.*\|failed to resolve host[^:]*" "$WORK/run/up.log" \
+      <(compose logs --no-color 2>/dev/null) | sort -u | head -5 | sed 's/^/    /' >&2 || true
+    echo "    compose up failed once; retrying" >&2
+    compose up -d --no-build >"$WORK/run/up.log" 2>&1 || { cat "$WORK/run/up.log" >&2; die "compose up failed"; }
+  fi
   local deadline=$((SECONDS + 240)) service state
   for service in "${SERVICES[@]}"; do
     while :; do
