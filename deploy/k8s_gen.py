@@ -32,7 +32,25 @@ SERVICES: dict[str, int] = {"nomination": 8001, "verification": 8002, "enrolment
 OPTIONAL_SERVICES: dict[str, int] = {"reporting": 8005}
 # Services calling outside the cluster over HTTPS/SMTP: enrolment (BPJS), notification (SMS/e-mail/WhatsApp).
 EXTERNAL_EGRESS = {"enrolment": [443], "notification": [443, 465, 587]}
-RESOURCES = {"requests": {"cpu": "100m", "memory": "192Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}}
+RESOURCES = {
+    "requests": {"cpu": "100m", "memory": "192Mi", "ephemeral-storage": "64Mi"},
+    "limits": {"cpu": "1", "memory": "512Mi", "ephemeral-storage": "256Mi"},
+}
+# What the ingress controller routes to each service (the Ingress in base/ingress.yaml is generated from this):
+# the API of nomination, verification's review queue, notification's provider webhooks (receipts, STOP) and the
+# reporting dashboard. Enrolment has no public route.
+INGRESS_PATHS: dict[str, list[str]] = {
+    "nomination": ["/v1/nominations"],
+    "verification": ["/v1/reviews"],
+    "notification": ["/v1/receipts", "/v1/opt-outs"],
+    "reporting": ["/v1/reports", "/"],
+}
+INGRESS_NAMESPACE = "ingress-nginx"  # where the ingress controller runs; Prometheus in MONITORING_NAMESPACE
+MONITORING_NAMESPACE = "monitoring"
+# Applied first (deploy/k8s/install.sh): everything the migration and topic Jobs need on an empty namespace.
+FIRST_STEP = {"payung.io/install-step": "first"}
+# Writable places in a read-only root: /tmp and, for notification, the local (demo) channel's directory.
+WRITABLE = {"notification": "/var/lib/payung"}
 PARTITIONS = min(spec.partitions for spec in all_topics() if not spec.name.endswith(".dlq"))
 
 
@@ -66,6 +84,11 @@ def _env(name: str, port: int) -> list[dict[str, Any]]:
         {"name": "PAYUNG_KAFKA_USERNAME", "value": name},
         {"name": "PAYUNG_DATABASE_URL", "valueFrom": {"secretKeyRef": {"name": secret, "key": "database-url"}}},
         {"name": "PAYUNG_KAFKA_PASSWORD", "valueFrom": {"secretKeyRef": {"name": secret, "key": "kafka-password"}}},
+        # Who may call the APIs (hashes of API keys, deploy/compose/make-env.py makes them); JWT settings otherwise.
+        {
+            "name": "PAYUNG_API_KEYS",
+            "valueFrom": {"secretKeyRef": {"name": "payung-api-keys", "key": "api-keys", "optional": True}},
+        },
     ]
     if name == "nomination":
         ref = {"secretKeyRef": {"name": secret, "key": "person-key-secret"}}
@@ -74,15 +97,48 @@ def _env(name: str, port: int) -> list[dict[str, Any]]:
 
 
 def _container(name: str, port: int, args: list[str]) -> dict[str, Any]:
+    mounts = [{"name": "tmp", "mountPath": "/tmp"}]  # noqa: S108 - an emptyDir, not the host's /tmp
+    if name in WRITABLE:
+        mounts.append({"name": "data", "mountPath": WRITABLE[name]})
     return {
         "name": name,
         "image": f"payung/{name}",
+        "imagePullPolicy": "Always",
         "args": args,
         "envFrom": [{"configMapRef": {"name": "payung-config"}}],
         "env": _env(name, port),
         "resources": RESOURCES,
         "securityContext": _security_context(),
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108 - an emptyDir, not the host's /tmp
+        "volumeMounts": mounts,
+    }
+
+
+def _volumes(name: str) -> list[dict[str, Any]]:
+    volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {"sizeLimit": "128Mi"}}]
+    if name in WRITABLE:
+        volumes.append({"name": "data", "emptyDir": {"sizeLimit": "128Mi"}})
+    return volumes
+
+
+def _pod_spec(name: str, containers: list[dict[str, Any]]) -> dict[str, Any]:
+    """What every Payung pod shares: its own ServiceAccount without an API token, the pod security context."""
+    return {
+        "serviceAccountName": f"payung-{name}",
+        "automountServiceAccountToken": False,
+        "securityContext": _pod_security(),
+        "containers": containers,
+        "volumes": _volumes(name),
+    }
+
+
+def service_account(name: str) -> dict[str, Any]:
+    """One per service (and the topic Job): no API token mounted, no RBAC granted; nothing here talks to the API."""
+    labels = {**_labels(name, "identity"), **FIRST_STEP}
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": f"payung-{name}", "labels": labels},
+        "automountServiceAccountToken": False,
     }
 
 
@@ -98,26 +154,37 @@ def deployment(name: str, port: int) -> dict[str, Any]:
         "failureThreshold": 3,
     }
     container["startupProbe"] = {**probe, "periodSeconds": 2, "failureThreshold": 60}
+    selector = {"app.kubernetes.io/name": name, "app.kubernetes.io/component": "service"}
+    spec = _pod_spec(name, [container])
+    # Longer than shutdown_grace_s (20 s) + uvicorn's 5 s: batches commit, the outbox drains.
+    spec["terminationGracePeriodSeconds"] = 40
+    # Replicas on different nodes where the cluster has them (preferred: a one-node cluster still schedules).
+    spec["affinity"] = {
+        "podAntiAffinity": {
+            "preferredDuringSchedulingIgnoredDuringExecution": [
+                {
+                    "weight": 100,
+                    "podAffinityTerm": {
+                        "labelSelector": {"matchLabels": selector},
+                        "topologyKey": "kubernetes.io/hostname",
+                    },
+                }
+            ]
+        }
+    }
+    body: dict[str, Any] = {
+        # The component label keeps the migration Job's pods (same name label) out of the selector.
+        "selector": {"matchLabels": selector},
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+        "template": {"metadata": {"labels": _labels(name)}, "spec": spec},
+    }
+    if not consumed(name):
+        body = {"replicas": 2, **body}  # no HPA (an API only): the replica count is static; else the HPA owns it
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {"name": name, "labels": _labels(name)},
-        "spec": {
-            "replicas": 2,
-            # The component label keeps the migration Job's pods (same name label) out of the selector.
-            "selector": {"matchLabels": {"app.kubernetes.io/name": name, "app.kubernetes.io/component": "service"}},
-            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
-            "template": {
-                "metadata": {"labels": _labels(name)},
-                "spec": {
-                    "securityContext": _pod_security(),
-                    # Longer than shutdown_grace_s (20 s) + uvicorn's 5 s: batches commit, the outbox drains.
-                    "terminationGracePeriodSeconds": 40,
-                    "containers": [container],
-                    "volumes": [{"name": "tmp", "emptyDir": {}}],
-                },
-            },
-        },
+        "spec": body,
     }
 
 
@@ -125,19 +192,14 @@ def migrate_job(name: str, port: int) -> dict[str, Any]:
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": {"name": f"{name}-migrate", "labels": _labels(name, "migration")},
+        "metadata": {"name": f"{name}-migrate", "labels": {**_labels(name, "migration"), **FIRST_STEP}},
         "spec": {
             "backoffLimit": 3,
             # Gone an hour after it finished, so the next release's `kubectl apply` creates it anew.
             "ttlSecondsAfterFinished": 3600,
             "template": {
                 "metadata": {"labels": _labels(name, "migration")},
-                "spec": {
-                    "restartPolicy": "Never",
-                    "securityContext": _pod_security(),
-                    "containers": [_container(name, port, ["migrate"])],
-                    "volumes": [{"name": "tmp", "emptyDir": {}}],
-                },
+                "spec": {"restartPolicy": "Never", **_pod_spec(name, [_container(name, port, ["migrate"])])},
             },
         },
     }
@@ -159,9 +221,11 @@ def topics_job() -> dict[str, Any]:
             "valueFrom": {"secretKeyRef": {"name": "payung-topics", "key": "kafka-password"}},
         },
     ]
+    container["volumeMounts"] = [m for m in container["volumeMounts"] if m["name"] == "tmp"]
     job = migrate_job("topics", 0)
-    job["metadata"] = {"name": "kafka-topics", "labels": _labels("kafka-topics", "migration")}
+    job["metadata"] = {"name": "kafka-topics", "labels": {**_labels("kafka-topics", "migration"), **FIRST_STEP}}
     job["spec"]["template"]["metadata"] = {"labels": _labels("kafka-topics", "migration")}
+    job["spec"]["template"]["spec"] |= {"serviceAccountName": "payung-topics", "volumes": _volumes("topics")}
     job["spec"]["template"]["spec"]["containers"] = [container]
     return job
 
@@ -207,17 +271,20 @@ def pdb(name: str) -> dict[str, Any]:
     }
 
 
+def _from_namespace(namespace: str, port: int) -> dict[str, Any]:
+    return {
+        "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}],
+        "ports": [{"port": port, "protocol": "TCP"}],
+    }
+
+
 def network_policy(name: str, port: int) -> dict[str, Any]:
-    """Ingress: nomination's API from the ingress controller only, others from nowhere (kubelet probes are not
-    subject to NetworkPolicy). Egress to Kafka, PostgreSQL and DNS comes from base/common.yaml."""
-    ingress: list[dict[str, Any]] = []
-    if name == "nomination":
-        ingress = [
-            {
-                "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}],
-                "ports": [{"port": port, "protocol": "TCP"}],
-            }
-        ]
+    """Ingress: the ingress controller to the services it routes to (INGRESS_PATHS), Prometheus to every service's
+    /metrics (same port), nothing else (kubelet probes are not subject to NetworkPolicy). Egress to Kafka,
+    PostgreSQL and DNS comes from base/common.yaml."""
+    ingress: list[dict[str, Any]] = [_from_namespace(MONITORING_NAMESPACE, port)]
+    if name in INGRESS_PATHS:
+        ingress.insert(0, _from_namespace(INGRESS_NAMESPACE, port))
     egress = [{"ports": [{"port": p, "protocol": "TCP"} for p in EXTERNAL_EGRESS.get(name, [])]}]
     spec: dict[str, Any] = {
         "podSelector": {"matchLabels": {"app.kubernetes.io/name": name}},
@@ -234,9 +301,34 @@ def network_policy(name: str, port: int) -> dict[str, Any]:
     }
 
 
+def ingress(names: dict[str, int]) -> dict[str, Any]:
+    """One host for the public routes; the overlay sets the host name and the TLS secret."""
+    paths = [
+        {
+            "path": path,
+            "pathType": "Prefix",
+            "backend": {"service": {"name": name, "port": {"name": "http"}}},
+        }
+        for name, prefixes in INGRESS_PATHS.items()
+        if name in names
+        for path in prefixes
+    ]
+    paths.sort(key=lambda p: -len(p["path"]))  # the longest prefix first ("/" is the dashboard's catch-all)
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": "payung", "labels": _labels("payung", "ingress")},
+        "spec": {
+            "ingressClassName": "nginx",
+            "tls": [{"hosts": ["payung.example.go.id"], "secretName": "payung-tls"}],
+            "rules": [{"host": "payung.example.go.id", "http": {"paths": paths}}],
+        },
+    }
+
+
 def kafka_topic(spec_name: str, partitions: int, config: dict[str, str]) -> dict[str, Any]:
     return {
-        "apiVersion": "kafka.strimzi.io/v1beta2",
+        "apiVersion": "kafka.strimzi.io/v1",
         "kind": "KafkaTopic",
         "metadata": {
             "name": spec_name.replace("_", "-"),
@@ -262,7 +354,7 @@ def kafka_user(name: str) -> dict[str, Any]:
         for (kind, resource, pattern), ops in grouped.items()
     ]
     return {
-        "apiVersion": "kafka.strimzi.io/v1beta2",
+        "apiVersion": "kafka.strimzi.io/v1",
         "kind": "KafkaUser",
         "metadata": {"name": name, "namespace": STRIMZI_NAMESPACE, "labels": {"strimzi.io/cluster": STRIMZI_CLUSTER}},
         "spec": {"authentication": {"type": "scram-sha-512"}, "authorization": {"type": "simple", "acls": acls}},
@@ -278,7 +370,8 @@ def render() -> dict[Path, str]:
     files: dict[Path, str] = {}
     names = services()
     for name, port in names.items():
-        docs = [deployment(name, port), service(name, port), pdb(name), network_policy(name, port)]
+        docs = [service_account(name), deployment(name, port), service(name, port), pdb(name)]
+        docs.append(network_policy(name, port))
         if consumed(name):
             docs.append(hpa(name))
         files[K8S / "base" / "services" / f"{name}.yaml"] = _dump(docs)
@@ -286,8 +379,9 @@ def render() -> dict[Path, str]:
     topics_docs = [kafka_topic(s.name, s.partitions, s.config()) for s in all_topics()]
     files[K8S / "components" / "strimzi" / "topics.yaml"] = _dump(topics_docs)
     files[K8S / "components" / "strimzi" / "users.yaml"] = _dump([kafka_user(n) for n in principals() if n in names])
-    files[K8S / "base" / "migrations" / "topics.yaml"] = _dump([topics_job()])
-    resources = ["common.yaml", *(f"services/{n}.yaml" for n in names), "migrations/topics.yaml"]
+    files[K8S / "base" / "migrations" / "topics.yaml"] = _dump([service_account("topics"), topics_job()])
+    files[K8S / "base" / "ingress.yaml"] = _dump([ingress(names)])
+    resources = ["common.yaml", "ingress.yaml", *(f"services/{n}.yaml" for n in names), "migrations/topics.yaml"]
     resources += [f"migrations/{n}.yaml" for n in names]
     kustomization = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
