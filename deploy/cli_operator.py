@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 
-from deploy import dlq, importer, operator, stack
+from deploy import dlq, importer, operator, parked, stack
 from deploy.config import REPO_ROOT, StackConfig
 
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
@@ -184,3 +184,4 @@ def register(app: typer.Typer) -> None:
     app.command()(report)
     app.add_typer(registry_app, name="registry")
     app.add_typer(dlq.app, name="dlq")
+    app.add_typer(parked.outbox_app, name="outbox")
