@@ -51,7 +51,8 @@ OUTBOX_OLDEST = Gauge(
 )
 RELAY_LEADER = Gauge("payung_relay_leader", "1 if this replica's relay holds the outbox lock")
 OUTBOX_PARKED = Gauge(
-    "payung_outbox_parked_rows", "Outbox rows the broker refused for good, set aside in outbox_parked (sampled at scrape)"
+    "payung_outbox_parked_rows",
+    "Outbox rows the broker refused for good, set aside in outbox_parked (sampled at scrape)",
 )
 OUTBOX_PARKED_TOTAL = Counter(
     "payung_outbox_parked_total", "Outbox rows parked by the relay, by topic and error", ["topic", "error_type"]

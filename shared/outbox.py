@@ -208,14 +208,18 @@ class OutboxRelay:
         batch_size: int = 1000,
         poll_interval_s: float = 1.0,
         producer_factory: Callable[[], AIOKafkaProducer] | None = None,
+        send_timeout_s: float = 60.0,
     ) -> None:
-        """``producer_factory`` makes a replacement when the producer's idempotence state breaks."""
+        """``producer_factory`` makes a replacement when the producer's idempotence state breaks;
+        ``send_timeout_s`` bounds one batch's wait for the broker (longer than the producer's own request
+        timeout: it only matters when the producer itself is stuck)."""
         self._dsn = dsn
         self._producer = producer
         self._producer_factory = producer_factory
         self._needs_new_producer = False
         self._batch_size = batch_size
         self._poll_interval_s = poll_interval_s
+        self._send_timeout_s = send_timeout_s
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self.published = 0
@@ -301,37 +305,54 @@ class OutboxRelay:
         if not rows:
             self.last_progress_at = time.monotonic()
             return 0
-        refused = await self._send(rows)
-        parked = {row["id"]: await self._send_alone(row, exc) for row, exc in refused}
-        parked = {i: error for i, error in parked.items() if error is not None}
-        async with conn.transaction():
-            if parked:
-                await self._park(conn, parked)
-            await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
+        refused, failure = await self._send(rows)
+        if failure is None:  # a refused batch fails every record in it: try each refused row once on its own
+            verdicts = {row["id"]: await self._send_alone(row, exc) for row, exc in refused}
+        else:  # the producer is in no state to try again: the rows refused for good are parked on their own error
+            verdicts = {row["id"]: _error(exc) for row, exc in refused}
+        parked = {i: error for i, error in verdicts.items() if error is not None}
+        done = [r["id"] for r in rows] if failure is None else list(parked)
+        if done:
+            async with conn.transaction():
+                if parked:
+                    await self._park(conn, parked)
+                await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", done)
+        self.parked += len(parked)
+        if failure is not None:
+            raise failure  # the rest is sent again (a new producer first, when its state broke)
         sent = [r for r in rows if r["id"] not in parked]
         self.published += len(sent)
-        self.parked += len(parked)
         self.last_progress_at = time.monotonic()
         metrics.count_published(r["topic"] for r in sent)
         return len(rows)
 
-    async def _send(self, rows: Sequence[asyncpg.Record]) -> list[tuple[asyncpg.Record, BaseException]]:
-        """Send every row; return the rows refused with a permanent error. Any other failure raises (the batch is
-        retried, nothing is deleted)."""
-        futures: list[Any] = []
-        for row in rows:
-            try:
-                futures.append(await self._send_row(row))
-            except PERMANENT_SEND_ERRORS as exc:  # refused before sending (too large for the request, no topic)
-                futures.append(_failed(exc))
-        results = await asyncio.gather(*futures, return_exceptions=True)
-        refused = []
+    async def _send(
+        self, rows: Sequence[asyncpg.Record]
+    ) -> tuple[list[tuple[asyncpg.Record, BaseException]], BaseException | None]:
+        """Send every row; return the rows refused for good with their errors, and the first other failure."""
+        async with asyncio.timeout(self._send_timeout_s):  # TimeoutError: transient, the batch is sent again
+            results = await self._send_all(rows)
+        refused, failure = [], None
         for row, result in zip(rows, results, strict=True):
             if isinstance(result, PERMANENT_SEND_ERRORS):
                 refused.append((row, result))
-            elif isinstance(result, BaseException):
-                raise result
-        return refused
+            elif isinstance(result, BaseException) and failure is None:
+                failure = result
+        return refused, failure
+
+    async def _send_all(self, rows: Sequence[asyncpg.Record]) -> list[Any]:
+        futures: list[Any] = []
+        refused_topics: dict[str, BaseException] = {}  # a missing topic is waited for once per batch, not per row
+        for row in rows:
+            try:
+                if error := _too_large(row) or refused_topics.get(row["topic"]):
+                    raise error
+                futures.append(await self._send_row(row))
+            except PERMANENT_SEND_ERRORS as exc:  # refused before sending
+                if isinstance(exc, _TOPIC_ERRORS):
+                    refused_topics[row["topic"]] = exc
+                futures.append(_failed(exc))
+        return await asyncio.gather(*futures, return_exceptions=True)
 
     async def _send_row(self, row: asyncpg.Record) -> Any:
         headers = unpack_headers(row["headers"])
@@ -340,13 +361,14 @@ class OutboxRelay:
     async def _send_alone(self, row: asyncpg.Record, first: BaseException) -> str | None:
         """A refused batch fails every record in it: send the row on its own; its error if refused again."""
         try:
-            await (await self._send_row(row))
+            async with asyncio.timeout(self._send_timeout_s):
+                await (await self._send_row(row))
         except PERMANENT_SEND_ERRORS as exc:
-            return safe_text(f"{type(exc).__name__}: {exc}", _PARKED_ERROR_MAX)
+            return _error(exc)
         except Exception as exc:
             if is_transient(exc) or isinstance(exc, _PRODUCER_STATE_ERRORS):
                 raise
-            return safe_text(f"{type(first).__name__}: {first}", _PARKED_ERROR_MAX)
+            return _error(first)
         return None
 
     async def _park(self, conn: asyncpg.Connection, parked: dict[int, str]) -> None:
@@ -368,6 +390,24 @@ class OutboxRelay:
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+
+
+_TOPIC_ERRORS = (UnknownTopicOrPartitionError, TopicAuthorizationFailedError, InvalidTopicError)
+_FRAMING_BYTES = 512  # a record's and its batch's framing around key, value and headers
+
+
+def _too_large(row: asyncpg.Record) -> BaseException | None:
+    """A row larger than its topic's declared limit (shared/topics.py), refused here rather than by the broker: a
+    broker's refusal also breaks the idempotent producer's sequence for the records sent after it."""
+    size = len(row["value"]) + len(row["key"] or b"") + len(row["headers"] or b"") + _FRAMING_BYTES
+    limit = topics.max_message_bytes(row["topic"])
+    if size <= limit:
+        return None
+    return MessageSizeTooLargeError(f"{size} bytes for {row['topic']}, whose max.message.bytes is {limit}")
+
+
+def _error(exc: BaseException) -> str:
+    return safe_text(f"{type(exc).__name__}: {exc}", _PARKED_ERROR_MAX)
 
 
 def _failed(exc: BaseException) -> asyncio.Future[Any]:

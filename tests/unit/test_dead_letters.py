@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import unicodedata
 import uuid
+from datetime import UTC, datetime
 
 import orjson
 import pytest
@@ -44,7 +45,8 @@ def ours(headers) -> dict[str, str | bytes]:
 
 
 def test_a_nul_in_a_uuid_is_a_dead_letter_whose_reason_holds_no_nul_and_no_value() -> None:
-    good = orjson.loads(orjson.dumps(submitted(uuid.uuid4(), "64.08.01.2001", "petani", None).model_dump(mode="json")))
+    event = submitted(uuid.uuid4(), "64.08.01.2001", "petani", datetime.now(UTC))
+    good = orjson.loads(orjson.dumps(event.model_dump(mode="json")))
     good["payload"]["nomination_id"] = "\x00" + NIK
     with pytest.raises(PoisonMessage) as info:
         decode(orjson.dumps(good), NominationSubmitted)
