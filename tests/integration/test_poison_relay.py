@@ -118,8 +118,9 @@ async def test_relay_parks_refused_rows_and_publishes_the_rows_behind_them(infra
         await task
         await relay.producer.stop()
 
-    # at least once: a batch retried after the broker's refusal may publish "first" twice
-    assert list(dict.fromkeys(await values_on(bootstrap, topic))) == [b"first", b"last"]
+    # at least once: a batch retried after a transient failure (a topic just created has no leader yet) or the
+    # broker's refusal publishes again what had gone through already
+    assert set(await values_on(bootstrap, topic)) == {b"first", b"last"}
     parked = await pool.fetch("SELECT outbox_id, topic, error, value FROM outbox_parked ORDER BY id")
     assert sorted((p["topic"], p["error"].split(":")[0]) for p in parked) == sorted(
         [
