@@ -9,6 +9,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import zipfile
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -16,8 +17,9 @@ from typing import Annotated, Any
 
 import httpx
 import typer
+from openpyxl.utils.exceptions import InvalidFileException
 
-from deploy import dlq, importer, operator, parked, stack
+from deploy import dlq, import_sheets, importer, operator, parked, stack
 from deploy.config import REPO_ROOT, StackConfig
 
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
@@ -46,23 +48,42 @@ def _get(service: str, path: str, params: dict[str, Any] | None = None) -> Any:
 
 def import_file(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The village's .csv or .xlsx file.")],
-    nominator_name: Annotated[str, typer.Option(help="Who proposes (the official's name).")],
-    nominator_region: Annotated[str, typer.Option(help="The nominator's desa code (rt, desa) or regency (disnaker).")],
-    nominator_type: Annotated[str, typer.Option(help="rt, desa or disnaker.")] = "desa",
+    nominator_name: Annotated[str | None, typer.Option(help="Who proposes (or the file's pengusul sheet).")] = None,
+    nominator_region: Annotated[
+        str | None, typer.Option(help="The nominator's desa code (rt, desa) or regency (disnaker).")
+    ] = None,
+    nominator_type: Annotated[str | None, typer.Option(help="rt, desa or disnaker (default desa).")] = None,
     nominator_phone: Annotated[str | None, typer.Option(help="For messages to the nominator.")] = None,
     letter_number: Annotated[str | None, typer.Option(help="Supporting letter (surat keterangan) number.")] = None,
     letter_date: Annotated[str | None, typer.Option(help="Its date, YYYY-MM-DD.")] = None,
     letter_issuer: Annotated[str | None, typer.Option(help="The official who signed it.")] = None,
-    errors: Annotated[Path | None, typer.Option(help="Error report path (default: FILE-errors.csv).")] = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", "--errors", help="Report path (default: FILE-laporan.xlsx|csv).")
+    ] = None,
     concurrency: Annotated[int, typer.Option(min=1, max=32)] = 8,
 ) -> None:
-    """Import a village's spreadsheet of nominations; failed rows go to an error report to fix and re-import.
+    """Import a village's spreadsheet of nominations; every row's outcome goes to a report to fix and re-import.
 
-    Re-importing the same file creates nothing twice (each row's request carries an Idempotency-Key derived
-    from its content). Exit code 1 when some rows failed.
+    The nominator and the letter come from the options or, in an XLSX made from the template, its ``pengusul``
+    sheet. Re-importing the same file creates nothing twice (each row's request carries an Idempotency-Key derived
+    from its content). The report (an XLSX for an XLSX, a CSV with the input's delimiter for a CSV) holds each row
+    with its nomination id or its faulty cells and reasons. Exit code 1 when some rows failed.
     """
+    try:
+        sheet_batch = import_sheets.read_batch(file)
+    except (ValueError, KeyError, OSError, zipfile.BadZipFile, InvalidFileException) as exc:
+        raise typer.BadParameter(f"{file.name}: not a readable spreadsheet ({type(exc).__name__})") from exc
+    nominator_type = nominator_type or sheet_batch.get("jenis_pengusul", "desa")
+    nominator_name = nominator_name or sheet_batch.get("nama_pengusul")
+    nominator_region = nominator_region or sheet_batch.get("kode_wilayah_pengusul")
+    nominator_phone = nominator_phone or sheet_batch.get("hp_pengusul")
+    letter_number = letter_number or sheet_batch.get("nomor_surat")
+    letter_date = letter_date or sheet_batch.get("tanggal_surat")
+    letter_issuer = letter_issuer or sheet_batch.get("penandatangan_surat")
     if nominator_type not in ("rt", "desa", "disnaker"):
         raise typer.BadParameter("rt, desa or disnaker", param_hint="--nominator-type")
+    if not (nominator_name and nominator_region):
+        raise typer.BadParameter("give --nominator-name and --nominator-region (or fill the file's pengusul sheet)")
     letter = None
     if letter_number or letter_date or letter_issuer:
         if not (letter_number and letter_date and letter_issuer):
@@ -81,47 +102,63 @@ def import_file(
     if nominator_phone:
         nominator["phone"] = nominator_phone
     try:
-        rows = importer.read_rows(file)
-    except (ValueError, KeyError, OSError) as exc:
+        sheet = importer.read_sheet(file)
+    except (ValueError, KeyError, OSError, zipfile.BadZipFile, InvalidFileException) as exc:
         raise typer.BadParameter(str(exc), param_hint="FILE") from exc
     batch = importer.Batch(nominator, letter)
-    requests, problems = [], []
-    for number, row in rows:
-        request, row_errors = importer.to_request(number, row, batch)
+    requests, problems, examples = [], [], 0
+    for number, row in sheet.rows:
+        if importer.is_example(row):
+            examples += 1
+            continue
+        request, row_errors = importer.to_request(number, row, batch, sheet.numeric.get(number, frozenset()))
         problems += row_errors
         if request is not None:
             requests.append((number, request))
     base = operator.service_url("nomination")
     _get("nomination", "/health/live")  # fail fast, not after retrying every row
-    typer.echo(f"{file.name}: {len(rows)} rows, {len(requests)} to send to {base}")
+    skipped = " (the template's example row skipped)" if examples else ""
+    typer.echo(f"{file.name}: {len(sheet.rows)} rows{skipped}, {len(requests)} to send to {base}")
     result = asyncio.run(_send(base, requests, concurrency))
-    result.errors = sorted(problems + result.errors, key=lambda e: e.row)
+    errors = sorted(problems + result.errors, key=lambda e: e.row)
     typer.echo(
-        f"new: {result.created}, imported before: {result.replayed}, rows with errors: "
-        f"{len({e.row for e in result.errors})}"
+        f"new: {result.created}, imported before: {result.replayed}, rows with errors: {len({e.row for e in errors})}"
     )
-    if result.errors:
-        report = errors or file.with_name(f"{file.stem}-errors.csv")
-        count = importer.write_error_report(report, rows, result.errors)
-        typer.secho(f"error report: {report} ({count} rows: fix them there and import that file)", fg="yellow")
+    path = report or import_sheets.report_path(file)
+    failed = import_sheets.write_report(path, sheet, result, errors)
+    colour = "yellow" if failed else "green"
+    hint = ": fix the highlighted cells there and import that file" if failed else ""
+    typer.secho(f"report: {path} ({len(sheet.rows)} rows, {failed} failed{hint})", fg=colour)
+    if result.refused:
+        typer.secho(
+            f"the nomination service refused this account ({result.refused}): set PAYUNG_API_KEY to a key allowed "
+            "to submit for this area",
+            fg="red",
+            err=True,
+        )
+    if errors:
         raise typer.Exit(1)
 
 
 async def _send(base: str, requests: list[tuple[int, dict[str, Any]]], concurrency: int) -> importer.ImportResult:
     async with httpx.AsyncClient(base_url=base, headers=operator.auth_headers(), timeout=TIMEOUT) as client:
         with typer.progressbar(length=len(requests), label="mengimpor / importing") as bar:
-            try:
-                return await importer.submit_all(client, requests, lambda: bar.update(1), concurrency)
-            except PermissionError as exc:
-                typer.secho(f"\n{exc}: set PAYUNG_API_KEY to a key allowed to submit for this area", fg="red", err=True)
-                raise typer.Exit(1) from exc
+            return await importer.submit_all(client, requests, lambda: bar.update(1), concurrency)
 
 
 def import_template(
     directory: Annotated[Path, typer.Option("--dir", help="Where to write the files.")] = Path("."),
+    area: Annotated[
+        str | None, typer.Option(help="Regency, kecamatan or desa code: the desa the drop-down list offers.")
+    ] = None,
 ) -> None:
-    """Write the import template (nominasi-template.csv and .xlsx, with a sheet explaining the columns)."""
-    for path in importer.write_template(directory):
+    """Write the import template (nominasi-template.csv and .xlsx: text-formatted NIK and phone columns, drop-down
+    lists, a pengusul sheet, an example row that is never imported)."""
+    try:
+        paths = import_sheets.write_template(directory, area)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--area") from exc
+    for path in paths:
         typer.echo(f"wrote {path}")
 
 

@@ -242,7 +242,7 @@ async def replay(
                 t.prefix + topic,
                 value=d.value,
                 key=d.key,
-                headers=[*d.original_headers, (REPLAYED_FROM, d.where.encode())],
+                headers=[(REPLAYED_FROM, d.where.encode()), *d.original_headers],
             )
             for d in fresh
         ]

@@ -1,11 +1,12 @@
 """Importing a village's spreadsheet (CSV or XLSX) of nominations through the nomination service's HTTP API.
 
-The columns are documented by the template (``payung import-template``, docs/templates/). Every row is checked
-here first (required values, dates, codes), then sent as ``POST /v1/nominations`` with an ``Idempotency-Key``
-derived from the request the row makes: importing the same file again replays the earlier answers and creates
-nothing twice; a corrected row is a new request. Rows that fail (here or at the service) go to an error report:
-the failed rows with their original values plus the row number, the column and the reason in Bahasa Indonesia and
-English, so the official can fix them in that file and import it again (the extra columns are ignored).
+The columns are documented by the template (``payung import-template``, docs/templates/, written by
+``deploy.import_sheets``). Every row is checked here first (required values, dates, codes, a NIK Excel cut to 15
+digits), then sent as ``POST /v1/nominations`` with an ``Idempotency-Key`` derived from the request the row makes:
+importing the same file again replays the earlier answers and creates nothing twice; a corrected row is a new
+request. The template's example row (``EXAMPLE_NIK``) is never imported. Every row's outcome (its nomination id,
+or the column and the reason in Bahasa Indonesia and English) goes to a report in the input's own format, which
+the official fixes and imports again (the extra columns are ignored).
 """
 
 from __future__ import annotations
@@ -14,23 +15,24 @@ import asyncio
 import csv
 import hashlib
 import io
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 
-from services.nomination.domain import OCCUPATIONS
-from shared.regions import default_regions
+from services.nomination.domain import OCCUPATIONS, nik_date_valid
+from shared.regions import default_regions, nik_place
 
 # column -> (required, description in Bahasa Indonesia, description in English, example)
 COLUMNS: dict[str, tuple[bool, str, str, str]] = {
-    "nik": (True, "NIK 16 angka sesuai KTP/KK", "16-digit NIK as on the ID card", "6408014501900001"),
+    "nik": (True, "NIK 16 angka sesuai KTP/KK", "16-digit NIK as on the ID card", "6408015708950001"),
     "nama_lengkap": (True, "Nama lengkap sesuai KTP", "Full name as on the ID card", "Siti Aminah"),
-    "tanggal_lahir": (True, "Tanggal lahir (TTTT-BB-HH atau HH-BB-TTTT)", "Birth date", "1990-01-05"),
+    "tanggal_lahir": (True, "Tanggal lahir (TTTT-BB-HH atau HH-BB-TTTT)", "Birth date", "1995-08-17"),
     "jenis_kelamin": (True, "L (laki-laki) atau P (perempuan)", "Sex: L (male) or P (female)", "P"),
     "no_hp": (True, "Nomor HP aktif (08xx)", "Mobile phone number", "081234567890"),
     "kode_desa": (True, "Kode desa/kelurahan Kemendagri", "Official desa/kelurahan code", "64.08.01.2001"),
@@ -39,7 +41,11 @@ COLUMNS: dict[str, tuple[bool, str, str, str]] = {
     "alamat": (False, "Jalan / dusun (boleh kosong)", "Street / hamlet (optional)", "Jl. Poros Sangatta"),
     "pekerjaan": (True, "Kategori pekerja (kode atau nama)", "Worker category (code or label)", "nelayan"),
 }
-REPORT_COLUMNS = ("baris", "kolom", "alasan", "reason")
+REPORT_COLUMNS = ("status", "id_nominasi", "baris", "kolom", "alasan", "reason")
+# The template's example row carries this NIK (a well-formed one): a row with it is the example, never imported.
+EXAMPLE_NIK = COLUMNS["nik"][3]
+# Columns the template formats as text: typed values keep their leading zeros, dots and all 16 digits.
+TEXT_COLUMNS = ("nik", "no_hp", "kode_desa", "rt", "rw")
 _SEX = {"l": "M", "laki-laki": "M", "lk": "M", "m": "M", "p": "F", "perempuan": "F", "pr": "F", "f": "F", "w": "F"}
 _OCCUPATION_BY_NAME = {label.lower(): code for code, label in OCCUPATIONS.items()} | {c: c for c in OCCUPATIONS}
 # The service's field -> the spreadsheet column (or the command-line option) to correct.
@@ -94,6 +100,17 @@ class ImportResult:
     replayed: int = 0  # imported before: the service answered with the earlier nomination
     errors: list[RowError] = field(default_factory=list)
     nomination_ids: dict[int, str] = field(default_factory=dict)  # row -> nomination id
+    replayed_rows: set[int] = field(default_factory=set)
+    refused: str | None = None  # the service refused the caller (401/403 other than out of area): nothing more sent
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """The data rows of a file, which of their cells were numbers (a NIK Excel may have cut), and its format."""
+
+    rows: list[tuple[int, dict[str, str]]]
+    numeric: dict[int, frozenset[str]] = field(default_factory=dict)  # row -> columns read from number cells
+    delimiter: str | None = None  # CSV only: the input's delimiter, kept for the report
 
 
 # ------------------------------------------------------------------------------------------------- reading
@@ -101,6 +118,11 @@ class ImportResult:
 
 def read_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
     """(row number, {column: text}) for each non-empty data row of a CSV (``,`` or ``;``) or XLSX file."""
+    return read_sheet(path).rows
+
+
+def read_sheet(path: Path) -> Sheet:
+    """The file's data rows (the header is row 1), which cells were numbers, and its delimiter (CSV)."""
     if path.suffix.lower() == ".xlsx":
         return _read_xlsx(path)
     if path.suffix.lower() != ".csv":
@@ -109,32 +131,38 @@ def read_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
     first = text.split("\n", 1)[0]
     delimiter = ";" if first.count(";") > first.count(",") else ","  # Excel in Indonesian locale writes ";"
     reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
-    return [
+    rows = [
         (i, {_header(k): (v or "").strip() for k, v in row.items() if k is not None})
         for i, row in enumerate(reader, start=2)
         if any((v or "").strip() for v in row.values() if isinstance(v, str))
     ]
+    return Sheet(rows, {}, delimiter)
 
 
-def _read_xlsx(path: Path) -> list[tuple[int, dict[str, str]]]:
+def _read_xlsx(path: Path) -> Sheet:
     from openpyxl import load_workbook
 
     book = load_workbook(path, read_only=True, data_only=True)
     try:
         rows = book.worksheets[0].iter_rows(values_only=True)
         header = [_header(str(h or "")) for h in next(rows, ())]
-        out = []
+        out, numeric = [], {}
         for i, values in enumerate(rows, start=2):
-            cells = {h: _cell_text(v) for h, v in zip(header, values, strict=False) if h}
+            pairs = [(h, v) for h, v in zip(header, values, strict=False) if h]
+            cells = {h: _cell_text(v) for h, v in pairs}
             if any(cells.values()):
                 out.append((i, cells))
-        return out
+                numbers = frozenset(h for h, v in pairs if isinstance(v, int | float) and not isinstance(v, bool))
+                if numbers:
+                    numeric[i] = numbers
+        return Sheet(out, numeric)
     finally:
         book.close()
 
 
 def _header(name: str) -> str:
-    return name.strip().lower().replace(" ", "_")
+    """``Nama  Lengkap``, `` NAMA LENGKAP``, ``nama\nlengkap`` -> ``nama_lengkap``: inner whitespace collapsed."""
+    return "_".join(name.split()).lower()
 
 
 def _cell_text(value: Any) -> str:
@@ -149,27 +177,56 @@ def _cell_text(value: Any) -> str:
     return str(value).strip()
 
 
+def is_example(row: Mapping[str, str]) -> bool:
+    """The template's example row (its NIK): never imported, whatever else was typed over it."""
+    return row.get("nik", "").replace(" ", "") == EXAMPLE_NIK
+
+
 # ------------------------------------------------------------------------------------------------- mapping
 
 
-def _date(text: str) -> date | None:
-    for fmt in ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y", "%Y/%m/%d"):
-        try:
-            return datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    return None
+_DATE_FORMS = (
+    (re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})"), (0, 1, 2)),  # 1990-01-05, 1990/1/5
+    (re.compile(r"(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})"), (2, 1, 0)),  # 05-01-1990, 5/1/1990, 05.01.1990
+)
+_EXCEL_EPOCH = date(1899, 12, 30)
+
+
+def _date(text: str, from_number: bool = False) -> date | str:
+    """The date a cell gives, or why not: ``"format"`` (not a date form) or ``"no_such_day"`` (31/02/1960).
+
+    A date cell Excel shows as a number (days since 1899-12-30) is read as that date."""
+    text = text.strip()
+    if from_number and text.isdigit() and 0 < int(text) < 80_000:
+        return _EXCEL_EPOCH + timedelta(days=int(text))
+    for pattern, (y, m, d) in _DATE_FORMS:
+        match = pattern.fullmatch(text)
+        if match:
+            parts = match.groups()
+            try:
+                return date(int(parts[y]), int(parts[m]), int(parts[d]))
+            except ValueError:
+                return "no_such_day"
+    return "format"
 
 
 def _desa_code(text: str) -> str:
+    """``64.08.01.2001``, ``6408012001`` or the template's list entry ``64.08.01.2001 Senyiur`` -> the dotted code."""
+    text = text.strip().split(" ", 1)[0] if text.strip() else text
     digits = text.replace(".", "").strip()
     if len(digits) == 10 and digits.isdigit():
         return f"{digits[:2]}.{digits[2:4]}.{digits[4:6]}.{digits[6:]}"
     return text.strip()
 
 
-def to_request(number: int, row: Mapping[str, str], batch: Batch) -> tuple[dict[str, Any] | None, list[RowError]]:
-    """The nomination request a row makes, or the reasons it cannot make one (pure: no I/O)."""
+def to_request(
+    number: int, row: Mapping[str, str], batch: Batch, numeric: frozenset[str] = frozenset()
+) -> tuple[dict[str, Any] | None, list[RowError]]:
+    """The nomination request a row makes, or the reasons it cannot make one (pure: no I/O).
+
+    ``numeric``: the row's columns that came from number cells of a spreadsheet. Excel keeps 15 significant digits,
+    so a 16-digit NIK typed into a number cell comes back with its last digit turned into 0: such a NIK is
+    refused here ("kemungkinan terpotong oleh Excel") rather than failing later as REGISTRY_NOT_FOUND."""
     errors: list[RowError] = []
 
     def bad(column: str, reason_id: str, reason_en: str) -> None:
@@ -181,10 +238,20 @@ def to_request(number: int, row: Mapping[str, str], batch: Batch) -> tuple[dict[
     if errors:
         return None, errors
     nik = row["nik"].replace(" ", "")
-    if not (len(nik) == 16 and nik.isdigit()):
+    if _SCIENTIFIC.fullmatch(nik):
+        bad("nik", _TRUNCATED_ID, "the NIK was written as a number in scientific notation (6.4E+15): digits lost")
+    elif not (len(nik) == 16 and nik.isdigit()):
         bad("nik", "NIK harus 16 angka", "NIK must be 16 digits")
-    birth = _date(row["tanggal_lahir"])
-    if birth is None:
+    elif "nik" in numeric and nik.endswith("0"):
+        bad("nik", _TRUNCATED_ID, "a 16-digit NIK from a number cell ending in 0: Excel keeps 15 digits")
+    elif nik_place(nik) == "province_unknown":
+        bad("nik", "Kode provinsi pada NIK (2 angka pertama) tidak dikenal", "unknown province code in the NIK")
+    elif not nik_date_valid(nik[6:12]):
+        bad("nik", "Tanggal lahir pada NIK (angka 7-12) tidak mungkin", "the NIK's encoded birth date is impossible")
+    birth = _date(row["tanggal_lahir"], "tanggal_lahir" in numeric)
+    if birth == "no_such_day":
+        bad("tanggal_lahir", "Tanggal tidak ada (periksa hari dan bulan)", "no such day (check day and month)")
+    elif birth == "format":
         bad("tanggal_lahir", "Format tanggal tidak dikenal (pakai TTTT-BB-HH)", "unknown date format (use YYYY-MM-DD)")
     sex = _SEX.get(row["jenis_kelamin"].strip().lower())
     if sex is None:
@@ -203,7 +270,7 @@ def to_request(number: int, row: Mapping[str, str], batch: Batch) -> tuple[dict[
     request = {
         "nik": nik,
         "full_name": " ".join(row["nama_lengkap"].split()),
-        "birth_date": birth.isoformat() if birth else None,
+        "birth_date": birth.isoformat() if isinstance(birth, date) else None,
         "sex": sex,
         "phone": phone,
         "address": {
@@ -219,6 +286,13 @@ def to_request(number: int, row: Mapping[str, str], batch: Batch) -> tuple[dict[
     if batch.supporting_letter is not None:
         request["supporting_letter"] = batch.supporting_letter
     return request, []
+
+
+_SCIENTIFIC = re.compile(r"\d[.,]\d+[eE]\+?\d+")
+_TRUNCATED_ID = (
+    "NIK kemungkinan terpotong oleh Excel (Excel hanya menyimpan 15 angka): format kolom nik sebagai Teks, "
+    "lalu ketik ulang NIK sesuai KTP"
+)
 
 
 def idempotency_key(request: Mapping[str, Any]) -> str:
@@ -259,6 +333,10 @@ async def submit_all(
         for attempt in range(attempts):
             try:
                 async with gate:
+                    if result.refused is not None:  # the service refused this caller: send no more rows
+                        result.errors.append(RowError(number, "-", _NOT_SENT_ID, f"not sent: {result.refused}"))
+                        on_done()
+                        return
                     response = await client.post("/v1/nominations", json=request, headers={"Idempotency-Key": key})
                 if response.status_code < 500:
                     break
@@ -273,6 +351,9 @@ async def submit_all(
     return result
 
 
+_NOT_SENT_ID = "Tidak dikirim: layanan menolak akun ini (periksa PAYUNG_API_KEY), lalu impor ulang"
+
+
 def _record(result: ImportResult, number: int, response: httpx.Response | None) -> None:
     if response is None or response.status_code >= 500:
         status = "no answer" if response is None else f"HTTP {response.status_code}"
@@ -280,11 +361,14 @@ def _record(result: ImportResult, number: int, response: httpx.Response | None) 
             RowError(number, "-", "Layanan nominasi tidak dapat dihubungi; impor ulang nanti", f"service: {status}")
         )
         return
-    body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+    content_type = response.headers.get("content-type", "")
+    # answers are application/json, errors application/problem+json (RFC 9457)
+    body = response.json() if content_type.startswith(("application/json", "application/problem+json")) else {}
     if response.status_code == 202:
         result.nomination_ids[number] = body["nomination_id"]
         if response.headers.get("Idempotent-Replayed") == "true":
             result.replayed += 1
+            result.replayed_rows.add(number)
         else:
             result.created += 1
     elif response.status_code == 409:
@@ -297,69 +381,17 @@ def _record(result: ImportResult, number: int, response: httpx.Response | None) 
                 f"this NIK already has a nomination in progress ({nid})",
             )
         )
+    elif response.status_code == 403 and isinstance(body, dict) and body.get("code") == "OUT_OF_AREA":
+        result.errors.append(
+            RowError(
+                number,
+                "kode_desa",
+                "Desa ini di luar wilayah akun Anda: ajukan lewat petugas wilayahnya",
+                "the address lies outside the area of this account",
+            )
+        )
     elif response.status_code in (401, 403):
-        raise PermissionError(f"the nomination service refused the import: HTTP {response.status_code} {body}")
+        result.refused = f"HTTP {response.status_code} {body.get('code', '') if isinstance(body, dict) else ''}"
+        result.errors.append(RowError(number, "-", _NOT_SENT_ID, f"refused: {result.refused}"))
     else:
         result.errors.extend(service_errors(number, body))
-
-
-# --------------------------------------------------------------------------------------------- the report
-
-
-def write_error_report(path: Path, rows: Iterable[tuple[int, Mapping[str, str]]], errors: Sequence[RowError]) -> int:
-    """The failed rows, values as given plus row number, columns and reasons; returns how many rows it holds."""
-    by_row: dict[int, list[RowError]] = {}
-    for err in errors:
-        by_row.setdefault(err.row, []).append(err)
-    originals = dict(rows)
-    with path.open("w", newline="", encoding="utf-8-sig") as handle:  # BOM: Excel then opens it as UTF-8
-        writer = csv.writer(handle)
-        writer.writerow([*COLUMNS, *REPORT_COLUMNS])
-        for number in sorted(by_row):
-            row = originals.get(number, {})
-            errs = by_row[number]
-            writer.writerow(
-                [
-                    *(row.get(c, "") for c in COLUMNS),
-                    number,
-                    "; ".join(dict.fromkeys(e.column for e in errs)),
-                    "; ".join(e.reason_id for e in errs),
-                    "; ".join(e.reason_en for e in errs),
-                ]
-            )
-    return len(by_row)
-
-
-# ------------------------------------------------------------------------------------------- the template
-
-
-def template_rows() -> list[list[str]]:
-    """Header and one example row."""
-    return [list(COLUMNS), [example for *_x, example in COLUMNS.values()]]
-
-
-def write_template(directory: Path) -> list[Path]:
-    """``nominasi-template.csv`` and ``.xlsx`` (with a second sheet explaining columns and categories)."""
-    from openpyxl import Workbook
-
-    directory.mkdir(parents=True, exist_ok=True)
-    csv_path, xlsx_path = directory / "nominasi-template.csv", directory / "nominasi-template.xlsx"
-    with csv_path.open("w", newline="", encoding="utf-8") as handle:
-        csv.writer(handle).writerows(template_rows())
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "nominasi"
-    for row in template_rows():
-        sheet.append(row)
-    for column in "AEFGH":  # NIK, phone, desa code, RT/RW are text: typed values keep leading zeros and dots
-        sheet.column_dimensions[column].number_format = "@"
-    help_sheet = book.create_sheet("petunjuk")
-    help_sheet.append(["kolom", "wajib", "keterangan", "description"])
-    for name, (required, text_id, text_en, _example) in COLUMNS.items():
-        help_sheet.append([name, "ya" if required else "tidak", text_id, text_en])
-    help_sheet.append([])
-    help_sheet.append(["pekerjaan (kode)", "", "nama", ""])
-    for code, label in OCCUPATIONS.items():
-        help_sheet.append([code, "", label, ""])
-    book.save(xlsx_path)
-    return [csv_path, xlsx_path]

@@ -2,8 +2,9 @@
 
 A ``Consumer`` turns one Kafka batch into one database transaction:
 
-1. every record is decoded into a current-version envelope; one that cannot be (bad JSON, unknown type or version,
-   schema violation) becomes a dead-letter row in the outbox, with the reason in its headers;
+1. every record is decoded into a current-version envelope and its producer and signature are checked
+   (shared/signing.py); one that fails (bad JSON, unknown type or version, schema violation, forged) becomes a
+   dead-letter row in the outbox, with the reason in its headers;
 2. the inbox keeps only event ids this consumer has not processed before (a redelivery is a no-op);
 3. the handler applies the new events and writes its own outbox rows;
 4. inbox rows, effects and outbox rows commit together, and only then is the batch acknowledged.
@@ -34,7 +35,7 @@ import asyncpg
 from aiokafka import ConsumerRecord
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from shared import metrics, outbox, topics
+from shared import metrics, outbox, signing, topics
 from shared.contracts import Envelope, P, decode
 from shared.errors import PoisonMessage, is_transient, safe_text
 from shared.logs import get_logger
@@ -124,7 +125,9 @@ class Consumer(Generic[P]):
         poison: list[tuple[ConsumerRecord[Any, Any], PoisonMessage]] = []
         for record in records:
             try:
-                good.append((record, decode(record.value, self._route(record.topic)[0])))
+                envelope = decode(record.value, self._route(record.topic)[0])
+                signing.check(record.topic, record.value, record.headers, envelope)  # owner + signature
+                good.append((record, envelope))
             except PoisonMessage as exc:
                 poison.append((record, exc))
             except Exception as exc:  # any check decoding runs: a record that cannot be read is a dead letter
@@ -167,7 +170,11 @@ class Consumer(Generic[P]):
                     if is_transient(exc):
                         raise
                     log.exception("event dead-lettered", consumer=self.name, event_id=str(envelope.event_id))
-                    failure = PoisonMessage(f"{type(exc).__name__}: {exc}", "handler_error")
+                    failure = (
+                        exc
+                        if isinstance(exc, PoisonMessage)
+                        else PoisonMessage(f"{type(exc).__name__}: {exc}", "handler_error")
+                    )
                     # Not claimed in the inbox: once the cause is fixed, a replay from the dead-letter topic must be
                     # processed. A redelivery cannot dead-letter it twice (the dead letter's id is its position).
                     async with conn.transaction():
@@ -211,8 +218,9 @@ class Consumer(Generic[P]):
             )
 
     def _dlq_record(self, record: ConsumerRecord[Any, Any], exc: PoisonMessage) -> outbox.OutboxRecord:
-        """The dead letter of ``record``: its key, value and headers as they came, then the x-dlq-* headers. Cannot
-        fail: every part is bytes or text made safe, and a copy too large for its topic is cut to fit."""
+        """The dead letter of ``record``: its key, value and headers as they came (its signature too, so that
+        ``payung dlq replay`` sends a verifiable event), then the x-dlq-* headers. Cannot fail: every part is bytes
+        or text made safe, and a copy too large for its topic is cut to fit."""
         # The id is derived from the record's position, so a redelivered poison message is dead-lettered once.
         where = f"{self.name}/{record.topic}/{record.partition}/{record.offset}"
         dlq_topic = topics.dlq(record.topic)

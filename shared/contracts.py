@@ -71,9 +71,21 @@ class Reason(Contract):
     detail: str
 
 
+class SubmissionProof(Contract):
+    """The nomination service's attestation that it issued this nomination for this person: an Ed25519 signature
+    of ``shared.signing.submission_statement(nomination_id, nik, person_key)`` by its event key ``kid``. Verification
+    passes it on in ``IdentityVerified``, so enrolment can tie a verification to a real submission whatever the
+    order in which the topics are read (docs/security.md)."""
+
+    kid: str = Field(max_length=200)
+    signature: str = Field(max_length=200, description="base64url, no padding")
+
+
 class NominationSubmitted(Payload):
+    """v2: ``submission_proof`` (v1 events are upcast with none)."""
+
     event_type: ClassVar[str] = "NominationSubmitted"
-    schema_version: ClassVar[int] = 1
+    schema_version: ClassVar[int] = 2
     topic: ClassVar[str] = topics.NOMINATION_SUBMITTED
 
     nomination_id: uuid.UUID
@@ -87,11 +99,14 @@ class NominationSubmitted(Payload):
     nominator: Nominator
     supporting_letter: SupportingLetter | None
     programme_regency: str = Field(description="Dotted regency code of the programme paying, e.g. 64.08")
+    submission_proof: SubmissionProof | None = Field(default=None, description="None only when upcast from v1")
 
 
 class IdentityVerified(Payload):
+    """v2: ``submission_proof``, the nomination's own (v1 events are upcast with none, and enrolment refuses them)."""
+
     event_type: ClassVar[str] = "IdentityVerified"
-    schema_version: ClassVar[int] = 1
+    schema_version: ClassVar[int] = 2
     topic: ClassVar[str] = topics.IDENTITY_VERIFIED
 
     nomination_id: uuid.UUID
@@ -106,6 +121,9 @@ class IdentityVerified(Payload):
     programme_regency: str
     name_score: float = Field(ge=0, le=100)
     flags: tuple[Reason, ...] = ()
+    submission_proof: SubmissionProof | None = Field(
+        default=None, description="The NominationSubmitted's proof, passed on; None only when upcast from v1"
+    )
 
 
 class IdentityRejected(Payload):
@@ -259,7 +277,11 @@ PAYLOAD_BY_TYPE: dict[str, type[Payload]] = {p.event_type: p for p in PAYLOADS}
 
 # (event_type, from_version) -> function turning a payload dict of that version into the next version's dict.
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
-UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+UPCASTERS: dict[tuple[str, int], Upcaster] = {
+    # v1 had no submission proof; enrolment refuses a verification without one (docs/security.md, upgrades).
+    ("NominationSubmitted", 1): lambda payload: {**payload, "submission_proof": None},
+    ("IdentityVerified", 1): lambda payload: {**payload, "submission_proof": None},
+}
 
 
 class Envelope(Contract, Generic[P]):

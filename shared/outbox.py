@@ -44,7 +44,7 @@ from aiokafka.errors import (
     UnknownTopicOrPartitionError,
 )
 
-from shared import db, metrics, topics
+from shared import db, metrics, signing, topics
 from shared.contracts import Envelope, encode
 from shared.errors import is_transient, safe_text
 from shared.logs import get_logger
@@ -108,14 +108,19 @@ def unpack_headers(data: bytes | None) -> list[tuple[str, bytes]]:
 
 
 def envelope_record(envelope: Envelope[Any], topic_prefix: str = "") -> OutboxRecord:
-    """The outbox row of a domain event: its payload's topic, keyed by the person key."""
+    """The outbox row of a domain event: its payload's topic, keyed by the person key, signed by its producer."""
+    topic, value = topic_prefix + envelope.payload.topic, encode(envelope)
     return OutboxRecord(
         event_id=envelope.event_id,
-        topic=topic_prefix + envelope.payload.topic,
+        topic=topic,
         key=envelope.person_key.encode(),
-        value=encode(envelope),
+        value=value,
         event_type=envelope.event_type,
-        headers=(("event_type", envelope.event_type), ("schema_version", str(envelope.schema_version))),
+        headers=(
+            ("event_type", envelope.event_type),
+            ("schema_version", str(envelope.schema_version)),
+            *signing.sign_headers(envelope.producer, topic, value),
+        ),
     )
 
 

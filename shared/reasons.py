@@ -123,6 +123,13 @@ REASONS: dict[str, ReasonInfo] = {
             "Kode kecamatan pada NIK tidak dikenal. Tidak perlu tindakan bila NIK sudah sesuai KTP.",
         ),
         _r(
+            "NIK_REGENCY_UNKNOWN",
+            "flag",
+            "The regency code in the NIK is not in the national region list: a code that has since moved (Kalimantan "
+            "Utara 2012, Papua 2022) or a typing error; the civil registry decides whether the NIK exists.",
+            "Kode kabupaten pada NIK tidak ada di daftar wilayah terbaru. Tidak perlu tindakan bila NIK sesuai KTP.",
+        ),
+        _r(
             "NIK_BIRTHDATE_MISMATCH",
             "flag",
             "The birth date or sex encoded in the NIK differs from the stated one (a NIK is never re-issued).",

@@ -12,9 +12,16 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 DEFAULT_FILE = Path(__file__).parent / "data" / "wilayah-kaltim.csv"
 DEFAULT_VERSION = "kepmendagri-300.2.2-2138-2025"
+# Every province and regency/city of Indonesia (no kecamatan or desa): the place part of a NIK issued anywhere.
+NATIONAL_FILE = Path(__file__).parent / "data" / "wilayah-indonesia-kabkota.csv"
+
+# Where the first four digits of a NIK point: a current regency, a known province whose regency code is not
+# (or no longer) listed, or no province at all.
+NikPlace = Literal["known", "regency_unknown", "province_unknown"]
 
 
 @dataclass(frozen=True)
@@ -81,3 +88,29 @@ def default_regions() -> RegionIndex:
     path = os.environ.get("PAYUNG_REGION_DATA_FILE")
     version = os.environ.get("PAYUNG_REGION_DATA_VERSION", DEFAULT_VERSION)
     return load_regions(Path(path), version) if path else load_regions()
+
+
+@lru_cache(maxsize=1)
+def national_regions() -> RegionIndex:
+    """Provinces and regencies of all Indonesia: ``PAYUNG_NATIONAL_REGION_FILE``, else the bundled list."""
+    path = os.environ.get("PAYUNG_NATIONAL_REGION_FILE")
+    version = os.environ.get("PAYUNG_REGION_DATA_VERSION", DEFAULT_VERSION)
+    return load_regions(Path(path), version) if path else load_regions(NATIONAL_FILE, version)
+
+
+def nik_place(nik: str, national: RegionIndex | None = None) -> NikPlace:
+    """Where a NIK's first four digits (PPKK) point in the national list.
+
+    A NIK keeps the code of the regency that first issued it, for life: regencies that moved to a new province
+    (Kalimantan Utara 2012, Papua's split in 2022) left NIKs whose regency code is no longer listed under their
+    province. Such a code is ``regency_unknown`` (a flag for review), never invalid; only an unknown province is.
+    """
+    index = national or national_regions()
+    return _nik_place(nik[:4], index)
+
+
+@lru_cache(maxsize=8192)
+def _nik_place(ppkk: str, index: RegionIndex) -> NikPlace:
+    if len(ppkk) != 4 or not ppkk.isdigit() or not index.is_level(ppkk[:2], "provinsi"):
+        return "province_unknown"
+    return "known" if index.is_level(dotted(ppkk), "kabupaten_kota") else "regency_unknown"

@@ -306,9 +306,9 @@ class _NominationBuilder:
             return nik[:pos] + rng.choice("OIBSl") + nik[pos + 1 :]
         if kind == 2:  # a province that does not exist
             return rng.choice(("00", "10", "20", "40", "80", "99")) + nik[2:]
-        if kind == 3:  # a regency the province does not have
-            free = [f"{k:02d}" for k in range(1, 100) if self.area.regions.get(f"{nik[:2]}.{k:02d}") is None]
-            return nik[:2] + rng.choice(free) + nik[4:]
+        if kind == 3:  # a day no one is born on (1-31 men, 41-71 women); an unknown regency of a known province
+            # is no longer invalid (issue 16: a NIK keeps the code of a regency that has moved), so not used here
+            return nik[:6] + rng.choice(("00", "32", "38", "40", "72", "99")) + nik[8:]
         return nik[:8] + rng.choice(("00", "13", "19")) + nik[10:]  # no such month
 
     def bad_phone(self) -> str:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 import phonenumbers
-from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.id import nik as stdnum_nik
 
 from shared.contracts import (
@@ -26,7 +26,7 @@ from shared.contracts import (
     NotificationSent,
     Payload,
 )
-from shared.regions import RegionIndex, dotted
+from shared.regions import RegionIndex, dotted, nik_place
 
 OCCUPATIONS = {
     "petani_pekebun": "Petani / pekebun",
@@ -47,36 +47,55 @@ OCCUPATIONS = {
     "lainnya": "Pekerja informal lainnya",
 }
 
-# Which outcome a notification purpose reports; a nomination is "notified" once the message about its current
-# outcome went out.
-PURPOSE_OF_OUTCOME = {
-    "ended": "enrolment_ended",
-    "enrolled": "enrolment_confirmed",
-    "waitlisted": "enrolment_waitlisted",
-    "rejected": "identity_rejected",
+# Which notification purposes report an outcome; a nomination is "notified" once a message about its current
+# outcome went out (a promoted person is told "enrolment_promoted"; the family of a member who died is told
+# "death_benefit_information").
+PURPOSES_OF_OUTCOME: dict[str, frozenset[str]] = {
+    "ended": frozenset({"enrolment_ended", "death_benefit_information"}),
+    "enrolled": frozenset({"enrolment_confirmed", "enrolment_promoted"}),
+    "waitlisted": frozenset({"enrolment_waitlisted"}),
+    "rejected": frozenset({"identity_rejected"}),
 }
+# Outcomes that exclude each other: a nomination verification rejected never gets a seat or a waitlist place
+# (nor loses one), and a nomination with a seat or a place was never rejected. Ordering does not matter: whichever
+# arrives second contradicts the first.
+_EXCLUSIVE = {"rejected": {"enrolled", "waitlisted", "ended"}}
+
+
+class ImpossibleTransition(ValueError):
+    """An event that contradicts what the nomination already is (e.g. enrolled after rejected)."""
 
 
 class InvalidField(ValueError):
     """A field that breaks a rule; the API turns it into a 422 naming the field."""
 
 
-def validate_nik(value: str, regions: RegionIndex) -> str:
-    """16 digits, a real birth date, a province and regency that exist.
+def validate_nik(value: str, regions: RegionIndex, national: RegionIndex | None = None) -> str:
+    """16 digits, a real birth date, a province of Indonesia.
 
-    Regencies of the province in the region list are checked against it (the official list); other provinces'
-    against python-stdnum's national list. An unknown kecamatan is only a warning, raised later by verification.
+    The place part is checked against the national province and regency list (``shared.regions.nik_place``): an
+    unknown province is invalid; a known province with a regency code that is not (or no longer) listed is
+    accepted, because a NIK keeps the code of the regency that issued it after the regency moved (Kalimantan Utara
+    2012, Papua 2022). Verification flags it (``NIK_REGENCY_UNKNOWN``) and the civil registry decides. ``regions``
+    (the programme's own list) only adds codes newer than the national list's version.
     """
     if not (len(value) == 16 and value.isascii() and value.isdigit()):
         raise InvalidField("must be exactly 16 digits")
-    try:
-        stdnum_nik.validate(value)
-    except StdnumError:
-        raise InvalidField("not a valid NIK: unknown region or impossible birth date") from None
-    province = dotted(value[:2])
-    if regions.get(province) is not None and not regions.is_level(dotted(value[:4]), "kabupaten_kota"):
-        raise InvalidField(f"not a valid NIK: regency {value[:4]} is not in region list {regions.version}")
+    if not nik_date_valid(value[6:12]):
+        raise InvalidField("not a valid NIK: impossible birth date")
+    if nik_place(value, national) == "province_unknown" and not regions.is_level(dotted(value[:4]), "kabupaten_kota"):
+        raise InvalidField("not a valid NIK: unknown province")
     return value
+
+
+@lru_cache(maxsize=100_000)
+def nik_date_valid(ddmmyy: str) -> bool:
+    """The DDMMYY part of a NIK is a date (day plus 40 for women), as python-stdnum checks it.
+
+    stdnum validates the date and the place part together; the place part given here is a fixed known one, so
+    only the date decides (the place is checked against the national list, newer than stdnum's).
+    """
+    return stdnum_nik.is_valid(f"640801{ddmmyy}0001")
 
 
 def normalise_phone(value: str) -> str:
@@ -141,7 +160,7 @@ class Progress:
     @property
     def status(self) -> str:
         if self.outcome is not None:
-            if PURPOSE_OF_OUTCOME[self.outcome] in self.notified_purposes:
+            if PURPOSES_OF_OUTCOME[self.outcome] & self.notified_purposes:
                 return "notified"
             return self.outcome
         if self.verified:
@@ -150,7 +169,12 @@ class Progress:
 
 
 def apply(progress: Progress, payload: Payload) -> Progress:
-    """Fold one downstream event into the progress of its nomination."""
+    """Fold one downstream event into the progress of its nomination; ``ImpossibleTransition`` when it contradicts
+    the outcome already known."""
+    outcome = OUTCOME_OF_EVENT.get(payload.event_type)
+    if outcome is not None and progress.outcome is not None:
+        if outcome in _EXCLUSIVE.get(progress.outcome, ()) or progress.outcome in _EXCLUSIVE.get(outcome, ()):
+            raise ImpossibleTransition(f"{payload.event_type} for a nomination that is {progress.outcome}")
     match payload:
         case IdentityReviewRequested():
             return replace(progress, in_review=True)
@@ -181,6 +205,13 @@ def apply(progress: Progress, payload: Payload) -> Progress:
     raise TypeError(f"no rule for {type(payload).__name__}")
 
 
+OUTCOME_OF_EVENT = {
+    "IdentityRejected": "rejected",
+    "EnrolmentConfirmed": "enrolled",
+    "EnrolmentWaitlisted": "waitlisted",
+    "EnrolmentEnded": "ended",
+}
+
 STAGE_OF_EVENT = {
     "IdentityReviewRequested": "in_review",
     "EnrolmentEnded": "ended",
@@ -191,3 +222,22 @@ STAGE_OF_EVENT = {
     "NotificationSent": "notified",
     "NotificationFailed": "notification_failed",
 }
+
+
+def nominator_claim_error(area: str | None, nominator_type: str, region_code: str) -> str | None:
+    """Why a caller scoped to ``area`` may not nominate as (``nominator_type``, ``region_code``), or None.
+
+    What a nominator may claim comes from its key, not from the body: a desa (or kecamatan) account is an RT or
+    desa official of a desa in its area; a regency (or province) account is Disnaker of a regency in its area. So
+    a desa's key can neither claim to be Disnaker (which would spare it the supporting letter) nor another desa.
+    ``area`` None (programme staff) may claim any nominator.
+    """
+    if area is None:
+        return None
+    local = area.count(".") >= 2  # kecamatan 64.08.01 or desa 64.08.01.2001
+    allowed = ("rt", "desa") if local else ("disnaker",)
+    if nominator_type not in allowed:
+        return f"this account may nominate as {' or '.join(allowed)} only"
+    if not (region_code == area or region_code.startswith(area + ".")):
+        return "this account may name its own area only"
+    return None

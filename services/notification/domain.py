@@ -273,6 +273,19 @@ def delivery_id(event_id: uuid.UUID, recipient_role: str, purpose: str) -> uuid.
     return uuid.uuid5(_DELIVERY_NAMESPACE, f"{event_id}/{recipient_role}/{purpose}")
 
 
+def outcome_told(payload: Payload) -> str:
+    """What an event tells the people concerned, as a key: the same outcome twice (a republished confirmation, a
+    promotion confirmed again) is told once. A seat in another programme year (a renewal) is another outcome."""
+    year = getattr(payload, "programme_year", None)
+    outcome = {
+        "EnrolmentConfirmed": "enrolled",
+        "EnrolmentWaitlisted": "waitlisted",
+        "EnrolmentEnded": "ended",
+        "IdentityRejected": "rejected",
+    }.get(payload.event_type, payload.event_type)
+    return outcome if year is None else f"{outcome}:{year}"
+
+
 def plan(event_id: uuid.UUID, payload: Payload, policy: ChannelPolicy, regions: RegionIndex) -> list[Planned]:
     """The deliveries an incoming event asks for.
 

@@ -10,14 +10,14 @@ from typing import cast
 
 from fastapi import FastAPI
 
-from services.verification import api, domain
+from services.verification import api, domain, handlers
 from services.verification.handlers import Verifier
 from services.verification.registry import CivilRegistry, SnapshotRegistry
 from services.verification.registry_http import HttpRegistry, HttpRegistryConfig
 from services.verification.settings import VerificationSettings
 from shared import topics
 from shared.auth import Role
-from shared.contracts import NominationSubmitted
+from shared.contracts import EnrolmentEnded, NominationSubmitted
 from shared.logs import get_logger
 from shared.regions import load_regions
 from shared.service import Runtime, ServiceSpec, Subscription, create_app
@@ -94,7 +94,10 @@ async def _setup(rt: Runtime) -> AsyncIterator[Sequence[Awaitable[None]]]:
 
 def _subscriptions(rt: Runtime) -> list[Subscription]:
     verifier = cast(Verifier, rt.resources["verifier"])
-    return [Subscription(topics.NOMINATION_SUBMITTED, NominationSubmitted, verifier.nominations_submitted)]
+    return [
+        Subscription(topics.NOMINATION_SUBMITTED, NominationSubmitted, verifier.nominations_submitted),
+        Subscription(topics.ENROLMENT_ENDED, EnrolmentEnded, handlers.enrolment_ended),
+    ]
 
 
 SPEC = ServiceSpec(

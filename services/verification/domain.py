@@ -21,7 +21,6 @@ from functools import lru_cache
 from typing import Any, Literal
 
 import phonenumbers
-from stdnum import numdb
 from stdnum.id import nik as stdnum_nik
 
 from services.verification import names
@@ -38,7 +37,7 @@ from shared.contracts import (
     SupportingLetter,
 )
 from shared.reasons import REASONS, ReasonInfo, Severity
-from shared.regions import RegionIndex, dotted
+from shared.regions import NikPlace, RegionIndex, dotted, national_regions, nik_place
 
 CheckStatus = Literal["passed", "failed", "flagged", "review", "skipped"]
 Outcome = Literal["verified", "rejected", "in_review"]
@@ -150,18 +149,25 @@ class Policy:
 
 
 def nik_structure(nik: str, birth_date: date, sex: Sex, regions: RegionIndex) -> CheckOutcome:
-    """16 digits, a real encoded date, a province and regency known nationally; kecamatan and birth date warn only."""
+    """16 digits, a real encoded date, a province known nationally; regency, kecamatan and birth date warn only.
+
+    The place part is read against the national province and regency list (``shared.regions.nik_place``): a NIK
+    keeps the code of the regency that issued it, so a regency code no longer listed under a known province (one
+    that moved: Kalimantan Utara 2012, Papua 2022) is a flag, and the civil registry decides whether the NIK exists.
+    """
     check = "nik_structure"
     if len(nik) != 16 or not (nik.isascii() and nik.isdigit()):
         return _concluded(check, [finding("NIK_INVALID", "The NIK is not 16 digits.")])
     if not _date_part_valid(nik[6:12]):
         return _concluded(check, [finding("NIK_INVALID", "The birth date encoded in the NIK is not a date.")])
-    if not _province_known(nik[:4]):
+    place = _place(nik[:4], regions)
+    if place == "province_unknown":
         return _concluded(check, [finding("NIK_INVALID", "The province code in the NIK is unknown.")])
-    if not _regency_known(nik[:4], regions):
-        return _concluded(check, [finding("NIK_INVALID", "The regency code in the NIK is unknown.")])
     flags = []
-    if nik[:2] == KALTIM and not regions.is_level(dotted(nik[:6]), "kecamatan"):
+    if place == "regency_unknown":
+        detail = f"The regency code in the NIK is not in the national region list {national_regions().version}."
+        flags.append(finding("NIK_REGENCY_UNKNOWN", detail))
+    elif nik[:2] == KALTIM and not regions.is_level(dotted(nik[:6]), "kecamatan"):
         detail = f"The kecamatan code in the NIK is not in region list {regions.version}."
         flags.append(finding("NIK_KECAMATAN_UNKNOWN", detail))
     differs = _nik_birth_fields_differ(nik, birth_date, sex)
@@ -171,27 +177,18 @@ def nik_structure(nik: str, birth_date: date, sex: Sex, regions: RegionIndex) ->
     return _concluded(check, flags)
 
 
-# stdnum's NIK validation, cached per part: once the NIK is 16 ASCII digits, ``stdnum.id.nik.validate`` checks the
-# date part (DDMMYY) and the place part (PPKK) independently, and calling it per NIK cost a third of a batch's time.
-# The canonical NIKs below differ from the real one only in the part that is not being checked.
+# stdnum's NIK validation checks the date part (DDMMYY) against a canonical place part, cached: calling it per
+# NIK cost a third of a batch's time. The place part is read from the national list, newer than stdnum's data.
 @lru_cache(maxsize=100_000)
 def _date_part_valid(ddmmyy: str) -> bool:
     return stdnum_nik.is_valid(f"640101{ddmmyy}0001")
 
 
 @lru_cache(maxsize=4096)
-def _province_known(ppkk: str) -> bool:
-    return stdnum_nik.is_valid(f"{ppkk}010101000001")
-
-
-@lru_cache(maxsize=4096)
-def _regency_known(ppkk: str, regions: RegionIndex) -> bool:
-    # stdnum's national list keeps codes of regencies that moved to a new province (Kaltara 2012): old NIKs keep
-    # them. The official region list covers codes newer than stdnum's data.
-    info = numdb.get("id/loc").info(ppkk)
-    if len(info) >= 2 and info[1][1]:
-        return True
-    return ppkk[:2] == KALTIM and regions.is_level(dotted(ppkk), "kabupaten_kota")
+def _place(ppkk: str, regions: RegionIndex) -> NikPlace:
+    if regions.is_level(dotted(ppkk), "kabupaten_kota"):  # the programme's own list may be newer
+        return "known"
+    return nik_place(ppkk)
 
 
 def nik_birth_date(nik: str) -> tuple[int, int, int, Sex]:
@@ -472,6 +469,7 @@ def verified_event(
         programme_regency=nomination.programme_regency,
         name_score=name_score,
         flags=tuple(flags),
+        submission_proof=nomination.submission_proof,  # passed on: enrolment checks it with nomination's key
     )
 
 

@@ -1,177 +1,236 @@
-"""Comparable forms of Indonesian personal names and the name score used against the civil registry.
+"""The name score used against the civil registry and between people under two NIKs (``duplicates``).
 
-Pure functions, no I/O. ``normalise`` turns a name as an official typed it (``Hj. Siti Aminah binti Abdullah,
-S.Pd``) into a comparison key: casefolded, without punctuation, honorifics or academic degrees, with one spelling
-of Muhammad and the pre-1972 spelling folded into the modern one. The key is for comparing, never for display.
+Pure functions, no I/O. The parts of a name are read by ``name_parts`` (by the naming rules of ``name_rules``);
+``score`` compares the personal names with rapidfuzz and reads the other parts by rule: the same rank written two
+ways agrees, a part present on one side only says nothing (forms and registry records keep or drop them), two
+different values of the same part (``Wayan``/``Made``: siblings; another father after ``bin``; ``I``/``Ni``) are two
+people, and the score is capped at ``CONFLICT_CAP``.
 
-``score`` compares two names with rapidfuzz's ``token_sort_ratio`` on those keys. Why not ``WRatio``: when one
-string is 1.5 times longer than the other, WRatio switches to partial matching and scores a short name contained
-in a longer one at up to 90 (``SITI`` against ``SITI NURHAYATI``), which would pass a different person in a
-population where many people share a first name. ``token_sort_ratio`` ignores word order (registry records and
-nomination forms order names differently) and its score drops with every missing or extra word, so a threshold
-means the same thing for every name. The same words compared without spaces count too, because word breaks
-vary between records (``NUR HAYATI`` / ``NURHAYATI``).
+Why ``token_sort_ratio`` and not ``WRatio``: when one string is 1.5 times longer than the other, WRatio switches to
+partial matching and scores a short name contained in a longer one at up to 90 (``SITI`` against ``SITI
+NURHAYATI``), which would pass a different person in a population where many people share a first name.
+``token_sort_ratio`` ignores word order and drops with every missing or extra word. The same words compared without
+spaces count too (``NUR HAYATI`` / ``NURHAYATI``). Words are compared by a spelling key (``phonetic``) that folds
+the ways Arabic-derived and Javanese names are written (``Syamsul``/``Samsul``, ``Hasanuddin``/``Hasanudin``,
+``Sofyan``/``Sopyan``, ``Sutrisno``/``Sutrisna``).
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
-from dataclasses import dataclass
+from dataclasses import replace
 from functools import lru_cache
+from itertools import permutations
 
 from rapidfuzz import fuzz
+from rapidfuzz.distance import Levenshtein
 
-# Titles that precede a name (religious, courtesy, academic), compared without dots. Stripped only from the front:
-# in the middle or at the end these words are more likely part of the name.
-HONORIFICS = frozenset(
-    {
-        "h", "hj", "haji", "hajjah", "hajah", "kh",  # pilgrimage titles, Kyai Haji
-        "bapak", "bpk", "pak", "ibu", "bu", "sdr", "sdri", "tn", "ny", "nyonya",  # courtesy
-        "dr", "drs", "dra", "ir", "prof",  # academic titles written before the name
-    }
-)  # fmt: skip
-# Degrees written after a name (S.Pd, S.E., A.Md ...), compared without dots. Stripped only from the end, and only
-# when written with dots or after a comma: undotted, short ones like "se" or "st" could be part of a name.
-DEGREES = frozenset(
-    {
-        "sag", "sap", "se", "sh", "shi", "si", "sip", "skm", "skom", "sos", "spd", "spdi", "spt", "ssi", "ssos",
-        "st", "sth", "sthi", "stp", "ak", "ama", "amd", "amdkeb", "amdkep", "amk", "amkep", "apt", "ked", "kom",
-        "ma", "mag", "mh", "mhum", "mkes", "mm", "mpd", "mpdi", "msi", "mt", "phd", "skep", "ners", "mba",
-        "dr", "drs", "ir",
-    }
-)  # fmt: skip
-# Degrees that are never a name, stripped from the end even without dots (``BUDI SANTOSO SPD``).
-_UNDOTTED_DEGREES = frozenset({"spd", "spdi", "skom", "ssos", "ssi", "skm", "skep", "mpd", "msi", "amd", "sag"})
-MUHAMMAD_VARIANTS = frozenset(
-    {
-        "muhammad", "muhamad", "muhammed", "muhamed", "mohammad", "mohamad", "mohammed", "mohamed", "mohd", "moh",
-        "muh", "mhd", "md", "m", "mochammad", "mochamad", "muchammad", "muchamad", "moch", "much",
-    }
-)  # fmt: skip
-MUHAMMAD = "muhammad"
-FILIAL = frozenset({"bin", "binti"})
-ABBREVIATIONS = {"abd": "abdul"}
-# Spelling before the 1972 reform (EYD) -> modern spelling. Order matters: "tj" before any rule touching "j".
-OLD_SPELLING = (("oe", "u"), ("dj", "j"), ("tj", "c"), ("nj", "ny"), ("sj", "sy"), ("ch", "kh"))
+from services.verification import name_rules as rules
+from services.verification.name_parts import (
+    DEGREES,
+    HONORIFICS,
+    MUHAMMAD,
+    MUHAMMAD_VARIANTS,
+    NormalName,
+    ParsedName,
+    canon,
+    fold_spelling,
+    normalise,
+    parse,
+    phonetic,
+)
 
-_NOT_LETTER = re.compile(r"[^a-z]+")
+__all__ = [
+    "CONFLICT_CAP",
+    "DEGREES",
+    "HONORIFICS",
+    "MUHAMMAD",
+    "MUHAMMAD_VARIANTS",
+    "TYPO_FLOOR",
+    "NormalName",
+    "ParsedName",
+    "conflicts",
+    "fold_spelling",
+    "normalise",
+    "parse",
+    "phonetic",
+    "score",
+]
 
-
-@dataclass(frozen=True)
-class NormalName:
-    """A name's comparison key: the person's own name and, apart, the parent's name after ``bin``/``binti``."""
-
-    given: str
-    parent: str | None = None
-
-    @property
-    def full(self) -> str:
-        return f"{self.given} {self.parent}" if self.parent else self.given
-
-
-def fold_spelling(word: str) -> str:
-    """Old spelling to modern (``soekarno`` -> ``sukarno``), then ``j`` and ``y`` folded into ``y``.
-
-    The handbook's last rule, old ``j`` -> ``y`` (``Jusuf`` -> ``Yusuf``), cannot be applied to one word alone: a
-    modern ``j`` (``Joko``, from ``Djoko``) looks the same. Folding both letters into one makes the key the same
-    for ``Djoko``, ``Joko`` and ``Yoko``, and for ``Jusuf`` and ``Yusuf``; ``nj`` -> ``ny`` and ``sj`` -> ``sy`` then
-    follow by themselves.
-    """
-    for old, new in OLD_SPELLING:
-        word = word.replace(old, new)
-    return word.replace("j", "y")
-
-
-def _ascii_casefold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
-
-
-def _undotted(chunk: str) -> str:
-    return _NOT_LETTER.sub("", chunk)
-
-
-@dataclass(frozen=True)
-class _Token:
-    word: str  # letters only
-    dotted: bool  # written with a dot: an abbreviation or a title
-
-
-def _tokenise(segment: str) -> list[_Token]:
-    tokens: list[_Token] = []
-    for chunk in segment.replace("-", " ").split():
-        whole = _undotted(chunk)
-        if "." in chunk.strip(".") and (whole in DEGREES or whole in HONORIFICS):  # S.Pd, K.H.: one token
-            tokens.append(_Token(whole, True))
-            continue
-        parts = chunk.split(".")
-        for i, part in enumerate(parts):
-            word = _undotted(part)
-            if word:
-                tokens.append(_Token(word, dotted=i < len(parts) - 1))
-    return tokens
-
-
-def _is_degree(token: _Token, after_comma: bool) -> bool:
-    if token.word in _UNDOTTED_DEGREES:
-        return True
-    return token.word in DEGREES and (token.dotted or after_comma)
-
-
-def _name_tokens(raw: str) -> list[_Token]:
-    """Tokens of the name proper: degrees after a comma or at the end and leading honorifics removed."""
-    segments = _ascii_casefold(raw).split(",")
-    tokens = _tokenise(segments[0])
-    for segment in segments[1:]:  # "BUDI, S.Pd, M.Si": keep a segment only if it is not all degrees
-        extra = _tokenise(segment)
-        if not all(_is_degree(t, after_comma=True) for t in extra):
-            tokens += extra
-    while len(tokens) > 1 and _is_degree(tokens[-1], after_comma=False):
-        tokens.pop()
-    return _without_honorifics(tokens)
-
-
-def _without_honorifics(tokens: list[_Token]) -> list[_Token]:
-    start = 0
-    while start < len(tokens) - 1 and tokens[start].word in HONORIFICS:
-        start += 1
-    return tokens[start:]
-
-
-def _canonical(word: str) -> str:
-    if word in MUHAMMAD_VARIANTS:
-        return MUHAMMAD
-    return fold_spelling(ABBREVIATIONS.get(word, word))
-
-
-@lru_cache(maxsize=65_536)  # names repeat a lot (SITI AMINAH ...); the key is pure, so cache it
-def normalise(raw: str) -> NormalName:
-    """The comparison key of a name (see the module docstring); an empty or title-only name gives ``""``."""
-    tokens = _name_tokens(raw)
-    for i, token in enumerate(tokens):
-        # "bin"/"binti" + the father's name is kept as its own part, itself without titles ("bin H. Abdul Kadir");
-        # a name starting or ending with the word is not a patronym.
-        if token.word in FILIAL and 0 < i < len(tokens) - 1:
-            parent = [t for t in _without_honorifics(tokens[i + 1 :]) if t.word not in FILIAL]
-            return NormalName(_joined(tokens[:i]), _joined(parent) or None)
-    return NormalName(_joined([t for t in tokens if t.word not in FILIAL or len(tokens) == 1]))
-
-
-def _joined(tokens: list[_Token]) -> str:
-    return " ".join(_canonical(t.word) for t in tokens)
+CONFLICT_CAP = 60.0  # the highest score of two names whose parts say they are two people
+CHEAP_BELOW = 50.0  # a score this low is final: no rule below lifts it (typo-close names score higher)
+TYPO_FLOOR = 90.0  # the lowest score of two names that differ by typing errors only (the duplicate threshold)
 
 
 def score(stated: str, registered: str) -> float:
-    """Similarity 0 to 100 of two names, rounded to one decimal.
+    """Similarity 0 to 100 of two names, rounded to one decimal (see the module docstring).
 
     The ``bin``/``binti`` part counts only when both names carry it: registry records often lack it and officials
     sometimes add it, so its absence on one side says nothing, while two different fathers do.
     """
-    a, b = normalise(stated), normalise(registered)
-    if not a.given or not b.given:
+    a, b = parse(stated), parse(registered)
+    if a.core == b.core and a == b and a.core:
+        return 100.0  # the same parts: most names on a form are the registry's, written the same way
+    if not (a.aliases or b.aliases):
+        return _pair(a, b)
+    return max(_pair(x, y) for x in (a, *a.aliases) for y in (b, *b.aliases))
+
+
+def conflicts(a: ParsedName, b: ParsedName) -> list[str]:
+    """The parts that say two names are two people (both sides carry the part, with different values), and the
+    words: two known given names that look alike (``Rahmat``/``Rahman``), or, in names of as many words, a word that
+    is no typo of any word of the other (``Hasnawati Said``/``Hasnawati Saleh``)."""
+    return _parts_conflict(a, b) + _word_conflicts(a.core, b.core)
+
+
+def _parts_conflict(a: ParsedName, b: ParsedName) -> list[str]:
+    found = []
+    for part in ("sex", "birth_order", "caste"):
+        left, right = getattr(a, part), getattr(b, part)
+        if left is not None and right is not None and left != right:
+            found.append(part)
+    if (
+        a.baptismal
+        and b.baptismal
+        and (_similarity(a.baptismal, b.baptismal) < 80 or _word_conflicts(a.baptismal, b.baptismal))
+    ):
+        found.append("baptismal")  # Maria / Martha: two sisters
+    if a.daeng and b.daeng and _similarity((a.daeng,), (b.daeng,)) < 80:
+        found.append("daeng")
+    if a.parent and b.parent and _similarity(a.parent, b.parent) < 80 and not _typo_close(a.parent, b.parent):
+        found.append("parent")  # another father; "bin Helu" for "BIN HERU" is a typing error
+    return found
+
+
+_KNOWN = frozenset(fold_spelling(n) for n in rules.GIVEN_NAMES)
+
+
+def _is_known(word: str) -> bool:
+    """A known given name as written (``Ssanti`` is a typo of Susanti, not the name Santi)."""
+    return word in _KNOWN or canon(word) in _KNOWN
+
+
+_LOOKALIKE = 60.0  # two words at least this alike are read as one word written two ways, or as two look-alikes
+
+
+def _word_conflicts(left: tuple[str, ...], right: tuple[str, ...]) -> list[str]:
+    if not left or not right:
+        return []
+    left, right = _expand_initials(left, right), _expand_initials(right, left)
+    a, b = [w for w in left if len(w) > 1], [w for w in right if len(w) > 1]
+    keys_a, keys_b = [phonetic(w) for w in a], [phonetic(w) for w in b]
+    found = []
+    for word, key in zip(a, keys_a, strict=True):
+        if not b or key in keys_b:
+            continue
+        index = max(range(len(b)), key=lambda j: fuzz.ratio(key, keys_b[j]))
+        best = keys_b[index]
+        known = _is_known(word) and _is_known(b[index]) and best not in keys_a
+        if known and fuzz.ratio(key, best) >= _LOOKALIKE and not _one_letter_more(key, best):
+            found.append("given_name")
+        elif len(a) == len(b) > 1 and not any(_distance(word, o) <= _edits(max(word, o, key=len)) for o in b):
+            found.append("word")  # as many words, and this one is not a typo of any: another name
+    return found
+
+
+def _one_letter_more(left: str, right: str) -> bool:
+    """``Rahma``/``Rahman``: a letter dropped or added is read as a typing error even between two known names
+    (``Rahmat``/``Rahman``, ``Rina``/``Rini``, a letter changed, stay two names)."""
+    return abs(len(left) - len(right)) == 1 and Levenshtein.distance(left, right) == 1
+
+
+def _distance(left: str, right: str) -> int:
+    """Typing errors between two words, as written or by their spelling keys, whichever is fewer."""
+    return min(Levenshtein.distance(left, right), Levenshtein.distance(phonetic(left), phonetic(right)))
+
+
+def _edits(word: str) -> int:
+    """The typing errors a careful officer forgives in one word: none in a short word, one, two in a long word."""
+    return 0 if len(word) <= 3 else 1 if len(word) < 10 else 2
+
+
+def _typo_close(left: tuple[str, ...], right: tuple[str, ...]) -> bool:
+    """As many words, each within the forgiven edits of its own word of the other name (``Bazo``/``Baso``)."""
+    left, right = _expand_initials(left, right), _expand_initials(right, left)
+    if not (len(left) == len(right) > 0) or len(left) > 6:
+        return False
+    return any(
+        all(_distance(x, y) <= _edits(max(x, y, key=len)) for x, y in zip(left, order, strict=True))
+        for order in permutations(right)
+    )
+
+
+def _pair(a: ParsedName, b: ParsedName) -> float:
+    if not a.core or not b.core:
         return 0.0
-    left, right = (a.full, b.full) if a.parent and b.parent else (a.given, b.given)
-    # Word breaks vary (NUR HAYATI / NURHAYATI, ABDUL RAHMAN / ABDULRAHMAN): also compare without spaces.
-    joined = fuzz.ratio(left.replace(" ", ""), right.replace(" ", ""))
-    return round(max(fuzz.token_sort_ratio(left, right), joined), 1)
+    a, b = _initials_as_baptismal(a, b), _initials_as_baptismal(b, a)
+    # The personal names, and, when the optional parts are not on both sides alike, all the words: a misspelt
+    # Muhammad or baptismal name ("Muhammmad", "Magddalena") is not read as the optional part it is. A father
+    # named after bin on both sides only tells people apart (conflicts): siblings share him.
+    views = [(a.core, b.core)]
+    if (a.muhammad, bool(a.baptismal), a.titles) != (b.muhammad, bool(b.baptismal), b.titles):
+        views.append((_all_words(a), _all_words(b)))
+    similarity = max(_similarity(x, y) for x, y in views)
+    if similarity < CHEAP_BELOW:
+        return similarity  # far apart: the rules below only lower a score or raise a close one
+    if _parts_conflict(a, b) or all(_word_conflicts(x, y) for x, y in views):
+        return min(similarity, CONFLICT_CAP)
+    if _typo_close(a.core, b.core):
+        similarity = max(similarity, TYPO_FLOOR)
+    return similarity
+
+
+def _all_words(p: ParsedName) -> tuple[str, ...]:
+    return (*sorted(p.titles), *([MUHAMMAD] if p.muhammad else []), *p.baptismal, *p.core)
+
+
+def _initials_as_baptismal(a: ParsedName, b: ParsedName) -> ParsedName:
+    """``Y. Lahang`` against ``YOHANES LAHANG``, ``A. Baso`` against ``ANDI BASO``: leading initials of ``a`` stand
+    for the baptismal names or the title ``b`` spells out."""
+    count = 0
+    while count < len(a.core) - 1 and len(a.core[count]) == 1:
+        count += 1
+    initials = a.core[:count]
+    if a.muhammad_initial and not b.muhammad and b.baptismal and b.baptismal[0][0] == "m":
+        return replace(a, muhammad=False, muhammad_initial=False, baptismal=("m",))  # "M. Lahang": Maria Lahang
+    if not initials:
+        return a
+    if not a.baptismal and [w[0] for w in b.baptismal[: len(initials)]] == list(initials):
+        return replace(a, core=a.core[count:], baptismal=initials)
+    titles = {t[0]: t for t in b.titles - a.titles}
+    if count == 1 and initials[0] in titles:
+        return replace(a, core=a.core[1:], titles=a.titles | {titles[initials[0]]})
+    return a
+
+
+def _similarity(left: tuple[str, ...], right: tuple[str, ...]) -> float:
+    """rapidfuzz on spelling keys, word order ignored, word breaks ignored; an initial stands for its word."""
+    if _has_initial(left) or _has_initial(right):
+        left, right = _expand_initials(left, right), _expand_initials(right, left)
+    (spaced_a, joined_a), (spaced_b, joined_b) = _spelled(left), _spelled(right)
+    return round(max(fuzz.token_sort_ratio(spaced_a, spaced_b), fuzz.ratio(joined_a, joined_b)), 1)
+
+
+@lru_cache(maxsize=65_536)
+def _spelled(words: tuple[str, ...]) -> tuple[str, str]:
+    keys = [phonetic(w) for w in words]
+    return " ".join(keys), "".join(keys)
+
+
+def _has_initial(words: tuple[str, ...]) -> bool:
+    return any(len(w) == 1 for w in words)
+
+
+def _expand_initials(words: tuple[str, ...], other: tuple[str, ...]) -> tuple[str, ...]:
+    """``A. Rahman`` against ``ABDUL RAHMAN``: a one-letter word becomes the other side's word with that initial."""
+    if all(len(w) > 1 for w in words):
+        return words
+    unused = [w for w in other if len(w) > 1 and w not in words]
+    out = []
+    for word in words:
+        match = next((w for w in unused if len(word) == 1 and w[0] == word), None)
+        if match is not None:
+            unused.remove(match)
+            out.append(match)
+        else:
+            out.append(word)
+    return tuple(out)

@@ -24,6 +24,7 @@ from shared import db, outbox, topics
 from shared.consumer import Consumer
 from shared.contracts import Envelope, IdentityVerified, NominationSubmitted, encode
 from shared.service import Subscription, _grouped
+from tests import signed
 from tests.reporting_events import submitted, verified
 
 pytestmark = pytest.mark.integration
@@ -35,7 +36,9 @@ _offsets = itertools.count()
 
 
 def record(topic: str, value: bytes, key: bytes = b"person-key-0001") -> ConsumerRecord[bytes, bytes]:
-    return ConsumerRecord(topic, 0, next(_offsets), 0, 0, key, value, None, len(key), len(value), [])
+    return ConsumerRecord(
+        topic, 0, next(_offsets), 0, 0, key, value, None, len(key), len(value), signed.headers(topic, value)
+    )
 
 
 @pytest.fixture

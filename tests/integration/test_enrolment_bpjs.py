@@ -34,6 +34,7 @@ from services.enrolment.settings import EnrolmentSettings
 from shared import db, topics
 from shared.contracts import encode
 from shared.service import create_app
+from tests import signed
 from tests.integration.enrolment_support import (
     emitted,
     enrol,
@@ -254,7 +255,10 @@ async def test_the_service_wired_for_http_confirms_through_the_registrar_and_fol
         try:
             for env in people:
                 await producer.send_and_wait(
-                    settings.topic(topics.IDENTITY_VERIFIED), encode(env), key=env.person_key.encode()
+                    settings.topic(topics.IDENTITY_VERIFIED),
+                    encode(env),
+                    key=env.person_key.encode(),
+                    headers=signed.headers(settings.topic(topics.IDENTITY_VERIFIED), encode(env)),
                 )
 
             async def confirmed_and_published() -> bool:
@@ -264,7 +268,10 @@ async def test_the_service_wired_for_http_confirms_through_the_registrar_and_fol
             await poll(confirmed_and_published)
             death = person_updated(people[0], "deceased", date(2027, 1, 9))
             await producer.send_and_wait(
-                settings.topic(topics.REGISTRY_PERSON_UPDATED), encode(death), key=death.person_key.encode()
+                settings.topic(topics.REGISTRY_PERSON_UPDATED),
+                encode(death),
+                key=death.person_key.encode(),
+                headers=signed.headers(settings.topic(topics.REGISTRY_PERSON_UPDATED), encode(death)),
             )
 
             async def ended_and_published() -> bool:

@@ -17,13 +17,14 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import GroupAuthorizationFailedError, KafkaError, TopicAuthorizationFailedError
 
 from deploy import kafka, stack
-from deploy.acls import ADMIN_USER
+from deploy.acls import ADMIN_USER, principals
 from deploy.config import StackConfig, StackTestConfig
 from services.enrolment.app import SPEC
 from services.enrolment.settings import EnrolmentSettings, FundingSourceConfig
 from shared import db, topics
 from shared.contracts import Envelope, decode, encode
 from shared.service import create_app
+from tests import signed
 from tests.integration.enrolment_support import verified
 from tests.waiting import wait_for
 
@@ -92,7 +93,13 @@ async def test_a_service_runs_with_its_own_principal(sasl_kafka: StackConfig, cr
             return len(received) >= 1
 
         try:
-            await producer.send_and_wait(topics.IDENTITY_VERIFIED, encode(person), key=person.person_key.encode())
+            value = encode(person)
+            await producer.send_and_wait(
+                topics.IDENTITY_VERIFIED,
+                value,
+                key=person.person_key.encode(),
+                headers=signed.headers(topics.IDENTITY_VERIFIED, value),
+            )
             await wait_for(confirmed, "confirmed", timeout=60)
         finally:
             await reader.stop()
@@ -144,3 +151,21 @@ async def test_a_wrong_password_is_refused(sasl_kafka: StackConfig) -> None:
     with pytest.raises(KafkaError):
         await producer.start()
     await producer.stop()
+
+
+async def test_only_the_owner_of_an_event_topic_may_write_it(sasl_kafka: StackConfig) -> None:
+    # Generated from shared/topics.py OWNERS: every principal against every event topic (the owner's own write is
+    # the control that the refusals are about ACLs, not about the cluster).
+    for service in principals():
+        producer = AIOKafkaProducer(**as_user(sasl_kafka, service))
+        await producer.start()
+        try:
+            for topic in topics.EVENT_TOPICS:
+                if topics.owner(topic) == service:
+                    if topic != topics.ENROLMENT_CONFIRMED:  # read and decoded by the test above
+                        await producer.send_and_wait(topic, b"owner's write")
+                    continue
+                with pytest.raises(TopicAuthorizationFailedError):
+                    await producer.send_and_wait(topic, b"forged")
+        finally:
+            await producer.stop()

@@ -27,7 +27,7 @@ from services.notification.dispatcher import Dispatcher, DispatcherConfig
 from services.notification.domain import ChannelPolicy
 from services.notification.handlers import event_handler
 from services.notification.settings import NotificationSettings
-from shared import db
+from shared import db, topics
 from shared.consumer import Consumer
 from shared.contracts import (
     EnrolmentConfirmed,
@@ -43,6 +43,8 @@ from shared.contracts import (
 )
 from shared.regions import default_regions
 from shared.service import Runtime
+from tests import signed
+from tests.operator import authenticate_operator
 
 pytestmark = pytest.mark.integration
 
@@ -104,7 +106,9 @@ def rejected(contact: Nominator) -> IdentityRejected:
 
 def envelope(payload: Payload) -> Envelope[Any]:
     key = uuid.uuid4().hex
-    return new_envelope(payload, producer="test", person_key=key, correlation_id=payload.nomination_id)  # type: ignore[attr-defined]
+    return new_envelope(
+        payload, producer=topics.owner(payload.topic), person_key=key, correlation_id=payload.nomination_id
+    )  # type: ignore[attr-defined]
 
 
 def records(topic: str, envelopes: list[Envelope[Any]]) -> list[ConsumerRecord[Any, Any]]:
@@ -123,7 +127,7 @@ def records(topic: str, envelopes: list[Envelope[Any]]) -> list[ConsumerRecord[A
                 checksum=None,
                 serialized_key_size=32,
                 serialized_value_size=len(value),
-                headers=[],
+                headers=signed.headers(topic, value),
             )
         )
     return out
@@ -304,7 +308,9 @@ async def client(pool: asyncpg.Pool, settings: NotificationSettings) -> AsyncIte
     app = FastAPI()
     app.include_router(api.router)
     app.state.runtime = Runtime(settings=settings, pool=pool, relay=None, broker=None)  # type: ignore[arg-type]
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://notification") as c:
+    headers = authenticate_operator(app)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://notification", headers=headers) as c:
         yield c
 
 
@@ -371,3 +377,19 @@ async def wait_for(probe: Callable[[], Awaitable[Any]], expected: Any = True, wi
         while (value := await probe()) != expected:  # noqa: ASYNC110
             await asyncio.sleep(0.02)
     assert value == expected
+
+
+async def test_an_outcome_said_again_under_a_new_event_id_is_told_once(pool: asyncpg.Pool) -> None:
+    # A real confirmation republished under a new event id (an outbox replayed from a restored backup, a bug), in a
+    # later batch and in the same batch: the inbox sees new events, the person gets one message.
+    first = envelope(confirmed())
+    again = first.model_copy(update={"event_id": uuid.uuid4()})
+    twice = first.model_copy(update={"event_id": uuid.uuid4()})
+    renewed = envelope(first.payload.model_copy(update={"programme_year": 2027}))  # another year: another outcome
+    confirmed_consumer = consumer(pool, EnrolmentConfirmed)
+    await confirmed_consumer.process(records(PREFIX + "enrolment.confirmed", [first]))
+    await confirmed_consumer.process(records(PREFIX + "enrolment.confirmed", [again, twice, renewed]))
+
+    told = [r for r in await deliveries(pool) if r["recipient_role"] == "beneficiary"]
+    assert [r["event_id"] for r in told] == [first.event_id, renewed.event_id]
+    assert confirmed_consumer.stats.processed == 4 and confirmed_consumer.stats.dead_lettered == 0

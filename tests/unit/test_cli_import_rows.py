@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy import importer, operator
+from deploy import import_sheets, importer, operator
 
 BATCH = importer.Batch(
     {"type": "desa", "name": "Kepala Desa", "region_code": "64.08.01.2001"},
@@ -48,6 +48,9 @@ def test_a_row_becomes_the_nomination_request() -> None:
     [
         ("nik", "12345", "NIK harus 16 angka"),
         ("tanggal_lahir", "5 Jan 1990", "Format tanggal tidak dikenal"),
+        ("tanggal_lahir", "31/02/1960", "Tanggal tidak ada"),  # was "unknown date format" (issue 16)
+        ("tanggal_lahir", "1960-13-01", "Tanggal tidak ada"),
+        ("nik", "6.40801E+15", "NIK kemungkinan terpotong oleh Excel"),  # a CSV of Excel's scientific notation
         ("jenis_kelamin", "X", "Isi L atau P"),
         ("pekerjaan", "pilot", "Kategori pekerja tidak dikenal"),
         ("kode_desa", "64.08.01.9999", "Kode desa/kelurahan tidak dikenal"),
@@ -87,11 +90,13 @@ def test_service_field_errors_map_to_columns() -> None:
 
 
 def test_template_round_trips_through_csv_and_xlsx(tmp_path: Path) -> None:
-    csv_path, xlsx_path = importer.write_template(tmp_path)
+    csv_path, xlsx_path = import_sheets.write_template(tmp_path)
     from_csv, from_xlsx = importer.read_rows(csv_path), importer.read_rows(xlsx_path)
-    assert from_csv == from_xlsx == [(2, dict(zip(importer.COLUMNS, importer.template_rows()[1], strict=True)))]
+    example = dict(zip(importer.COLUMNS, import_sheets.template_rows()[1], strict=True))
+    assert from_csv == from_xlsx == [(2, example)]
     request, errors = importer.to_request(2, from_csv[0][1], BATCH)
-    assert errors == [] and request is not None
+    assert errors == [] and request is not None  # a valid row, to show the form
+    assert importer.is_example(example)  # and never imported (issue 16)
     # the committed templates are what the code writes
     committed = Path(__file__).parents[2] / "docs" / "templates"
     assert importer.read_rows(committed / "nominasi-template.csv") == from_csv
@@ -113,21 +118,23 @@ def test_semicolon_csv_and_xlsx_numbers(tmp_path: Path) -> None:
         importer.read_rows(tmp_path / "desa.ods")
 
 
-def test_error_report_keeps_the_row_to_fix(tmp_path: Path) -> None:
+def test_csv_report_keeps_the_row_to_fix_with_the_input_delimiter(tmp_path: Path) -> None:
     rows = [(2, ROW), (3, {**ROW, "nik": "1"})]
     errors = [
         importer.RowError(3, "nik", "NIK harus 16 angka", "NIK must be 16 digits"),
         importer.RowError(3, "no_hp", "Nomor HP tidak sah", "not a phone number"),
     ]
+    result = importer.ImportResult(created=1, nomination_ids={2: "0c9d-id"})
     path = tmp_path / "errors.csv"
-    assert importer.write_error_report(path, rows, errors) == 1
+    assert import_sheets.write_report(path, importer.Sheet(rows, {}, ";"), result, errors) == 1
     with path.open(encoding="utf-8-sig") as handle:
-        (line,) = list(csv.DictReader(handle))
-    assert (line["baris"], line["nik"], line["kolom"]) == ("3", "1", "nik; no_hp")
-    assert line["alasan"] == "NIK harus 16 angka; Nomor HP tidak sah"
-    assert line["reason"] == "NIK must be 16 digits; not a phone number"
+        first, second = list(csv.DictReader(handle, delimiter=";"))
+    assert (first["baris"], first["status"], first["id_nominasi"]) == ("2", "diimpor", "0c9d-id")  # id written back
+    assert (second["baris"], second["nik"], second["kolom"]) == ("3", "1", "nik; no_hp")
+    assert second["alasan"] == "NIK harus 16 angka; Nomor HP tidak sah"
+    assert second["reason"] == "NIK must be 16 digits; not a phone number"
     # the report is itself importable: the extra columns are ignored
-    assert importer.read_rows(path)[0][1]["nik"] == "1"
+    assert importer.read_rows(path)[1][1]["nik"] == "1"
 
 
 def test_report_tables_and_auth_headers(monkeypatch: pytest.MonkeyPatch) -> None:
