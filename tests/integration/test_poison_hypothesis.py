@@ -4,7 +4,8 @@ published and accepted by its dead-letter topic.
 Hypothesis builds a valid envelope of a payload type of shared/contracts.py, corrupts ONE thing (any field, at any
 depth: NUL, control characters, a string near the topic's size limit, a wrong type, an integer beyond int64, the
 field removed; or the record itself: invalid UTF-8 in the value, no value, no key, garbage headers), and sends it
-to that payload's topic, followed on the same partition by a good event, which must reach the handler within
+to that payload's topic (signed by its owner where it has headers to carry it: a forgery is another class, see
+tests/e2e/test_forgery.py), followed on the same partition by a good event, which must reach the handler within
 seconds. The consumer is shared/consumer.py's, the dead letters go through the real relay to the real ``.dlq``
 topics; at the end the outbox is empty and nothing was parked.
 
@@ -37,6 +38,7 @@ from pydantic import BaseModel
 from shared import db, outbox, topics
 from shared.consumer import Consumer
 from shared.contracts import PAYLOADS, Envelope, Payload, decode
+from tests import signed
 from tests.infra import Infra, unique_prefix
 from tests.waiting import wait_for
 
@@ -72,7 +74,7 @@ def good_event(payload: type[Payload]) -> dict[str, Any]:
         "schema_version": payload.schema_version,
         "occurred_at": datetime.now(UTC).isoformat(),
         "correlation_id": str(uuid.uuid4()),
-        "producer": "poison-test",
+        "producer": topics.owner(payload.topic),
         "person_key": "p" * 32,
         "payload": sample(payload),
     }
@@ -250,7 +252,8 @@ async def test_no_poison_stops_the_consumer(harness: Harness, case: Poison) -> N
     await harness.producer.send_and_wait(topic, case.value, key=case.key, headers=case.headers, partition=0)
     payload = next(p for p in PAYLOADS if p.topic == case.topic)
     good = good_event(payload)
-    await harness.producer.send_and_wait(topic, orjson.dumps(good), key=b"p" * 32, partition=0)
+    value = orjson.dumps(good)
+    await harness.producer.send_and_wait(topic, value, key=b"p" * 32, partition=0, headers=signed.headers(topic, value))
     good_id = uuid.UUID(good["event_id"])
 
     async def through() -> bool:

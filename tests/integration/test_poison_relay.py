@@ -34,6 +34,7 @@ from shared.consumer import Consumer
 from shared.contracts import IdentityVerified, encode
 from shared.errors import TransientError
 from shared.service import Runtime
+from tests import signed
 from tests.infra import Infra
 from tests.reporting_events import verified
 from tests.waiting import wait_for
@@ -223,7 +224,8 @@ async def test_a_consumer_failing_on_one_batch_past_its_stall_setting_is_not_rea
     )  # fmt: skip
     rt.consumers.append(consumer)
     value = encode(verified(uuid.uuid4(), "64.08.01.2001", datetime.now(UTC)))
-    batch = [ConsumerRecord("s.identity.verified", 0, 0, 0, 0, b"k" * 16, value, None, 16, len(value), ())]
+    signature = tuple(signed.headers("s.identity.verified", value))
+    batch = [ConsumerRecord("s.identity.verified", 0, 0, 0, 0, b"k" * 16, value, None, 16, len(value), signature)]
     assert (await ready(app)).status_code == 200
 
     async def redelivered_and_stalled() -> httpx.Response | None:
