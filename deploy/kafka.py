@@ -18,6 +18,7 @@ from pathlib import Path
 from deploy.acls import ADMIN_USER, principals, service_acls
 from deploy.config import KAFKA_LIBS_DIR, KAFKA_LOG4J, KAFKA_POM, REPO_ROOT, StackConfig, StackError
 from deploy.procs import is_alive, port_open, running_pid, spawn, tail, terminate
+from shared.topics import MAX_REQUEST_BYTES
 
 log = logging.getLogger("payung.stack")
 
@@ -126,6 +127,11 @@ def write_config(cfg: StackConfig) -> Path:
         "share.coordinator.state.topic.min.isr": "1",
         # The 3 s default delays every new consumer group: slow tests for nothing on a single node.
         "group.initial.rebalance.delay.ms": "0",
+        # Sizes from shared/topics.py: every topic sets its own max.message.bytes (a dead-letter topic's is its
+        # source's plus the dead-letter headroom); the broker default and replication fetches allow the largest.
+        "message.max.bytes": str(MAX_REQUEST_BYTES),
+        "replica.fetch.max.bytes": str(MAX_REQUEST_BYTES),
+        "replica.fetch.response.max.bytes": str(max(MAX_REQUEST_BYTES, 10 * 1024 * 1024)),
     }
     path = cfg.kafka_dir / "server.properties"
     # With SASL on it holds the super user's password: owner only, from the first byte (never world-readable).

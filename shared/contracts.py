@@ -11,6 +11,7 @@ dead-lettered with the reason instead of having the field silently dropped.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -340,14 +341,14 @@ def decode(raw: bytes | None, expected: type[P] | None = None) -> Envelope[P]:
     event_type, version = data.get("event_type"), data.get("schema_version")
     payload_cls = PAYLOAD_BY_TYPE.get(event_type) if isinstance(event_type, str) else None
     if payload_cls is None:
-        raise PoisonMessage(f"unknown event_type {event_type!r}", "unknown_event_type")
+        raise PoisonMessage(f"unknown event_type {_name(event_type)}", "unknown_event_type")
     if expected is not None and payload_cls is not expected:
         raise PoisonMessage(
-            f"event_type {event_type!r} does not belong on this topic (expected {expected.event_type})",
+            f"event_type {_name(event_type)} does not belong on this topic (expected {expected.event_type})",
             "wrong_event_type",
         )
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise PoisonMessage(f"invalid schema_version {version!r}", "invalid_envelope")
+        raise PoisonMessage(f"invalid schema_version ({type(version).__name__})", "invalid_envelope")
     if version > payload_cls.schema_version:
         raise PoisonMessage(
             f"{event_type} schema_version {version} is newer than supported {payload_cls.schema_version}",
@@ -371,7 +372,20 @@ def _upcast(data: dict[str, Any], payload_cls: type[Payload]) -> dict[str, Any]:
     return {**data, "payload": payload, "schema_version": version}
 
 
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
+def _name(value: object) -> str:
+    """A field or type name as given, when it looks like one; never an arbitrary value (it may be personal data)."""
+    return repr(value) if isinstance(value, str) and _NAME.fullmatch(value) else "(not shown)"
+
+
 def _describe(exc: ValidationError) -> str:
-    """Field paths and messages of a validation error, without the offending values (they may be personal data)."""
-    parts = [f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()]
+    """Field paths and error codes of a validation error, never the offending values (they may be personal data):
+    pydantic's messages quote parts of the input (a UUID error shows the character found), and a path may hold a
+    key the sender chose, so a path part that is not a plain name is shown as ``?``."""
+    parts = []
+    for err in exc.errors(include_url=False, include_input=False, include_context=False):
+        loc = ".".join(str(p) if isinstance(p, int) or _NAME.fullmatch(str(p)) else "?" for p in err["loc"])
+        parts.append(f"{loc or '<root>'}: {err['type']}")
     return "; ".join(parts[:10])

@@ -20,7 +20,7 @@ from services.enrolment.app import SPEC
 from services.enrolment.bpjs import LocalNumberIssuer
 from services.enrolment.domain import QuotaBelowSeatsTaken
 from services.enrolment.settings import EnrolmentSettings, FundingSourceConfig
-from shared import db, keys, signing, topics
+from shared import db, keys, outbox, signing, topics
 from shared.consumer import Consumer
 from shared.contracts import Envelope, IdentityVerified, Nominator, SubmissionProof, decode, encode, new_envelope
 from shared.errors import TransientError
@@ -365,4 +365,5 @@ async def test_a_verification_not_tied_to_a_real_submission_gets_no_seat(dsn: st
     letters = await pool.fetch(
         "SELECT headers FROM outbox WHERE topic = $1", PREFIX + topics.dlq(topics.IDENTITY_VERIFIED)
     )
-    assert [dict(h)["x-dlq-error-type"] for h in (r["headers"] for r in letters)] == ["unproven_submission"] * 3
+    headers = [dict(outbox.unpack_headers(r["headers"])) for r in letters]  # stored as bytes
+    assert [h["x-dlq-error-type"] for h in headers] == [b"unproven_submission"] * 3

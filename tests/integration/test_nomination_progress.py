@@ -148,7 +148,7 @@ def rejected(nomination_id: uuid.UUID) -> IdentityRejected:
 
 async def dead_letters(pool: asyncpg.Pool) -> list[str]:
     rows = await pool.fetch("SELECT headers FROM outbox WHERE event_type = 'DeadLetter' ORDER BY id")
-    return [dict(r["headers"])["x-dlq-error-type"] for r in rows]
+    return [dict(outbox.unpack_headers(r["headers"]))["x-dlq-error-type"].decode() for r in rows]  # stored as bytes
 
 
 async def status(pool: asyncpg.Pool, nomination_id: uuid.UUID) -> tuple[str, str | None]:
