@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import datetime
 import hashlib
 import json
 import os
@@ -25,6 +24,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,10 +72,11 @@ def ed25519_keypair(use_openssl: bool = False) -> tuple[bytes, bytes]:
     openssl = shutil.which("openssl")
     if openssl is None:
         sys.exit("event signing keys need the Python package cryptography or the openssl command; neither found")
-    der = subprocess.run([openssl, "genpkey", "-algorithm", "ed25519", "-outform", "DER"], capture_output=True, check=True).stdout
-    public = subprocess.run(
-        [openssl, "pkey", "-inform", "DER", "-pubout", "-outform", "DER"], input=der, capture_output=True, check=True
-    ).stdout
+    # Fixed arguments, no shell: nothing of the caller's reaches the command line.
+    genpkey = [openssl, "genpkey", "-algorithm", "ed25519", "-outform", "DER"]
+    der = subprocess.run(genpkey, capture_output=True, check=True).stdout  # noqa: S603
+    pubout = [openssl, "pkey", "-inform", "DER", "-pubout", "-outform", "DER"]
+    public = subprocess.run(pubout, input=der, capture_output=True, check=True).stdout  # noqa: S603
     if len(der) != 48 or not der.startswith(_PKCS8_PREFIX) or len(public) != 44 or not public.startswith(_SPKI_PREFIX):
         sys.exit("openssl did not write an Ed25519 key in the expected DER form")
     return der[len(_PKCS8_PREFIX) :], public[len(_SPKI_PREFIX) :]
@@ -106,7 +107,7 @@ def make(nominator_area: str) -> tuple[dict[str, str], dict[str, str]]:
         "PAYUNG_PERSON_KEY_SECRET": secrets.token_urlsafe(48),
         "PAYUNG_WEBHOOK_SECRET": secrets.token_urlsafe(32),
         "PAYUNG_API_KEYS": json.dumps(hashes, separators=(",", ":")),
-        **event_keys(datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m")),
+        **event_keys(time.strftime("%Y%m", time.gmtime())),
     }
     return values, keys
 
