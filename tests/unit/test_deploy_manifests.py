@@ -259,3 +259,79 @@ def test_the_services_refuse_to_start_without_their_secrets(monkeypatch) -> None
     monkeypatch.setenv("PAYUNG_PERSON_KEY_SECRET", "short")
     with pytest.raises(ValidationError):
         NominationSettings()
+
+
+def _make_env_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_env", ROOT / "deploy" / "compose" / "make-env.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _dotenv_value(raw: str) -> str:
+    """A value as compose's .env parser reads it: single quotes are literal."""
+    return raw[1:-1] if len(raw) >= 2 and raw[0] == raw[-1] == "'" else raw
+
+
+def test_make_env_gives_each_producer_a_key_every_service_trusts() -> None:
+    import json
+
+    import pytest
+
+    from shared import signing
+
+    make_env = _make_env_module()
+    assert set(make_env.PRODUCERS) == set(topics.OWNERS.values())
+    for use_openssl in (False, True):  # the cryptography package if importable, else `openssl genpkey`
+        if use_openssl:
+            import shutil
+
+            if shutil.which("openssl") is None:
+                pytest.skip("no openssl command")
+        values = make_env.event_keys("202612", use_openssl=use_openssl)
+        trusted = signing.parse_trusted(json.loads(_dotenv_value(values["PAYUNG_EVENT_TRUSTED_KEYS"])))
+        assert values["PAYUNG_EVENT_TRUSTED_KEYS"].startswith("'")  # literal for compose: no interpolation
+        for producer in make_env.PRODUCERS:
+            signer = signing.Signer.parse(values[f"PAYUNG_EVENT_SIGNING_KEY_{producer.upper()}"])
+            assert signer.kid == f"{producer}-202612"
+            assert trusted[signer.kid].producer == producer
+            # the public key in the trusted keys is the signer's own (verify raises otherwise)
+            trusted[signer.kid].key.verify(signing._unb64(signer.sign("t", b"v")), signing.signed_bytes("t", b"v"))
+    # every generated setting has its line in .env.example, so render() fills it in
+    rendered = make_env.render((ROOT / ".env.example").read_text(), make_env.make("64.08.01.2001")[0])
+    for name in make_env.GENERATED:
+        line = next(line for line in rendered.splitlines() if line.startswith(f"{name}="))
+        assert line != f"{name}=", name
+
+
+def test_compose_gives_each_owner_its_own_signing_key_and_everyone_the_trusted_keys() -> None:
+    services = _compose()["services"]
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert "${PAYUNG_EVENT_TRUSTED_KEYS:?" in text
+    for name in k8s_gen.services():
+        env = services[name]["environment"]
+        assert env["PAYUNG_EVENT_TRUSTED_KEYS"].startswith("${PAYUNG_EVENT_TRUSTED_KEYS:?"), name
+        if name in topics.OWNERS.values():
+            assert env["PAYUNG_EVENT_SIGNING_KEY"].startswith(f"${{PAYUNG_EVENT_SIGNING_KEY_{name.upper()}:?"), name
+        else:
+            assert "PAYUNG_EVENT_SIGNING_KEY" not in env, name
+
+
+def test_kubernetes_reads_event_keys_from_the_services_secret_and_the_shared_configmap() -> None:
+    for doc in _base_docs():
+        if doc["kind"] != "Deployment":
+            continue
+        name = doc["metadata"]["name"]
+        env = {e["name"]: e.get("valueFrom") for e in _pod(doc)["containers"][0]["env"]}
+        trusted = env["PAYUNG_EVENT_TRUSTED_KEYS"]["configMapKeyRef"]
+        assert (trusted["name"], trusted["key"]) == ("payung-event-keys", "trusted-keys")
+        if name in topics.OWNERS.values():
+            ref = env["PAYUNG_EVENT_SIGNING_KEY"]["secretKeyRef"]
+            assert (ref["name"], ref["key"]) == (f"payung-{name}", "event-signing-key")
+        else:
+            assert "PAYUNG_EVENT_SIGNING_KEY" not in env
+    # the dev overlay generates the ConfigMap (labelled for the first step by generatorOptions)
+    generators = _kustomization("dev")["configMapGenerator"]
+    assert any(g["name"] == "payung-event-keys" for g in generators)
