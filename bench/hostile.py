@@ -63,11 +63,16 @@ from deploy.demo import _load_registry
 from shared import topics
 from tools.synthetic import Nomination, generate_nominations
 
-WEBHOOK_SECRET = "hostile-suite-webhook-secret-0123456789"  # noqa: S105  (this instance only)
-ENV = {"PAYUNG_WEBHOOK_SECRET": WEBHOOK_SECRET, "PAYUNG_OUTBOX_POLL_INTERVAL_S": "0.5"}
 # The per-recipient message limit the HTTP edge is to enforce (issue 11 section 3; beyond it, the digest): messages
 # to one nominator phone above it, from one burst, count as sent when they should not have been.
 RECIPIENT_LIMIT = 10
+WEBHOOK_SECRET = "hostile-suite-webhook-secret-0123456789"  # noqa: S105  (this instance only)
+ENV = {
+    "PAYUNG_WEBHOOK_SECRET": WEBHOOK_SECRET,
+    "PAYUNG_OUTBOX_POLL_INTERVAL_S": "0.5",
+    # the deployment default (services/notification/settings.py); the local stack raises it for the demo
+    "PAYUNG_RECIPIENT_DAILY_LIMIT": str(RECIPIENT_LIMIT),
+}
 BURST_PHONE = "081355599999"
 # Idempotency keys not scoped to the caller (issue 11 section 4): reported as findings; True makes them fail the run.
 IDEMPOTENCY_FINDINGS = {
