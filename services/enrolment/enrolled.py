@@ -5,7 +5,9 @@ Scoped: only the ``partner_agency`` role (an agency's system, ``shared.auth``) a
 Minimal: for one identifier (a NIK, ``idtype-value`` ``{"type": "UIN", "value": ...}`` or the IBR example's
 ``{"person_identifier": {"eq": ...}}``) the answer is ``enrolled_status`` yes/no and, for yes, this programme's id
 and the covered period; never a name, a membership number or anything else about the person. "Enrolled" means a
-seat BPJS confirmed (``active``) covering today; a seat waiting for BPJS, ended or refused is "no".
+seat BPJS confirmed (``active``) whose cover has not ended (cover starts on the 1st of the month after enrolment:
+the period may lie ahead, and still the other agency must not pay for it); a seat waiting for BPJS, ended or
+refused is "no".
 Audited: every answer writes an audit row (principal, yes/no, the transaction id; the seat's nomination id as
 subject when yes; never the NIK) in the transaction that reads. Rate-limited per principal (token bucket,
 ``enrolment_check_per_minute``): beyond it 429 with ``Retry-After``; a refused request is not answered.
@@ -100,7 +102,7 @@ async def _covering_seat(conn: Any, nik: str, on: date) -> Any:
     return await conn.fetchrow(
         """
         SELECT nomination_id, programme_year, coverage_start, coverage_end FROM seats
-        WHERE nik = $1 AND status = 'active' AND coverage_start <= $2 AND (coverage_end IS NULL OR coverage_end >= $2)
+        WHERE nik = $1 AND status = 'active' AND (coverage_end IS NULL OR coverage_end >= $2)
         ORDER BY programme_year DESC LIMIT 1
         """,
         nik,
@@ -134,10 +136,13 @@ async def enrolled(body: EnrolledRequest, rt: RuntimeDep, caller: Caller) -> JSO
         "enrolled_status": "yes" if seat else "no",
     }
     if seat is not None:
-        end = seat["coverage_end"] or date(seat["programme_year"], 12, 31)
+        start = seat["coverage_start"]
+        # Open cover runs to the end of its programme year; a seat given in December starts on 1 January of the
+        # next year (domain.coverage_start), so its year ends no earlier than the one it starts in.
+        end = seat["coverage_end"] or date(max(seat["programme_year"], start.year), 12, 31)
         programme = {"programme_identifier": settings.dci_programme_id, "programme_name": settings.dci_programme_name}
         item["programme"] = programme
-        item["period"] = {"start_date": seat["coverage_start"].isoformat(), "end_date": end.isoformat()}
+        item["period"] = {"start_date": start.isoformat(), "end_date": end.isoformat()}
     sender = str(body.header.get("sender_id") or caller.name)
     header = dci.callback_header("on-enrolled", settings.dci_programme_id, sender, 1, completed=1)
     message = {"transaction_id": body.message.transaction_id, "correlation_id": str(uuid.uuid4()),
