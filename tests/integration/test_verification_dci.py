@@ -24,16 +24,27 @@ import uvicorn
 from fastapi import FastAPI
 
 from deploy import procs
+from services.enrolment import handlers as enrolment_handlers
+from services.enrolment.app import SPEC as ENROLMENT
+from services.enrolment.bpjs import LocalNumberIssuer
 from services.verification import dci_api
+from services.verification.app import retry_pending_forever
 from services.verification.handlers import Verifier
 from services.verification.registry_dci import DciConfig, DciRegistry
 from services.verification.repository import REGISTRY_COLUMNS
 from services.verification.settings import VerificationSettings
-from shared import dci, topics
+from shared import db, dci, topics
 from shared.consumer import Consumer
-from shared.contracts import IdentityRejected, IdentityVerified, NominationSubmitted, RegistryPersonUpdated
+from shared.contracts import (
+    IdentityRejected,
+    IdentityVerified,
+    NominationSubmitted,
+    RegistryPersonUpdated,
+    new_envelope,
+)
 from shared.regions import default_regions
 from shared.service import Runtime
+from tests.integration import enrolment_support
 from tests.integration.test_verification_handler import (
     CLEAN,
     DECEASED,
@@ -174,6 +185,45 @@ async def state_of(pool: asyncpg.Pool) -> dict[str, Any]:  # noqa: F811
     } | {"answered": await pool.fetchval("SELECT count(*) FROM dci_searches WHERE answered_at IS NOT NULL")}
 
 
+async def assert_the_cover_ends(create_database: Any, dead: Any, alive: Any, event: Any) -> None:
+    """Both people seated by the enrolment service; the published life event ends the dead one's seat only."""
+    seats_dsn = await create_database("enrolment")
+    await asyncio.to_thread(db.migrate, seats_dsn, ENROLMENT.migrations)
+    settings = enrolment_support.make_settings(seats_dsn)
+    seats = await db.create_pool(seats_dsn, 1, 4)
+    try:
+        await enrolment_handlers.sync_funding_sources(seats, settings)
+        people = [verified_from(e) for e in (dead, alive)]
+        await enrolment_support.enrol(seats, settings, people)
+        assert [await enrolment_support.seat_status(seats, p) for p in people] == ["active", "active"]
+        consumer = Consumer(
+            name="enrolment.registry.person_updated",
+            topic=settings.topic(topics.REGISTRY_PERSON_UPDATED),
+            payload=RegistryPersonUpdated,
+            handler=enrolment_handlers.registry_person_updated(settings, LocalNumberIssuer()),
+            pool=seats,
+            max_attempts=1,
+        )
+        await consumer.process(enrolment_support.records(topics.REGISTRY_PERSON_UPDATED, [event]))
+        assert [await enrolment_support.seat_status(seats, p) for p in people] == ["ended", "active"]
+        end = await seats.fetchrow("SELECT coverage_end, end_reason FROM seats WHERE status = 'ended'")
+        assert (end["coverage_end"], end["end_reason"]) == (date(2026, 11, 30), "deceased")
+    finally:
+        await seats.close()
+
+
+def verified_from(submitted_event: Any) -> Any:
+    """The identity.verified event verification would publish for this nomination (what enrolment seats)."""
+    n = submitted_event.payload
+    payload = IdentityVerified(
+        nomination_id=n.nomination_id, nik=n.nik, full_name=n.full_name, birth_date=n.birth_date, sex=n.sex,
+        phone=n.phone, desa_code=n.address.desa_code, occupation=n.occupation, nominator=n.nominator,
+        programme_regency=n.programme_regency, name_score=100,
+    )  # fmt: skip
+    return new_envelope(payload, producer="verification", person_key=submitted_event.person_key,
+                        correlation_id=n.nomination_id)  # fmt: skip
+
+
 # ------------------------------------------------------------------------------------------------------ tests
 
 
@@ -188,12 +238,20 @@ async def test_an_async_search_waits_and_its_on_search_callback_resolves_the_pen
     # Asked, not answered yet: both wait (pending, no event), scheduled an hour away.
     assert [await outcome(pool, e) for e in (clean, dead)] == ["pending", "pending"]
 
-    await wait_for(lambda: answered(pool, 2), "the on-search callback to be applied")
-    assert ours.registry.answered.is_set()
-    # The callback made them due now: the retry task decides them from the answers it stored.
-    async with pool.acquire() as conn, conn.transaction():
-        assert await verifier.retry_pending(conn, 100) == 2
-    assert [await outcome(pool, e) for e in (clean, dead)] == ["verified", "rejected"]
+    # The service's retry task, polling only hourly: the callback makes them due and wakes it.
+    rt = Runtime(VerificationSettings(database_url="postgresql://unused/unused", kafka_bootstrap="unused:9092"),
+                 pool, relay=None, broker=None)  # type: ignore[arg-type]  # fmt: skip
+    task = asyncio.create_task(retry_pending_forever(rt, verifier, 3600, 100, ours.registry.answered))
+    try:
+        await wait_for(lambda: answered(pool, 2), "the on-search callback to be applied")
+
+        async def decided() -> bool:
+            return [await outcome(pool, e) for e in (clean, dead)] == ["verified", "rejected"]
+
+        await wait_for(decided, "the woken retry task to decide both nominations")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
     out = {env.correlation_id: env.payload for _t, _k, env in await emitted(pool)}
     assert isinstance(out[clean.payload.nomination_id], IdentityVerified)
     rejected = out[dead.payload.nomination_id]
@@ -233,7 +291,7 @@ async def test_a_sync_search_answers_every_state_in_one_signed_response(simulato
 
 
 @pytest.mark.parametrize("ours", ["sync"], indirect=True)
-async def test_a_death_notification_ends_the_right_persons_cover_once(simulator, ours, pool):  # noqa: F811
+async def test_a_death_notification_ends_the_right_persons_cover_once(simulator, ours, pool, create_database):  # noqa: F811
     verifier = Verifier(ours.registry, default_regions(), POLICY, topic_prefix=PREFIX)
     clean, later = submitted(CLEAN), submitted(LATER)
     await consumer(pool, verifier).process(records([clean, later]))
@@ -255,6 +313,7 @@ async def test_a_death_notification_ends_the_right_persons_cover_once(simulator,
     assert updated[0].person_key == clean.person_key
     topic = next(t for t, _k, e in await emitted(pool) if isinstance(e.payload, RegistryPersonUpdated))
     assert topic == PREFIX + topics.REGISTRY_PERSON_UPDATED
+    await assert_the_cover_ends(create_database, clean, later, updated[0])
     # A later look-up of the dead person says deceased without asking; the same death reported again is no news.
     assert (await ours.registry.lookup([CLEAN.nik])).state(CLEAN.nik) == "deceased"
     await simulator.post("/_simulator/deaths", {"niks": [CLEAN.nik], "date": "2026-11-30"})
