@@ -164,7 +164,7 @@ class IdentityReviewRequested(Payload):
     desa_code: str
 
 
-PersonChange = Literal["deceased", "moved_out", "inactive"]
+PersonChange = Literal["deceased", "moved_out", "inactive", "became_wage_earner"]  # the last from a re-check
 
 
 class RegistryPersonUpdated(Payload):

@@ -1,4 +1,4 @@
-"""SQL of the DCI registry adapter (tables of migration 0003). Never commits: the caller's transaction does."""
+"""SQL of the DCI registry adapter and the re-check (tables of migration 0003). Never commits: the caller does."""
 
 from __future__ import annotations
 
@@ -82,17 +82,17 @@ async def verified_nominations(conn: asyncpg.Connection, niks: Sequence[str]) ->
 
 
 async def claim_life_event(
-    conn: asyncpg.Connection, nomination_id: uuid.UUID, change: str, message_id: str, event_id: uuid.UUID
+    conn: asyncpg.Connection, nomination_id: uuid.UUID, change: str, source: str, event_id: uuid.UUID
 ) -> bool:
-    """True the first time this change is recorded for this nomination."""
+    """True the first time this change is recorded for this nomination (``source``: a message id, or recheck)."""
     inserted = await conn.fetchval(
         """
-        INSERT INTO dci_life_events (nomination_id, change, message_id, event_id) VALUES ($1, $2, $3, $4)
+        INSERT INTO announced_life_events (nomination_id, change, source, event_id) VALUES ($1, $2, $3, $4)
         ON CONFLICT DO NOTHING RETURNING true
         """,
         nomination_id,
         change,
-        message_id,
+        source,
         event_id,
     )
     return bool(inserted)

@@ -181,7 +181,7 @@ async def state_of(pool: asyncpg.Pool) -> dict[str, Any]:  # noqa: F811
     """Everything a callback may change."""
     return {
         table: await pool.fetchval(f"SELECT count(*) FROM {table}")
-        for table in ("registry_cache", "dci_messages", "outbox", "dci_life_events", "pending_lookups")
+        for table in ("registry_cache", "dci_messages", "outbox", "announced_life_events", "pending_lookups")
     } | {"answered": await pool.fetchval("SELECT count(*) FROM dci_searches WHERE answered_at IS NOT NULL")}
 
 

@@ -1,6 +1,6 @@
 -- The civil registry through the DCI standard (services/verification/registry_dci.py): searches waiting for their
 -- on-search callback, the message ids already accepted (replays are refused), the death subscription, and the life
--- events a notification has already announced.
+-- events already announced (by a notification or a re-check).
 -- depends: 0002.verification-layers
 
 -- One row per NIK asked in an asynchronous search: (transaction_id, reference_id) is how the callback names it.
@@ -33,11 +33,12 @@ CREATE TABLE dci_subscriptions (
     updated_at     timestamptz NOT NULL DEFAULT now()
 );
 
--- A death announced once per verified nomination, whatever number of notifications report it.
-CREATE TABLE dci_life_events (
+-- A life event announced once per verified nomination, whatever number of DCI notifications or yearly re-checks
+-- (recheck.py) report it. source: the notification's message id, or 'recheck'.
+CREATE TABLE announced_life_events (
     nomination_id uuid        NOT NULL,
     change        text        NOT NULL,
-    message_id    text        NOT NULL,
+    source        text        NOT NULL,
     event_id      uuid        NOT NULL,
     recorded_at   timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (nomination_id, change)
