@@ -30,6 +30,7 @@ CONSUMERS: dict[str, tuple[str, ...]] = {
         topics.ENROLMENT_WAITLISTED,
         topics.IDENTITY_REJECTED,
         topics.ENROLMENT_ENDED,
+        topics.ENROLMENT_REFUSED,
     ),
     "nomination": (
         topics.IDENTITY_REVIEW_REQUESTED,
@@ -75,6 +76,7 @@ PRODUCERS = {
     topics.IDENTITY_REVIEW_REQUESTED: "verification",
     topics.REGISTRY_PERSON_UPDATED: "verification",
     topics.ENROLMENT_ENDED: "enrolment",
+    topics.ENROLMENT_REFUSED: "enrolment",
 }
 KEY_NOTE = "Kafka key: the envelope's person_key (HMAC-SHA256 of the NIK), so one person's events stay in order."
 DLQ_NOTE = (

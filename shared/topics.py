@@ -35,6 +35,7 @@ NOTIFICATION_FAILED = "notification.failed"
 IDENTITY_REVIEW_REQUESTED = "identity.review_requested"
 REGISTRY_PERSON_UPDATED = "registry.person_updated"
 ENROLMENT_ENDED = "enrolment.ended"
+ENROLMENT_REFUSED = "enrolment.refused"
 
 EVENT_TOPICS = (
     NOMINATION_SUBMITTED,
@@ -47,6 +48,7 @@ EVENT_TOPICS = (
     IDENTITY_REVIEW_REQUESTED,
     REGISTRY_PERSON_UPDATED,
     ENROLMENT_ENDED,
+    ENROLMENT_REFUSED,
 )
 
 
