@@ -4,7 +4,9 @@ No API key: these routes are authenticated by the DCI message signature (``share
 keys from settings), checked before anything is read or written. Answers are the spec's acknowledgement:
 ``ACK`` (applied), or ``ERR`` with the spec's code: 401 ``err.signature.missing``/``err.signature.invalid``,
 409 ``rjct.message_id.duplicate`` (a replay), 422 ``rjct.reference_id.invalid`` (an unknown transaction),
-400 ``rjct.action.invalid``, 404 when this service does not use the DCI adapter. A refused callback changes nothing.
+400 ``rjct.action.invalid`` or
+``rjct.receiver_id.invalid`` (addressed to another subscriber), 404 when this service does not use the DCI
+adapter. A refused callback changes nothing.
 """
 
 from __future__ import annotations

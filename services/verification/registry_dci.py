@@ -17,7 +17,8 @@ Deaths: ``subscribe`` asks for ``death`` events of the configured province (``/r
 through the outbox, once per nomination (``snapshot_id`` 0: no snapshot was involved).
 
 Callbacks are refused, changing nothing, when the signature does not verify (``SignatureRefused``), when the
-message id was accepted before (a replay), or when they name a transaction we never started (``CallbackRefused``).
+message id was accepted before (a replay), when they are addressed to another receiver, or when they name a
+transaction we never started (``CallbackRefused``).
 Outgoing calls share the HTTP adapter's guards: token bucket, circuit breaker, timeouts, retries with backoff.
 """
 
@@ -320,6 +321,9 @@ class DciRegistry:
         header = body["header"]
         if header.get("action") != action:
             raise CallbackRefused("rjct.action.invalid", f"expected action {action}", 400)
+        if header.get("receiver_id") != self.signer.sender_id:
+            # Signed by the registry, but for another of its subscribers: not ours to apply.
+            raise CallbackRefused("rjct.receiver_id.invalid", "this message is addressed to another receiver", 400)
         if not await dci_repo.accept_message(conn, sender, str(header.get("message_id")), action):
             raise CallbackRefused("rjct.message_id.duplicate", "this message was received before (replay)")
         return sender

@@ -360,6 +360,8 @@ async def test_forged_replayed_and_unknown_callbacks_are_refused_and_change_noth
         assert response.json()["message"]["error"]["code"].startswith("err.signature")
     unknown = registry_signer.envelope(header(), {**message, "transaction_id": "never-asked"})
     assert (await post(url, unknown)).status_code == 422
+    elsewhere = registry_signer.envelope(dci.callback_header("on-search", REGISTRY_ID, "another.agency", 1), message)
+    assert (await post(url, elsewhere)).status_code == 400
     assert await state_of(pool) == before
     assert await outcome(pool, waiting) == "pending"
 
