@@ -20,6 +20,7 @@ LOCAL_PRINCIPALS: dict[str, dict[str, str | None]] = {
     "verifier": {"role": Role.VERIFIER, "area": None},
     "auditor": {"role": Role.AUDITOR, "area": None},
     "nominator": {"role": Role.NOMINATOR, "area": "64.08.01.2001"},
+    "partner": {"role": Role.PARTNER_AGENCY, "area": None},  # another agency's system: the enrolment check only
 }
 
 

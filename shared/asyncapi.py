@@ -30,6 +30,7 @@ CONSUMERS: dict[str, tuple[str, ...]] = {
         topics.ENROLMENT_WAITLISTED,
         topics.IDENTITY_REJECTED,
         topics.ENROLMENT_ENDED,
+        topics.ENROLMENT_REFUSED,
     ),
     "nomination": (
         topics.IDENTITY_REVIEW_REQUESTED,

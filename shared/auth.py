@@ -36,6 +36,7 @@ class Role(StrEnum):
     VERIFIER = "verifier"  # Disnaker verification staff: read everything, review queue
     PROGRAMME_ADMIN = "programme_admin"  # Disnaker programme staff: everything, including operations
     AUDITOR = "auditor"  # read-only, everything
+    PARTNER_AGENCY = "partner_agency"  # another programme's system: only the routes naming it (the enrolment check)
     SYSTEM = "system"  # a service acting on its own (consumers); never granted to a key or a token
 
 

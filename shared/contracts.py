@@ -183,7 +183,7 @@ class IdentityReviewRequested(Payload):
     desa_code: str
 
 
-PersonChange = Literal["deceased", "moved_out", "inactive"]
+PersonChange = Literal["deceased", "moved_out", "inactive", "became_wage_earner"]  # the last from a re-check
 
 
 class RegistryPersonUpdated(Payload):
@@ -225,6 +225,25 @@ class EnrolmentEnded(Payload):
     nominator: Nominator
 
 
+class EnrolmentRefused(Payload):
+    """BPJS Ketenagakerjaan refused to register a seat: no cover; the seat went to the next person waiting.
+
+    The nominator is told why (``refusal_code`` and BPJS's own ``refusal_reason``) so the person's case can be fixed.
+    """
+
+    event_type: ClassVar[str] = "EnrolmentRefused"
+    schema_version: ClassVar[int] = 1
+    topic: ClassVar[str] = topics.ENROLMENT_REFUSED
+
+    nomination_id: uuid.UUID
+    programme_year: int
+    refusal_code: str = Field(description="BPJS's refusal code, e.g. PU_ACTIVE")
+    refusal_reason: str = Field(description="BPJS's explanation, as it gave it")
+    full_name: str
+    desa_code: str
+    nominator: Nominator
+
+
 Purpose = Literal[
     "enrolment_confirmed",
     "enrolment_waitlisted",
@@ -232,6 +251,7 @@ Purpose = Literal[
     "identity_rejected",
     "enrolment_ended",
     "death_benefit_information",
+    "enrolment_refused",
 ]
 RecipientRole = Literal["beneficiary", "nominator"]
 
@@ -272,6 +292,7 @@ PAYLOADS: tuple[type[Payload], ...] = (
     IdentityReviewRequested,
     RegistryPersonUpdated,
     EnrolmentEnded,
+    EnrolmentRefused,
 )
 PAYLOAD_BY_TYPE: dict[str, type[Payload]] = {p.event_type: p for p in PAYLOADS}
 

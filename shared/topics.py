@@ -58,6 +58,7 @@ NOTIFICATION_FAILED = "notification.failed"
 IDENTITY_REVIEW_REQUESTED = "identity.review_requested"
 REGISTRY_PERSON_UPDATED = "registry.person_updated"
 ENROLMENT_ENDED = "enrolment.ended"
+ENROLMENT_REFUSED = "enrolment.refused"
 
 # The one producing service of each event topic (one event type per topic, shared/contracts.py).
 OWNERS: dict[str, str] = {
@@ -69,6 +70,7 @@ OWNERS: dict[str, str] = {
     ENROLMENT_CONFIRMED: "enrolment",
     ENROLMENT_WAITLISTED: "enrolment",
     ENROLMENT_ENDED: "enrolment",
+    ENROLMENT_REFUSED: "enrolment",
     NOTIFICATION_SENT: "notification",
     NOTIFICATION_FAILED: "notification",
 }
@@ -84,6 +86,7 @@ EVENT_TOPICS = (
     IDENTITY_REVIEW_REQUESTED,
     REGISTRY_PERSON_UPDATED,
     ENROLMENT_ENDED,
+    ENROLMENT_REFUSED,
 )
 
 

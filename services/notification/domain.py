@@ -19,6 +19,7 @@ from shared import reasons as reason_catalogue
 from shared.contracts import (
     EnrolmentConfirmed,
     EnrolmentEnded,
+    EnrolmentRefused,
     EnrolmentWaitlisted,
     IdentityRejected,
     Nominator,
@@ -33,6 +34,7 @@ Purpose = Literal[
     "identity_rejected",
     "enrolment_ended",
     "death_benefit_information",
+    "enrolment_refused",
 ]
 Role = Literal["beneficiary", "nominator"]
 
@@ -46,6 +48,7 @@ TEMPLATE_VERSIONS: dict[str, int] = {
     "identity_rejected": 1,
     "enrolment_ended": 1,
     "death_benefit_information": 1,
+    "enrolment_refused": 1,
     "contact_invalid": 1,
     "daily_digest": 1,
 }
@@ -57,6 +60,7 @@ SUBJECTS: dict[str, str] = {
     "identity_rejected": "Usulan BPJS Ketenagakerjaan tidak lolos verifikasi",
     "enrolment_ended": "Kepesertaan BPJS Ketenagakerjaan berakhir",
     "death_benefit_information": "Santunan kematian BPJS Ketenagakerjaan untuk ahli waris",
+    "enrolment_refused": "Pendaftaran BPJS Ketenagakerjaan ditolak BPJS",
     DIGEST: "Ringkasan harian usulan BPJS Ketenagakerjaan",
 }
 
@@ -314,6 +318,16 @@ def plan(event_id: uuid.UUID, payload: Payload, policy: ChannelPolicy, regions: 
                 "reasons": explain_reasons([r.code for r in payload.reasons]),
             }
             return [_planned(event_id, "identity_rejected", "nominator", variables, payload.nominator, policy)]
+        case EnrolmentRefused():
+            # To the nominator, who can get the person's data put right: BPJS's reason, as BPJS gave it.
+            variables = {
+                "full_name": payload.full_name,
+                "reference": short_reference(payload.nomination_id),
+                "village": village_name(payload.desa_code, regions),
+                "refusal_code": payload.refusal_code,
+                "refusal_reason": payload.refusal_reason,
+            }
+            return [_planned(event_id, "enrolment_refused", "nominator", variables, payload.nominator, policy)]
         case EnrolmentEnded(reason="deceased"):
             variables = {
                 "membership_number": payload.membership_number,

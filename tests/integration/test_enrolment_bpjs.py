@@ -175,6 +175,14 @@ async def test_registrar_confirms_only_when_bpjs_answers_and_loses_nothing_in_an
     ]
     assert all(e.payload.membership_number.startswith("9") for e in confirmed)  # the simulator's numbers
     assert await used(pool) == {"APBD-KAB": 2, "APBD-PROV": 1}
+    # The refusal is an event, for the message to the nominator with BPJS's reason.
+    [refused] = await emitted(pool, "EnrolmentRefused")
+    assert (refused.payload.nomination_id, refused.payload.refusal_code) == (
+        people[1].payload.nomination_id,
+        "PU_ACTIVE",
+    )
+    assert refused.payload.refusal_reason.startswith("Sudah terdaftar sebagai peserta Penerima Upah")
+    assert refused.payload.nominator == people[1].payload.nominator and refused.person_key == people[1].person_key
     refusal = await pool.fetchrow("SELECT bpjs_refusal_code, end_reason FROM seats WHERE status = 'refused'")
     assert dict(refusal) == {"bpjs_refusal_code": "PU_ACTIVE", "end_reason": "bpjs_refused"}
     issuers = await pool.fetch("SELECT DISTINCT membership_issuer FROM seats WHERE status = 'active'")

@@ -31,6 +31,7 @@ from shared import db, topics
 from shared.consumer import Consumer
 from shared.contracts import (
     EnrolmentConfirmed,
+    EnrolmentRefused,
     EnrolmentWaitlisted,
     Envelope,
     IdentityRejected,
@@ -203,6 +204,21 @@ async def test_the_same_batch_twice_gives_one_delivery_per_event_recipient_and_p
             cause.payload.nomination_id,
         )
         assert env.payload.delivery_id == by_event[cause.event_id]["id"]
+
+
+async def test_a_bpjs_refusal_becomes_one_message_to_the_nominator_with_the_reason(pool: asyncpg.Pool) -> None:
+    refusal = EnrolmentRefused(
+        nomination_id=uuid.uuid4(), programme_year=2026, refusal_code="PU_ACTIVE",
+        refusal_reason="Sudah terdaftar sebagai peserta Penerima Upah", full_name="Siti Aminah",
+        desa_code=DESA, nominator=nominator(),
+    )  # fmt: skip
+    event = envelope(refusal)
+    for _ in range(2):  # a redelivery adds nothing
+        await consumer(pool, EnrolmentRefused).process(records(PREFIX + "enrolment.refused", [event]))
+    [row] = await deliveries(pool)
+    assert (row["purpose"], row["recipient_role"], row["nomination_id"]) == (
+        "enrolment_refused", "nominator", refusal.nomination_id)  # fmt: skip
+    assert "Sudah terdaftar sebagai peserta Penerima Upah" in row["body"]
 
 
 async def test_a_replay_past_the_inbox_still_adds_nothing(pool: asyncpg.Pool) -> None:
