@@ -44,6 +44,7 @@ from shared.contracts import (
 )
 from shared.regions import default_regions
 from shared.service import Runtime
+from tests import signed
 from tests.integration import enrolment_support
 from tests.integration.test_verification_handler import (
     CLEAN,
@@ -220,8 +221,9 @@ def verified_from(submitted_event: Any) -> Any:
         phone=n.phone, desa_code=n.address.desa_code, occupation=n.occupation, nominator=n.nominator,
         programme_regency=n.programme_regency, name_score=100,
     )  # fmt: skip
-    return new_envelope(payload, producer="verification", person_key=submitted_event.person_key,
-                        correlation_id=n.nomination_id)  # fmt: skip
+    envelope = new_envelope(payload, producer="verification", person_key=submitted_event.person_key,
+                            correlation_id=n.nomination_id)  # fmt: skip
+    return signed.proven(envelope)  # with the nomination's submission proof, as verification passes it on
 
 
 # ------------------------------------------------------------------------------------------------------ tests
