@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 
 from deploy.config import REPO_ROOT, SERVICES, StackConfig, StackError
-from deploy.procs import running_pid, spawn, tail, terminate
+from deploy.procs import port_open, running_pid, spawn, tail, terminate
 
 log = logging.getLogger("payung.stack")
 
@@ -295,6 +295,9 @@ def start(cfg: StackConfig) -> int:
     pid = current_pid(cfg)
     if pid is not None:
         return pid
+    if port_open(cfg.host, cfg.keycloak_port):
+        # another program (or another instance's Keycloak) would answer the health check in this one's place
+        raise StackError(f"port {cfg.host}:{cfg.keycloak_port} is taken: set PAYUNG_KEYCLOAK_PORT (or --no-idp)")
     kc_home = ensure_home(cfg)
     write_realm(cfg)
     data = ensure_secrets(cfg.stack_dir)
