@@ -178,3 +178,26 @@ def test_open_redirects_are_refused() -> None:
 def test_an_issuer_without_a_session_secret_is_refused() -> None:
     with pytest.raises(ValueError, match="SESSION_SECRET"):
         websession.install(FastAPI(), settings(session_secret="short"))
+
+
+@pytest.mark.parametrize("path", ["/", "/dashboard", "/dashboard.xlsx?lang=en"])
+async def test_the_dashboard_pages_need_a_session_or_a_key(path: str) -> None:
+    from services.reporting.app import create
+    from services.reporting.settings import ReportingSettings
+
+    key = new_api_key()
+    settings = ReportingSettings(
+        database_url="postgresql://unused:unused@127.0.0.1:1/unused",
+        kafka_bootstrap="127.0.0.1:1",
+        api_keys={hash_api_key(key): {"name": "v", "role": "verifier"}},
+    )
+    async with client(create(settings, WebSignInSettings())) as c:  # sign-in off: API keys only
+        assert (await c.get(path)).status_code == 401
+        assert (await c.get(path, headers={"X-API-Key": "pyg_unknown"})).status_code == 401
+    async with client(create(settings, settings_signin())) as c:  # sign-in on: a browser goes to the login page
+        r = await c.get(path)
+        assert r.status_code == 303 and r.headers["location"].startswith("/auth/login?next=%2F")
+
+
+def settings_signin() -> WebSignInSettings:
+    return settings()
