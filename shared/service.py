@@ -24,7 +24,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from shared import auth, db, logs, metrics, outbox
+from shared import auth, db, http, logs, metrics, outbox, signing
 from shared.consumer import Consumer, Handler
 from shared.contracts import Payload
 from shared.settings import ServiceSettings
@@ -76,6 +76,9 @@ class ServiceSpec:
     # Routes that authenticate their callers themselves (a provider's signed webhook) or serve nothing personal
     # (a dashboard's static page): no API key required. Keep this list short.
     public_routers: Sequence[APIRouter] = ()
+    # Body limits of routes that legitimately need more (or less) than ``http_max_body_bytes``, as
+    # {"POST /v1/things:batch": bytes}, from the service's settings (shared.http.Edge).
+    body_limits: Callable[[Any], Mapping[str, int]] = lambda _settings: {}
 
 
 async def runtime(request: Request) -> Runtime:
@@ -96,16 +99,32 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fa
 
     app = FastAPI(title=spec.title, version="1", lifespan=lifespan)
     app.state.authenticator = auth.Authenticator.from_settings(settings)
-    app.add_exception_handler(auth.AuthError, auth.error_response)
+    http.install_error_format(app)
+    # The edge (shared/http.py) authenticates, rate-limits and bounds the body before FastAPI reads it; the
+    # metrics middleware sits outside it, so refused requests are counted too.
+    app.add_middleware(
+        http.Edge,
+        authenticator=app.state.authenticator,
+        guarded=[route for router in spec.routers for route in router.routes],
+        public=[route for router in spec.public_routers for route in router.routes],
+        route_roles=spec.route_roles,
+        max_body_bytes=settings.http_max_body_bytes,
+        body_limits=spec.body_limits(settings),
+        body_timeout_s=settings.http_body_timeout_s,
+        rate_limit=settings.http_rate_limit or None,
+        public_rate_limit=settings.http_public_rate_limit or None,
+        rate_limit_storage=settings.http_rate_limit_storage,
+    )
     app.add_middleware(metrics.HttpMetrics)
     # Health, metrics and the API docs are open (no personal data; probes and scrapers carry no credentials);
-    # every route of the service itself requires a principal whose role the route allows.
+    # every route of the service itself requires a principal whose role the route allows (checked by the edge
+    # before the body is read, and again by the guard dependency).
     app.include_router(_health_router())
     guard = Depends(auth.route_guard(spec.route_roles))
     for router in spec.routers:
-        app.include_router(router, dependencies=[guard])
+        app.include_router(router, dependencies=[guard], responses=http.GUARDED_RESPONSES)
     for router in spec.public_routers:
-        app.include_router(router)
+        app.include_router(router, responses=http.EDGE_RESPONSES)
     _check_route_roles(spec)
     return app
 
@@ -125,6 +144,7 @@ def _check_route_roles(spec: ServiceSpec) -> None:
 
 @contextlib.asynccontextmanager
 async def _running(spec: ServiceSpec, settings: ServiceSettings) -> AsyncIterator[Runtime]:
+    signing.configure(spec.name)  # no signing key or no trusted keys: refuse to start
     pool = await db.create_pool(settings.database_url, settings.db_pool_min, settings.db_pool_max)
 
     def make_producer() -> AIOKafkaProducer:
@@ -195,6 +215,7 @@ def _subscribe(rt: Runtime, service: str, subs: Sequence[Subscription]) -> None:
         handler=first.handler,
         pool=rt.pool,
         max_attempts=settings.retry_max_attempts,
+        stall_after_s=settings.consumer_stall_seconds,
         # the inbox name of each topic stays <service>.<topic>, as when every topic had a consumer of its own
         inbox_name=f"{service}.{first.topic}",
         more={settings.topic(s.topic): (s.payload, f"{service}.{s.topic}") for s in subs[1:]},
@@ -245,24 +266,45 @@ def _health_router() -> APIRouter:
         try:
             async with asyncio.timeout(2):
                 checks["outbox_backlog"] = await outbox.backlog(rt.pool)
+                checks["outbox_parked"] = await outbox.parked_count(rt.pool)
             checks["database"] = "ok"
         except Exception as exc:
             checks["database"] = type(exc).__name__
         checks["kafka"] = "ok" if await rt.broker.ping(timeout=2) else "unreachable"
         checks["relay"] = {"leader": rt.relay.is_leader, "published": rt.relay.published, "error": rt.relay.last_error}
         checks["consumers"] = {c.name: vars(c.stats) for c in rt.consumers}
-        ok = checks["database"] == "ok" and checks["kafka"] == "ok"
+        stalls = _stalls(rt, checks.get("outbox_backlog"))
+        if stalls:
+            checks["stalled"] = stalls
+        ok = checks["database"] == "ok" and checks["kafka"] == "ok" and not stalls
         return JSONResponse({"status": "ok" if ok else "degraded", **checks}, status_code=200 if ok else 503)
 
     @router.get("/metrics", include_in_schema=False)
     async def prometheus(request: Request) -> Response:
         rt: Runtime | None = getattr(request.app.state, "runtime", None)
         if rt is not None:
-            await metrics.sample_outbox(rt.pool, rt.relay.is_leader)
+            backlog = await metrics.sample_outbox(rt.pool, rt.relay.is_leader)
+            _stalls(rt, backlog)  # sets the stall gauges
         body, content_type = metrics.exposition()
         return Response(body, media_type=content_type)
 
     return router
+
+
+def _stalls(rt: Runtime, backlog: int | None) -> dict[str, str]:
+    """What has stopped advancing, with why (consumer name or "relay" -> reason); sets the stall gauges."""
+    stalls: dict[str, str] = {}
+    for c in rt.consumers:
+        failing = c.stalled_for()
+        if failing:
+            stalls[c.name] = f"failing on the same batch for {failing:.0f} s (limit {c.stall_after_s:.0f} s)"
+    relay_stalled = rt.relay.stalled_for(backlog) if backlog is not None else 0.0
+    limit = rt.settings.relay_stall_seconds
+    metrics.RELAY_STALLED.set(1 if relay_stalled > limit else 0)
+    if relay_stalled > limit:
+        error = f", last error {rt.relay.last_error}" if rt.relay.last_error else ""
+        stalls["relay"] = f"{backlog} rows pending, nothing published for {relay_stalled:.0f} s{error}"
+    return stalls
 
 
 Command = Callable[[ServiceSettings, list[str]], int]
@@ -277,6 +319,7 @@ def main(spec: ServiceSpec, app_path: str, commands: dict[str, Command] | None =
     settings = spec.settings_cls()  # type: ignore[call-arg]
     logs.configure(spec.name, settings.log_level)
     if args.command in commands:
+        signing.configure(spec.name)  # operator commands may write events (a registry load): signed like the rest
         raise SystemExit(commands[args.command](settings, rest))
     if args.command == "migrate":
         applied = db.migrate(settings.database_url, spec.migrations)
@@ -289,4 +332,11 @@ def main(spec: ServiceSpec, app_path: str, commands: dict[str, Command] | None =
         port=settings.http_port,
         log_config=None,
         timeout_graceful_shutdown=int(settings.shutdown_grace_s) + 5,
+        # Half-open and slow connections (docs/security.md, "The HTTP edge"): the head must arrive within
+        # http_header_timeout_s, an idle keep-alive connection closes after http_keep_alive_s, and beyond
+        # http_limit_concurrency connections and tasks new requests get 503 instead of queueing without bound.
+        http=http.header_timeout_protocol(settings.http_header_timeout_s),
+        timeout_keep_alive=settings.http_keep_alive_s,
+        limit_concurrency=settings.http_limit_concurrency,
+        h11_max_incomplete_event_size=settings.http_max_header_bytes,
     )

@@ -13,22 +13,28 @@ import orjson
 
 from services.nomination import domain, repository
 from services.nomination.settings import NominationSettings
-from shared import audit, outbox
+from shared import audit, outbox, signing
 from shared.auth import Principal
-from shared.contracts import Envelope, NominationSubmitted, Payload, new_envelope
-from shared.errors import PayungError
+from shared.contracts import Envelope, NominationSubmitted, Payload, SubmissionProof, new_envelope
+from shared.errors import PayungError, PoisonMessage
 from shared.keys import person_key
 from shared.logs import get_logger
 
 log = get_logger(__name__)
+
+PRODUCER = "nomination"
 
 
 class IdempotencyKeyReused(PayungError):
     """The Idempotency-Key was used before for a different request body."""
 
 
-class UnknownNomination(PayungError):
-    """A downstream event names a nomination this service never issued (dead-lettered)."""
+class InconsistentEvent(PoisonMessage):
+    """A downstream event that contradicts this service's state: it names a nomination this service never issued,
+    or moves one where it cannot go (enrolled after rejected). It changes nothing and is dead-lettered."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, "inconsistent")
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,7 @@ class Submitted:
 @dataclass(frozen=True)
 class AlreadyNominated:
     nomination_id: uuid.UUID
+    visible: bool = True  # whether the caller may read that nomination (its id is shown only then)
 
 
 async def submit(
@@ -76,16 +83,21 @@ async def _submit(
     principal: Principal,
 ) -> Submitted | AlreadyNominated:
     if idempotency_key is not None:
-        earlier = await repository.idempotent_answer(conn, idempotency_key)
+        earlier = await repository.idempotent_answer(conn, principal.name, idempotency_key)
         if earlier is not None:
             if earlier["request_hash"] != request_hash:
                 raise IdempotencyKeyReused(idempotency_key)
             return Submitted(earlier["nomination_id"], created=False)
     live = await repository.live_nomination_of(conn, key)
     if live is not None:
-        return AlreadyNominated(live)
+        return AlreadyNominated(live, visible=live in await _visible(conn, principal, [live]))
     nomination_id = uuid.uuid4()
-    payload = NominationSubmitted(nomination_id=nomination_id, programme_regency=settings.programme_regency, **request)
+    payload = NominationSubmitted(
+        nomination_id=nomination_id,
+        programme_regency=settings.programme_regency,
+        submission_proof=submission_proof(nomination_id, request["nik"], key),
+        **request,
+    )
     await repository.insert(
         conn,
         {
@@ -95,10 +107,10 @@ async def _submit(
             "desa_code": request["address"]["desa_code"],
         },
     )
-    envelope = new_envelope(payload, producer="nomination", person_key=key, correlation_id=nomination_id)
+    envelope = new_envelope(payload, producer=PRODUCER, person_key=key, correlation_id=nomination_id)
     await outbox.add_events(conn, [envelope], settings.topic_prefix)
     if idempotency_key is not None:
-        await repository.remember_answer(conn, idempotency_key, request_hash, nomination_id)
+        await repository.remember_answer(conn, principal.name, idempotency_key, request_hash, nomination_id)
     await audit.record(conn, principal, "nomination.submitted", nomination_id, _audit_detail(request))
     log.info("nomination submitted", nomination_id=str(nomination_id), person_key=key)
     return Submitted(nomination_id, created=True)
@@ -145,7 +157,7 @@ async def _submit_batch(
     settings: NominationSettings,
     principal: Principal,
 ) -> list[BatchOutcome]:
-    answered = await repository.idempotent_answers(conn, [k for _, k in items if k is not None])
+    answered = await repository.idempotent_answers(conn, principal.name, [k for _, k in items if k is not None])
     live = await repository.live_nominations_of(conn, keys)
     outcomes: list[BatchOutcome] = []
     rows: list[dict[str, Any]] = []
@@ -165,7 +177,7 @@ async def _submit_batch(
             answered[idem] = (request_hash, nomination_id)
         outcomes.append(Submitted(nomination_id, created=True))
     if not rows:
-        return outcomes
+        return await _hide_others(conn, principal, outcomes)
     # A concurrent submission may have nominated some of these people since ``live`` was read: the insert skips
     # them (after waiting for that transaction), and their items answer with the winner's nomination instead.
     inserted = await repository.insert_many(conn, rows)
@@ -181,8 +193,12 @@ async def _submit_batch(
         rows = [row for row in rows if row["id"] in inserted]
     envelopes = [
         new_envelope(
-            NominationSubmitted(**_request_of(row), programme_regency=settings.programme_regency),
-            producer="nomination",
+            NominationSubmitted(
+                **_request_of(row),
+                programme_regency=settings.programme_regency,
+                submission_proof=submission_proof(row["id"], row["nik"], row["person_key"]),
+            ),
+            producer=PRODUCER,
             person_key=row["person_key"],
             correlation_id=row["id"],
         )
@@ -190,11 +206,38 @@ async def _submit_batch(
     ]
     await outbox.add_events(conn, envelopes, settings.topic_prefix)
     remembered = sorted((r["idempotency_key"], r["request_hash"], r["id"]) for r in rows if r["idempotency_key"])
-    await repository.remember_answers(conn, remembered)
+    await repository.remember_answers(conn, principal.name, remembered)
     submitted = [(row["id"], _audit_detail(row, batch=True)) for row in rows]
     await audit.record_many(conn, principal, "nomination.submitted", submitted)
     log.info("nomination batch submitted", items=len(items), created=len(rows))
-    return outcomes
+    return await _hide_others(conn, principal, outcomes)
+
+
+async def _visible(conn: asyncpg.Connection, principal: Principal, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these nominations ``principal`` may read (its area covers their desa)."""
+    if principal.area is None:
+        return set(ids)
+    return {i for i, desa in (await repository.desa_codes(conn, ids)).items() if principal.covers(desa)}
+
+
+async def _hide_others(
+    conn: asyncpg.Connection, principal: Principal, outcomes: list[BatchOutcome]
+) -> list[BatchOutcome]:
+    """A conflict with a nomination the caller may not read keeps its id to itself."""
+    others = [o.nomination_id for o in outcomes if isinstance(o, AlreadyNominated)]
+    if not others:
+        return outcomes
+    visible = await _visible(conn, principal, others)
+    return [
+        AlreadyNominated(o.nomination_id, visible=o.nomination_id in visible) if isinstance(o, AlreadyNominated) else o
+        for o in outcomes
+    ]
+
+
+def submission_proof(nomination_id: uuid.UUID, nik: str, key: str) -> SubmissionProof:
+    """This service's attestation that it issued ``nomination_id`` for this person (checked by enrolment)."""
+    kid, signature = signing.attest(PRODUCER, signing.submission_statement(nomination_id, nik, key))
+    return SubmissionProof(kid=kid, signature=signature)
 
 
 def _request_of(row: dict[str, Any]) -> dict[str, Any]:
@@ -241,8 +284,11 @@ async def record_progress(conn: asyncpg.Connection, events: Sequence[Envelope[Pa
     for event in events:
         nomination_id = event.payload.nomination_id  # type: ignore[attr-defined]
         if nomination_id not in progress:
-            raise UnknownNomination(f"{event.event_type} {event.event_id} names unknown nomination {nomination_id}")
-        progress[nomination_id] = domain.apply(progress[nomination_id], event.payload)
+            raise InconsistentEvent(f"{event.event_type} {event.event_id} names a nomination this service never issued")
+        try:
+            progress[nomination_id] = domain.apply(progress[nomination_id], event.payload)
+        except domain.ImpossibleTransition as exc:
+            raise InconsistentEvent(f"{event.event_type} {event.event_id}: {exc}") from None
         history.append(
             (
                 nomination_id,

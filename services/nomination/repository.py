@@ -63,7 +63,7 @@ async def insert_many(conn: asyncpg.Connection, rows: Sequence[dict[str, Any]]) 
                     $9::text[], $10::text[], $11::text[], $12::text[])
              AS r (id, person_key, nik, full_name, birth_date, sex, phone, address, desa_code, occupation, nominator,
                    supporting_letter)
-        ON CONFLICT (person_key) WHERE outcome IS DISTINCT FROM 'rejected' DO NOTHING
+        ON CONFLICT (person_key) WHERE outcome IS NULL OR outcome IN ('waitlisted', 'enrolled') DO NOTHING
         RETURNING id
         """,
         column("id"),
@@ -87,7 +87,7 @@ async def live_nominations_of(conn: asyncpg.Connection, person_keys: Sequence[st
     rows = await conn.fetch(
         """
         SELECT person_key, id FROM nominations
-        WHERE person_key = ANY($1::text[]) AND outcome IS DISTINCT FROM 'rejected'
+        WHERE person_key = ANY($1::text[]) AND (outcome IS NULL OR outcome IN ('waitlisted', 'enrolled'))
         """,
         list(set(person_keys)),
     )
@@ -96,7 +96,11 @@ async def live_nominations_of(conn: asyncpg.Connection, person_keys: Sequence[st
 
 async def live_nomination_of(conn: asyncpg.Connection, person_key: str) -> uuid.UUID | None:
     return await conn.fetchval(  # type: ignore[no-any-return]
-        "SELECT id FROM nominations WHERE person_key = $1 AND outcome IS DISTINCT FROM 'rejected'", person_key
+        """
+        SELECT id FROM nominations
+        WHERE person_key = $1 AND (outcome IS NULL OR outcome IN ('waitlisted', 'enrolled'))
+        """,
+        person_key,
     )
 
 
@@ -172,29 +176,49 @@ async def add_history(
     )
 
 
-async def idempotent_answer(conn: asyncpg.Connection, key: str) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT request_hash, nomination_id FROM idempotency_keys WHERE key = $1", key)
+# Idempotency keys are the caller's own (migration 0003): the same key sent by two callers names two requests.
+async def idempotent_answer(conn: asyncpg.Connection, principal: str, key: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT request_hash, nomination_id FROM idempotency_keys WHERE principal = $1 AND key = $2", principal, key
+    )
 
 
-async def remember_answer(conn: asyncpg.Connection, key: str, request_hash: str, nomination_id: uuid.UUID) -> None:
+async def remember_answer(
+    conn: asyncpg.Connection, principal: str, key: str, request_hash: str, nomination_id: uuid.UUID
+) -> None:
     await conn.execute(
-        "INSERT INTO idempotency_keys (key, request_hash, nomination_id) VALUES ($1, $2, $3)",
+        "INSERT INTO idempotency_keys (principal, key, request_hash, nomination_id) VALUES ($1, $2, $3, $4)",
+        principal,
         key,
         request_hash,
         nomination_id,
     )
 
 
-async def idempotent_answers(conn: asyncpg.Connection, keys: Sequence[str]) -> dict[str, tuple[str, uuid.UUID]]:
+async def idempotent_answers(
+    conn: asyncpg.Connection, principal: str, keys: Sequence[str]
+) -> dict[str, tuple[str, uuid.UUID]]:
     rows = await conn.fetch(
-        "SELECT key, request_hash, nomination_id FROM idempotency_keys WHERE key = ANY($1::text[])", list(set(keys))
+        "SELECT key, request_hash, nomination_id FROM idempotency_keys WHERE principal = $1 AND key = ANY($2::text[])",
+        principal,
+        list(set(keys)),
     )
     return {r["key"]: (r["request_hash"], r["nomination_id"]) for r in rows}
 
 
-async def remember_answers(conn: asyncpg.Connection, rows: Sequence[tuple[str, str, uuid.UUID]]) -> None:
-    """Rows of (key, request hash, nomination id)."""
-    await conn.executemany("INSERT INTO idempotency_keys (key, request_hash, nomination_id) VALUES ($1, $2, $3)", rows)
+async def remember_answers(
+    conn: asyncpg.Connection, principal: str, rows: Sequence[tuple[str, str, uuid.UUID]]
+) -> None:
+    """Rows of (key, request hash, nomination id) of ``principal``."""
+    await conn.executemany(
+        "INSERT INTO idempotency_keys (principal, key, request_hash, nomination_id) VALUES ($1, $2, $3, $4)",
+        [(principal, *row) for row in rows],
+    )
+
+
+async def desa_codes(conn: asyncpg.Connection, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+    rows = await conn.fetch("SELECT id, desa_code FROM nominations WHERE id = ANY($1::uuid[])", list(set(ids)))
+    return {r["id"]: r["desa_code"] for r in rows}
 
 
 # The summaries take an optional area (a dotted region code: desa, kecamatan, ...) as $1 and count only the

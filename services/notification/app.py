@@ -18,7 +18,13 @@ from services.notification.schedule import SendWindow
 from services.notification.settings import NotificationSettings
 from shared import topics
 from shared.asyncapi import SHARED_GROUPS
-from shared.contracts import EnrolmentConfirmed, EnrolmentEnded, EnrolmentWaitlisted, IdentityRejected
+from shared.contracts import (
+    EnrolmentConfirmed,
+    EnrolmentEnded,
+    EnrolmentRefused,
+    EnrolmentWaitlisted,
+    IdentityRejected,
+)
 from shared.regions import default_regions
 from shared.service import Runtime, ServiceSpec, Subscription, create_app
 
@@ -48,6 +54,8 @@ def dispatcher_config(settings: NotificationSettings) -> DispatcherConfig:
         window=SendWindow(settings.send_window_start, settings.send_window_end, ZoneInfo(settings.send_window_tz)),
         quiet_channels=settings.quiet_channels,
         rates=settings.rates,
+        recipient_daily_limit=settings.recipient_daily_limit,
+        digests=settings.digest_enabled,
     )
 
 
@@ -76,6 +84,7 @@ def _subscriptions(rt: Runtime) -> list[Subscription]:
         Subscription(topics.ENROLMENT_WAITLISTED, EnrolmentWaitlisted, handle, group=SHARED_GROUPS["notification"]),
         Subscription(topics.IDENTITY_REJECTED, IdentityRejected, handle, group=SHARED_GROUPS["notification"]),
         Subscription(topics.ENROLMENT_ENDED, EnrolmentEnded, handle, group=SHARED_GROUPS["notification"]),
+        Subscription(topics.ENROLMENT_REFUSED, EnrolmentRefused, handle, group=SHARED_GROUPS["notification"]),
     ]
 
 
@@ -103,6 +112,8 @@ SPEC = ServiceSpec(
     # Provider webhooks authenticate by their HMAC signature (api.receive), not by a Payung principal.
     public_routers=[api.provider_webhooks],
     setup=_setup,
+    # A provider batches many statuses in one callback: more room than the default 64 KiB.
+    body_limits=lambda s: {"POST /v1/receipts/{channel}": s.webhook_max_body_bytes},
 )
 
 

@@ -12,14 +12,13 @@ import httpx
 import pytest
 from fastapi import Depends, FastAPI, Request
 
-from shared import websession
+from shared import http, websession
 from shared.auth import (
     ApiKeyStore,
     Authenticator,
     AuthError,
     Principal,
     Role,
-    error_response,
     hash_api_key,
     new_api_key,
 )
@@ -77,7 +76,7 @@ def test_a_session_round_trips_the_user() -> None:
 def app_with(web: WebSignInSettings, key: str) -> FastAPI:
     app = FastAPI()
     app.state.authenticator = Authenticator(ApiKeyStore({hash_api_key(key): Principal("script", Role.PROGRAMME_ADMIN)}))
-    app.add_exception_handler(AuthError, error_response)
+    http.install_error_format(app)
     websession.install(app, web)
 
     @app.get("/test-login/{role}")
