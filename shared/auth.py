@@ -277,3 +277,33 @@ def route_guard(route_roles: Mapping[str, Collection[str]]) -> Any:
             raise AuthError(403, "FORBIDDEN", f"role {caller.role} may not {request.method} {path}")
 
     return guard
+
+
+# ------------------------------------------------------------------------------- claims of people's tokens
+def _single(value: Any, what: str) -> Any:
+    """Providers send an attribute as a string or a one-element list (Keycloak's multivalued mappers)."""
+    if isinstance(value, list):
+        if len(value) != 1:
+            raise ValueError(f"{what} claim must hold one value, not {len(value)}")
+        return value[0]
+    return value
+
+
+def principal_from_token_claims(
+    claims: Mapping[str, Any], *, role_claim: str, area_claim: str, name_prefix: str = ""
+) -> Principal:
+    """The principal of a person's OIDC token (sign-in for people, shared/websession.py), or AuthError 403.
+
+    The same rules as an API key of that role and area (``principal_from_claims``): a nominator without an area, a
+    SYSTEM role or an unknown one is refused. The name is ``name_prefix + sub``, an account id for audit rows."""
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub:
+        raise AuthError(403, "FORBIDDEN", "token has no subject")
+    try:
+        role = _single(claims.get(role_claim), "role")
+        if role is None:
+            raise ValueError(f"no {role_claim!r} claim: this account has no Payung role")
+        area = _single(claims.get(area_claim), "area")
+        return principal_from_claims(name_prefix + sub, role, area)
+    except ValueError as exc:
+        raise AuthError(403, "FORBIDDEN", f"token claims: {exc}") from None
