@@ -361,7 +361,9 @@ def _record(result: ImportResult, number: int, response: httpx.Response | None) 
             RowError(number, "-", "Layanan nominasi tidak dapat dihubungi; impor ulang nanti", f"service: {status}")
         )
         return
-    body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+    content_type = response.headers.get("content-type", "")
+    # answers are application/json, errors application/problem+json (RFC 9457)
+    body = response.json() if content_type.startswith(("application/json", "application/problem+json")) else {}
     if response.status_code == 202:
         result.nomination_ids[number] = body["nomination_id"]
         if response.headers.get("Idempotent-Replayed") == "true":

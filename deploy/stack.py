@@ -104,6 +104,12 @@ def service_env(cfg: StackConfig, name: str) -> dict[str, str]:
             "PAYUNG_KAFKA_USERNAME": options["sasl_plain_username"],
             "PAYUNG_KAFKA_PASSWORD": options["sasl_plain_password"],
         }
+    # The local stack's demo, benchmark and tests push thousands of requests with one key and send many messages
+    # to one synthetic official: the edge's per-key limit and notification's per-recipient limit are raised here
+    # (their defaults, for deployments, are in shared/settings.py and services/notification/settings.py).
+    env["PAYUNG_HTTP_RATE_LIMIT"] = os.environ.get("PAYUNG_HTTP_RATE_LIMIT", "1000000/minute")
+    if name == "notification":
+        env["PAYUNG_RECIPIENT_DAILY_LIMIT"] = os.environ.get("PAYUNG_RECIPIENT_DAILY_LIMIT", "0")
     # Who may call the HTTP APIs: the operator's key file, else this instance's local keys (deploy/apikeys.py).
     env["PAYUNG_API_KEYS_FILE"] = os.environ.get("PAYUNG_API_KEYS_FILE") or str(_local_api_keys(cfg))
     if name == "nomination":

@@ -26,7 +26,6 @@ from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends, Request
-from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from shared.errors import PayungError
@@ -141,11 +140,17 @@ class JwtVerifier:
         keys: Mapping[str | None, Any],
         *,
         algorithms: Collection[str],
-        issuer: str | None,
-        audience: str | None,
+        issuer: str,
+        audience: str,
         role_claim: str = "payung_role",
         area_claim: str = "payung_area",
     ) -> None:
+        if not issuer or not audience:
+            # Without both, a token the same identity provider issued for another application (or another
+            # provider's token signed with a shared key) would be accepted here.
+            raise ValueError(
+                "JWT bearer tokens need an issuer and an audience (PAYUNG_JWT_ISSUER, PAYUNG_JWT_AUDIENCE)"
+            )
         unsafe = set(algorithms) - JWT_ALGORITHMS
         if unsafe or not algorithms:
             raise ValueError(f"JWT algorithms must be asymmetric ones of {sorted(JWT_ALGORITHMS)}; got {unsafe}")
@@ -175,7 +180,7 @@ class JwtVerifier:
                 algorithms=self._algorithms,
                 issuer=self._issuer,
                 audience=self._audience,
-                options={"require": ["exp", "sub"], "verify_aud": self._audience is not None},
+                options={"require": ["exp", "sub", "iss", "aud"]},
             )
         except (jwt.PyJWTError, TypeError, ValueError) as exc:  # TypeError: the key does not fit the token's alg
             raise AuthError(401, "UNAUTHENTICATED", f"invalid token: {type(exc).__name__}") from None
@@ -271,9 +276,3 @@ def route_guard(route_roles: Mapping[str, Collection[str]]) -> Any:
             raise AuthError(403, "FORBIDDEN", f"role {caller.role} may not {request.method} {path}")
 
     return guard
-
-
-async def error_response(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, AuthError)
-    headers = {"WWW-Authenticate": 'Bearer realm="payung"'} if exc.status == 401 else None
-    return JSONResponse({"code": exc.code, "message": exc.message}, status_code=exc.status, headers=headers)

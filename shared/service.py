@@ -24,7 +24,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from shared import auth, db, logs, metrics, outbox
+from shared import auth, db, http, logs, metrics, outbox
 from shared.consumer import Consumer, Handler
 from shared.contracts import Payload
 from shared.settings import ServiceSettings
@@ -76,6 +76,9 @@ class ServiceSpec:
     # Routes that authenticate their callers themselves (a provider's signed webhook) or serve nothing personal
     # (a dashboard's static page): no API key required. Keep this list short.
     public_routers: Sequence[APIRouter] = ()
+    # Body limits of routes that legitimately need more (or less) than ``http_max_body_bytes``, as
+    # {"POST /v1/things:batch": bytes}, from the service's settings (shared.http.Edge).
+    body_limits: Callable[[Any], Mapping[str, int]] = lambda _settings: {}
 
 
 async def runtime(request: Request) -> Runtime:
@@ -96,16 +99,32 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fa
 
     app = FastAPI(title=spec.title, version="1", lifespan=lifespan)
     app.state.authenticator = auth.Authenticator.from_settings(settings)
-    app.add_exception_handler(auth.AuthError, auth.error_response)
+    http.install_error_format(app)
+    # The edge (shared/http.py) authenticates, rate-limits and bounds the body before FastAPI reads it; the
+    # metrics middleware sits outside it, so refused requests are counted too.
+    app.add_middleware(
+        http.Edge,
+        authenticator=app.state.authenticator,
+        guarded=[route for router in spec.routers for route in router.routes],
+        public=[route for router in spec.public_routers for route in router.routes],
+        route_roles=spec.route_roles,
+        max_body_bytes=settings.http_max_body_bytes,
+        body_limits=spec.body_limits(settings),
+        body_timeout_s=settings.http_body_timeout_s,
+        rate_limit=settings.http_rate_limit or None,
+        public_rate_limit=settings.http_public_rate_limit or None,
+        rate_limit_storage=settings.http_rate_limit_storage,
+    )
     app.add_middleware(metrics.HttpMetrics)
     # Health, metrics and the API docs are open (no personal data; probes and scrapers carry no credentials);
-    # every route of the service itself requires a principal whose role the route allows.
+    # every route of the service itself requires a principal whose role the route allows (checked by the edge
+    # before the body is read, and again by the guard dependency).
     app.include_router(_health_router())
     guard = Depends(auth.route_guard(spec.route_roles))
     for router in spec.routers:
-        app.include_router(router, dependencies=[guard])
+        app.include_router(router, dependencies=[guard], responses=http.GUARDED_RESPONSES)
     for router in spec.public_routers:
-        app.include_router(router)
+        app.include_router(router, responses=http.EDGE_RESPONSES)
     _check_route_roles(spec)
     return app
 
@@ -289,4 +308,11 @@ def main(spec: ServiceSpec, app_path: str, commands: dict[str, Command] | None =
         port=settings.http_port,
         log_config=None,
         timeout_graceful_shutdown=int(settings.shutdown_grace_s) + 5,
+        # Half-open and slow connections (docs/security.md, "The HTTP edge"): the head must arrive within
+        # http_header_timeout_s, an idle keep-alive connection closes after http_keep_alive_s, and beyond
+        # http_limit_concurrency connections and tasks new requests get 503 instead of queueing without bound.
+        http=http.header_timeout_protocol(settings.http_header_timeout_s),
+        timeout_keep_alive=settings.http_keep_alive_s,
+        limit_concurrency=settings.http_limit_concurrency,
+        h11_max_incomplete_event_size=settings.http_max_header_bytes,
     )

@@ -83,5 +83,24 @@ class ServiceSettings(KafkaClientSettings):
     jwt_role_claim: str = "payung_role"
     jwt_area_claim: str = Field(default="payung_area", description="Dotted region code the principal is scoped to")
 
+    # The HTTP edge (shared/http.py, docs/security.md "The HTTP edge").
+    http_max_body_bytes: int = Field(default=64 * 1024, ge=1, description="Body limit of a route without its own")
+    http_body_timeout_s: float = Field(default=10.0, gt=0, description="Longest wait for the next body chunk: 408")
+    http_header_timeout_s: float = Field(default=10.0, gt=0, description="Request line and headers must arrive within")
+    http_keep_alive_s: int = Field(default=5, ge=1, description="An idle keep-alive connection closes after")
+    http_limit_concurrency: int | None = Field(default=500, ge=1, description="Connections+tasks before 503")
+    http_max_header_bytes: int = Field(default=16 * 1024, ge=1024, description="Request head limit (h11 parser)")
+    http_rate_limit: str = Field(
+        default="1200/minute;100/second",
+        description="Requests per authenticated principal (the `limits` notation; empty: no limit): 429 beyond",
+    )
+    http_public_rate_limit: str = Field(
+        default="600/minute", description="Requests per client address on the routes without a key (webhooks)"
+    )
+    http_rate_limit_storage: str = Field(
+        default="memory://",
+        description="Where the counters live: memory:// (per process) or a shared store (redis://...) of `limits`",
+    )
+
     def topic(self, name: str) -> str:
         return self.topic_prefix + name

@@ -16,10 +16,13 @@ from pydantic import BaseModel, Field
 from services.enrolment import domain, lifecycle, repository
 from services.enrolment import repository_lifecycle as lrepo
 from services.enrolment.settings import EnrolmentSettings
+from shared import audit
+from shared.auth import Principal, principal
 from shared.service import Runtime, runtime
 
 router = APIRouter(prefix="/v1", tags=["enrolment"])
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
+Caller = Annotated[Principal, Depends(principal)]
 
 
 class FundingSourceOut(BaseModel):
@@ -89,9 +92,13 @@ async def list_funding_sources(
 
 
 @router.get("/enrolments/{nomination_id}", responses={404: {"description": "No seat and no waitlist place"}})
-async def get_enrolment(rt: RuntimeDep, nomination_id: uuid.UUID) -> EnrolmentOut:
-    """The latest seat of a nomination (any status), or its current place on the waitlist."""
-    seat = await repository.find_seat(rt.pool, nomination_id)
+async def get_enrolment(rt: RuntimeDep, nomination_id: uuid.UUID, caller: Caller) -> EnrolmentOut:
+    """The latest seat of a nomination (any status), or its current place on the waitlist. A membership number is
+    personal data: every read is audited with the caller."""
+    async with rt.pool.acquire() as conn, conn.transaction():
+        await audit.record(conn, caller, "enrolment.read", nomination_id)
+        seat = await repository.find_seat(conn, nomination_id)
+        waiting = None if seat is not None else await repository.find_waitlisted(conn, nomination_id)
     if seat is not None:
         status = "enrolled" if seat["status"] == "active" else seat["status"]
         return EnrolmentOut(
@@ -108,7 +115,6 @@ async def get_enrolment(rt: RuntimeDep, nomination_id: uuid.UUID) -> EnrolmentOu
             coverage_start=seat["coverage_start"],
             enrolled_at=seat["enrolled_at"],
         )
-    waiting = await repository.find_waitlisted(rt.pool, nomination_id)
     if waiting is not None:
         return EnrolmentOut(
             nomination_id=nomination_id,
@@ -134,7 +140,6 @@ class EndIn(BaseModel):
     reason: Literal["became_wage_earner", "opted_out", "contributions_unpaid"]
     effective_date: date
     note: str | None = Field(default=None, max_length=1000)
-    recorded_by: str = Field(min_length=1, max_length=200, description="The Disnaker officer recording it")
 
 
 class EndOut(BaseModel):
@@ -157,22 +162,27 @@ class ChangeOut(BaseModel):
     "/enrolments/{nomination_id}/end",
     responses={404: {"description": "No live seat and no waitlist place"}},
 )
-async def end_enrolment(rt: RuntimeDep, nomination_id: uuid.UUID, body: EndIn) -> EndOut:
+async def end_enrolment(rt: RuntimeDep, nomination_id: uuid.UUID, body: EndIn, caller: Caller) -> EndOut:
     """Record that a person left the programme; the seat goes to the next person waiting, in the same
-    transaction. Deaths and moves come from the civil registry instead (``registry.person_updated``)."""
+    transaction. Deaths and moves come from the civil registry instead (``registry.person_updated``).
+    Who recorded it is the authenticated caller, never a name from the body."""
     seating = cast(lifecycle.Seating, rt.resources["seating"])
-    request = lifecycle.EndRequest(nomination_id, body.reason, body.effective_date, body.recorded_by, body.note)
+    request = lifecycle.EndRequest(nomination_id, body.reason, body.effective_date, caller.name, body.note)
     async with rt.pool.acquire() as conn, conn.transaction():
         result = await lifecycle.end_enrolment(conn, seating, request)
+        if result.outcome != "nothing_to_end":
+            await audit.record(conn, caller, "enrolment.ended", nomination_id, {"reason": body.reason})
     if result.outcome == "nothing_to_end":
         raise HTTPException(status_code=404, detail="no live seat and no waitlist place for this nomination")
     return EndOut(nomination_id=nomination_id, outcome=result.outcome, coverage_end=result.coverage_end)
 
 
 @router.get("/enrolments/{nomination_id}/changes")
-async def enrolment_changes(rt: RuntimeDep, nomination_id: uuid.UUID) -> list[ChangeOut]:
-    """The audit of a nomination's seat after allocation: who changed what, when and why."""
-    return [ChangeOut(**dict(r)) for r in await lrepo.changes_of(rt.pool, nomination_id)]
+async def enrolment_changes(rt: RuntimeDep, nomination_id: uuid.UUID, caller: Caller) -> list[ChangeOut]:
+    """The audit of a nomination's seat after allocation: who changed what, when and why (the read is audited)."""
+    async with rt.pool.acquire() as conn, conn.transaction():
+        await audit.record(conn, caller, "enrolment.changes_read", nomination_id)
+        return [ChangeOut(**dict(r)) for r in await lrepo.changes_of(conn, nomination_id)]
 
 
 # --- budget -------------------------------------------------------------------------------------------------------

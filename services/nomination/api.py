@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import unicodedata
 import uuid
-from collections.abc import Sequence
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Request, status
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, Depends, Header, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from services.nomination import domain, handlers, repository
 from shared.auth import Principal, principal
+from shared.http import ProblemDetails, field_errors, problem
 from shared.regions import default_regions
 from shared.service import Runtime, runtime
 
@@ -141,10 +140,12 @@ class Accepted(BaseModel):
     links: dict[str, str]
 
 
-class Problem(BaseModel):
-    code: str
-    message: str
-    nomination_id: uuid.UUID | None = None
+class Problem(ProblemDetails):
+    """A problem document (RFC 9457) with the nomination's extension members."""
+
+    nomination_id: uuid.UUID | None = Field(
+        default=None, description="409: the live nomination, only when the caller may read it"
+    )
 
 
 class HistoryEntry(BaseModel):
@@ -179,7 +180,10 @@ def _links(nomination_id: uuid.UUID) -> dict[str, str]:
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Accepted,
     responses={
-        403: {"model": Problem, "description": "The address lies outside the caller's area"},
+        403: {
+            "model": Problem,
+            "description": "The address lies outside the caller's area, or the nominator is not one this key may claim",
+        },
         409: {"model": Problem, "description": "This person already has a live nomination"},
     },
 )
@@ -195,6 +199,10 @@ async def submit_nomination(
     if not caller.covers(body.address.desa_code):
         await handlers.record_denied(rt.pool, caller, "nomination.submit_denied", {"desa_code": body.address.desa_code})
         return _out_of_area()
+    claim = domain.nominator_claim_error(caller.area, body.nominator.type, body.nominator.region_code)
+    if claim is not None:
+        await handlers.record_denied(rt.pool, caller, "nomination.submit_denied", {"reason": "nominator_claim"})
+        return _bad_claim(claim)
     try:
         result = await handlers.submit(
             rt.pool,
@@ -206,16 +214,17 @@ async def submit_nomination(
     except handlers.IdempotencyKeyReused:
         return _field_errors([("header.Idempotency-Key", "was already used for a different request body")])
     if isinstance(result, handlers.AlreadyNominated):
-        problem = Problem(
-            code="ALREADY_NOMINATED",
-            message="This NIK already has a nomination in progress; follow that one.",
-            nomination_id=result.nomination_id,
-        )
-        return JSONResponse(
-            problem.model_dump(mode="json"),
-            status_code=status.HTTP_409_CONFLICT,
-            headers={"Location": _links(result.nomination_id)["self"]},
-        )
+        # The other nomination's id and Location only for a caller who may read it: to anyone else the answer
+        # must not become a "where is this NIK nominated?" lookup.
+        if result.visible:
+            return problem(
+                409,
+                "This NIK already has a nomination in progress; follow that one.",
+                code="ALREADY_NOMINATED",
+                headers={"Location": _links(result.nomination_id)["self"]},
+                nomination_id=str(result.nomination_id),
+            )
+        return problem(409, "This NIK already has a nomination in progress.", code="ALREADY_NOMINATED")
     accepted = Accepted(nomination_id=result.nomination_id, status="submitted", links=_links(result.nomination_id))
     headers = {"Location": accepted.links["self"]}
     if not result.created:
@@ -264,11 +273,16 @@ async def submit_batch(body: BatchRequest, rt: Annotated[Runtime, Depends(runtim
         try:
             request = NominationRequest.model_validate(item.nomination)
         except ValidationError as exc:
-            errors = [FieldError(field=f, message=m) for f, m in _error_list(exc.errors(), drop_body=False)]
+            errors = [FieldError(field=f, message=m) for f, m in field_errors(exc.errors(), drop_body=False)]
             results[index] = BatchItemResult(index=index, status=422, code="INVALID_REQUEST", errors=errors)
             continue
         if not caller.covers(request.address.desa_code):
             results[index] = BatchItemResult(index=index, status=403, code="OUT_OF_AREA")
+            continue
+        claim = domain.nominator_claim_error(caller.area, request.nominator.type, request.nominator.region_code)
+        if claim is not None:
+            errors = [FieldError(field="nominator", message=claim)]
+            results[index] = BatchItemResult(index=index, status=403, code="NOMINATOR_NOT_ALLOWED", errors=errors)
             continue
         valid.append((index, request.model_dump(mode="python"), item.idempotency_key))
     outcomes = await handlers.submit_batch(
@@ -288,7 +302,8 @@ async def submit_batch(body: BatchRequest, rt: Annotated[Runtime, Depends(runtim
 
 def _batch_result(index: int, outcome: handlers.BatchOutcome) -> BatchItemResult:
     if isinstance(outcome, handlers.AlreadyNominated):
-        return BatchItemResult(index=index, status=409, code="ALREADY_NOMINATED", nomination_id=outcome.nomination_id)
+        shown = outcome.nomination_id if outcome.visible else None
+        return BatchItemResult(index=index, status=409, code="ALREADY_NOMINATED", nomination_id=shown)
     if isinstance(outcome, handlers.KeyReused):
         errors = [FieldError(field="idempotency_key", message="was already used for a different request body")]
         return BatchItemResult(index=index, status=422, code="INVALID_REQUEST", errors=errors)
@@ -313,9 +328,7 @@ async def get_nomination(nomination_id: uuid.UUID, rt: Annotated[Runtime, Depend
     """Where a nomination is; each read is audited. Outside a nominator's area it answers 404, as if absent."""
     found = await handlers.read(rt.pool, nomination_id, caller)
     if found is None:
-        return JSONResponse(
-            Problem(code="NOT_FOUND", message="No such nomination").model_dump(mode="json"), status_code=404
-        )
+        return problem(404, "No such nomination")
     row, history = found
     progress = row["progress"] or {}
     return NominationView(
@@ -335,28 +348,12 @@ async def get_nomination(nomination_id: uuid.UUID, rt: Annotated[Runtime, Depend
 
 
 def _out_of_area() -> JSONResponse:
-    problem = Problem(code="OUT_OF_AREA", message="The address lies outside the area of this account")
-    return JSONResponse(problem.model_dump(mode="json"), status_code=status.HTTP_403_FORBIDDEN)
+    return problem(403, "The address lies outside the area of this account", code="OUT_OF_AREA")
+
+
+def _bad_claim(reason: str) -> JSONResponse:
+    return problem(403, reason, code="NOMINATOR_NOT_ALLOWED", errors=[("nominator", reason)])
 
 
 def _field_errors(errors: list[tuple[str, str]]) -> JSONResponse:
-    return JSONResponse(
-        {"code": "INVALID_REQUEST", "errors": [{"field": f, "message": m} for f, m in errors]},
-        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-    )
-
-
-async def validation_error_handler(_: Request, exc: Exception) -> JSONResponse:
-    """422 with one reason per field; the submitted values are not echoed back (they are personal data)."""
-    assert isinstance(exc, RequestValidationError)
-    return _field_errors(_error_list(exc.errors(), drop_body=True))
-
-
-def _error_list(errors: Sequence[Any], drop_body: bool) -> list[tuple[str, str]]:
-    out = []
-    for err in errors:
-        loc = [str(p) for p in err["loc"]]
-        if drop_body and loc and loc[0] == "body":
-            loc = loc[1:]
-        out.append((".".join(loc) or "body", str(err["msg"]).removeprefix("Value error, ")))
-    return out
+    return problem(422, "the request is not valid", errors=errors)

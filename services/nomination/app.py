@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.exceptions import RequestValidationError
 
 from services.nomination import api, handlers
 from services.nomination.settings import NominationSettings
@@ -21,7 +20,6 @@ from shared.contracts import (
     NotificationFailed,
     NotificationSent,
 )
-from shared.http import BodySizeLimit
 from shared.service import Runtime, ServiceSpec, Subscription, create_app
 
 PROGRESS_EVENTS = (
@@ -63,16 +61,12 @@ SPEC = ServiceSpec(
     subscriptions=_subscriptions,
     routers=[api.router],
     route_roles=ROUTE_ROLES,
+    body_limits=lambda s: {
+        "POST /v1/nominations": s.max_body_bytes,
+        "POST /v1/nominations:batch": s.max_batch_body_bytes,
+    },
 )
 
 
 def create(settings: NominationSettings | None = None) -> FastAPI:
-    settings = settings or NominationSettings()  # type: ignore[call-arg]
-    app = create_app(SPEC, settings)
-    app.add_exception_handler(RequestValidationError, api.validation_error_handler)
-    app.add_middleware(
-        BodySizeLimit,
-        max_bytes=settings.max_body_bytes,
-        per_path={"/v1/nominations:batch": settings.max_batch_body_bytes},
-    )
-    return app
+    return create_app(SPEC, settings or NominationSettings())  # type: ignore[call-arg]

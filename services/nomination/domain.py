@@ -201,3 +201,22 @@ STAGE_OF_EVENT = {
     "NotificationSent": "notified",
     "NotificationFailed": "notification_failed",
 }
+
+
+def nominator_claim_error(area: str | None, nominator_type: str, region_code: str) -> str | None:
+    """Why a caller scoped to ``area`` may not nominate as (``nominator_type``, ``region_code``), or None.
+
+    What a nominator may claim comes from its key, not from the body: a desa (or kecamatan) account is an RT or
+    desa official of a desa in its area; a regency (or province) account is Disnaker of a regency in its area. So
+    a desa's key can neither claim to be Disnaker (which would spare it the supporting letter) nor another desa.
+    ``area`` None (programme staff) may claim any nominator.
+    """
+    if area is None:
+        return None
+    local = area.count(".") >= 2  # kecamatan 64.08.01 or desa 64.08.01.2001
+    allowed = ("rt", "desa") if local else ("disnaker",)
+    if nominator_type not in allowed:
+        return f"this account may nominate as {' or '.join(allowed)} only"
+    if not (region_code == area or region_code.startswith(area + ".")):
+        return "this account may name its own area only"
+    return None

@@ -40,6 +40,7 @@ class Submitted:
 @dataclass(frozen=True)
 class AlreadyNominated:
     nomination_id: uuid.UUID
+    visible: bool = True  # whether the caller may read that nomination (its id is shown only then)
 
 
 async def submit(
@@ -76,14 +77,14 @@ async def _submit(
     principal: Principal,
 ) -> Submitted | AlreadyNominated:
     if idempotency_key is not None:
-        earlier = await repository.idempotent_answer(conn, idempotency_key)
+        earlier = await repository.idempotent_answer(conn, principal.name, idempotency_key)
         if earlier is not None:
             if earlier["request_hash"] != request_hash:
                 raise IdempotencyKeyReused(idempotency_key)
             return Submitted(earlier["nomination_id"], created=False)
     live = await repository.live_nomination_of(conn, key)
     if live is not None:
-        return AlreadyNominated(live)
+        return AlreadyNominated(live, visible=live in await _visible(conn, principal, [live]))
     nomination_id = uuid.uuid4()
     payload = NominationSubmitted(nomination_id=nomination_id, programme_regency=settings.programme_regency, **request)
     await repository.insert(
@@ -98,7 +99,7 @@ async def _submit(
     envelope = new_envelope(payload, producer="nomination", person_key=key, correlation_id=nomination_id)
     await outbox.add_events(conn, [envelope], settings.topic_prefix)
     if idempotency_key is not None:
-        await repository.remember_answer(conn, idempotency_key, request_hash, nomination_id)
+        await repository.remember_answer(conn, principal.name, idempotency_key, request_hash, nomination_id)
     await audit.record(conn, principal, "nomination.submitted", nomination_id, _audit_detail(request))
     log.info("nomination submitted", nomination_id=str(nomination_id), person_key=key)
     return Submitted(nomination_id, created=True)
@@ -145,7 +146,7 @@ async def _submit_batch(
     settings: NominationSettings,
     principal: Principal,
 ) -> list[BatchOutcome]:
-    answered = await repository.idempotent_answers(conn, [k for _, k in items if k is not None])
+    answered = await repository.idempotent_answers(conn, principal.name, [k for _, k in items if k is not None])
     live = await repository.live_nominations_of(conn, keys)
     outcomes: list[BatchOutcome] = []
     rows: list[dict[str, Any]] = []
@@ -165,7 +166,7 @@ async def _submit_batch(
             answered[idem] = (request_hash, nomination_id)
         outcomes.append(Submitted(nomination_id, created=True))
     if not rows:
-        return outcomes
+        return await _hide_others(conn, principal, outcomes)
     # A concurrent submission may have nominated some of these people since ``live`` was read: the insert skips
     # them (after waiting for that transaction), and their items answer with the winner's nomination instead.
     inserted = await repository.insert_many(conn, rows)
@@ -190,11 +191,32 @@ async def _submit_batch(
     ]
     await outbox.add_events(conn, envelopes, settings.topic_prefix)
     remembered = sorted((r["idempotency_key"], r["request_hash"], r["id"]) for r in rows if r["idempotency_key"])
-    await repository.remember_answers(conn, remembered)
+    await repository.remember_answers(conn, principal.name, remembered)
     submitted = [(row["id"], _audit_detail(row, batch=True)) for row in rows]
     await audit.record_many(conn, principal, "nomination.submitted", submitted)
     log.info("nomination batch submitted", items=len(items), created=len(rows))
-    return outcomes
+    return await _hide_others(conn, principal, outcomes)
+
+
+async def _visible(conn: asyncpg.Connection, principal: Principal, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these nominations ``principal`` may read (its area covers their desa)."""
+    if principal.area is None:
+        return set(ids)
+    return {i for i, desa in (await repository.desa_codes(conn, ids)).items() if principal.covers(desa)}
+
+
+async def _hide_others(
+    conn: asyncpg.Connection, principal: Principal, outcomes: list[BatchOutcome]
+) -> list[BatchOutcome]:
+    """A conflict with a nomination the caller may not read keeps its id to itself."""
+    others = [o.nomination_id for o in outcomes if isinstance(o, AlreadyNominated)]
+    if not others:
+        return outcomes
+    visible = await _visible(conn, principal, others)
+    return [
+        AlreadyNominated(o.nomination_id, visible=o.nomination_id in visible) if isinstance(o, AlreadyNominated) else o
+        for o in outcomes
+    ]
 
 
 def _request_of(row: dict[str, Any]) -> dict[str, Any]:

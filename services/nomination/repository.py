@@ -172,29 +172,49 @@ async def add_history(
     )
 
 
-async def idempotent_answer(conn: asyncpg.Connection, key: str) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT request_hash, nomination_id FROM idempotency_keys WHERE key = $1", key)
+# Idempotency keys are the caller's own (migration 0003): the same key sent by two callers names two requests.
+async def idempotent_answer(conn: asyncpg.Connection, principal: str, key: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT request_hash, nomination_id FROM idempotency_keys WHERE principal = $1 AND key = $2", principal, key
+    )
 
 
-async def remember_answer(conn: asyncpg.Connection, key: str, request_hash: str, nomination_id: uuid.UUID) -> None:
+async def remember_answer(
+    conn: asyncpg.Connection, principal: str, key: str, request_hash: str, nomination_id: uuid.UUID
+) -> None:
     await conn.execute(
-        "INSERT INTO idempotency_keys (key, request_hash, nomination_id) VALUES ($1, $2, $3)",
+        "INSERT INTO idempotency_keys (principal, key, request_hash, nomination_id) VALUES ($1, $2, $3, $4)",
+        principal,
         key,
         request_hash,
         nomination_id,
     )
 
 
-async def idempotent_answers(conn: asyncpg.Connection, keys: Sequence[str]) -> dict[str, tuple[str, uuid.UUID]]:
+async def idempotent_answers(
+    conn: asyncpg.Connection, principal: str, keys: Sequence[str]
+) -> dict[str, tuple[str, uuid.UUID]]:
     rows = await conn.fetch(
-        "SELECT key, request_hash, nomination_id FROM idempotency_keys WHERE key = ANY($1::text[])", list(set(keys))
+        "SELECT key, request_hash, nomination_id FROM idempotency_keys WHERE principal = $1 AND key = ANY($2::text[])",
+        principal,
+        list(set(keys)),
     )
     return {r["key"]: (r["request_hash"], r["nomination_id"]) for r in rows}
 
 
-async def remember_answers(conn: asyncpg.Connection, rows: Sequence[tuple[str, str, uuid.UUID]]) -> None:
-    """Rows of (key, request hash, nomination id)."""
-    await conn.executemany("INSERT INTO idempotency_keys (key, request_hash, nomination_id) VALUES ($1, $2, $3)", rows)
+async def remember_answers(
+    conn: asyncpg.Connection, principal: str, rows: Sequence[tuple[str, str, uuid.UUID]]
+) -> None:
+    """Rows of (key, request hash, nomination id) of ``principal``."""
+    await conn.executemany(
+        "INSERT INTO idempotency_keys (principal, key, request_hash, nomination_id) VALUES ($1, $2, $3, $4)",
+        [(principal, *row) for row in rows],
+    )
+
+
+async def desa_codes(conn: asyncpg.Connection, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+    rows = await conn.fetch("SELECT id, desa_code FROM nominations WHERE id = ANY($1::uuid[])", list(set(ids)))
+    return {r["id"]: r["desa_code"] for r in rows}
 
 
 # The summaries take an optional area (a dotted region code: desa, kecamatan, ...) as $1 and count only the

@@ -12,12 +12,13 @@ from typing import Annotated, Literal, cast
 
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.notification import domain, receipts, repository, repository_receipts
 from services.notification.handlers import outcome_events
 from services.notification.settings import NotificationSettings
-from shared import outbox
+from shared import audit, outbox
+from shared.auth import Principal, principal
 from shared.logs import get_logger
 from shared.service import Runtime, runtime
 
@@ -58,11 +59,13 @@ Status = Literal["pending", "sending", "sent", "delivered", "read", "failed"]
 
 
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
+Caller = Annotated[Principal, Depends(principal)]
 
 
 @router.get("")
 async def list_deliveries(
     rt: RuntimeDep,
+    caller: Caller,
     nomination_id: Annotated[uuid.UUID | None, Query()] = None,
     status: Annotated[Status | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -70,13 +73,18 @@ async def list_deliveries(
     """By nomination, or by status (``?status=failed``: what an operator may want to retry), newest first."""
     if nomination_id is None and status is None:
         raise HTTPException(422, "give nomination_id or status")
-    rows = await repository.list_deliveries(rt.pool, nomination_id=nomination_id, status=status, limit=limit)
+    async with rt.pool.acquire() as conn, conn.transaction():
+        rows = await repository.list_deliveries(conn, nomination_id=nomination_id, status=status, limit=limit)
+        # Masked addresses are still personal data: who saw which deliveries is audited.
+        await audit.record(
+            conn, caller, "deliveries.listed", nomination_id, {"status": status, "ids": [str(r["id"]) for r in rows]}
+        )
     views = [DeliveryView(**{**dict(r), "address": domain.mask_address(r["address"])}) for r in rows]
     return DeliveryList(nomination_id=nomination_id, status=status, deliveries=views)
 
 
 @router.post("/{delivery_id}/retry", status_code=202)
-async def retry_delivery(rt: RuntimeDep, delivery_id: uuid.UUID) -> dict[str, str]:
+async def retry_delivery(rt: RuntimeDep, delivery_id: uuid.UUID, caller: Caller) -> dict[str, str]:
     """Operator action: put a failed delivery back in the queue with a fresh set of attempts."""
     async with rt.pool.acquire() as conn, conn.transaction():
         found = await repository.requeue_failed(conn, delivery_id)
@@ -87,6 +95,7 @@ async def retry_delivery(rt: RuntimeDep, delivery_id: uuid.UUID) -> dict[str, st
         if not found["has_address"]:
             raise HTTPException(409, "this delivery has no address to send to: correct the contact upstream")
         await repository.wake_dispatcher(conn)
+        await audit.record(conn, caller, "delivery.retried", delivery_id)
     log.info("delivery requeued by operator", delivery_id=str(delivery_id))
     return {"id": str(delivery_id), "status": "pending"}
 
@@ -108,7 +117,7 @@ async def receive(rt: RuntimeDep, channel: Literal["whatsapp", "sms_http"], requ
     if settings.webhook_secret is None:
         # Not enabled in this deployment: to a caller that is a missing endpoint, not a server fault.
         raise HTTPException(404, "webhooks are not enabled here (PAYUNG_WEBHOOK_SECRET is not set)")
-    raw = await request.body()
+    raw = await request.body()  # bounded by the edge (shared/http.py) before a byte is read
     if not receipts.signature_ok(
         settings.webhook_secret.get_secret_value(), raw, request.headers.get(receipts.SIGNATURE_HEADER)
     ):
@@ -117,7 +126,10 @@ async def receive(rt: RuntimeDep, channel: Literal["whatsapp", "sms_http"], requ
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise HTTPException(400, "body is not JSON") from None
-    found, inbound = receipts.parse(channel, body)
+    try:
+        found, inbound = receipts.parse(channel, body)
+    except receipts.MalformedWebhook as exc:
+        raise HTTPException(422, f"webhook body: {exc}") from None
     stops = []
     for message in inbound:
         if receipts.is_stop(message.text):
@@ -137,15 +149,17 @@ async def receive(rt: RuntimeDep, channel: Literal["whatsapp", "sms_http"], requ
 
 
 class OptOut(BaseModel):
-    phone: str
+    phone: str = Field(max_length=32)
 
 
 @webhooks.post("/opt-outs", status_code=201)
-async def opt_out(rt: RuntimeDep, body: OptOut) -> dict[str, str | bool]:
+async def opt_out(rt: RuntimeDep, body: OptOut, caller: Caller) -> dict[str, str | bool]:
     """No more messages to this number: its pending deliveries fail with cause ``opted_out`` when they come due."""
     try:
         address = domain.normalise_phone(body.phone)
     except domain.InvalidAddress as exc:
         raise HTTPException(422, exc.cause) from None
-    added = await repository_receipts.add_opt_out(rt.pool, address, "api")
+    async with rt.pool.acquire() as conn, conn.transaction():
+        added = await repository_receipts.add_opt_out(conn, address, "api")
+        await audit.record(conn, caller, "opt_out.recorded", None, {"new": added})
     return {"phone": domain.mask_address(address) or "", "new": added}

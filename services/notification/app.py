@@ -48,6 +48,8 @@ def dispatcher_config(settings: NotificationSettings) -> DispatcherConfig:
         window=SendWindow(settings.send_window_start, settings.send_window_end, ZoneInfo(settings.send_window_tz)),
         quiet_channels=settings.quiet_channels,
         rates=settings.rates,
+        recipient_daily_limit=settings.recipient_daily_limit,
+        digests=settings.digest_enabled,
     )
 
 
@@ -103,6 +105,8 @@ SPEC = ServiceSpec(
     # Provider webhooks authenticate by their HMAC signature (api.receive), not by a Payung principal.
     public_routers=[api.provider_webhooks],
     setup=_setup,
+    # A provider batches many statuses in one callback: more room than the default 64 KiB.
+    body_limits=lambda s: {"POST /v1/receipts/{channel}": s.webhook_max_body_bytes},
 )
 
 

@@ -23,7 +23,14 @@ from datetime import UTC, datetime
 import asyncpg
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from services.notification import domain, repository, repository_digests, repository_receipts
+from services.notification import (
+    domain,
+    recipient_limit,
+    repository,
+    repository_digests,
+    repository_limits,
+    repository_receipts,
+)
 from services.notification.channels import Accepted, Channel, Message, SendFailed
 from services.notification.handlers import outcome_events
 from services.notification.repository import Delivery
@@ -43,6 +50,7 @@ class DispatcherStats:
     rescheduled: int = 0
     fell_back: int = 0
     deferred: int = 0
+    folded: int = 0  # over the per-recipient daily limit: held inside the desa's digest
     last_error: str | None = None
 
 
@@ -51,9 +59,11 @@ OPTED_OUT = "opted_out"
 
 @dataclass(frozen=True)
 class Deferred:
-    """Not sent now (quiet hours): due again at ``until``; the claim does not count as an attempt."""
+    """Not sent now (quiet hours, the recipient's daily limit): due again at ``until``; the claim does not count
+    as an attempt."""
 
     until: datetime
+    reason: str = "quiet hours"
 
 
 Outcome = Accepted | SendFailed | Deferred
@@ -71,6 +81,8 @@ class DispatcherConfig:
     window: SendWindow = field(default_factory=SendWindow)
     quiet_channels: frozenset[str] = frozenset()  # the service passes its settings' (SMS and WhatsApp by default)
     rates: Mapping[str, float] = field(default_factory=dict)  # messages per second per channel; absent/0: unlimited
+    recipient_daily_limit: int = 0  # messages per address per local day (recipient_limit); 0: no limit
+    digests: bool = False  # whether messages over that limit can fold into the desa's digest
 
 
 class Dispatcher:
@@ -143,12 +155,44 @@ class Dispatcher:
         async with self._pool.acquire() as conn:
             claimed = await repository.claim_due(conn, self._config.batch_size, self._config.lease_s)
             stopped = await repository_receipts.opted_out(conn, (d.address for d in claimed)) if claimed else set()
+            later = await self._over_recipient_limit(conn, claimed) if claimed else {}
         if not claimed:
             return 0
-        results = await asyncio.gather(*(self._attempt(d, d.address in stopped) for d in claimed))
-        await self._record(list(zip(claimed, results, strict=True)))
+        sending = [d for d in claimed if d.id not in later]
+        results = await asyncio.gather(*(self._attempt(d, d.address in stopped) for d in sending))
+        outcomes: list[tuple[Delivery, Outcome]] = list(zip(sending, results, strict=True))
+        outcomes += [(d, later[d.id]) for d in claimed if d.id in later and isinstance(later[d.id], Deferred)]
+        await self._record(outcomes)
         self.stats.rounds += 1
         return len(claimed)
+
+    async def _over_recipient_limit(
+        self, conn: asyncpg.Connection, claimed: list[Delivery]
+    ) -> dict[object, Outcome | None]:
+        """The claimed deliveries not to send now (recipient_limit): folded into their digest (None) or deferred
+        to the next local day (Deferred)."""
+        limit = self._config.recipient_daily_limit
+        if limit <= 0:
+            return {}
+        now, zone = self._now(), self._config.window.zone
+        counts = await repository_limits.sent_today(
+            conn, (d.address for d in claimed), recipient_limit.day_start(now, zone)
+        )
+        over = recipient_limit.over_limit(claimed, counts, limit, self._config.digests)
+        if not over.fold and not over.next_day:
+            return {}
+        async with conn.transaction():
+            unfolded = await repository_limits.fold_into_digest(conn, over.fold)
+        tomorrow = Deferred(recipient_limit.next_day(now, zone), reason="recipient daily limit")
+        later: dict[object, Outcome | None] = {d.id: None for d in over.fold}
+        later |= {d.id: tomorrow for d in [*over.next_day, *unfolded]}
+        self.stats.folded += len(over.fold) - len(unfolded)
+        log.info(
+            "recipient daily limit",
+            folded=len(over.fold) - len(unfolded),
+            deferred=len(later) - len(over.fold) + len(unfolded),
+        )
+        return later
 
     async def _attempt(self, delivery: Delivery, opted_out: bool = False) -> Outcome:
         channel = self._channels.get(delivery.channel or "")
@@ -193,7 +237,7 @@ class Dispatcher:
             key = (delivery.id, delivery.attempts)
             if isinstance(result, Deferred):
                 deferred.append((*key, result.until))
-                history.append((delivery.id, delivery.channel, delivery.attempts, "deferred", "quiet hours"))
+                history.append((delivery.id, delivery.channel, delivery.attempts, "deferred", result.reason))
                 continue
             if isinstance(result, Accepted):
                 sent.append((*key, result.provider_message_id))

@@ -52,8 +52,15 @@ def sign(secret: str, body: bytes) -> str:
 
 
 def signature_ok(secret: str, body: bytes, header: str | None) -> bool:
-    """Constant-time check of ``sha256=<hex>`` against the body's HMAC with ``secret``."""
-    return bool(header) and hmac.compare_digest(sign(secret, body), header.strip())  # type: ignore[union-attr]
+    """Constant-time check of ``sha256=<hex>`` against the body's HMAC with ``secret``. Compared as bytes: a header
+    with characters outside ASCII is simply wrong, not an error (``compare_digest`` refuses non-ASCII str)."""
+    if not header:
+        return False
+    return hmac.compare_digest(sign(secret, body).encode(), header.strip().encode("utf-8", "surrogateescape"))
+
+
+class MalformedWebhook(ValueError):
+    """A signed body whose fields have the wrong types or hold control characters (answered 422)."""
 
 
 def is_stop(text: str) -> bool:
@@ -62,10 +69,39 @@ def is_stop(text: str) -> bool:
 
 
 def parse(channel: str, body: Any) -> tuple[list[Receipt], list[Inbound]]:
-    """Receipts and inbound messages of one webhook call; unknown shapes give nothing (and are acknowledged)."""
+    """Receipts and inbound messages of one webhook call. A body of an unknown shape gives nothing (and is
+    acknowledged); known fields of the wrong type, or text with control characters, raise ``MalformedWebhook``."""
     if channel == "whatsapp":
         return parse_whatsapp(body)
     return parse_sms(body)
+
+
+def _list(value: Any, where: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise MalformedWebhook(f"{where} must be a list")
+    return value
+
+
+def _object(value: Any, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise MalformedWebhook(f"{where} must be an object")
+    return value
+
+
+def _text(value: Any, where: str, max_length: int = 4096) -> str:
+    """A scalar as text: strings and numbers only, no control characters (PostgreSQL refuses NUL)."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise MalformedWebhook(f"{where} must be a string")
+    text = str(value)
+    if len(text) > max_length:
+        raise MalformedWebhook(f"{where} is too long")
+    if any((ord(c) < 0x20 and c not in "\t\n\r") or ord(c) == 0x7F for c in text):
+        raise MalformedWebhook(f"{where} holds control characters")
+    return text
 
 
 def parse_whatsapp(body: Any) -> tuple[list[Receipt], list[Inbound]]:
@@ -74,26 +110,31 @@ def parse_whatsapp(body: Any) -> tuple[list[Receipt], list[Inbound]]:
     inbound: list[Inbound] = []
     if not isinstance(body, dict):
         return receipts, inbound
-    for entry in body.get("entry") or ():
-        for change in (entry or {}).get("changes") or ():
-            value = (change or {}).get("value") or {}
-            for status in value.get("statuses") or ():
-                mapped = _WHATSAPP_STATUS.get(str(status.get("status", "")).lower())
+    for entry in _list(body.get("entry"), "entry"):
+        for change in _list(_object(entry, "entry[]").get("changes"), "changes"):
+            value = _object(_object(change, "changes[]").get("value"), "value")
+            for status in _list(value.get("statuses"), "statuses"):
+                status = _object(status, "statuses[]")
+                mapped = _WHATSAPP_STATUS.get(_text(status.get("status", ""), "status").lower())
                 if mapped and status.get("id"):
-                    receipts.append(Receipt(str(status["id"])[:200], mapped, _whatsapp_cause(status, mapped)))
-            for message in value.get("messages") or ():
-                text = ((message or {}).get("text") or {}).get("body") or ""
+                    pid = _text(status["id"], "statuses[].id", 200)
+                    receipts.append(Receipt(pid, mapped, _whatsapp_cause(status, mapped)))
+            for message in _list(value.get("messages"), "messages"):
+                message = _object(message, "messages[]")
+                text = _text(_object(message.get("text"), "text").get("body") or "", "text.body")
                 if message.get("from"):
-                    inbound.append(Inbound(str(message["from"]), str(text)))
+                    inbound.append(Inbound(_text(message["from"], "from", 64), text))
     return receipts, inbound
 
 
 def _whatsapp_cause(status: dict[str, Any], mapped: ReceiptStatus) -> str | None:
     if mapped != "failed":
         return None
-    errors = status.get("errors") or [{}]
-    code, title = errors[0].get("code", "?"), errors[0].get("title") or errors[0].get("message") or ""
-    return f"whatsapp reported failed ({code}{': ' + mask_text(str(title))[:100] if title else ''})"
+    errors = _list(status.get("errors"), "errors") or [{}]
+    first = _object(errors[0], "errors[]")
+    code = _text(first.get("code", "?"), "errors[].code", 32)
+    title = _text(first.get("title") or first.get("message") or "", "errors[].title")
+    return f"whatsapp reported failed ({code}{': ' + mask_text(title)[:100] if title else ''})"
 
 
 def parse_sms(body: Any) -> tuple[list[Receipt], list[Inbound]]:
@@ -104,14 +145,14 @@ def parse_sms(body: Any) -> tuple[list[Receipt], list[Inbound]]:
         if not isinstance(item, dict):
             continue
         if item.get("from") and "text" in item:
-            inbound.append(Inbound(str(item["from"]), str(item["text"])))
+            inbound.append(Inbound(_text(item["from"], "from", 64), _text(item["text"] or "", "text")))
             continue
         pid = item.get("id") or item.get("message_id")
-        mapped = _SMS_STATUS.get(str(item.get("status", "")).upper())
+        mapped = _SMS_STATUS.get(_text(item.get("status", ""), "status", 64).upper())
         if pid and mapped:
-            error = item.get("error") or item.get("err") or str(item.get("status"))
-            cause = f"gateway reported {mask_text(str(error))[:100]}" if mapped == "failed" else None
-            receipts.append(Receipt(str(pid)[:200], mapped, cause))
+            error = _text(item.get("error") or item.get("err") or item.get("status"), "error")
+            cause = f"gateway reported {mask_text(error)[:100]}" if mapped == "failed" else None
+            receipts.append(Receipt(_text(pid, "id", 200), mapped, cause))
     return receipts, inbound
 
 

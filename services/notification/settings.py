@@ -98,6 +98,13 @@ class NotificationSettings(ServiceSettings):
     )
     digest_time: time = Field(default=time(16, 0), description="Local time (send_window_tz) the digests are made")
     digest_poll_interval_s: float = Field(default=60.0, gt=0)
+    webhook_max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="POST /v1/receipts/{channel}")
+    recipient_daily_limit: int = Field(
+        default=10,
+        ge=0,
+        description="Messages per address per local day; beyond it an official's messages fold into the desa's "
+        "digest and others wait for the next day (0: no limit)",
+    )
 
     # Dispatcher.
     dispatch_batch_size: int = Field(default=200, ge=1, description="Deliveries claimed per dispatcher round")

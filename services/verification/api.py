@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
 from services.verification import repository, reviews, reviews_repository
@@ -23,6 +23,9 @@ from shared.service import Runtime, runtime
 Caller = Annotated[Principal, Depends(principal)]
 router = APIRouter(prefix="/v1", tags=["verification"])
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
+# Review ids are PostgreSQL bigints: a larger number is refused at the edge (422), never sent to the database.
+ReviewId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+DESA = r"^\d{2}\.\d{2}\.\d{2}\.\d{4}$"
 
 
 class CheckOut(BaseModel):
@@ -59,10 +62,13 @@ class SnapshotsOut(BaseModel):
 
 
 @router.get("/verifications/{nomination_id}", response_model=VerificationOut)
-async def get_verification(nomination_id: uuid.UUID, rt: RuntimeDep) -> dict[str, Any]:
-    row = await repository.get_verification(rt.pool, nomination_id)
-    if row is None:
-        raise HTTPException(status_code=404, detail="no decision for this nomination (yet)")
+async def get_verification(nomination_id: uuid.UUID, rt: RuntimeDep, caller: Caller) -> dict[str, Any]:
+    """The decision on one nomination (codes and scores); the read is audited with the caller."""
+    async with rt.pool.acquire() as conn, conn.transaction():
+        row = await repository.get_verification(conn, nomination_id)
+        if row is None:
+            raise HTTPException(status_code=404, detail="no decision for this nomination (yet)")
+        await audit.record(conn, caller, "verification.read", nomination_id)
     return dict(row)
 
 
@@ -108,26 +114,40 @@ class ReviewDecisionOut(BaseModel):
 @router.get("/reviews", response_model=ReviewList)
 async def list_reviews(
     rt: RuntimeDep,
+    caller: Caller,
     status: Literal["open", "approved", "rejected"] = "open",
-    desa_code: str | None = None,
-    after_id: int = 0,
+    desa_code: Annotated[str | None, Query(pattern=DESA)] = None,
+    after_id: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
-    rows = await reviews_repository.list_reviews(rt.pool, status, desa_code, after_id, limit)
-    items = [dict(r) for r in rows]
+    """Cases by id; the read (which cases the caller was shown) is audited."""
+    async with rt.pool.acquire() as conn, conn.transaction():
+        rows = await reviews_repository.list_reviews(conn, status, desa_code, after_id, limit)
+        items = [dict(r) for r in rows]
+        await audit.record(
+            conn,
+            caller,
+            "reviews.listed",
+            None,
+            {"status": status, "desa_code": desa_code, "ids": [i["id"] for i in items]},
+        )
     return {"items": items, "next_after_id": items[-1]["id"] if len(items) == limit else None}
 
 
 @router.get("/reviews/{review_id}")
-async def get_review(review_id: int, rt: RuntimeDep) -> dict[str, Any]:
+async def get_review(review_id: ReviewId, rt: RuntimeDep, caller: Caller) -> dict[str, Any]:
+    """A case with the names and birth dates to compare: personal data, so each read is audited with the caller."""
     try:
-        return await reviews.inspect(rt.pool, review_id)
+        async with rt.pool.acquire() as conn, conn.transaction():
+            case = await reviews.inspect(conn, review_id)
+            await audit.record(conn, caller, "review.read", str(review_id))
     except reviews.ReviewError as exc:
         raise HTTPException(status_code=exc.status_code, detail=str(exc)) from None
+    return case
 
 
 @router.post("/reviews/{review_id}/decision", response_model=ReviewDecisionOut)
-async def decide_review(review_id: int, body: ReviewDecisionIn, rt: RuntimeDep, caller: Caller) -> dict[str, Any]:
+async def decide_review(review_id: ReviewId, body: ReviewDecisionIn, rt: RuntimeDep, caller: Caller) -> dict[str, Any]:
     """Approve or reject a case. The reviewer recorded is the authenticated caller, never a name from the body."""
     try:
         async with rt.pool.acquire() as conn, conn.transaction():

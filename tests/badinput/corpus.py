@@ -29,8 +29,11 @@ class HttpCase:
     body: bytes
     path: str = SUBMIT
     method: str = "POST"
-    headers: dict[str, str] = field(default_factory=lambda: {"content-type": "application/json"})
+    headers: dict[str, str | bytes] = field(default_factory=lambda: {"content-type": "application/json"})
     status: tuple[int, ...] = (422,)  # the acceptable answers (all 4xx)
+    service: str = "nomination"
+    anonymous: bool = False  # sent without a key
+    secret: str | None = None  # a submitted value the answer must not repeat
 
 
 def _with(good: Request, path: str, value: Any) -> bytes:
@@ -143,6 +146,55 @@ def http_cases(good: Request) -> list[HttpCase]:
     cases += [HttpCase(f"name {why}", _with(good, "full_name", name)) for why, name in BAD_NAMES]
     cases += [HttpCase(f"nominator name {why}", _with(good, "nominator.name", n)) for why, n in BAD_NAMES[:6]]
     return cases
+
+
+JSON = {"content-type": "application/json"}
+BIG = 50 * 1024 * 1024
+
+
+def edge_cases() -> list[HttpCase]:
+    """The HTTP edge of every service (issue 11, section 3): ids beyond int64, control characters in queries and
+    headers, bodies over the limit with and without a key, a non-ASCII signature header, values not echoed."""
+    phone = "081299887766554433"
+    note = "catatan rahasia " * 400_000  # ~6 MB
+    some = uuid.uuid4()
+    return [
+        HttpCase("review id beyond int64", b"", path="/v1/reviews/99999999999999999999", method="GET", headers={},
+                 service="verification"),
+        HttpCase("review id 2**63", b"", path=f"/v1/reviews/{2**63}", method="GET", headers={}, service="verification"),
+        HttpCase("after_id beyond int64", b"", path=f"/v1/reviews?after_id={2**64}", method="GET", headers={},
+                 service="verification"),
+        HttpCase("NUL in a query parameter", b"", path="/v1/reviews?desa_code=64.08%00", method="GET", headers={},
+                 service="verification", status=(400,)),
+        HttpCase("NUL in a path id", b"", path=f"/v1/enrolments/{some}%00", method="GET", headers={},
+                 service="enrolment", status=(400,)),
+        HttpCase("escape in a query", b"", path="/v1/deliveries?status=%1b[31m", method="GET", headers={},
+                 service="notification", status=(400,)),
+        HttpCase("decision id beyond int64", b'{"decision": "approve"}', path=f"/v1/reviews/{2**64}/decision",
+                 service="verification"),
+        HttpCase("anonymous 50 MB decision", b"x" * BIG, path="/v1/reviews/1/decision", service="verification",
+                 anonymous=True, status=(401,)),
+        HttpCase("anonymous 50 MB end of a seat", b"x" * BIG, path=f"/v1/enrolments/{some}/end", service="enrolment",
+                 anonymous=True, status=(401,)),
+        HttpCase("anonymous 50 MB opt-out", b"x" * BIG, path="/v1/opt-outs", service="notification", anonymous=True,
+                 status=(401,)),
+        HttpCase("a 6 MB review note", orjson.dumps({"decision": "approve", "note": note}),
+                 path="/v1/reviews/1/decision", service="verification", status=(413,)),
+        HttpCase("an opt-out phone not echoed", orjson.dumps({"phone": phone}), path="/v1/opt-outs",
+                 service="notification", secret=phone),
+        HttpCase("a nomination phone not echoed", orjson.dumps({"phone": phone}), secret=phone),
+        HttpCase("non-ASCII signature header", b"{}", path="/v1/receipts/whatsapp", service="notification",
+                 headers={**JSON, "x-hub-signature-256": "sha256=\u00e9\u00e9".encode("latin-1")}, anonymous=True,
+                 status=(401, 404)),
+        HttpCase("webhook: unknown channel", b"{}", path="/v1/receipts/telegram", service="notification",
+                 anonymous=True, status=(404, 422)),
+        HttpCase("end of a seat: not a UUID", b"{}", path="/v1/enrolments/12/end", service="enrolment"),
+        HttpCase("retry: not a UUID", b"", path="/v1/deliveries/1/retry", service="notification", headers={}),
+        HttpCase("reports: bad kecamatan", b"", path="/v1/reports/coverage?kecamatan=%27%3B--", method="GET",
+                 headers={}, service="reporting"),
+        HttpCase("reports: limit beyond int64", b"", path=f"/v1/reports/rejections?limit={2**64}", method="GET",
+                 headers={}, service="reporting"),
+    ]  # fmt: skip
 
 
 def batch_item_cases(good: Request) -> list[tuple[str, dict[str, Any]]]:

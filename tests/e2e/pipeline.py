@@ -175,6 +175,8 @@ async def build_pipeline(
         "PAYUNG_SHUTDOWN_GRACE_S": "5",
         # The same local keys ./payung up makes, in this pipeline's own directory.
         "PAYUNG_API_KEYS_FILE": str(apikeys.hashes_file(workdir)),
+        # thousands of requests with one key (the edge's per-key limit is tested in tests/unit/test_http_edge.py)
+        "PAYUNG_HTTP_RATE_LIMIT": "1000000/minute",
     }
     api_keys = apikeys.ensure_local_keys(workdir)
     env = {
@@ -184,6 +186,8 @@ async def build_pipeline(
     env["nomination"]["PAYUNG_PERSON_KEY_SECRET"] = SECRET
     env["enrolment"]["PAYUNG_FUNDING_SOURCES"] = json.dumps(funding_sources)
     env["notification"]["PAYUNG_LOCAL_OUTBOX_FILE"] = str(messages_file)
+    # one synthetic official per desa is told every rejection: the per-recipient limit has its own integration test
+    env["notification"]["PAYUNG_RECIPIENT_DAILY_LIMIT"] = "0"
     # Deliveries a killed dispatcher had claimed are reclaimed when their lease ends (300 s by default, sized for
     # real providers). The crash tests kill it mid-round, so: small rounds, short timeouts, a lease of seconds
     # (the settings refuse a lease shorter than a round can take).

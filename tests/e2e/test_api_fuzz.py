@@ -1,9 +1,12 @@
 """Property-based fuzzing of every service's HTTP API from its own OpenAPI document (schemathesis): valid and
-invalid data for every operation; the one property checked is that no answer is a 5xx."""
+invalid data (negative generation) for every operation, then stateful sequences that follow the links schemathesis
+infers between operations (a POST's id fed to the GETs that take it). The property checked: no answer is a 5xx.
+Bounded for CI: ``EXAMPLES`` per operation and mode, ``SCENARIOS`` stateful scenarios of ``STEPS`` steps."""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 
 import pytest
 import schemathesis
@@ -16,6 +19,7 @@ from deploy.config import SERVICES
 pytestmark = pytest.mark.e2e
 
 EXAMPLES = 25  # per operation and mode: enough to find the 5xx we had, small enough for CI
+SCENARIOS, STEPS = 15, 6
 
 
 def _probe(operation, mode, base_url: str, headers: dict[str, str], errors: list, calls: list):  # type: ignore[no-untyped-def]
@@ -49,7 +53,36 @@ def _fuzz(base_url: str, headers: dict[str, str], calls: list[int]) -> list[tupl
                 _probe(operation, mode, base_url, headers, errors, calls)()
             except Unsatisfiable:
                 continue  # nothing to make invalid (an operation without parameters or body)
+    _stateful(schema, base_url, headers, errors, calls)
     return errors
+
+
+def _stateful(schema, base_url: str, headers: dict[str, str], errors: list, calls: list) -> None:  # type: ignore[no-untyped-def]
+    """Sequences of calls along the links schemathesis infers from the document (ids from responses)."""
+    machine = schema.as_state_machine()
+    if not any(hasattr(member, "hypothesis_stateful_rule") for _, member in inspect.getmembers(machine)):
+        return  # no operation produces what another consumes (enrolment, reporting): nothing to chain
+
+    class Sequences(machine):  # type: ignore[misc, valid-type]
+        def get_call_kwargs(self, case: schemathesis.Case) -> dict:
+            return {"base_url": base_url, "headers": headers, "timeout": 30}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs) -> None:  # type: ignore[no-untyped-def]
+            calls.append(response.status_code)
+            if response.status_code >= 500:
+                where = f"stateful {case.operation.method.upper()} {case.operation.path}"
+                errors.append((where, response.status_code, repr(case)[:500]))
+
+    Sequences.run(
+        settings=settings(
+            max_examples=SCENARIOS,
+            stateful_step_count=STEPS,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
 
 
 async def test_no_api_answers_5xx_to_generated_requests(pipeline, client):

@@ -20,6 +20,7 @@ from services.enrolment.settings import EnrolmentSettings, FundingSourceConfig
 from shared import db, keys
 from shared.contracts import Envelope, IdentityVerified, Nominator, new_envelope
 from shared.service import Runtime
+from tests.operator import authenticate_operator
 
 pytestmark = pytest.mark.integration
 
@@ -53,7 +54,10 @@ async def client(pool: asyncpg.Pool, settings: EnrolmentSettings) -> AsyncIterat
     app.include_router(api.router)
     # Only what the routes use: the API needs neither Kafka nor the relay.
     app.state.runtime = Runtime(settings=settings, pool=pool, relay=None, broker=None)  # type: ignore[arg-type]
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://enrolment") as c:
+    headers = authenticate_operator(app)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://enrolment", headers=headers
+    ) as c:
         yield c
 
 

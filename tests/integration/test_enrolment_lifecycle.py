@@ -11,15 +11,15 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from services.enrolment import api, handlers, lifecycle, renewal
+from services.enrolment import handlers, lifecycle, renewal
 from services.enrolment.app import SPEC
 from services.enrolment.settings import EnrolmentSettings
 from shared import db, topics
+from shared.auth import hash_api_key, new_api_key
 from shared.consumer import Consumer
 from shared.contracts import RegistryPersonUpdated
-from shared.service import Runtime
+from shared.service import Runtime, create_app
 from tests.integration.enrolment_support import (
     emitted,
     enrol,
@@ -55,13 +55,21 @@ async def settings(pool: asyncpg.Pool) -> EnrolmentSettings:
 
 @pytest.fixture
 async def client(pool: asyncpg.Pool, settings: EnrolmentSettings) -> AsyncIterator[httpx.AsyncClient]:
-    app = FastAPI()
-    app.include_router(api.router)
-    rt = Runtime(settings=settings, pool=pool, relay=None, broker=None)  # type: ignore[arg-type]
+    """The service's real app (edge, guard, audit) as the Disnaker officer ``OFFICER``."""
+    keyed = settings.model_copy(
+        update={"api_keys": {hash_api_key(OFFICER_KEY): {"name": OFFICER, "role": "programme_admin"}}}
+    )
+    app = create_app(SPEC, keyed)
+    rt = Runtime(settings=keyed, pool=pool, relay=None, broker=None)  # type: ignore[arg-type]
     rt.resources["seating"] = seating(settings)
     app.state.runtime = rt
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://enrolment") as c:
+    transport = httpx.ASGITransport(app=app)
+    headers = {"X-API-Key": OFFICER_KEY}
+    async with httpx.AsyncClient(transport=transport, base_url="http://enrolment", headers=headers) as c:
         yield c
+
+
+OFFICER, OFFICER_KEY = "disnaker-officer-7", new_api_key()
 
 
 async def end(pool: asyncpg.Pool, settings: EnrolmentSettings, req: lifecycle.EndRequest) -> lifecycle.EndResult:
@@ -175,8 +183,16 @@ async def test_the_end_endpoint_ends_audits_and_refuses_what_is_not_live(
         "enrolled", "APBD-PROV", True,
     )  # fmt: skip
     changes = (await client.get(f"/v1/enrolments/{nid}/changes")).json()
+    # who recorded it is the authenticated caller, not the name the body claims ("op-7")
     assert [(c["change"], c["reason"], c["note"], c["recorded_by"]) for c in changes] == [
-        ("ended", "became_wage_earner", "PKWT", "op-7")
+        ("ended", "became_wage_earner", "PKWT", OFFICER)
+    ]
+    audited = await pool.fetch("SELECT principal, action, subject_id FROM audit_log ORDER BY id")
+    assert [(r["principal"], r["action"], r["subject_id"]) for r in audited] == [
+        (OFFICER, "enrolment.ended", str(nid)),
+        (OFFICER, "enrolment.read", str(nid)),
+        (OFFICER, "enrolment.read", str(people[3].payload.nomination_id)),
+        (OFFICER, "enrolment.changes_read", str(nid)),
     ]
 
 

@@ -253,3 +253,64 @@ async def test_a_batch_item_whose_person_is_nominated_meanwhile_points_to_that_n
     assert results[1]["code"] == "ACCEPTED"
     assert await pool.fetchval("SELECT count(*) FROM nominations") == 2
     assert await pool.fetchval("SELECT count(*) FROM outbox") == 2
+
+
+async def test_a_409_names_the_other_nomination_only_to_a_caller_who_may_read_it(api: Any, pool: asyncpg.Pool) -> None:
+    """Otherwise the POST is an "is this NIK in the programme, and where?" lookup for any area's key."""
+    nik = "6408014501900301"
+    first = await api("admin", "POST", "/v1/nominations", request(nik, KELINJAU_ILIR))
+    assert first.status_code == 202
+    nid = first.json()["nomination_id"]
+
+    stranger = await api("desa", "POST", "/v1/nominations", request(nik, SENYIUR))  # Senyiur may not read it
+    assert (stranger.status_code, stranger.json()["code"]) == (409, "ALREADY_NOMINATED")
+    assert nid not in stranger.text and "location" not in stranger.headers
+    batch = await api("desa", "POST", "/v1/nominations:batch", {"items": [{"nomination": request(nik, SENYIUR)}]})
+    assert batch.json()["results"][0]["status"] == 409 and nid not in batch.text
+
+    for account in ("kecamatan", "admin"):  # Kelinjau Ilir lies in the kecamatan's area; the admin sees everything
+        desa = KELINJAU_ILIR if account == "kecamatan" else SENYIUR
+        known = await api(account, "POST", "/v1/nominations", request(nik, desa))
+        assert (known.status_code, known.json()["nomination_id"]) == (409, nid), account
+        assert known.headers["location"] == f"/v1/nominations/{nid}"
+
+
+async def test_idempotency_keys_belong_to_the_caller(api: Any, pool: asyncpg.Pool) -> None:
+    """A key one caller used must not turn another caller's own request into a 422 (nor replay the first's)."""
+    key = {"Idempotency-Key": "batch-2026-11-0001"}
+    mine = await api("desa", "POST", "/v1/nominations", request("6408014501900401", SENYIUR), key)
+    theirs = await api("kecamatan", "POST", "/v1/nominations", request("6408014501900402", KELINJAU_ILIR), key)
+    assert (mine.status_code, theirs.status_code) == (202, 202), theirs.text
+    assert mine.json()["nomination_id"] != theirs.json()["nomination_id"]
+    again = await api("desa", "POST", "/v1/nominations", request("6408014501900401", SENYIUR), key)
+    assert (again.status_code, again.headers.get("idempotent-replayed")) == (202, "true")
+    assert again.json()["nomination_id"] == mine.json()["nomination_id"]
+    reused = await api("desa", "POST", "/v1/nominations", request("6408014501900403", SENYIUR), key)
+    assert reused.status_code == 422  # the caller's own key with another body is still refused
+    items = {"items": [{"idempotency_key": "row-1", "nomination": request("6408014501900404", SENYIUR)}]}
+    other_items = {"items": [{"idempotency_key": "row-1", "nomination": request("6408014501900405", KELINJAU_ILIR)}]}
+    assert (await api("desa", "POST", "/v1/nominations:batch", items)).json()["results"][0]["code"] == "ACCEPTED"
+    assert (await api("kecamatan", "POST", "/v1/nominations:batch", other_items)).json()["results"][0][
+        "code"
+    ] == "ACCEPTED"
+    assert await pool.fetchval("SELECT count(*) FROM nominations") == 4
+
+
+async def test_what_a_nominator_may_claim_comes_from_its_key(api: Any, pool: asyncpg.Pool) -> None:
+    """A desa's key cannot submit as Disnaker (which needs no supporting letter) nor as another desa."""
+    as_disnaker = request("6408014501900501", SENYIUR)
+    as_disnaker["nominator"] = {"type": "disnaker", "name": "Disnaker Kutim", "region_code": "64.08"}
+    del as_disnaker["supporting_letter"]
+    as_neighbour = request("6408014501900502", SENYIUR)
+    as_neighbour["nominator"] = {**as_neighbour["nominator"], "region_code": KELINJAU_ILIR}
+    for body in (as_disnaker, as_neighbour):
+        refused = await api("desa", "POST", "/v1/nominations", body)
+        assert (refused.status_code, refused.json()["code"]) == (403, "NOMINATOR_NOT_ALLOWED"), refused.text
+    batch = await api("desa", "POST", "/v1/nominations:batch", {"items": [{"nomination": as_disnaker}]})
+    assert (batch.json()["results"][0]["status"], batch.json()["results"][0]["code"]) == (403, "NOMINATOR_NOT_ALLOWED")
+    no_letter = request("6408014501900503", SENYIUR)
+    del no_letter["supporting_letter"]
+    assert (await api("desa", "POST", "/v1/nominations", no_letter)).status_code == 422
+    assert await pool.fetchval("SELECT count(*) FROM nominations") == 0
+    # programme staff (no area) may file for Disnaker
+    assert (await api("admin", "POST", "/v1/nominations", as_disnaker)).status_code == 202

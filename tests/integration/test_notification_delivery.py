@@ -35,8 +35,10 @@ from services.notification.settings import NotificationSettings
 from services.notification.whatsapp import WhatsAppChannel
 from shared import db
 from shared.contracts import EnrolmentConfirmed, Nominator, decode, new_envelope
+from shared.http import install_error_format
 from shared.regions import default_regions
 from shared.service import Runtime
+from tests.operator import OPERATOR, OPERATOR_HEADERS, authenticate_operator
 
 pytestmark = pytest.mark.integration
 
@@ -161,6 +163,8 @@ async def webhook(servers: list[Any], pool: asyncpg.Pool, dsn: str, tmp_path: Pa
         local_outbox_file=tmp_path / "unused.jsonl",
     )  # fmt: skip
     app.state.runtime = Runtime(settings=settings, pool=pool, relay=None, broker=None)  # type: ignore[arg-type]
+    authenticate_operator(app)
+    install_error_format(app)
     served = await serve(app)
     servers.append(served)
     return served[0]
@@ -389,7 +393,7 @@ async def test_a_failed_receipt_after_sending_fails_the_delivery_visibly_and_an_
     dlr = [{"id": message_id, "status": "UNDELIV", "error": "absent subscriber +6281234567890"}]
     response = await post_signed(f"{webhook}/v1/receipts/sms_http", dlr)
     assert response.status_code == 200 and response.json()["applied"] == 1
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=OPERATOR_HEADERS) as client:
         listed = (await client.get(f"{webhook}/v1/deliveries", params={"status": "failed"})).json()
         [view] = listed["deliveries"]
         assert (view["id"], view["last_error"]) == (str(delivery_id), "gateway reported absent subscriber [masked]")
@@ -407,6 +411,49 @@ async def test_unsigned_or_badly_signed_webhooks_are_refused(webhook: str, pool:
     assert await pool.fetchval("SELECT count(*) FROM receipts") == 0
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"entry": [1]},
+        {"entry": "x"},
+        {"entry": [{"changes": [{"value": {"statuses": [{"id": {"a": 1}, "status": "read"}]}}]}]},
+        {"entry": [{"changes": [{"value": {"statuses": [{"id": "wamid.\u0000x", "status": "read"}]}}]}]},
+        {"entry": [{"changes": [{"value": {"statuses": [{"id": "w", "status": "failed", "errors": ["x"]}]}}]}]},
+        {"entry": [{"changes": [{"value": {"messages": [{"from": "62812", "text": "STOP"}]}}]}]},
+        {"entry": [{"changes": [{"value": {"messages": [{"from": ["62812"], "text": {"body": "STOP"}}]}}]}]},
+    ],
+    ids=["entry of numbers", "entry a string", "id an object", "NUL in id", "errors of strings", "text a string",
+         "sender a list"],
+)  # fmt: skip
+async def test_a_correctly_signed_but_malformed_webhook_gets_422(webhook: str, pool: asyncpg.Pool, body: Any) -> None:
+    """Each of these answered 500 (AttributeError, TypeError, PostgreSQL refusing NUL)."""
+    response = await post_signed(f"{webhook}/v1/receipts/whatsapp", body)
+    assert (response.status_code, response.json()["code"]) == (422, "INVALID_REQUEST"), response.text
+    assert await pool.fetchval("SELECT count(*) FROM receipts") == 0
+
+
+async def test_a_non_ascii_signature_header_is_a_bad_signature(webhook: str) -> None:
+    raw = b"{}"
+    async with httpx.AsyncClient(timeout=10) as client:
+        response = await client.post(
+            f"{webhook}/v1/receipts/whatsapp",
+            content=raw,
+            headers={receipts.SIGNATURE_HEADER: "sha256=\u00e9".encode("latin-1")},
+        )
+    assert response.status_code == 401, response.text
+
+
+async def test_operator_reads_and_actions_are_audited_with_the_caller(webhook: str, pool: asyncpg.Pool) -> None:
+    async with httpx.AsyncClient(timeout=10, headers=OPERATOR_HEADERS) as client:
+        assert (await client.get(f"{webhook}/v1/deliveries", params={"status": "failed"})).status_code == 200
+        assert (await client.post(f"{webhook}/v1/opt-outs", json={"phone": "0812-3456-7890"})).status_code == 201
+    rows = await pool.fetch("SELECT principal, action FROM audit_log ORDER BY id")
+    assert [(r["principal"], r["action"]) for r in rows] == [
+        (OPERATOR, "deliveries.listed"),
+        (OPERATOR, "opt_out.recorded"),
+    ]
+
+
 # --- opt-out --------------------------------------------------------------------------------------------------------
 
 
@@ -414,7 +461,7 @@ async def test_unsigned_or_badly_signed_webhooks_are_refused(webhook: str, pool:
 async def test_an_opted_out_number_gets_nothing_more(
     dsn: str, pool: asyncpg.Pool, whatsapp: Provider, sms: Provider, tmp_path: Path, webhook: str, how: str
 ) -> None:
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=OPERATOR_HEADERS) as client:
         if how == "api":
             response = await client.post(f"{webhook}/v1/opt-outs", json={"phone": "0812-3456-7890"})
             assert response.status_code == 201 and response.json()["new"] is True

@@ -160,3 +160,50 @@ async def test_held_messages_fail_when_the_desa_has_no_official_to_send_the_dige
     assert await pool.fetchval("SELECT status FROM deliveries WHERE purpose = 'identity_rejected'") == "failed"
     [failed] = await events(pool)
     assert (failed.event_type, failed.payload.reason) == ("NotificationFailed", NO_OFFICIAL)
+
+
+async def test_beyond_the_daily_limit_per_recipient_messages_fold_into_the_digest(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """2,000 rejected submissions sent 2,000 messages to one nominator's phone in three minutes. With a limit of 2
+    a day: 2 go out, the official's others travel inside the desa's digest, a beneficiary's third waits a day."""
+    handler = event_handler(ChannelPolicy(), REGIONS, PREFIX, digests=True, hold_for_digest=False)
+    envs = [
+        new_envelope(p, producer="test", person_key=uuid.uuid4().hex, correlation_id=uuid.uuid4())
+        for p in [rejected(DESA_A, RT_A) for _ in range(5)] + [confirmed(DESA_B, DISNAKER) for _ in range(3)]
+    ]
+    async with pool.acquire() as conn, conn.transaction():
+        await handler(conn, envs)
+    settings = NotificationSettings(
+        database_url="postgresql://unused/db", kafka_bootstrap="127.0.0.1:1", local_outbox_file=tmp_path / "m.jsonl"
+    )
+    config = DispatcherConfig(topic_prefix=PREFIX, recipient_daily_limit=2, digests=True)
+
+    async def statuses(address: str) -> list[str]:
+        rows = await pool.fetch(
+            "SELECT status FROM deliveries WHERE address = $1 AND purpose <> 'daily_digest'", address
+        )
+        return sorted(r["status"] for r in rows)
+
+    async with open_channels(settings) as channels:
+        await Dispatcher(pool, "unused", channels, config).dispatch_once()
+        assert await statuses("+6281298765432") == ["held", "held", "held", "sent", "sent"]  # the RT official
+        assert await statuses("+6281234567890") == ["pending", "sent", "sent"]  # the beneficiaries' phone
+        waiting = await pool.fetchval(
+            "SELECT next_attempt_at FROM deliveries WHERE address = '+6281234567890' AND status = 'pending'"
+        )
+        assert waiting.astimezone(WITA).date() > datetime.now(WITA).date()  # tomorrow, local time
+        # a second round sends nothing more to them today
+        await Dispatcher(pool, "unused", channels, config).dispatch_once()
+        assert await statuses("+6281298765432") == ["held", "held", "held", "sent", "sent"]
+        # the day's digest carries the held ones, and sending it resolves them with their events
+        today = datetime.now(WITA).replace(hour=16, minute=5)
+        assert await job(pool, today).run_once() >= 1
+        await Dispatcher(pool, "unused", channels, config).dispatch_once()
+    assert await statuses("+6281298765432") == ["sent"] * 5
+    lines = [orjson.loads(x) for x in (tmp_path / "m.jsonl").read_bytes().splitlines()]
+    assert sum(1 for line in lines if line["to"] == "+6281298765432") == 3  # 2 messages + 1 digest
+    sent = [
+        e for e in await events(pool) if e.event_type == "NotificationSent" and e.payload.purpose == "identity_rejected"
+    ]
+    assert len(sent) == 5

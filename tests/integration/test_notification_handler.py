@@ -43,6 +43,7 @@ from shared.contracts import (
 )
 from shared.regions import default_regions
 from shared.service import Runtime
+from tests.operator import authenticate_operator
 
 pytestmark = pytest.mark.integration
 
@@ -304,7 +305,9 @@ async def client(pool: asyncpg.Pool, settings: NotificationSettings) -> AsyncIte
     app = FastAPI()
     app.include_router(api.router)
     app.state.runtime = Runtime(settings=settings, pool=pool, relay=None, broker=None)  # type: ignore[arg-type]
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://notification") as c:
+    headers = authenticate_operator(app)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://notification", headers=headers) as c:
         yield c
 
 

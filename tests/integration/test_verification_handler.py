@@ -44,6 +44,7 @@ from shared.contracts import (
 )
 from shared.regions import default_regions
 from shared.service import Runtime
+from tests.operator import authenticate_operator
 
 pytestmark = pytest.mark.integration
 
@@ -377,7 +378,9 @@ async def client(dsn: str, pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClien
     settings = VerificationSettings(database_url=dsn, kafka_bootstrap="unused:9092")
     # Only what the routes use: the API needs neither Kafka nor the relay.
     app.state.runtime = Runtime(settings=settings, pool=pool, relay=None, broker=None)  # type: ignore[arg-type]
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://verification") as c:
+    headers = authenticate_operator(app)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://verification", headers=headers) as c:
         yield c
 
 

@@ -145,6 +145,18 @@ async def test_a_probable_duplicate_under_another_nik_waits_for_a_verifier_who_d
     assert candidate["nomination_id"] == str(siti.payload.nomination_id)
     assert candidate["kk_match"] is True and candidate["same_desa"] is True and candidate["name_score"] == 100
     assert candidate["full_name"] == "SITI AMINAH" and candidate["birth_date"] == "1990-01-05"
+    # names and birth dates were shown: the reads are audited with the authenticated verifier
+    reads = await pool.fetch("SELECT principal, action, subject_id, detail FROM audit_log ORDER BY id")
+    assert [(r["principal"], r["action"], r["subject_id"]) for r in reads] == [
+        ("verifikator-1", "reviews.listed", None),
+        ("verifikator-1", "reviews.listed", None),
+        ("verifikator-1", "review.read", str(case_id)),
+    ]
+    assert reads[0]["detail"]["ids"] == [i["id"] for i in listed["items"]]
+    # ids beyond PostgreSQL's bigint and a NUL in the desa filter are refused at the edge, not by a 500
+    assert (await client.get(f"/v1/reviews/{2**63}")).status_code == 422
+    assert (await client.get("/v1/reviews", params={"after_id": 2**64})).status_code == 422
+    assert (await client.get("/v1/reviews", params={"desa_code": "64.08\x00"})).status_code == 422
 
     # bad decisions are refused, nothing is written
     no_reason = {"decision": "reject"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import jwt
@@ -164,7 +165,7 @@ def test_a_token_signed_by_another_key_or_with_hmac_or_none_is_refused(rsa_key: 
         with pytest.raises(AuthError):
             verifier.verify(token)
     with pytest.raises(ValueError, match="asymmetric"):
-        JwtVerifier.from_public_key(_pem(rsa_key), algorithms=["HS256"], issuer=None, audience=None)
+        JwtVerifier.from_public_key(_pem(rsa_key), algorithms=["HS256"], issuer=ISSUER, audience=AUDIENCE)
 
 
 def test_claims_that_grant_nothing_valid_are_forbidden(rsa_key: rsa.RSAPrivateKey) -> None:
@@ -209,3 +210,24 @@ def test_authenticator_from_settings_reads_keys_and_the_public_key_file(tmp_path
     auth = Authenticator.from_settings(settings)
     assert auth.authenticate(key, None).role is Role.VERIFIER
     assert auth.authenticate(None, _token(rsa_key)).area == "64.08.01"
+
+
+@pytest.mark.parametrize("missing", ["jwt_issuer", "jwt_audience"])
+def test_with_jwt_on_issuer_and_audience_are_required(tmp_path: Path, rsa_key: rsa.RSAPrivateKey, missing: str) -> None:
+    """A token another application of the same identity provider was given must not open this API: startup
+    refuses a JWT configuration without an issuer or an audience."""
+    (tmp_path / "idp.pem").write_text(_pem(rsa_key))
+    settings = SimpleNamespace(
+        api_keys={},
+        api_keys_file=None,
+        jwt_jwks_file=None,
+        jwt_public_key_file=tmp_path / "idp.pem",
+        jwt_algorithms=["RS256"],
+        jwt_issuer=ISSUER,
+        jwt_audience=AUDIENCE,
+        jwt_role_claim="payung_role",
+        jwt_area_claim="payung_area",
+    )
+    setattr(settings, missing, None)
+    with pytest.raises(ValueError, match="issuer and an audience"):
+        Authenticator.from_settings(settings)

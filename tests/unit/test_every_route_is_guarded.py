@@ -94,3 +94,16 @@ async def test_the_guard_of_every_route(service: str, method: str, path: str) ->
 def test_every_service_has_guarded_routes() -> None:
     by_service = {service for service, _, _ in _cases()}
     assert by_service == set(SERVICES)
+
+
+@pytest.mark.parametrize(("service", "method", "path"), [c for c in _cases() if c[1] in ("POST", "PUT", "PATCH")])
+async def test_an_anonymous_body_is_refused_before_it_is_read(service: str, method: str, path: str) -> None:
+    """The key is checked before any body is read: a declared 50 MB body without a key gets 401 (not 413, not a
+    parse error), as a problem document."""
+    transport = httpx.ASGITransport(app=_app(service), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+        response = await client.request(
+            method, _concrete(path), content=b"{}", headers={"Content-Length": str(50 * 1024 * 1024)}
+        )
+    assert response.status_code == 401, response.text
+    assert response.headers["content-type"] == "application/problem+json"
