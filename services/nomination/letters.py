@@ -138,17 +138,21 @@ async def upload(
     the nomination is decided). Uploading the same letter again (a retried send) changes nothing."""
     media_type = check(content, max_bytes)
     letter = Letter(nomination_id, media_type, len(content), hashlib.sha256(content).hexdigest(), content)
-    async with pool.acquire() as conn, conn.transaction():
+    refused: LetterRefused | None = None
+    async with pool.acquire() as conn, conn.transaction():  # the denial's audit row commits; then we refuse
         row = await _desa_of(conn, nomination_id, lock=True)
         if row is None or not principal.covers(row["desa_code"]):
             if row is not None:
                 await audit.record(conn, principal, "letter.upload_denied", nomination_id, {"reason": "out_of_area"})
-            raise LetterRefused(404, "NOT_FOUND", "No such nomination")
-        if row["outcome"] is not None:
-            raise LetterRefused(409, "NOMINATION_DECIDED", "the nomination is decided; submit a new one instead")
-        await store.put(conn, letter, principal.name)
-        detail = {"media_type": media_type, "size_bytes": len(content), "desa_code": row["desa_code"]}
-        await audit.record(conn, principal, "letter.uploaded", nomination_id, detail)
+            refused = LetterRefused(404, "NOT_FOUND", "No such nomination")
+        elif row["outcome"] is not None:
+            refused = LetterRefused(409, "NOMINATION_DECIDED", "the nomination is decided; submit a new one instead")
+        else:
+            await store.put(conn, letter, principal.name)
+            detail = {"media_type": media_type, "size_bytes": len(content), "desa_code": row["desa_code"]}
+            await audit.record(conn, principal, "letter.uploaded", nomination_id, detail)
+    if refused is not None:
+        raise refused
     return letter
 
 
