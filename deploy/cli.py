@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from deploy import apikeys, cli_operator, stack
+from deploy import apikeys, cli_operator, keycloak, stack
 from deploy.config import REPO_ROOT, SERVICES, StackConfig, StackError, StackTestConfig
 from deploy.procs import tail
 
@@ -75,6 +75,9 @@ def _print_addresses(cfg: StackConfig, with_services: bool) -> None:
         # This instance's own keys (made once, kept in the stack dir): send one as the X-API-Key header.
         rows += apikeys.describe(cfg.stack_dir)
         rows += [("keys file", f"{_rel(apikeys.secrets_file(cfg.stack_dir))}  (X-API-Key header)")]
+        if keycloak.enabled(cfg):
+            rows += [(a, _rel(Path(b)) if a == "passwords" else b) for a, b in keycloak.describe(cfg)]
+            rows += [("sign in", f"http://{cfg.host}:{cfg.reporting_port}/  (the dashboard, as one of the users)")]
     rows += [("logs", f"{_rel(cfg.logs_dir)}/<component>.log  (./payung logs <component>)")]
     _table(rows)
 
@@ -83,20 +86,30 @@ def _print_addresses(cfg: StackConfig, with_services: bool) -> None:
 def up(
     infra_only: Annotated[bool, typer.Option("--infra-only", help="Only Kafka and PostgreSQL.")] = False,
     demo: Annotated[bool, typer.Option("--demo", help="Then run the demo scenario (deploy/demo.py).")] = False,
+    no_idp: Annotated[
+        bool, typer.Option("--no-idp", help="Without Keycloak (pages then take API keys only); or PAYUNG_IDP=none.")
+    ] = False,
 ) -> None:
-    """Start PostgreSQL, Kafka (with the topics) and the services; print where everything is."""
+    """Start PostgreSQL, Kafka (with the topics), Keycloak and the services; print where everything is."""
     _setup_logging()
-    cfg = StackConfig()
+    cfg = StackConfig(idp="none") if no_idp else StackConfig()
     if demo:
         # Small quotas so the demo fills them and shows the waitlist; an explicit setting wins.
         from deploy.demo import DEMO_FUNDING_SOURCES
 
         os.environ.setdefault("PAYUNG_FUNDING_SOURCES", DEMO_FUNDING_SOURCES)
+    idp_pid = None
+    if keycloak.enabled(cfg) and not infra_only:
+        with _step("identity provider: Keycloak (started now, awaited last; --no-idp to skip)"):
+            idp_pid = stack.start_idp(cfg)
     with _step("infrastructure: PostgreSQL + Kafka + topics"):
         stack.start_infra(cfg)
     if not infra_only:
         with _step("services: migrate + serve"):
             stack.start_services(cfg)
+    if idp_pid is not None:
+        with _step(f"identity provider: Keycloak ready at {keycloak.issuer(cfg)}"):
+            stack.wait_idp(cfg, idp_pid)
     _print_addresses(cfg, with_services=not infra_only)
     if demo:
         _demo(cfg)

@@ -8,6 +8,7 @@ never touches the data of a running ``./payung up``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -47,6 +48,10 @@ class StackConfig(BaseSettings):
     # SASL/SCRAM-SHA-512 with ACLs on the client listener, one principal per service (PAYUNG_KAFKA_SASL=1); the
     # storage is formatted with the users, so switching it on for an existing instance needs a wiped stack dir.
     kafka_sasl: bool = False
+    # The identity provider for people's sign-in (deploy/keycloak.py): Keycloak from Maven Central, or none
+    # (PAYUNG_IDP=none, or ./payung up --no-idp) on machines without the memory for it: pages then take API keys.
+    idp: Literal["keycloak", "none"] = "keycloak"
+    keycloak_port: int = 8080
 
     @property
     def logs_dir(self) -> Path:
@@ -92,3 +97,4 @@ class StackTestConfig(StackConfig):
     enrolment_port: int = 18003
     notification_port: int = 18004
     reporting_port: int = 18005
+    keycloak_port: int = 18080

@@ -25,7 +25,7 @@ from urllib.parse import quote
 
 import httpx
 
-from deploy import apikeys, kafka, postgres
+from deploy import apikeys, kafka, keycloak, postgres
 from deploy.acls import principals
 from deploy.config import REPO_ROOT, SERVICES, StackConfig, StackError, StackTestConfig
 from deploy.procs import is_terminating, running_pid, send_signal, spawn, tail, terminate, wait_gone
@@ -40,6 +40,7 @@ __all__ = [
     "kill_service",
     "log_file",
     "service_env",
+    "start_idp",
     "start_infra",
     "start_kafka",
     "start_service",
@@ -48,6 +49,7 @@ __all__ = [
     "stop_infra",
     "stop_service",
     "stop_services",
+    "wait_idp",
 ]
 
 log = logging.getLogger("payung.stack")
@@ -114,6 +116,10 @@ def service_env(cfg: StackConfig, name: str) -> dict[str, str]:
     env["PAYUNG_API_KEYS_FILE"] = os.environ.get("PAYUNG_API_KEYS_FILE") or str(_local_api_keys(cfg))
     if name == "nomination":
         env["PAYUNG_PERSON_KEY_SECRET"] = os.environ.get("PAYUNG_PERSON_KEY_SECRET") or _local_secret(cfg)
+    # People's sign-in on the pages (shared/websession.py) through this instance's Keycloak, unless PAYUNG_IDP=none
+    # or the operator configured a provider of their own (PAYUNG_OIDC_ISSUER in the environment wins).
+    if not os.environ.get("PAYUNG_OIDC_ISSUER"):
+        env |= keycloak.service_env(cfg, name)
     if name == "notification":
         env["PAYUNG_LOCAL_OUTBOX_FILE"] = str(cfg.stack_dir / "messages.jsonl")
     return env
@@ -200,8 +206,24 @@ def _kafka_ready(cfg: StackConfig, kafka_pid: int, t0: float) -> None:
         log.info("kafka ACLs: %d ensured for %s", _run_async(kafka.apply_acls(cfg)), ", ".join(principals()))
 
 
+def start_idp(cfg: StackConfig) -> int | None:
+    """Spawn this instance's Keycloak (fetched and unpacked first if needed) without waiting; None if PAYUNG_IDP=none.
+
+    It takes about a minute on two cores, so ``./payung up`` spawns it first and waits for it last (``wait_idp``)."""
+    if not keycloak.enabled(cfg):
+        return None
+    return keycloak.start(cfg)
+
+
+def wait_idp(cfg: StackConfig, pid: int) -> None:
+    waited = keycloak.wait_ready(cfg, pid)
+    log.info("keycloak ready on %s (waited %.1f s more)", keycloak.issuer(cfg), waited)
+
+
 def stop_infra(cfg: StackConfig) -> None:
-    """Stop Kafka (controlled shutdown) then PostgreSQL (``pg_ctl stop -m fast``). Services should be stopped first."""
+    """Stop Keycloak, Kafka (controlled shutdown) then PostgreSQL (``pg_ctl stop -m fast``). Services first."""
+    if keycloak.stop(cfg):
+        log.info("keycloak stopped")
     if kafka.stop(cfg):
         log.info("kafka stopped")
     if postgres.stop(cfg):
@@ -361,11 +383,14 @@ def status(cfg: StackConfig) -> list[ComponentStatus]:
     for name in SERVICES:
         pid = _service_pid(cfg, name)
         rows.append(ComponentStatus(name, pid is not None, pid, f"http://{cfg.host}:{cfg.service_port(name)}"))
+    if keycloak.enabled(cfg) or keycloak.current_pid(cfg) is not None:
+        kc_pid = keycloak.current_pid(cfg)
+        rows.append(ComponentStatus("keycloak", kc_pid is not None, kc_pid, keycloak.issuer(cfg)))
     return rows
 
 
 def log_file(cfg: StackConfig, component: str) -> Path:
     """The log file of ``component`` (postgres, kafka or a service name)."""
-    if component not in ("postgres", "kafka", *SERVICES):
-        raise StackError(f"unknown component {component!r}; known: postgres, kafka, {', '.join(SERVICES)}")
+    if component not in ("postgres", "kafka", "keycloak", *SERVICES):
+        raise StackError(f"unknown component {component!r}; known: postgres, kafka, keycloak, {', '.join(SERVICES)}")
     return _log_file(cfg, component)

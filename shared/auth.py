@@ -21,11 +21,13 @@ import secrets
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from http import HTTPStatus
 from pathlib import Path
 from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends, Request
+from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from shared.errors import PayungError
@@ -276,3 +278,48 @@ def route_guard(route_roles: Mapping[str, Collection[str]]) -> Any:
             raise AuthError(403, "FORBIDDEN", f"role {caller.role} may not {request.method} {path}")
 
     return guard
+
+
+async def error_response(_: Request, exc: Exception) -> JSONResponse:
+    """An AuthError as problem+json (the edge's format, shared/http.py, which imports this module)."""
+    assert isinstance(exc, AuthError)
+    headers = {"WWW-Authenticate": 'Bearer realm="payung"'} if exc.status == 401 else None
+    body = {
+        "type": "about:blank",
+        "title": HTTPStatus(exc.status).phrase,
+        "status": exc.status,
+        "code": exc.code,
+        "errors": [],
+        "detail": exc.message,
+    }
+    return JSONResponse(body, status_code=exc.status, headers=headers, media_type="application/problem+json")
+
+
+# ------------------------------------------------------------------------------- claims of people's tokens
+def _single(value: Any, what: str) -> Any:
+    """Providers send an attribute as a string or a one-element list (Keycloak's multivalued mappers)."""
+    if isinstance(value, list):
+        if len(value) != 1:
+            raise ValueError(f"{what} claim must hold one value, not {len(value)}")
+        return value[0]
+    return value
+
+
+def principal_from_token_claims(
+    claims: Mapping[str, Any], *, role_claim: str, area_claim: str, name_prefix: str = ""
+) -> Principal:
+    """The principal of a person's OIDC token (sign-in for people, shared/websession.py), or AuthError 403.
+
+    The same rules as an API key of that role and area (``principal_from_claims``): a nominator without an area, a
+    SYSTEM role or an unknown one is refused. The name is ``name_prefix + sub``, an account id for audit rows."""
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub:
+        raise AuthError(403, "FORBIDDEN", "token has no subject")
+    try:
+        role = _single(claims.get(role_claim), "role")
+        if role is None:
+            raise ValueError(f"no {role_claim!r} claim: this account has no Payung role")
+        area = _single(claims.get(area_claim), "area")
+        return principal_from_claims(name_prefix + sub, role, area)
+    except ValueError as exc:
+        raise AuthError(403, "FORBIDDEN", f"token claims: {exc}") from None

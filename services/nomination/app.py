@@ -21,6 +21,7 @@ from shared.contracts import (
     NotificationSent,
 )
 from shared.service import Runtime, ServiceSpec, Subscription, create_app
+from shared.websession import WebSignInSettings, install
 
 PROGRESS_EVENTS = (
     IdentityReviewRequested,
@@ -69,11 +70,11 @@ SPEC = ServiceSpec(
         "POST /v1/nominations:batch": s.max_batch_body_bytes,
         "PUT /v1/nominations/{nomination_id}/letter": s.letter_max_bytes,
         "PUT /portal/api/nominations/{nomination_id}/letter": s.letter_max_bytes,
-        "POST /portal/masuk": 4096,
-        "POST /portal/keluar": 1024,
     },
 )
 
 
-def create(settings: NominationSettings | None = None) -> FastAPI:
-    return create_app(SPEC, settings or NominationSettings())  # type: ignore[call-arg]
+def create(settings: NominationSettings | None = None, web: WebSignInSettings | None = None) -> FastAPI:
+    app = create_app(SPEC, settings or NominationSettings())  # type: ignore[call-arg]
+    install(app, web)  # sign-in for the portal's pages (shared/websession.py)
+    return app

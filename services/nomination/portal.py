@@ -1,35 +1,37 @@
 """The nominator's portal: server-rendered pages in Bahasa Indonesia for RT and desa officials (docs/portal.md).
 
-Pages (``/portal/...``) are served by the nomination service itself, which owns the data; the page's own small
-scripts (static/) validate with the rules the server exports (``portal_rules``), queue a nomination on the device
-when there is no signal and send it later with the Idempotency-Key made when it was filled in. The JSON routes under
+Pages (``/portal/...``) are served by the nomination service itself, which owns the data; the person is signed in
+by shared/websession.py (OIDC). The page's own small scripts (static/) validate with the rules the server exports
+(``portal_rules``), queue a nomination on the device when there is no signal and send it later with the
+Idempotency-Key made when it was filled in. The JSON routes under
 ``/portal/api`` call the same code as the machine API (``api.submit_nomination``, ``letters``): the session
 cookie replaces the API key, a CSRF token is required on every write, the area check is the same.
 
-These routes are on the edge's public list (they authenticate the session themselves, ``shared.pages``); the edge
-still bounds every body (``body_limits`` in app.py) and rate-limits per client.
+These routes are on the edge's public list (they authenticate the session themselves: ``websession.page_guard``,
+which also takes an API key, for scripts and tests); the edge still bounds every body (``body_limits`` in app.py)
+and rate-limits per client.
 """
 
 from __future__ import annotations
 
-import urllib.parse
 import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from services.nomination import api, portal_queries, portal_rules
-from shared import audit, pages, reasons
-from shared.auth import Principal
+from shared import audit, pages, reasons, websession
+from shared.auth import EVERYONE, Principal, Role
 from shared.http import field_errors, problem
 from shared.regions import default_regions
 from shared.service import Runtime, runtime
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
+PORTAL_ROLES = frozenset({Role.NOMINATOR, Role.PROGRAMME_ADMIN})
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 HERE = Path(__file__).parent
 ENV = pages.environment(HERE / "templates")
@@ -51,61 +53,9 @@ STATUS_ID = {
 }
 
 
-def _signin_redirect(request: Request) -> RedirectResponse:
-    target = urllib.parse.quote(request.url.path)
-    return RedirectResponse(f"/portal/masuk?lanjut={target}", status_code=303)
-
-
-def _user(request: Request) -> Principal | None:
-    try:
-        return pages.page_user(request)
-    except pages.NotSignedIn:
-        return None
-
-
-def _api_user(request: Request, write: bool, csrf: str | None) -> Principal | JSONResponse:
-    user = _user(request)
-    if user is None:
-        return problem(401, "sign in first", code="UNAUTHENTICATED")
-    if write and not pages.check_csrf(request, csrf):
-        return problem(403, "missing or wrong CSRF token", code="CSRF")
-    return user
-
-
-def _page(request: Request, name: str, user: Principal, **context: Any) -> Response:
-    return pages.render(ENV, name, user=user, csrf=pages.csrf_token(request), **context)
-
-
-# ------------------------------------------------------------------------------------------------- sign-in
-@router.get("/masuk")
-async def signin_page(request: Request) -> Response:
-    return pages.render(ENV, "portal/masuk.html.j2", error=None, lanjut=_next(request.query_params.get("lanjut")))
-
-
-@router.post("/masuk")
-async def signin(request: Request) -> Response:
-    form = urllib.parse.parse_qs((await request.body()).decode("utf-8", "replace"))
-    key = (form.get("kunci") or [""])[0].strip()
-    target = _next((form.get("lanjut") or [""])[0])
-    if not key or pages.sign_in(request, key) is None:
-        return pages.render(ENV, "portal/masuk.html.j2", status=401, error="Kunci tidak dikenal.", lanjut=target)
-    response = RedirectResponse(target, status_code=303)
-    pages.set_session(response, request, key)
-    return response
-
-
-@router.post("/keluar")
-async def signout() -> Response:
-    response = RedirectResponse("/portal/masuk", status_code=303)
-    response.delete_cookie(pages.SESSION_COOKIE, path="/")
-    return response
-
-
-def _next(target: str | None) -> str:
-    """Only a path of this portal (no open redirect)."""
-    if target and target.startswith("/portal/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return "/portal/usul"
+PortalUser = Annotated[Principal, Depends(websession.page_guard(PORTAL_ROLES))]
+Reader = Annotated[Principal, Depends(websession.page_guard(EVERYONE))]
+CSRF = [Depends(websession.csrf_protect)]
 
 
 # --------------------------------------------------------------------------------------------------- pages
@@ -115,19 +65,13 @@ async def home() -> Response:
 
 
 @router.get("/usul")
-async def form_page(request: Request, rt: RuntimeDep) -> Response:
-    user = _user(request)
-    if user is None:
-        return _signin_redirect(request)
+async def form_page(request: Request, rt: RuntimeDep, user: PortalUser) -> Response:
     desa = portal_rules.area_desa(user.area, rt.settings.programme_regency)  # type: ignore[attr-defined]
-    return _page(request, "portal/usul.html.j2", user, desa=desa, occupations=api.domain.OCCUPATIONS)
+    return pages.render(ENV, request, "portal/usul.html.j2", who=user, desa=desa, occupations=api.domain.OCCUPATIONS)
 
 
 @router.get("/daftar")
-async def list_page(request: Request, rt: RuntimeDep) -> Response:
-    user = _user(request)
-    if user is None:
-        return _signin_redirect(request)
+async def list_page(request: Request, rt: RuntimeDep, user: PortalUser) -> Response:
     regions = default_regions()
     async with rt.pool.acquire() as conn, conn.transaction():
         rows = await portal_queries.list_in_area(conn, user.area)
@@ -148,7 +92,7 @@ async def list_page(request: Request, rt: RuntimeDep) -> Response:
                 "submitted_at": row["submitted_at"],
             }
         )
-    return _page(request, "portal/daftar.html.j2", user, items=items)
+    return pages.render(ENV, request, "portal/daftar.html.j2", who=user, items=items)
 
 
 @router.get("/sw.js")
@@ -169,33 +113,26 @@ async def static(name: str) -> Response:
 
 # ---------------------------------------------------------------------------------------------- JSON routes
 @router.get("/api/aturan")
-async def rules(request: Request, rt: RuntimeDep) -> Response:
-    user = _api_user(request, False, None)
-    if isinstance(user, JSONResponse):
-        return user
+async def rules(rt: RuntimeDep, user: PortalUser) -> Response:
     settings: Any = rt.settings
     body = portal_rules.rules(user, settings.programme_regency, settings.letter_max_bytes)
     return Response(orjson.dumps(body), media_type="application/json", headers={"Cache-Control": "no-cache"})
 
 
 @router.get("/api/csrf")
-async def csrf(request: Request) -> Response:
-    user = _api_user(request, False, None)
-    if isinstance(user, JSONResponse):
-        return user
-    return JSONResponse({"csrf": pages.csrf_token(request)}, headers={"Cache-Control": "no-store"})
+async def csrf(request: Request, _: PortalUser) -> Response:
+    """A fresh CSRF token for the queue's sends (the page it was filled in on may be a kept copy)."""
+    body = orjson.dumps({"csrf": websession.csrf_token(request)})
+    return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})
 
 
-@router.post("/api/nominations")
+@router.post("/api/nominations", dependencies=CSRF)
 async def submit(
     request: Request,
     rt: RuntimeDep,
+    user: PortalUser,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-    x_csrf_token: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Response:
-    user = _api_user(request, True, x_csrf_token)
-    if isinstance(user, JSONResponse):
-        return user
     try:
         body = api.NominationRequest.model_validate_json(await request.body())
     except ValidationError as exc:
@@ -204,26 +141,15 @@ async def submit(
     return result
 
 
-@router.put("/api/nominations/{nomination_id}/letter")
-async def put_letter(
-    nomination_id: uuid.UUID,
-    request: Request,
-    rt: RuntimeDep,
-    x_csrf_token: Annotated[str | None, Header(max_length=200)] = None,
-) -> Response:
-    user = _api_user(request, True, x_csrf_token)
-    if isinstance(user, JSONResponse):
-        return user
+@router.put("/api/nominations/{nomination_id}/letter", dependencies=CSRF)
+async def put_letter(nomination_id: uuid.UUID, request: Request, rt: RuntimeDep, user: PortalUser) -> Response:
     result: Response = await api.put_letter(nomination_id, request, rt, user)
     return result
 
 
 @router.get("/api/nominations/{nomination_id}/request")
-async def rejected_request(nomination_id: uuid.UUID, request: Request, rt: RuntimeDep) -> Response:
+async def rejected_request(nomination_id: uuid.UUID, rt: RuntimeDep, user: PortalUser) -> Response:
     """A rejected nomination's request, to prefill the corrected resubmission (audited; the area check applies)."""
-    user = _api_user(request, False, None)
-    if isinstance(user, JSONResponse):
-        return user
     async with rt.pool.acquire() as conn, conn.transaction():
         row = await portal_queries.request_of(conn, nomination_id)
         if row is None or not user.covers(row["desa_code"]):
@@ -238,11 +164,8 @@ async def rejected_request(nomination_id: uuid.UUID, request: Request, rt: Runti
 
 
 @router.get("/surat/{nomination_id}")
-async def letter(nomination_id: uuid.UUID, request: Request, rt: RuntimeDep) -> Response:
-    """The letter for a signed-in person (the reviewer's workspace shows it from here, with the reviewer's own
-    session; audited like the API's read)."""
-    user = _user(request)
-    if user is None:
-        return _signin_redirect(request)
+async def letter(nomination_id: uuid.UUID, rt: RuntimeDep, user: Reader) -> Response:
+    """The letter for a signed-in person of any role (the reviewer's workspace shows it from here, with the
+    reviewer's own session; audited like the API's read, the area check applies)."""
     result: Response = await api.get_letter(nomination_id, rt, user)
     return result

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from services.reporting import api, dashboard, handlers
 from services.reporting.kafka_health import KafkaHealth
 from services.reporting.settings import ReportingSettings
+from shared import websession
 from shared.asyncapi import CONSUMERS, SHARED_GROUPS
 from shared.contracts import (
     EnrolmentConfirmed,
@@ -24,6 +25,7 @@ from shared.contracts import (
     NotificationSent,
 )
 from shared.service import Runtime, ServiceSpec, Subscription, create_app
+from shared.websession import WebSignInSettings
 
 # Everything that moves a nomination; registry.person_updated is left out: enrolment.ended reports its effect.
 REPORTED_EVENTS = (
@@ -71,10 +73,14 @@ SPEC = ServiceSpec(
     settings_cls=ReportingSettings,
     migrations=Path(__file__).parent / "migrations",
     subscriptions=_subscriptions,
-    routers=(api.router, dashboard.router),
+    routers=(api.router,),
+    # the dashboard pages guard themselves (shared.websession.page_guard): a signed-in person or an API key
+    public_routers=(dashboard.router,),
     setup=_setup,
 )
 
 
-def create(settings: ReportingSettings | None = None) -> FastAPI:
-    return create_app(SPEC, settings)
+def create(settings: ReportingSettings | None = None, web: WebSignInSettings | None = None) -> FastAPI:
+    app = create_app(SPEC, settings)
+    websession.install(app, web)
+    return app

@@ -11,15 +11,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from services.reporting import handlers, labels
 from services.reporting.settings import ReportingSettings
+from shared import websession
+from shared.auth import READERS, Principal, Role
 from shared.service import Runtime, runtime
 
 router = APIRouter(tags=["dashboard"])
+PAGE_ROLES = READERS | {Role.NOMINATOR}  # a nominator sees its own area only
 _ENV = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=select_autoescape(["html", "j2"]),
@@ -110,7 +113,10 @@ def tiles(rows: list[dict[str, Any]], columns: int = 4, size: int = 104) -> tupl
 @router.get("/", response_class=HTMLResponse)
 @router.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
 async def dashboard(
-    rt: Annotated[Runtime, Depends(runtime)], lang: Annotated[str, Query(pattern="^(id|en)$")] = "id"
+    request: Request,
+    rt: Annotated[Runtime, Depends(runtime)],
+    who: Annotated[Principal, Depends(websession.page_guard(PAGE_ROLES))],
+    lang: Annotated[str, Query(pattern="^(id|en)$")] = "id",
 ) -> HTMLResponse:
     """The dashboard page (Bahasa Indonesia; ``?lang=en`` for English)."""
     language = labels.lang_of(lang)
