@@ -28,12 +28,17 @@ JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 64 + b"\xff\xd9"
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
-def nomination_app(pool: asyncpg.Pool, **overrides: Any) -> FastAPI:
+def nomination_app(
+    pool: asyncpg.Pool, extra_keys: dict[str, dict[str, Any]] | None = None, **overrides: Any
+) -> FastAPI:
+    """``extra_keys``: more accounts, as {api key: {"name", "role", "area"}} (e.g. the reviewers of a test)."""
+    keys = {hash_api_key(KEYS[a]): {"name": f"acct-{a}", **spec} for a, spec in ACCOUNTS.items()}
+    keys |= {hash_api_key(k): spec for k, spec in (extra_keys or {}).items()}
     settings = NominationSettings(
         database_url="postgresql://unused/unused",
         kafka_bootstrap="unused:9092",
         person_key_secret="integration-secret-0123456789",
-        api_keys={hash_api_key(KEYS[a]): {"name": f"acct-{a}", **spec} for a, spec in ACCOUNTS.items()},
+        api_keys=keys,
         **overrides,
     )
     app = create(settings)
