@@ -156,6 +156,22 @@ async def upload(
     return letter
 
 
+async def copy(
+    pool: asyncpg.Pool,
+    source_id: uuid.UUID,
+    nomination_id: uuid.UUID,
+    max_bytes: int,
+    principal: Principal,
+    store: LetterStore = STORE,
+) -> Letter:
+    """A corrected resubmission keeps the rejected nomination's letter: read it (audited, area-checked) and store it
+    for the new one (404 when the source has none or lies outside the area)."""
+    letter = await read(pool, source_id, principal, store)
+    if letter is None:
+        raise LetterRefused(404, "NOT_FOUND", "No letter to copy")
+    return await upload(pool, nomination_id, letter.content, max_bytes, principal, store)
+
+
 async def read(
     pool: asyncpg.Pool, nomination_id: uuid.UUID, principal: Principal, store: LetterStore = STORE
 ) -> Letter | None:

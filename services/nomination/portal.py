@@ -23,7 +23,7 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from services.nomination import api, portal_queries, portal_rules
+from services.nomination import api, letters, portal_queries, portal_rules
 from shared import audit, pages, reasons, websession
 from shared.auth import EVERYONE, Principal, Role
 from shared.http import field_errors, problem
@@ -142,7 +142,23 @@ async def submit(
 
 
 @router.put("/api/nominations/{nomination_id}/letter", dependencies=CSRF)
-async def put_letter(nomination_id: uuid.UUID, request: Request, rt: RuntimeDep, user: PortalUser) -> Response:
+async def put_letter(
+    nomination_id: uuid.UUID,
+    request: Request,
+    rt: RuntimeDep,
+    user: PortalUser,
+    dari: uuid.UUID | None = None,
+) -> Response:
+    """The letter of a nomination: the body, or (``?dari=<rejected nomination>``, empty body) the letter of the
+    nomination it corrects."""
+    if dari is not None:
+        settings: Any = rt.settings
+        try:
+            letter = await letters.copy(rt.pool, dari, nomination_id, settings.letter_max_bytes, user)
+        except letters.LetterRefused as exc:
+            return problem(exc.status, exc.message, code=exc.code, errors=[("letter", exc.message)])
+        body = {"nomination_id": str(nomination_id), "media_type": letter.media_type, "size_bytes": letter.size_bytes}
+        return Response(orjson.dumps(body), media_type="application/json")
     result: Response = await api.put_letter(nomination_id, request, rt, user)
     return result
 

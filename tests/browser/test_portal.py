@@ -19,6 +19,7 @@ import pytest
 
 from services.nomination.app import SPEC
 from shared import db
+from shared.reasons import fix_text
 from tests.browser.conftest import ARTIFACTS, BROWSER_ARGS, DESKTOP, PHONE, check_axe
 from tests.portal_support import JPEG, KEYS, nomination_app
 
@@ -128,6 +129,29 @@ async def test_nominate_offline_and_back(chromium: Any, axe_source: str, serve: 
             assert await page.locator(".list > li").count() == 3
             await check_axe(page, axe_source, "daftar")
             await page.screenshot(path=str(ARTIFACTS / "portal-daftar-phone.png"), full_page=True)
+
+            # a rejection: the reason in plain Bahasa, and the correction in one step from it
+            rejected = await pool.fetchval("SELECT id FROM nominations WHERE full_name = 'Siti Rahmawati'")
+            reasons = [{"code": "NAME_MISMATCH", "detail": "x"}]
+            await pool.execute(
+                "UPDATE nominations SET outcome = 'rejected', status = 'rejected', "
+                "progress = jsonb_set(progress, '{reasons}', $2::jsonb) WHERE id = $1",
+                rejected,
+                reasons,
+            )
+            await page.reload()
+            card = page.locator(".list > li.rejected")
+            await expect(card).to_contain_text(fix_text("NAME_MISMATCH"))
+            await card.get_by_role("link", name="Perbaiki dan kirim ulang").click()
+            await expect(page.locator("#sinyal")).to_contain_text("ditolak sudah diisikan")
+            assert await page.input_value("#nik") == "6408014501900001"
+            assert await page.input_value("#desa_code") == "64.08.01.2001"
+            await page.fill("#full_name", "Siti Rahmawati Binti Ahmad")  # the correction
+            await page.click("button[type=submit]")
+            await expect(page.locator("#antrian li[data-state=terkirim]")).to_have_count(4)
+            assert await nominations_seen(base) == 4
+            assert await pool.fetchval("SELECT count(*) FROM nomination_letters") == 4  # the letter kept
+            await page.goto(f"{base}/portal/daftar")
             await page.set_viewport_size(DESKTOP)
             await page.screenshot(path=str(ARTIFACTS / "portal-daftar-desktop.png"), full_page=True)
             await page.goto(f"{base}/portal/usul")

@@ -2,7 +2,8 @@
 "use strict";
 (function () {
   var form = document.getElementById("usul"), list = document.getElementById("antrian"),
-      signal = document.getElementById("sinyal"), warn = document.getElementById("warn"), rules = null;
+      signal = document.getElementById("sinyal"), warn = document.getElementById("warn"), rules = null,
+      correcting = null;
   if ("serviceWorker" in navigator) navigator.serviceWorker.register("/portal/sw.js", { scope: "/portal/" });
 
   function loadRules() {
@@ -57,7 +58,8 @@
     ok = show("letter_date", !ld ? "Isi tanggal surat." : ld > today ? "Tanggal surat di masa depan." : "") && ok;
     ok = show("letter_issuer", val("letter_issuer") ? "" : "Isi nama penandatangan surat.") && ok;
     var file = document.getElementById("letter_file").files[0];
-    ok = show("letter_file", PayungRules.letterFile(file, rules)) && ok;
+    // a corrected resubmission keeps the rejected one's letter unless a new one is attached
+    ok = show("letter_file", file || !correcting ? PayungRules.letterFile(file, rules) : "") && ok;
     warn.textContent = PayungRules.birthAgainstNik(val("nik"), val("birth_date"), sex()) || "";
     return { ok: ok, file: file };
   }
@@ -78,12 +80,13 @@
     if (!rules) return;
     var c = check();
     if (!c.ok) { var bad = form.querySelector("[aria-invalid=true]"); if (bad) bad.focus(); return; }
-    c.file.slice(0, 8).arrayBuffer().then(function (buf) {
-      if (!PayungRules.letterContent(new Uint8Array(buf))) {
+    var head = c.file ? c.file.slice(0, 8).arrayBuffer() : Promise.resolve(null);
+    head.then(function (buf) {
+      if (buf && !PayungRules.letterContent(new Uint8Array(buf))) {
         show("letter_file", "Berkas bukan foto JPG/PNG atau PDF."); return;
       }
-      return PayungQueue.add(body(), c.file).then(function () {
-        form.reset(); warn.textContent = ""; render(); sendAll();
+      return PayungQueue.add(body(), c.file || null, c.file ? null : correcting).then(function () {
+        form.reset(); warn.textContent = ""; correcting = null; render(); sendAll();
         document.getElementById("nik").focus();
       });
     });
@@ -101,7 +104,8 @@
         var n = req.nominator || {}; set("nominator_name", n.name);
         var l = req.supporting_letter || {}; set("letter_number", l.number); set("letter_date", l.date); set("letter_issuer", l.issuer);
         var r = form.querySelector("input[name=sex][value=" + (req.sex === "F" ? "F" : "M") + "]"); if (r) r.checked = true;
-        signal.textContent = "Data usulan yang ditolak sudah diisikan: perbaiki lalu kirim ulang.";
+        correcting = id;
+        signal.textContent = "Data usulan yang ditolak sudah diisikan (suratnya dipakai lagi): perbaiki lalu kirim ulang.";
       });
   }
   window.addEventListener("online", function () { showSignal(); sendAll(); });

@@ -26,9 +26,10 @@ var PayungQueue = (function () {
     var a = new Uint8Array(16); crypto.getRandomValues(a);
     return "portal-" + Array.prototype.map.call(a, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
   }
-  function add(body, letter) {
-    var item = { key: newKey(), body: body, letter: letter || null, state: "menunggu", created: Date.now(),
-                 label: body.full_name, nomination_id: null, reasons: [] };
+  /* letterFrom: the rejected nomination whose letter a corrected resubmission keeps (no new file attached) */
+  function add(body, letter, letterFrom) {
+    var item = { key: newKey(), body: body, letter: letter || null, letter_from: letterFrom || null,
+                 state: "menunggu", created: Date.now(), label: body.full_name, nomination_id: null, reasons: [] };
     return tx("readwrite", function (s) { s.put(item); }).then(function () { return item; });
   }
   function all() {
@@ -70,12 +71,14 @@ var PayungQueue = (function () {
       });
     return step.then(function () {
       if (item.state === "ditolak") return;
-      if (!item.letter) { item.state = "terkirim"; return save(item); }
-      return fetch("/portal/api/nominations/" + item.nomination_id + "/letter", {
-        method: "PUT", credentials: "same-origin", headers: { "X-CSRF-Token": token }, body: item.letter
+      if (!item.letter && !item.letter_from) { item.state = "terkirim"; return save(item); }
+      var url = "/portal/api/nominations/" + item.nomination_id + "/letter" +
+        (item.letter ? "" : "?dari=" + encodeURIComponent(item.letter_from));
+      return fetch(url, {
+        method: "PUT", credentials: "same-origin", headers: { "X-CSRF-Token": token }, body: item.letter || ""
       }).then(function (r) {
         if (r.status >= 500 || r.status === 401 || r.status === 429) throw new Error("nanti");
-        if (r.ok) { item.state = "terkirim"; item.letter = null; return save(item); }
+        if (r.ok) { item.state = "terkirim"; item.letter = null; item.letter_from = null; return save(item); }
         return r.json().catch(function () { return {}; }).then(function (j) {
           item.state = "ditolak"; item.reasons = reasonsOf(r.status, j); return save(item);
         });
