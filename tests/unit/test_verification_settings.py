@@ -38,6 +38,7 @@ def test_the_service_is_described_for_the_shared_runtime():
     assert sorted(p.name for p in SPEC.migrations.glob("*.sql")) == [
         "0001.verification-schema.sql",
         "0002.verification-layers.sql",
+        "0003.verification-review-version.sql",
     ]
     assert SPEC.setup is not None  # the registry adapter and the pending-retry task
     paths = {route.path for router in SPEC.routers for route in router.routes}
