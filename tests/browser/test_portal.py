@@ -122,6 +122,8 @@ async def test_nominate_offline_and_back(chromium: Any, axe_source: str, serve: 
             await page.reload()  # a second flush finds nothing to send
             await page.wait_for_selector("form#usul[data-ready='1']")
             assert sorted(await states(page)) == ["terkirim"] * 3
+            kept = await page.evaluate("PayungQueue.all().then(items => JSON.stringify(items))")
+            assert "6408014502910002" not in kept and '"letter":null' in kept  # sent: no NIK or letter kept
             assert await nominations_seen(base) == 3
             assert await pool.fetchval("SELECT count(*) FROM nomination_letters") == 3
 

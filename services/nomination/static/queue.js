@@ -37,7 +37,11 @@ var PayungQueue = (function () {
       return (items || []).sort(function (a, b) { return a.created - b.created; });
     });
   }
-  function save(item) { return tx("readwrite", function (s) { s.put(item); }); }
+  function save(item) {
+    // once final, the phone keeps the name and the state only: no NIK, phone or letter stays on the device
+    if (item.state !== "menunggu") { item.body = null; item.letter = null; }
+    return tx("readwrite", function (s) { s.put(item); });
+  }
   function csrf() {
     return fetch("/portal/api/csrf", { credentials: "same-origin", cache: "no-store" })
       .then(function (r) { if (!r.ok) throw new Error("sesi"); return r.json(); })
