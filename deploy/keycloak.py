@@ -1,7 +1,8 @@
 """Keycloak, the local identity provider for people's sign-in, run from Maven Central's distribution (no Docker).
 
 ``org.keycloak:keycloak-quarkus-dist`` (a zip) is fetched once with Maven into ``.stack/keycloak-dist`` (like Kafka's
-jars) and unpacked per instance into ``<stack dir>/keycloak/``; ``kc.sh start-dev`` runs it on 127.0.0.1 with an
+jars) and unpacked per instance into ``.stack/keycloak-<version>-<instance>-<hash>/`` (kept when a test instance
+is wiped); ``kc.sh start-dev`` runs it on 127.0.0.1 with an
 in-memory database (``--db=dev-mem``) and imports the ``payung`` realm this module writes on every start
 (``data/import/payung-realm.json``): a confidential client ``payung-web`` (authorization code, PKCE S256 required),
 mappers putting the user attributes ``payung_role``/``payung_area``/``payung_nominator_type`` into the tokens, and
@@ -15,6 +16,7 @@ afresh at each start, what that file says is what Keycloak has. Nothing else is 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import os
@@ -29,7 +31,7 @@ from typing import Any
 import httpx
 
 from deploy.config import REPO_ROOT, SERVICES, StackConfig, StackError
-from deploy.procs import running_pid, spawn, tail, terminate
+from deploy.procs import port_open, running_pid, spawn, tail, terminate
 
 log = logging.getLogger("payung.stack")
 
@@ -40,7 +42,7 @@ ZIP = DIST_DIR / f"keycloak-quarkus-dist-{VERSION}.zip"
 REALM = "payung"
 CLIENT_ID = "payung-web"
 MARKER = f"keycloak-{VERSION}"  # in the command lines of kc.sh and of its java process
-READY_TIMEOUT = 240.0  # ~60 s on two idle cores; several instances starting at once take longer
+READY_TIMEOUT = 300.0  # ~60 s on two idle cores, 200 s seen while other test suites ran
 STOP_TIMEOUT = 30.0
 # Web-serving services whose pages use the sign-in (their /auth/callback is a valid redirect).
 WEB_SERVICES = SERVICES
@@ -68,7 +70,10 @@ def enabled(cfg: StackConfig) -> bool:
 
 
 def home(cfg: StackConfig) -> Path:
-    return cfg.stack_dir / "keycloak" / f"keycloak-{VERSION}"
+    """The instance's unpacked Keycloak, outside its stack dir: ``./payung test`` wipes .stack/test on every run, and
+    unpacking plus Keycloak's first build (augmentation) cost 20-30 s that need not be paid again."""
+    digest = hashlib.sha256(str(cfg.stack_dir.resolve()).encode()).hexdigest()[:10]
+    return DIST_DIR.parent / f"keycloak-{VERSION}-{cfg.stack_dir.name}-{digest}" / f"keycloak-{VERSION}"
 
 
 def pid_file(cfg: StackConfig) -> Path:
@@ -295,6 +300,9 @@ def start(cfg: StackConfig) -> int:
     pid = current_pid(cfg)
     if pid is not None:
         return pid
+    if port_open(cfg.host, cfg.keycloak_port):
+        # another program (or another instance's Keycloak) would answer the health check in this one's place
+        raise StackError(f"port {cfg.host}:{cfg.keycloak_port} is taken: set PAYUNG_KEYCLOAK_PORT (or --no-idp)")
     kc_home = ensure_home(cfg)
     write_realm(cfg)
     data = ensure_secrets(cfg.stack_dir)
@@ -385,7 +393,18 @@ def main(argv: list[str] | None = None) -> None:
     target = args.out_dir / f"{REALM}-realm.json"
     target.write_text(json.dumps(realm(bases, data), indent=2))
     target.chmod(0o644)  # read by the Keycloak container's own user
-    print(f"wrote {target} and {secrets_file(args.out_dir)} (passwords)")
+    # env files for deploy/compose/keycloak.yml: the secrets the realm was made with
+    for name, values in (
+        ("keycloak.env", {"KC_BOOTSTRAP_ADMIN_PASSWORD": data["admin_password"]}),
+        (
+            "web.env",
+            {"PAYUNG_OIDC_CLIENT_SECRET": data["client_secret"], "PAYUNG_SESSION_SECRET": data["session_secret"]},
+        ),
+    ):
+        env_file = args.out_dir / name
+        env_file.touch(mode=0o600)
+        env_file.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+    print(f"wrote {target}, keycloak.env, web.env and {secrets_file(args.out_dir).name} (passwords) in {args.out_dir}")
 
 
 if __name__ == "__main__":

@@ -29,7 +29,9 @@ authenticated by the service's ``Authenticator`` instead (scripts, tests). Nobod
 ``websession.current_user(request)`` gives the ``WebUser`` (principal, display name, nominator type) or None.
 
 Configuration (environment, prefix ``PAYUNG_``): ``OIDC_ISSUER`` (empty: sign-in off, pages accept API keys only),
-``OIDC_CLIENT_ID``, ``OIDC_CLIENT_SECRET`` (empty: a public client, PKCE only), ``OIDC_SCOPES``,
+``OIDC_METADATA_URL`` (the discovery document's URL when the service reaches the provider by another name than
+browsers do, as in compose; empty: ``<issuer>/.well-known/openid-configuration``), ``OIDC_CLIENT_ID``,
+``OIDC_CLIENT_SECRET`` (empty: a public client, PKCE only), ``OIDC_SCOPES``,
 ``OIDC_ROLE_CLAIM``/``OIDC_AREA_CLAIM``/``OIDC_NOMINATOR_TYPE_CLAIM`` (claim names of any provider),
 ``OIDC_PUBLIC_BASE_URL`` (how browsers reach this service, e.g. https://payung.kutaitimurkab.go.id/reporting;
 empty: taken from the request), ``SESSION_SECRET`` (signs the cookie; required with an issuer),
@@ -74,6 +76,9 @@ class WebSignInSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PAYUNG_", extra="ignore")
 
     oidc_issuer: str = Field(default="", description="The provider's issuer URL; empty: no sign-in for people")
+    oidc_metadata_url: str = Field(
+        default="", description="Where this service reads the discovery document; empty: <issuer>/.well-known/..."
+    )
     oidc_client_id: str = "payung-web"
     oidc_client_secret: SecretStr = Field(default=SecretStr(""), description="Empty: a public client (PKCE only)")
     oidc_scopes: str = "openid profile"
@@ -349,7 +354,8 @@ def install(app: FastAPI, settings: WebSignInSettings | None = None) -> WebSignI
             PROVIDER,
             client_id=settings.oidc_client_id,
             client_secret=secret_value or None,
-            server_metadata_url=settings.oidc_issuer.rstrip("/") + "/.well-known/openid-configuration",
+            server_metadata_url=settings.oidc_metadata_url
+            or settings.oidc_issuer.rstrip("/") + "/.well-known/openid-configuration",
             client_kwargs=client_kwargs,
         )
     app.state.oauth = oauth

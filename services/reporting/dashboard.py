@@ -1,7 +1,10 @@
-"""The dashboard: one server-rendered HTML page (Jinja2) with inline SVG charts, no JavaScript.
+"""The dashboard: one server-rendered HTML page (Jinja2) with inline SVG charts and map, no JavaScript.
 
-The geometry of the charts (polyline points, bar widths, map tiles) is computed here, so the page needs no chart
-library and renders the same in any browser, printed or offline. ``?lang=en`` switches the labels to English.
+The geometry of the charts (polyline points, bar widths) is computed here and the kecamatan map in geomap.py, so
+the page needs no chart library or tile server and renders the same in any browser, printed or offline.
+``?lang=en`` switches the labels to English; numbers and times follow the language (Babel, formats.py) and times
+are WITA. A browser opens it after signing in (shared/websession.py); scripts send an API key. A nominator sees its
+own area only. ``/dashboard.xlsx`` exports every table; the page's print stylesheet is its print view.
 """
 
 from __future__ import annotations
@@ -12,10 +15,12 @@ from pathlib import Path
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from fastapi.responses import HTMLResponse, Response
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
 
-from services.reporting import handlers, labels
+from services.reporting import export, formats, geomap, handlers, labels
+from services.reporting.domain import WITA
 from services.reporting.settings import ReportingSettings
 from shared import websession
 from shared.auth import READERS, Principal, Role
@@ -42,6 +47,21 @@ def number(value: int) -> str:
 
 _ENV.filters["rupiah"] = rupiah
 _ENV.filters["number"] = number
+
+
+@pass_context
+def _num(ctx: Context, value: float) -> str:
+    """``{{ n|num }}``: a number in the page's language (the ``f`` of the render call)."""
+    return ctx["f"].number(value)  # type: ignore[no-any-return]
+
+
+@pass_context
+def _idr(ctx: Context, value: float) -> str:
+    return ctx["f"].rupiah(value)  # type: ignore[no-any-return]
+
+
+_ENV.filters["num"] = _num
+_ENV.filters["idr"] = _idr
 
 
 @dataclass(frozen=True)
@@ -78,36 +98,31 @@ def bars(rows: list[dict[str, Any]], value: str, scale_to: int | None = None) ->
     return [{**r, "pct": min(100.0, 100.0 * r[value] / top) if top else 0.0} for r in rows]
 
 
-@dataclass(frozen=True)
-class Tile:
-    x: int
-    y: int
-    name: str
-    covered: int
-    nominated: int
-    fill: str
+async def _reports(rt: Runtime, language: labels.Lang, who: Principal) -> dict[str, Any]:
+    """Everything the page and its XLSX export show, scoped to the viewer's area (a nominator's desa/kecamatan)."""
+    settings = cast(ReportingSettings, rt.settings)
+    area = who.area if who.role is Role.NOMINATOR else None
+    overview = await handlers.overview_report(rt.pool, settings, language, area=area)
+    coverage = await handlers.coverage_report(rt.pool, settings, language, area=area)
+    rejections = await handlers.rejections_report(rt.pool, language, area=area)
+    programme = area is None  # budget and pipeline health are the programme's, not a village's
+    budget = await handlers.budget_report(rt.pool, settings) if programme else None
+    health = await handlers.health_report(rt.pool, rt.resources["kafka_health"]) if programme else None
+    return {
+        "area": area,
+        "area_name": handlers.region_name(area) if area else None,
+        "overview": overview,
+        "coverage": coverage,
+        "rejections": rejections,
+        "budget": budget,
+        "cost": handlers.target_cost(settings, budget) if budget else None,
+        "health": health,
+        "regency": settings.programme_regency,
+    }
 
 
-def tiles(rows: list[dict[str, Any]], columns: int = 4, size: int = 104) -> tuple[list[Tile], int, int]:
-    """A tile map of the kecamatan: one square each, darker green for more people covered."""
-    ordered = sorted(rows, key=lambda r: r["code"])  # code order keeps neighbours roughly together
-    top = max((r["covered"] for r in ordered), default=0)
-    out = []
-    for i, r in enumerate(ordered):
-        strength = r["covered"] / top if top else 0.0
-        lightness = 94 - int(strength * 60)  # 94% (none) to 34% (the most)
-        out.append(
-            Tile(
-                (i % columns) * size,
-                (i // columns) * size,
-                r["name"],
-                r["covered"],
-                r["nominated"],
-                f"hsl(145, 55%, {lightness}%)",
-            )
-        )
-    rows_count = (len(out) + columns - 1) // columns
-    return out, columns * size, rows_count * size
+PageUser = Annotated[Principal, Depends(websession.page_guard(PAGE_ROLES))]
+LangParam = Annotated[str, Query(pattern="^(id|en)$")]
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -115,36 +130,53 @@ def tiles(rows: list[dict[str, Any]], columns: int = 4, size: int = 104) -> tupl
 async def dashboard(
     request: Request,
     rt: Annotated[Runtime, Depends(runtime)],
-    who: Annotated[Principal, Depends(websession.page_guard(PAGE_ROLES))],
-    lang: Annotated[str, Query(pattern="^(id|en)$")] = "id",
+    who: PageUser,
+    lang: LangParam = "id",
+    print_view: Annotated[bool, Query(alias="print")] = False,
 ) -> HTMLResponse:
-    """The dashboard page (Bahasa Indonesia; ``?lang=en`` for English)."""
+    """The dashboard page (Bahasa Indonesia; ``?lang=en`` for English), for a signed-in person or an API key."""
     language = labels.lang_of(lang)
-    settings = cast(ReportingSettings, rt.settings)
-    overview = await handlers.overview_report(rt.pool, settings, language)
-    coverage = await handlers.coverage_report(rt.pool, settings, language)
-    budget = await handlers.budget_report(rt.pool, settings)
-    rejections = await handlers.rejections_report(rt.pool, language)
-    health = await handlers.health_report(rt.pool, rt.resources["kafka_health"])
+    r = await _reports(rt, language, who)
+    coverage, budget = r["coverage"], r["budget"]
     t = {key: labels.text(key, language) for key in labels.TEXT}
-    map_tiles, map_w, map_h = tiles(coverage["by_kecamatan"])
+    shapes, map_w, map_h = geomap.coverage_map(r["regency"], coverage["by_kecamatan"])
+    fmt = formats.Formats(language)
     html = _ENV.get_template("dashboard.html.j2").render(
         lang=language,
         other_lang="en" if language == "id" else "id",
         t=t,
-        overview=overview,
+        f=fmt,
+        **websession.template_context(request),
+        who=who,
+        area_name=r["area_name"],
+        overview=r["overview"],
         chart=line_chart(coverage["series"], [("nominated", t["nominated"]), ("covered", t["covered"])]),
         kecamatan=bars(coverage["by_kecamatan"], "nominated"),
         desa=bars(coverage["by_desa"], "nominated"),
         occupations=bars(coverage["by_occupation"], "nominated"),
-        sources=bars(coverage["by_funding_source"], "quota"),
         budget=budget,
-        budget_bars=bars(budget["sources"], "yearly_allocated_idr"),
-        rejections=bars(rejections["reasons"], "count"),
-        health=health,
-        tiles=map_tiles,
+        budget_bars=bars(budget["sources"], "yearly_allocated_idr") if budget else [],
+        cost=r["cost"],
+        rejections=bars(r["rejections"]["reasons"], "count"),
+        health=r["health"],
+        shapes=shapes,
         map_w=map_w,
         map_h=map_h,
-        now=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        legend=list(zip(geomap.STEPS, geomap.COLOURS, strict=True)),
+        now=fmt.when(datetime.now(UTC)),
+        print_view=print_view,
     )
-    return HTMLResponse(html)
+    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/dashboard.xlsx", include_in_schema=False)
+async def dashboard_xlsx(rt: Annotated[Runtime, Depends(runtime)], who: PageUser, lang: LangParam = "id") -> Response:
+    """Every table of the dashboard as one sheet each of an XLSX workbook, in the page's language and scope."""
+    language = labels.lang_of(lang)
+    body = export.workbook(await _reports(rt, language, who), language)
+    name = f"dasbor-payung-{datetime.now(UTC).astimezone(WITA):%Y%m%d-%H%M}.xlsx"
+    return Response(
+        body,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+    )

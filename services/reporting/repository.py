@@ -54,30 +54,44 @@ async def save(conn: asyncpg.Connection, rows: Sequence[NominationRow]) -> None:
 
 
 # --------------------------------------------------------------------------------------------------- reads
+# Every read takes an optional area (a dotted desa, kecamatan or regency code: a nominator's scope, shared.auth's
+# in_area): only nominations whose desa lies in it are counted. None: the whole programme.
+def _scope(n: int) -> str:
+    return f"(${n}::text IS NULL OR desa_code = ${n} OR desa_code LIKE ${n} || '.%')"
 
 
-async def status_counts(db: Db) -> dict[str, int]:
-    rows = await db.fetch("SELECT status, count(*) AS n FROM report_nominations GROUP BY status")
+async def status_counts(db: Db, area: str | None = None) -> dict[str, int]:
+    rows = await db.fetch(
+        "SELECT status, count(*) AS n FROM report_nominations WHERE"
+        " ($1::text IS NULL OR desa_code = $1 OR desa_code LIKE $1 || '.%') GROUP BY status",
+        area,
+    )
     return {r["status"]: r["n"] for r in rows}
 
 
-async def per_day(db: Db) -> tuple[dict[date, int], dict[date, int], dict[date, int]]:
+async def per_day(db: Db, area: str | None = None) -> tuple[dict[date, int], dict[date, int], dict[date, int]]:
     """Nominations submitted, seats taken and seats ended per local (WITA) day."""
     tz = str(WITA)
     submitted = await db.fetch(
         "SELECT (submitted_at AT TIME ZONE $1)::date AS day, count(*) AS n FROM report_nominations"
-        " WHERE submitted_at IS NOT NULL GROUP BY 1",
+        " WHERE submitted_at IS NOT NULL"
+        " AND ($2::text IS NULL OR desa_code = $2 OR desa_code LIKE $2 || '.%') GROUP BY 1",
         tz,
+        area,
     )
     enrolled = await db.fetch(
         "SELECT (enrolled_at AT TIME ZONE $1)::date AS day, count(*) AS n FROM report_nominations"
-        " WHERE enrolled_at IS NOT NULL GROUP BY 1",
+        " WHERE enrolled_at IS NOT NULL"
+        " AND ($2::text IS NULL OR desa_code = $2 OR desa_code LIKE $2 || '.%') GROUP BY 1",
         tz,
+        area,
     )
     # An end counts only for someone whose enrolment is known, so coverage never goes below zero.
     ended = await db.fetch(
         "SELECT ended_on AS day, count(*) AS n FROM report_nominations"
-        " WHERE ended_on IS NOT NULL AND enrolled_at IS NOT NULL GROUP BY 1"
+        " WHERE ended_on IS NOT NULL AND enrolled_at IS NOT NULL"
+        " AND ($1::text IS NULL OR desa_code = $1 OR desa_code LIKE $1 || '.%') GROUP BY 1",
+        area,
     )
     return tuple({r["day"]: r["n"] for r in rows} for rows in (submitted, enrolled, ended))  # type: ignore[return-value]
 
@@ -90,25 +104,28 @@ _AREA_QUERY = """
     FROM report_nominations WHERE {where} GROUP BY 1 ORDER BY covered DESC, nominated DESC, 1
 """
 _AREA_QUERIES = {
-    "kecamatan": _AREA_QUERY.format(column="kecamatan_code", where="kecamatan_code IS NOT NULL"),
-    "desa": _AREA_QUERY.format(column="desa_code", where="desa_code IS NOT NULL"),
-    "desa_of": _AREA_QUERY.format(column="desa_code", where="kecamatan_code = $1"),
+    "kecamatan": _AREA_QUERY.format(column="kecamatan_code", where=f"kecamatan_code IS NOT NULL AND {_scope(1)}"),
+    "desa": _AREA_QUERY.format(column="desa_code", where=f"desa_code IS NOT NULL AND {_scope(1)}"),
+    "desa_of": _AREA_QUERY.format(column="desa_code", where=f"kecamatan_code = $2 AND {_scope(1)}"),
 }
 
 
-async def by_area(db: Db, level: str, parent: str | None = None) -> list[dict[str, Any]]:
+async def by_area(db: Db, level: str, parent: str | None = None, area: str | None = None) -> list[dict[str, Any]]:
     """Counts by status per kecamatan (``level='kecamatan'``) or per desa (all, or those of kecamatan ``parent``)."""
     if level == "desa" and parent:
-        return [dict(r) for r in await db.fetch(_AREA_QUERIES["desa_of"], parent)]
-    return [dict(r) for r in await db.fetch(_AREA_QUERIES[level])]
+        return [dict(r) for r in await db.fetch(_AREA_QUERIES["desa_of"], area, parent)]
+    return [dict(r) for r in await db.fetch(_AREA_QUERIES[level], area)]
 
 
-async def by_occupation(db: Db) -> list[dict[str, Any]]:
+async def by_occupation(db: Db, area: str | None = None) -> list[dict[str, Any]]:
     rows = await db.fetch(
         """
         SELECT occupation AS code, count(*) AS nominated, count(*) FILTER (WHERE status = 'enrolled') AS covered
-        FROM report_nominations WHERE occupation IS NOT NULL GROUP BY 1 ORDER BY covered DESC, nominated DESC, 1
-        """
+        FROM report_nominations WHERE occupation IS NOT NULL
+          AND ($1::text IS NULL OR desa_code = $1 OR desa_code LIKE $1 || '.%')
+        GROUP BY 1 ORDER BY covered DESC, nominated DESC, 1
+        """,
+        area,
     )
     return [dict(r) for r in rows]
 
@@ -122,21 +139,24 @@ async def active_by_source(db: Db, programme_year: int) -> dict[str, int]:
     return {r["funding_source"]: r["n"] for r in rows}
 
 
-async def rejection_reasons(db: Db, limit: int) -> list[tuple[str, int]]:
+async def rejection_reasons(db: Db, limit: int, area: str | None = None) -> list[tuple[str, int]]:
     """Reason codes of rejected nominations, most frequent first (a nomination may have several)."""
     rows = await db.fetch(
         """
         SELECT reason, count(*) AS n FROM report_nominations, unnest(rejection_reasons) AS reason
-        WHERE status = 'rejected' GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT $1
+        WHERE status = 'rejected' AND ($2::text IS NULL OR desa_code = $2 OR desa_code LIKE $2 || '.%')
+        GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT $1
         """,
         limit,
+        area,
     )
     return [(r["reason"], r["n"]) for r in rows]
 
 
-async def notification_totals(db: Db) -> dict[str, int]:
+async def notification_totals(db: Db, area: str | None = None) -> dict[str, int]:
     row = await db.fetchrow(
         "SELECT coalesce(sum(notifications_sent), 0) AS sent, coalesce(sum(notifications_failed), 0) AS failed"
-        " FROM report_nominations"
+        " FROM report_nominations WHERE ($1::text IS NULL OR desa_code = $1 OR desa_code LIKE $1 || '.%')",
+        area,
     )
     return {"sent": int(row["sent"]), "failed": int(row["failed"])}

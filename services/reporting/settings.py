@@ -2,7 +2,8 @@
 
 Enrolment events carry only a funding source's code, so reporting learns quotas and premiums from configuration:
 ``PAYUNG_FUNDING_SOURCES`` is the very variable (and JSON format) the enrolment service reads, so one setting feeds
-both; fields reporting does not need (``priority``) are ignored. ``PAYUNG_TARGET`` is the programme's coverage target.
+both; fields reporting does not need (``priority``) are ignored. ``PAYUNG_TARGET`` is the programme's coverage target,
+``PAYUNG_KECAMATAN_TARGETS`` (``{"64.08.04": 30000, ...}``) its split by kecamatan.
 """
 
 from __future__ import annotations
@@ -36,4 +37,9 @@ class ReportingSettings(ServiceSettings):
     programme_year: int = Field(default=2026, ge=2000, le=2100, description="The year budgets are reported for")
     programme_regency: str = Field(default="64.08", description="Dotted regency code whose kecamatan are shown")
     funding_sources: tuple[FundingSource, ...] = Field(default=DEFAULT_FUNDING_SOURCES)
+    kecamatan_targets: dict[str, int] = Field(
+        default_factory=dict,
+        description="People to cover per kecamatan code, JSON (PAYUNG_KECAMATAN_TARGETS); the kecamatan not named"
+        " share the rest of the target equally",
+    )
     health_cache_s: float = Field(default=5.0, ge=0, description="How long one Kafka lag/dead-letter reading is reused")

@@ -135,7 +135,7 @@ async def test_dashboard_renders_in_chromium(
                 assert (await page.locator("#covered").inner_text()).replace(".", "") == str(covered)
                 for heading in ("Cakupan terhadap target", "Per kecamatan", "Alasan penolakan teratas"):
                     assert await page.get_by_role("heading", name=heading).count() == 1, heading
-                assert await page.locator("#map rect").count() == 18  # the kecamatan of Kutai Timur
+                assert await page.locator("#map path").count() == 18  # the kecamatan of Kutai Timur
                 assert await page.locator("#over-time polyline").count() == 2
                 assert await page.locator("#budget").get_by_text("APBD Kab. Kutai Timur").count() == 1
                 await page.screenshot(path=str(ARTIFACTS / "dashboard-id.png"), full_page=True)
