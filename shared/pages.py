@@ -6,6 +6,7 @@ Who is signed in, CSRF and sign-out are shared/websession.py's (OIDC); pages tak
 
 from __future__ import annotations
 
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -15,16 +16,28 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from shared import websession
 
+# Everything is served by the service itself: no CDN, no external font, no inline script or style. Forms post here
+# only, or (sign-out's redirect to RP-initiated logout) to the identity provider.
+_CSP = (
+    "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+    "frame-src 'self' http: https:; object-src 'none'; base-uri 'none'; frame-ancestors 'self'; form-action 'self'"
+)
 PAGE_HEADERS = {
-    # Everything is served by the service itself: no CDN, no external font, no inline script or style.
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
-        "frame-src 'self' http: https:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
-    ),
+    "Content-Security-Policy": _CSP,
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
+
+
+def headers(request: Request) -> dict[str, str]:
+    """The page headers; the CSP's form-action names the identity provider's origin when sign-in is on."""
+    settings = getattr(request.app.state, "websession", None)
+    issuer = getattr(settings, "oidc_issuer", "") or ""
+    parts = urllib.parse.urlsplit(issuer)
+    if not (parts.scheme in ("http", "https") and parts.netloc):
+        return PAGE_HEADERS
+    return {**PAGE_HEADERS, "Content-Security-Policy": f"{_CSP} {parts.scheme}://{parts.netloc}"}
 
 
 def environment(templates: Path) -> Environment:
@@ -34,4 +47,4 @@ def environment(templates: Path) -> Environment:
 def render(env: Environment, request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     """A page with the session's context (user, csrf_token, logout_url) and the page headers."""
     html = env.get_template(name).render(**websession.template_context(request), **context)
-    return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
+    return HTMLResponse(html, status_code=status, headers=headers(request))

@@ -13,6 +13,7 @@ from services.nomination.settings import NominationSettings
 from shared import outbox
 from shared.auth import hash_api_key, new_api_key
 from shared.service import Runtime
+from shared.websession import WebSignInSettings
 
 SENYIUR, KELINJAU_ILIR, JAK_LUAY = "64.08.01.2001", "64.08.01.2002", "64.08.02.2001"
 ACCOUNTS: dict[str, dict[str, Any]] = {
@@ -29,7 +30,10 @@ PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
 def nomination_app(
-    pool: asyncpg.Pool, extra_keys: dict[str, dict[str, Any]] | None = None, **overrides: Any
+    pool: asyncpg.Pool,
+    extra_keys: dict[str, dict[str, Any]] | None = None,
+    web: WebSignInSettings | None = None,
+    **overrides: Any,
 ) -> FastAPI:
     """``extra_keys``: more accounts, as {api key: {"name", "role", "area"}} (e.g. the reviewers of a test)."""
     keys = {hash_api_key(KEYS[a]): {"name": f"acct-{a}", **spec} for a, spec in ACCOUNTS.items()}
@@ -41,7 +45,7 @@ def nomination_app(
         api_keys=keys,
         **overrides,
     )
-    app = create(settings)
+    app = create(settings, web)
     relay = outbox.OutboxRelay("postgresql://unused/unused", producer=None)  # type: ignore[arg-type]  # never run
     app.state.runtime = Runtime(settings=settings, pool=pool, relay=relay, broker=None)  # type: ignore[arg-type]
     return app

@@ -91,12 +91,12 @@ async def test_nominate_offline_and_back(chromium: Any, axe_source: str, serve: 
 
             # a client-side refusal first: the server's rules, before anything is sent
             await page.fill("#nik", "6408014513900001")  # month 13: no such date in the NIK
-            await page.click("button[type=submit]")
+            await page.click("form#usul button[type=submit]")
             assert "tidak mungkin" in await page.locator("#nik-err").inner_text()
             assert await nominations_seen(base) == 0
 
             await fill(page, "6408014501900001", "Siti Rahmawati", "1990-01-05")
-            await page.click("button[type=submit]")
+            await page.click("form#usul button[type=submit]")
             await page.wait_for_selector("#antrian li[data-state=terkirim]")
             assert await nominations_seen(base) == 1
             await page.screenshot(path=str(ARTIFACTS / "portal-usul-phone.png"), full_page=True)
@@ -106,11 +106,11 @@ async def test_nominate_offline_and_back(chromium: Any, axe_source: str, serve: 
             await page.wait_for_selector("form#usul[data-ready='1']")
             assert "Tidak ada sinyal" in await page.locator("#sinyal").inner_text()
             await fill(page, "6408014502910002", "Nur Aini", "1991-02-05")
-            await page.click("button[type=submit]")
+            await page.click("form#usul button[type=submit]")
             waiting = page.locator("#antrian li[data-state=menunggu]")
             await expect(waiting).to_have_count(1)  # kept on the phone, the form cleared for the next one
             await fill(page, "6408014503920003", "Rahmah", "1992-03-05")
-            await page.click("button[type=submit]")
+            await page.click("form#usul button[type=submit]")
             await expect(waiting).to_have_count(2)
             assert "menunggu sinyal" in await page.locator("#antrian").inner_text()
             await page.screenshot(path=str(ARTIFACTS / "portal-offline-phone.png"), full_page=True)
@@ -149,7 +149,7 @@ async def test_nominate_offline_and_back(chromium: Any, axe_source: str, serve: 
             assert await page.input_value("#nik") == "6408014501900001"
             assert await page.input_value("#desa_code") == "64.08.01.2001"
             await page.fill("#full_name", "Siti Rahmawati Binti Ahmad")  # the correction
-            await page.click("button[type=submit]")
+            await page.click("form#usul button[type=submit]")
             await expect(page.locator("#antrian li[data-state=terkirim]")).to_have_count(4)
             assert await nominations_seen(base) == 4
             assert await pool.fetchval("SELECT count(*) FROM nomination_letters") == 4  # the letter kept
