@@ -53,9 +53,11 @@ STATUS_ID = {
 }
 
 
-PortalUser = Annotated[Principal, Depends(websession.page_guard(PORTAL_ROLES))]
+_portal_guard = websession.page_guard(PORTAL_ROLES)
+PortalUser = Annotated[Principal, Depends(_portal_guard)]
 Reader = Annotated[Principal, Depends(websession.page_guard(EVERYONE))]
-CSRF = [Depends(websession.csrf_protect)]
+# who first (401/403), then the CSRF token: the guard is the same dependency as PortalUser's, so it runs once
+CSRF = [Depends(_portal_guard), Depends(websession.csrf_protect)]
 
 
 # --------------------------------------------------------------------------------------------------- pages

@@ -30,7 +30,8 @@ router = APIRouter(prefix="/ruang-kerja", include_in_schema=False)
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 DECIDERS = frozenset({Role.VERIFIER, Role.PROGRAMME_ADMIN})
 Viewer = Annotated[Principal, Depends(websession.page_guard(READERS))]
-Decider = Annotated[Principal, Depends(websession.page_guard(DECIDERS))]
+_decider_guard = websession.page_guard(DECIDERS)
+Decider = Annotated[Principal, Depends(_decider_guard)]
 ENV = pages.environment(Path(__file__).parent / "templates")
 KECAMATAN = r"^\d{2}\.\d{2}\.\d{2}$"
 REASON = r"^[A-Z_]{2,40}$"
@@ -126,7 +127,7 @@ async def case_page(review_id: int, request: Request, rt: RuntimeDep, user: View
     return await _case_page(request, rt, user, review_id)
 
 
-@router.post("/{review_id}/keputusan", dependencies=[Depends(websession.csrf_protect)])
+@router.post("/{review_id}/keputusan", dependencies=[Depends(_decider_guard), Depends(websession.csrf_protect)])
 async def decide(review_id: int, request: Request, rt: RuntimeDep, user: Decider) -> Response:
     """The decision form (application/x-www-form-urlencoded): keputusan, alasan (for a rejection), catatan
     (mandatory), versi. Field errors name the field, never the value sent."""
