@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared import topics
-from shared.asyncapi import CONSUMERS, PRODUCERS
+from shared.asyncapi import CONSUMERS
+from shared.topics import OWNERS as PRODUCERS
 
 ADMIN_USER = "payung-admin"
 # Services that also watch the others' consumer lag and dead letters (reporting's Kafka health panel): they may

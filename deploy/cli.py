@@ -72,9 +72,11 @@ def _print_addresses(cfg: StackConfig, with_services: bool) -> None:
     ]
     if with_services:
         rows += [(name, f"http://{cfg.host}:{cfg.service_port(name)}/docs") for name in SERVICES]
-        # This instance's own keys (made once, kept in the stack dir): send one as the X-API-Key header.
+        # This instance's own keys (made once, kept 0600 in the stack dir): where they are, never the keys.
         rows += apikeys.describe(cfg.stack_dir)
-        rows += [("keys file", f"{_rel(apikeys.secrets_file(cfg.stack_dir))}  (X-API-Key header)")]
+        keys_file = _rel(apikeys.secrets_file(cfg.stack_dir))
+        rows += [("keys file", f"{keys_file}  (0600; send one as the X-API-Key header)")]
+        rows += [("a key", f"e.g. KEY=$(jq -r .admin {keys_file})")]
         if keycloak.enabled(cfg):
             rows += [(a, _rel(Path(b)) if a == "passwords" else b) for a, b in keycloak.describe(cfg)]
             rows += [("sign in", f"http://{cfg.host}:{cfg.reporting_port}/  (the dashboard, as one of the users)")]

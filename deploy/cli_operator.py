@@ -19,7 +19,7 @@ import httpx
 import typer
 from openpyxl.utils.exceptions import InvalidFileException
 
-from deploy import dlq, import_sheets, importer, operator, stack
+from deploy import dlq, import_sheets, importer, operator, parked, stack
 from deploy.config import REPO_ROOT, StackConfig
 
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
@@ -221,3 +221,4 @@ def register(app: typer.Typer) -> None:
     app.command()(report)
     app.add_typer(registry_app, name="registry")
     app.add_typer(dlq.app, name="dlq")
+    app.add_typer(parked.outbox_app, name="outbox")

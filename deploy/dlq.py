@@ -4,7 +4,8 @@ A dead letter (shared/consumer.py) is a raw copy of the record a consumer could 
 with the reason in its headers. ``list`` prints those headers and the value's size, never the value (it may hold a
 NIK or a name). ``replay`` republishes the original key and value to the original topic with an idempotent producer
 and the header ``x-replayed-from: <dlq topic>/<partition>/<offset>``; every consumer's inbox drops what it already
-processed, so the consumers that had succeeded see a duplicate and ignore it.
+processed, so the consumers that had succeeded see a duplicate and ignore it. The record's own headers, which the
+dead letter carries before the x-dlq-* ones, are sent along (a signature header survives a replay).
 
 What was replayed is remembered in Kafka itself, in the consumer group ``<prefix>payung-dlq-replay`` on the
 dead-letter topic: the committed offset is the position below which every dead letter has been replayed, and the
@@ -36,6 +37,20 @@ REPLAY_GROUP = "payung-dlq-replay"
 REPLAYED_FROM = "x-replayed-from"
 # Kafka refuses commit metadata over offset.metadata.max.bytes (4096 by default).
 MAX_METADATA = 4000
+# The headers shared/consumer.py adds to a dead letter; any other header is the original record's own.
+DLQ_HEADERS = frozenset(
+    {
+        "x-dlq-reason",
+        "x-dlq-error-type",
+        "x-dlq-truncated",
+        "x-original-topic",
+        "x-original-partition",
+        "x-original-offset",
+        "x-consumer-group",
+        "x-failed-at",
+        REPLAYED_FROM,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -67,9 +82,15 @@ class DeadLetter:
     key: bytes | None
     value: bytes | None
     headers: dict[str, str]
+    raw_headers: tuple[tuple[str, bytes], ...] = ()
 
     def header(self, name: str) -> str:
         return self.headers.get(name, "")
+
+    @property
+    def original_headers(self) -> list[tuple[str, bytes]]:
+        """The headers the failed record itself carried, in order."""
+        return [(k, v) for k, v in self.raw_headers if k not in DLQ_HEADERS]
 
     @property
     def where(self) -> str:
@@ -152,8 +173,9 @@ async def read(t: Target, dlq_topic: str, partitions: Sequence[int]) -> list[Dea
             for tp, records in batch.items():
                 for r in records:
                     if r.offset < end[tp]:
-                        headers = {k: v.decode("utf-8", "replace") for k, v in r.headers}
-                        letters.append(DeadLetter(dlq_topic, r.partition, r.offset, r.key, r.value, headers))
+                        raw = tuple((k, bytes(v or b"")) for k, v in r.headers)
+                        headers = {k: v.decode("utf-8", "replace") for k, v in raw}
+                        letters.append(DeadLetter(dlq_topic, r.partition, r.offset, r.key, r.value, headers, raw))
             pending = {tp for tp in pending if await reader.position(tp) < end[tp]}
         return sorted(letters, key=lambda d: (d.partition, d.offset))
     finally:
@@ -220,7 +242,7 @@ async def replay(
                 t.prefix + topic,
                 value=d.value,
                 key=d.key,
-                headers=[(REPLAYED_FROM, d.where.encode())],
+                headers=[(REPLAYED_FROM, d.where.encode()), *d.original_headers],
             )
             for d in fresh
         ]
@@ -291,6 +313,7 @@ def describe(d: DeadLetter, replayed: bool) -> list[str]:
         f"    original={h('x-original-topic')}/{h('x-original-partition')}/{h('x-original-offset')}  "
         f"value={len(d.value or b'')} bytes  event_id={d.event_id or '-'}",
         f"    reason: {h('x-dlq-reason')}",
+        *([f"    truncated: {h('x-dlq-truncated')}"] if h("x-dlq-truncated") else []),
     ]
 
 

@@ -6,6 +6,11 @@ from the module proxy, see deploy/checks.sh), the way openapi2jsonschema does: o
 strict (unknown fields are errors), written as ``<dir>/v<version>-standalone-strict/<kind><suffix>.json``.
 
     python -m deploy.k8s_schemas <swagger.json> <out dir> <kubernetes version, e.g. 1.34.2>
+    python -m deploy.k8s_schemas --crd <crd.yaml>... <out dir> <kubernetes version>
+
+``--crd`` does the same for CustomResourceDefinitions (Strimzi's KafkaTopic and KafkaUser, made by Strimzi's own
+crd-generator from its Maven Central jars, see deploy/checks.sh): one strict schema per served version, named the
+way kubeconform looks them up (``kafkatopic-kafka-v1.json``).
 """
 
 from __future__ import annotations
@@ -78,7 +83,46 @@ def generate(swagger: Path, out_dir: Path, k8s_version: str) -> int:
     return count
 
 
+def _strict_crd(node: Any) -> Any:
+    """Like ``_strict`` but leaves alone what the CRD declares open (x-kubernetes-preserve-unknown-fields)."""
+    if isinstance(node, dict):
+        out = {k: _strict_crd(v) for k, v in node.items()}
+        if "properties" in out and "additionalProperties" not in out and not out.get(_PRESERVE):
+            out["additionalProperties"] = False
+        return out
+    if isinstance(node, list):
+        return [_strict_crd(v) for v in node]
+    return node
+
+
+_PRESERVE = "x-kubernetes-preserve-unknown-fields"
+
+
+def generate_crds(crds: list[Path], out_dir: Path, k8s_version: str) -> int:
+    import yaml  # the project's dependency (PyYAML comes with the dev tools); only this function needs it
+
+    target = out_dir / f"v{k8s_version}-standalone-strict"
+    target.mkdir(parents=True, exist_ok=True)
+    count = 0
+    for path in crds:
+        for crd in (d for d in yaml.safe_load_all(path.read_text()) if d):
+            group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
+            for version in crd["spec"]["versions"]:
+                if not version.get("served"):
+                    continue
+                schema = _strict_crd(version["schema"]["openAPIV3Schema"])
+                schema["$schema"] = "http://json-schema.org/draft-07/schema#"
+                name = f"{kind.lower()}{_suffix(group, version['name'])}.json"
+                (target / name).write_text(json.dumps(schema))
+                count += 1
+    return count
+
+
 def main() -> None:
+    if sys.argv[1] == "--crd":
+        *crds, out_dir, version = sys.argv[2:]
+        print(f"{generate_crds([Path(c) for c in crds], Path(out_dir), version)} CRD schemas written to {out_dir}")
+        return
     swagger, out_dir, version = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
     print(f"{generate(swagger, out_dir, version)} kubernetes schemas written to {out_dir}")
 

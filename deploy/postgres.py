@@ -138,9 +138,12 @@ def ensure_initialized(cfg: StackConfig) -> None:
     cfg.logs_dir.mkdir(parents=True, exist_ok=True)
     if user is not None:
         _make_reachable(bin_dir().parent, readable_tree=True)
-        _make_reachable(cfg.pg_dir)
+        _make_reachable(cfg.pg_dir.parent)
+    # The instance's directory (data, superuser password, sockets) belongs to the server's user alone.
     _chown(cfg.pg_dir, user)
+    cfg.pg_dir.chmod(0o700)
     if (data / "PG_VERSION").exists():
+        _private_data_dir(data)
         return
     log.info("initialising PostgreSQL data directory %s", data)
     password = secrets.token_urlsafe(24)
@@ -181,6 +184,13 @@ def ensure_initialized(cfg: StackConfig) -> None:
             "\n# Payung's local settings, rewritten on every start by deploy/postgres.py\n"
             "include_if_exists = 'payung.conf'\n"
         )
+    _private_data_dir(data)
+
+
+def _private_data_dir(data: Path) -> None:
+    """0700, as initdb makes it; a copy restored or made with group access (``initdb -g``) is narrowed again."""
+    if stat.S_IMODE(data.stat().st_mode) != 0o700:
+        data.chmod(0o700)
 
 
 def running_pid(cfg: StackConfig) -> int | None:

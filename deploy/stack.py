@@ -9,6 +9,7 @@ running event loop too (the async parts then run on a helper thread). Importing 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import secrets
@@ -29,6 +30,8 @@ from deploy import apikeys, kafka, keycloak, postgres
 from deploy.acls import principals
 from deploy.config import REPO_ROOT, SERVICES, StackConfig, StackError, StackTestConfig
 from deploy.procs import is_terminating, running_pid, send_signal, spawn, tail, terminate, wait_gone
+from shared import signing
+from shared.topics import OWNERS
 
 __all__ = [
     "SERVICES",
@@ -37,6 +40,7 @@ __all__ = [
     "StackError",
     "StackTestConfig",
     "database_url",
+    "event_signers",
     "kill_service",
     "log_file",
     "service_env",
@@ -114,6 +118,11 @@ def service_env(cfg: StackConfig, name: str) -> dict[str, str]:
         env["PAYUNG_RECIPIENT_DAILY_LIMIT"] = os.environ.get("PAYUNG_RECIPIENT_DAILY_LIMIT", "0")
     # Who may call the HTTP APIs: the operator's key file, else this instance's local keys (deploy/apikeys.py).
     env["PAYUNG_API_KEYS_FILE"] = os.environ.get("PAYUNG_API_KEYS_FILE") or str(_local_api_keys(cfg))
+    # Authentic events (shared/signing.py): this service's own Ed25519 key, and every producer's public key.
+    keys_dir = local_event_keys(cfg)
+    if (keys_dir / f"{name}.key").exists():
+        env["PAYUNG_EVENT_SIGNING_KEY_FILE"] = str(keys_dir / f"{name}.key")
+    env["PAYUNG_EVENT_TRUSTED_KEYS_FILE"] = str(keys_dir / "trusted.json")
     if name == "nomination":
         env["PAYUNG_PERSON_KEY_SECRET"] = os.environ.get("PAYUNG_PERSON_KEY_SECRET") or _local_secret(cfg)
     # People's sign-in on the pages (shared/websession.py) through this instance's Keycloak, unless PAYUNG_IDP=none
@@ -139,6 +148,37 @@ def _local_secret(cfg: StackConfig) -> str:
         path.write_text(secrets.token_hex(32))
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def local_event_keys(cfg: StackConfig) -> Path:
+    """This instance's event keys: one Ed25519 key pair per producing service, made once (``<service>.key``,
+    0600), and ``trusted.json`` with every public key (``PAYUNG_EVENT_TRUSTED_KEYS_FILE``). Returns the directory."""
+    keys_dir = cfg.stack_dir / "event-keys"
+    trusted_file = keys_dir / "trusted.json"
+    if trusted_file.exists():
+        return keys_dir
+    keys_dir.mkdir(parents=True, exist_ok=True)
+    keys_dir.chmod(0o700)
+    trusted: dict[str, dict[str, str]] = {}
+    for service in sorted(set(OWNERS.values())):
+        signer = signing.generate(f"{service}-{secrets.token_hex(4)}")
+        _write_private(keys_dir / f"{service}.key", signer.secret_text())
+        trusted |= signing.trusted_entry(signer, service)
+    _write_private(trusted_file, json.dumps(trusted, indent=2))
+    return keys_dir
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+
+
+def event_signers(cfg: StackConfig) -> dict[str, signing.Signer]:
+    """The instance's signing keys by service: for tools and tests that write events straight to Kafka as a
+    producer would (the benchmark's baseline, end-to-end tests of what consumers do with them)."""
+    keys_dir = local_event_keys(cfg)
+    return {p.stem: signing.Signer.parse(p.read_text()) for p in sorted(keys_dir.glob("*.key"))}
 
 
 async def _ensure_topics(cfg: StackConfig, within: float = 30) -> list[str]:

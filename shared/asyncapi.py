@@ -23,13 +23,14 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "asyncapi.json"
 
 # Who consumes what: each service consumes in its own consumer group "<service>.<topic>".
 CONSUMERS: dict[str, tuple[str, ...]] = {
-    "verification": (topics.NOMINATION_SUBMITTED,),
+    "verification": (topics.NOMINATION_SUBMITTED, topics.ENROLMENT_ENDED),
     "enrolment": (topics.IDENTITY_VERIFIED, topics.REGISTRY_PERSON_UPDATED),
     "notification": (
         topics.ENROLMENT_CONFIRMED,
         topics.ENROLMENT_WAITLISTED,
         topics.IDENTITY_REJECTED,
         topics.ENROLMENT_ENDED,
+        topics.ENROLMENT_REFUSED,
     ),
     "nomination": (
         topics.IDENTITY_REVIEW_REQUESTED,
@@ -64,19 +65,13 @@ def consumer_group(service: str, topic: str) -> str:
     return f"{service}.{SHARED_GROUPS.get(service, topic)}"
 
 
-PRODUCERS = {
-    topics.NOMINATION_SUBMITTED: "nomination",
-    topics.IDENTITY_VERIFIED: "verification",
-    topics.IDENTITY_REJECTED: "verification",
-    topics.ENROLMENT_CONFIRMED: "enrolment",
-    topics.ENROLMENT_WAITLISTED: "enrolment",
-    topics.NOTIFICATION_SENT: "notification",
-    topics.NOTIFICATION_FAILED: "notification",
-    topics.IDENTITY_REVIEW_REQUESTED: "verification",
-    topics.REGISTRY_PERSON_UPDATED: "verification",
-    topics.ENROLMENT_ENDED: "enrolment",
-}
-KEY_NOTE = "Kafka key: the envelope's person_key (HMAC-SHA256 of the NIK), so one person's events stay in order."
+# Who produces what: the owner declared next to each topic (shared/topics.py).
+PRODUCERS = topics.OWNERS
+KEY_NOTE = (
+    "Kafka key: the envelope's person_key (HMAC-SHA256 of the NIK), so one person's events stay in order. "
+    "Headers payung-kid and payung-sig: the producer's Ed25519 signature of the topic and value (shared/signing.py); "
+    "consumers dead-letter an event not signed by this topic's producer."
+)
 DLQ_NOTE = (
     "Dead letters of {topic}: the original key and value unchanged; headers x-dlq-reason, x-dlq-error-type, "
     "x-original-topic, x-original-partition, x-original-offset, x-consumer-group, x-failed-at."

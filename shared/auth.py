@@ -21,13 +21,11 @@ import secrets
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from http import HTTPStatus
 from pathlib import Path
 from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends, Request
-from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from shared.errors import PayungError
@@ -38,6 +36,7 @@ class Role(StrEnum):
     VERIFIER = "verifier"  # Disnaker verification staff: read everything, review queue
     PROGRAMME_ADMIN = "programme_admin"  # Disnaker programme staff: everything, including operations
     AUDITOR = "auditor"  # read-only, everything
+    PARTNER_AGENCY = "partner_agency"  # another programme's system: only the routes naming it (the enrolment check)
     SYSTEM = "system"  # a service acting on its own (consumers); never granted to a key or a token
 
 
@@ -278,21 +277,6 @@ def route_guard(route_roles: Mapping[str, Collection[str]]) -> Any:
             raise AuthError(403, "FORBIDDEN", f"role {caller.role} may not {request.method} {path}")
 
     return guard
-
-
-async def error_response(_: Request, exc: Exception) -> JSONResponse:
-    """An AuthError as problem+json (the edge's format, shared/http.py, which imports this module)."""
-    assert isinstance(exc, AuthError)
-    headers = {"WWW-Authenticate": 'Bearer realm="payung"'} if exc.status == 401 else None
-    body = {
-        "type": "about:blank",
-        "title": HTTPStatus(exc.status).phrase,
-        "status": exc.status,
-        "code": exc.code,
-        "errors": [],
-        "detail": exc.message,
-    }
-    return JSONResponse(body, status_code=exc.status, headers=headers, media_type="application/problem+json")
 
 
 # ------------------------------------------------------------------------------- claims of people's tokens

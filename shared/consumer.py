@@ -2,8 +2,9 @@
 
 A ``Consumer`` turns one Kafka batch into one database transaction:
 
-1. every record is decoded into a current-version envelope; one that cannot be (bad JSON, unknown type or version,
-   schema violation) becomes a dead-letter row in the outbox, with the reason in its headers;
+1. every record is decoded into a current-version envelope and its producer and signature are checked
+   (shared/signing.py); one that fails (bad JSON, unknown type or version, schema violation, forged) becomes a
+   dead-letter row in the outbox, with the reason in its headers;
 2. the inbox keeps only event ids this consumer has not processed before (a redelivery is a no-op);
 3. the handler applies the new events and writes its own outbox rows;
 4. inbox rows, effects and outbox rows commit together, and only then is the batch acknowledged.
@@ -12,6 +13,12 @@ Failures of infrastructure (``errors.is_transient``) retry the whole batch with 
 after ``max_attempts`` the batch is nacked (Kafka redelivers it) so nothing is lost while an outage lasts. Any other
 exception means some event in the batch can never succeed: the batch is replayed one event per transaction and the
 failing events are dead-lettered with the error, while the others are processed.
+
+Dead-lettering is total: whatever a record holds (NUL or invalid UTF-8 anywhere, no key, no value, any size its
+topic accepts) and whatever decoding raises, ``_dlq_record`` builds a row that can be stored (bytes, and reasons made
+safe and bounded by ``errors.safe_text``) and that its dead-letter topic accepts (shared/topics.py sizes; a copy that
+would still not fit is cut, with ``x-dlq-truncated``). A consumer failing on the same batch for longer than
+``stall_after_s`` says so (``stalled_for``: readiness and ``payung_consumer_stalled``).
 """
 
 from __future__ import annotations
@@ -28,15 +35,17 @@ import asyncpg
 from aiokafka import ConsumerRecord
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from shared import metrics, outbox, topics
+from shared import metrics, outbox, signing, topics
 from shared.contracts import Envelope, P, decode
-from shared.errors import PoisonMessage, is_transient
-from shared.logs import get_logger, mask_text
+from shared.errors import PoisonMessage, is_transient, safe_text
+from shared.logs import get_logger
 
 log = get_logger(__name__)
 
 Handler = Callable[[asyncpg.Connection, Sequence[Envelope[P]]], Awaitable[None]]
 _DLQ_NAMESPACE = uuid.UUID("6f1f5a53-6c2b-4b8e-9f0e-5041594e4744")
+# Room kept in a dead letter for Kafka's record and batch framing (varints, CRC, timestamps), beside the bytes.
+_FRAMING_BYTES = 1024
 
 
 @dataclass
@@ -48,6 +57,7 @@ class ConsumerStats:
     retries: int = 0
     isolated_batches: int = 0  # batches replayed one event at a time after a non-transient failure
     last_batch_at: float | None = None
+    failing_since: float | None = None  # wall time of the first failure of the batch not yet committed
 
 
 @dataclass
@@ -70,6 +80,7 @@ class Consumer(Generic[P]):
     inbox_name: str | None = None  # of ``topic``'s events; default: ``name``
     more: Mapping[str, tuple[type[P], str]] = field(default_factory=dict)
     stats: ConsumerStats = field(default_factory=ConsumerStats)
+    stall_after_s: float = 300.0  # failing on one batch longer than this is a stall (readiness, metric)
 
     def __post_init__(self) -> None:
         first = (self.payload, self.inbox_name or self.name)
@@ -89,17 +100,38 @@ class Consumer(Generic[P]):
         metrics.BATCH_EVENTS.labels(self.name).observe(len(records))
         try:
             await self._process(records)
+        except Exception:
+            self._failing()
+            raise
+        else:
+            self.stats.failing_since = None
         finally:
             metrics.BATCH_SECONDS.labels(self.name).observe(time.perf_counter() - started)
+
+    def _failing(self) -> None:
+        if self.stats.failing_since is None:
+            self.stats.failing_since = time.time()
+
+    def stalled_for(self) -> float:
+        """Seconds spent failing on the current batch beyond ``stall_after_s`` (0: not stalled); sets the gauge."""
+        since = self.stats.failing_since
+        failing = 0.0 if since is None else max(time.time() - since, 0.0)
+        stalled = failing if failing > self.stall_after_s else 0.0
+        metrics.CONSUMER_STALLED.labels(self.name).set(1 if stalled else 0)
+        return stalled
 
     async def _process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         good: list[tuple[ConsumerRecord[Any, Any], Envelope[P]]] = []
         poison: list[tuple[ConsumerRecord[Any, Any], PoisonMessage]] = []
         for record in records:
             try:
-                good.append((record, decode(record.value, self._route(record.topic)[0])))
+                envelope = decode(record.value, self._route(record.topic)[0])
+                signing.check(record.topic, record.value, record.headers, envelope)  # owner + signature
+                good.append((record, envelope))
             except PoisonMessage as exc:
                 poison.append((record, exc))
+            except Exception as exc:  # any check decoding runs: a record that cannot be read is a dead letter
+                poison.append((record, PoisonMessage(f"{type(exc).__name__}: {exc}", "undecodable")))
         async for attempt in self._retrying():
             with attempt:
                 try:
@@ -138,7 +170,11 @@ class Consumer(Generic[P]):
                     if is_transient(exc):
                         raise
                     log.exception("event dead-lettered", consumer=self.name, event_id=str(envelope.event_id))
-                    failure = PoisonMessage(f"{type(exc).__name__}: {exc}", "handler_error")
+                    failure = (
+                        exc
+                        if isinstance(exc, PoisonMessage)
+                        else PoisonMessage(f"{type(exc).__name__}: {exc}", "handler_error")
+                    )
                     # Not claimed in the inbox: once the cause is fixed, a replay from the dead-letter topic must be
                     # processed. A redelivery cannot dead-letter it twice (the dead letter's id is its position).
                     async with conn.transaction():
@@ -182,24 +218,36 @@ class Consumer(Generic[P]):
             )
 
     def _dlq_record(self, record: ConsumerRecord[Any, Any], exc: PoisonMessage) -> outbox.OutboxRecord:
+        """The dead letter of ``record``: its key, value and headers as they came (its signature too, so that
+        ``payung dlq replay`` sends a verifiable event), then the x-dlq-* headers. Cannot fail: every part is bytes
+        or text made safe, and a copy too large for its topic is cut to fit."""
         # The id is derived from the record's position, so a redelivered poison message is dead-lettered once.
         where = f"{self.name}/{record.topic}/{record.partition}/{record.offset}"
-        headers = (
-            ("x-dlq-reason", mask_text(exc.reason)[:1000]),
-            ("x-dlq-error-type", exc.error_type),
-            ("x-original-topic", record.topic),
+        dlq_topic = topics.dlq(record.topic)
+        ours: tuple[tuple[str, str | bytes], ...] = (
+            ("x-dlq-reason", safe_text(getattr(exc, "reason", exc))),
+            ("x-dlq-error-type", safe_text(getattr(exc, "error_type", "invalid_message"), 64)),
+            ("x-original-topic", safe_text(record.topic, 300)),
             ("x-original-partition", str(record.partition)),
             ("x-original-offset", str(record.offset)),
-            ("x-consumer-group", self.name),
+            ("x-consumer-group", safe_text(self.name, 300)),
             ("x-failed-at", datetime.now(UTC).isoformat()),
         )
+        key, value = _bytes(record.key) if record.key is not None else None, _bytes(record.value)
+        theirs = tuple((safe_text(k, 1000), _bytes(v)) for k, v in (record.headers or ()))
+        room = topics.max_message_bytes(dlq_topic) - _FRAMING_BYTES - _size(ours)
+        if len(key or b"") + len(value) + _size(theirs) > room:  # cannot happen with the declared sizes
+            note = f"cut to fit {dlq_topic}: value was {len(value)} bytes, key {len(key or b'')}, headers dropped"
+            ours += (("x-dlq-truncated", note),)
+            key = key[:256] if key is not None else None
+            value, theirs = value[: max(room - 512 - len(key or b""), 0)], ()
         return outbox.OutboxRecord(
             event_id=uuid.uuid5(_DLQ_NAMESPACE, where),
-            topic=topics.dlq(record.topic),
-            key=record.key,
-            value=record.value or b"",
+            topic=dlq_topic,
+            key=key,
+            value=value,
             event_type="DeadLetter",
-            headers=headers,
+            headers=theirs + ours,  # ours last: a reader taking the last value per name gets ours
         )
 
     def _count(self, fresh: list[Any], good: list[Any], poison: list[Any]) -> None:
@@ -216,6 +264,7 @@ class Consumer(Generic[P]):
 
     def _retrying(self) -> AsyncRetrying:
         def before_sleep(state: Any) -> None:
+            self._failing()
             self.stats.retries += 1
             metrics.RETRIES.labels(self.name).inc()
             metrics.HANDLER_ERRORS.labels(self.name, "transient", type(state.outcome.exception()).__name__).inc()
@@ -233,3 +282,14 @@ class Consumer(Generic[P]):
             before_sleep=before_sleep,
             reraise=True,
         )
+
+
+def _bytes(data: object) -> bytes:
+    """A record part as bytes, whatever a client handed over."""
+    if isinstance(data, bytes | bytearray | memoryview):
+        return bytes(data)
+    return b"" if data is None else str(data).encode("utf-8", "backslashreplace")
+
+
+def _size(headers: Sequence[tuple[str, str | bytes]]) -> int:
+    return sum(len(k.encode("utf-8", "backslashreplace")) + len(_bytes(v)) + 8 for k, v in headers)

@@ -11,6 +11,7 @@ dead-lettered with the reason instead of having the field silently dropped.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -70,9 +71,21 @@ class Reason(Contract):
     detail: str
 
 
+class SubmissionProof(Contract):
+    """The nomination service's attestation that it issued this nomination for this person: an Ed25519 signature
+    of ``shared.signing.submission_statement(nomination_id, nik, person_key)`` by its event key ``kid``. Verification
+    passes it on in ``IdentityVerified``, so enrolment can tie a verification to a real submission whatever the
+    order in which the topics are read (docs/security.md)."""
+
+    kid: str = Field(max_length=200)
+    signature: str = Field(max_length=200, description="base64url, no padding")
+
+
 class NominationSubmitted(Payload):
+    """v2: ``submission_proof`` (v1 events are upcast with none)."""
+
     event_type: ClassVar[str] = "NominationSubmitted"
-    schema_version: ClassVar[int] = 1
+    schema_version: ClassVar[int] = 2
     topic: ClassVar[str] = topics.NOMINATION_SUBMITTED
 
     nomination_id: uuid.UUID
@@ -86,11 +99,14 @@ class NominationSubmitted(Payload):
     nominator: Nominator
     supporting_letter: SupportingLetter | None
     programme_regency: str = Field(description="Dotted regency code of the programme paying, e.g. 64.08")
+    submission_proof: SubmissionProof | None = Field(default=None, description="None only when upcast from v1")
 
 
 class IdentityVerified(Payload):
+    """v2: ``submission_proof``, the nomination's own (v1 events are upcast with none, and enrolment refuses them)."""
+
     event_type: ClassVar[str] = "IdentityVerified"
-    schema_version: ClassVar[int] = 1
+    schema_version: ClassVar[int] = 2
     topic: ClassVar[str] = topics.IDENTITY_VERIFIED
 
     nomination_id: uuid.UUID
@@ -105,6 +121,9 @@ class IdentityVerified(Payload):
     programme_regency: str
     name_score: float = Field(ge=0, le=100)
     flags: tuple[Reason, ...] = ()
+    submission_proof: SubmissionProof | None = Field(
+        default=None, description="The NominationSubmitted's proof, passed on; None only when upcast from v1"
+    )
 
 
 class IdentityRejected(Payload):
@@ -164,7 +183,7 @@ class IdentityReviewRequested(Payload):
     desa_code: str
 
 
-PersonChange = Literal["deceased", "moved_out", "inactive"]
+PersonChange = Literal["deceased", "moved_out", "inactive", "became_wage_earner"]  # the last from a re-check
 
 
 class RegistryPersonUpdated(Payload):
@@ -206,6 +225,25 @@ class EnrolmentEnded(Payload):
     nominator: Nominator
 
 
+class EnrolmentRefused(Payload):
+    """BPJS Ketenagakerjaan refused to register a seat: no cover; the seat went to the next person waiting.
+
+    The nominator is told why (``refusal_code`` and BPJS's own ``refusal_reason``) so the person's case can be fixed.
+    """
+
+    event_type: ClassVar[str] = "EnrolmentRefused"
+    schema_version: ClassVar[int] = 1
+    topic: ClassVar[str] = topics.ENROLMENT_REFUSED
+
+    nomination_id: uuid.UUID
+    programme_year: int
+    refusal_code: str = Field(description="BPJS's refusal code, e.g. PU_ACTIVE")
+    refusal_reason: str = Field(description="BPJS's explanation, as it gave it")
+    full_name: str
+    desa_code: str
+    nominator: Nominator
+
+
 Purpose = Literal[
     "enrolment_confirmed",
     "enrolment_waitlisted",
@@ -213,6 +251,7 @@ Purpose = Literal[
     "identity_rejected",
     "enrolment_ended",
     "death_benefit_information",
+    "enrolment_refused",
 ]
 RecipientRole = Literal["beneficiary", "nominator"]
 
@@ -253,12 +292,17 @@ PAYLOADS: tuple[type[Payload], ...] = (
     IdentityReviewRequested,
     RegistryPersonUpdated,
     EnrolmentEnded,
+    EnrolmentRefused,
 )
 PAYLOAD_BY_TYPE: dict[str, type[Payload]] = {p.event_type: p for p in PAYLOADS}
 
 # (event_type, from_version) -> function turning a payload dict of that version into the next version's dict.
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
-UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+UPCASTERS: dict[tuple[str, int], Upcaster] = {
+    # v1 had no submission proof; enrolment refuses a verification without one (docs/security.md, upgrades).
+    ("NominationSubmitted", 1): lambda payload: {**payload, "submission_proof": None},
+    ("IdentityVerified", 1): lambda payload: {**payload, "submission_proof": None},
+}
 
 
 class Envelope(Contract, Generic[P]):
@@ -318,14 +362,14 @@ def decode(raw: bytes | None, expected: type[P] | None = None) -> Envelope[P]:
     event_type, version = data.get("event_type"), data.get("schema_version")
     payload_cls = PAYLOAD_BY_TYPE.get(event_type) if isinstance(event_type, str) else None
     if payload_cls is None:
-        raise PoisonMessage(f"unknown event_type {event_type!r}", "unknown_event_type")
+        raise PoisonMessage(f"unknown event_type {_name(event_type)}", "unknown_event_type")
     if expected is not None and payload_cls is not expected:
         raise PoisonMessage(
-            f"event_type {event_type!r} does not belong on this topic (expected {expected.event_type})",
+            f"event_type {_name(event_type)} does not belong on this topic (expected {expected.event_type})",
             "wrong_event_type",
         )
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise PoisonMessage(f"invalid schema_version {version!r}", "invalid_envelope")
+        raise PoisonMessage(f"invalid schema_version ({type(version).__name__})", "invalid_envelope")
     if version > payload_cls.schema_version:
         raise PoisonMessage(
             f"{event_type} schema_version {version} is newer than supported {payload_cls.schema_version}",
@@ -349,7 +393,20 @@ def _upcast(data: dict[str, Any], payload_cls: type[Payload]) -> dict[str, Any]:
     return {**data, "payload": payload, "schema_version": version}
 
 
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
+def _name(value: object) -> str:
+    """A field or type name as given, when it looks like one; never an arbitrary value (it may be personal data)."""
+    return repr(value) if isinstance(value, str) and _NAME.fullmatch(value) else "(not shown)"
+
+
 def _describe(exc: ValidationError) -> str:
-    """Field paths and messages of a validation error, without the offending values (they may be personal data)."""
-    parts = [f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()]
+    """Field paths and error codes of a validation error, never the offending values (they may be personal data):
+    pydantic's messages quote parts of the input (a UUID error shows the character found), and a path may hold a
+    key the sender chose, so a path part that is not a plain name is shown as ``?``."""
+    parts = []
+    for err in exc.errors(include_url=False, include_input=False, include_context=False):
+        loc = ".".join(str(p) if isinstance(p, int) or _NAME.fullmatch(str(p)) else "?" for p in err["loc"])
+        parts.append(f"{loc or '<root>'}: {err['type']}")
     return "; ".join(parts[:10])

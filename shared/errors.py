@@ -10,9 +10,12 @@ Consumers sort failures into two kinds, because the two need opposite treatment:
 from __future__ import annotations
 
 import asyncio
+import re
 
 import asyncpg
 from aiokafka.errors import KafkaConnectionError, KafkaError
+
+from shared.logs import mask_text
 
 
 class PayungError(Exception):
@@ -30,6 +33,22 @@ class PoisonMessage(PayungError):
         super().__init__(reason)
         self.reason = reason
         self.error_type = error_type
+
+
+# C0 and C1 controls, DEL, unpaired surrogates (not encodable as UTF-8), line separators and bidi overrides.
+_UNSAFE_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+REASON_MAX = 1000
+
+
+def safe_text(text: object, limit: int = REASON_MAX) -> str:
+    """``text`` made safe to store and print anywhere: valid UTF-8, no control characters, NIK and phone-like
+    digit runs masked, at most ``limit`` characters. Never raises (the dead-letter path relies on it)."""
+    try:
+        value = text if isinstance(text, str) else str(text)
+    except Exception:
+        value = f"<{type(text).__name__}>"
+    value = _UNSAFE_CHARS.sub("?", value[: 4 * limit])
+    return mask_text(value)[:limit]
 
 
 _TRANSIENT_PG = (

@@ -50,6 +50,22 @@ OUTBOX_OLDEST = Gauge(
     "payung_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row (sampled at scrape)"
 )
 RELAY_LEADER = Gauge("payung_relay_leader", "1 if this replica's relay holds the outbox lock")
+OUTBOX_PARKED = Gauge(
+    "payung_outbox_parked_rows",
+    "Outbox rows the broker refused for good, set aside in outbox_parked (sampled at scrape)",
+)
+OUTBOX_PARKED_TOTAL = Counter(
+    "payung_outbox_parked_total", "Outbox rows parked by the relay, by topic and error", ["topic", "error_type"]
+)
+CONSUMER_STALLED = Gauge(
+    "payung_consumer_stalled",
+    "1 while a consumer has failed on the same batch for longer than PAYUNG_CONSUMER_STALL_SECONDS",
+    ["consumer"],
+)
+RELAY_STALLED = Gauge(
+    "payung_relay_stalled",
+    "1 while the outbox relay has rows pending and has not advanced for longer than PAYUNG_RELAY_STALL_SECONDS",
+)
 HTTP_REQUESTS = Counter("payung_http_requests_total", "HTTP requests by route template", ["method", "route", "status"])
 HTTP_SECONDS = Histogram(
     "payung_http_request_seconds",
@@ -67,18 +83,22 @@ def count_published(topics: Iterable[str]) -> None:
         EVENTS_PUBLISHED.labels(topic).inc(n)
 
 
-async def sample_outbox(pool: asyncpg.Pool, relay_leader: bool) -> None:
-    """Refresh the sampled gauges; a database that does not answer leaves the last values (the scrape goes on)."""
+async def sample_outbox(pool: asyncpg.Pool, relay_leader: bool) -> int | None:
+    """Refresh the sampled gauges and return the backlog; a database that does not answer leaves the last values
+    and returns None (the scrape goes on)."""
     RELAY_LEADER.set(1 if relay_leader else 0)
     try:
         async with asyncio.timeout(2):
             row = await pool.fetchrow(
-                "SELECT count(*) AS n, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS age FROM outbox"
+                "SELECT count(*) AS n, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS age,"
+                " (SELECT count(*) FROM outbox_parked) AS parked FROM outbox"
             )
     except Exception:  # a scrape must not fail because the database is slow; readiness reports it
-        return
+        return None
     OUTBOX_BACKLOG.set(row["n"])
     OUTBOX_OLDEST.set(float(row["age"]))
+    OUTBOX_PARKED.set(row["parked"])
+    return int(row["n"])
 
 
 def exposition() -> tuple[bytes, str]:

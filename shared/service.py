@@ -24,7 +24,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from shared import auth, db, http, logs, metrics, outbox
+from shared import auth, db, http, logs, metrics, outbox, signing
 from shared.consumer import Consumer, Handler
 from shared.contracts import Payload
 from shared.settings import ServiceSettings
@@ -144,6 +144,7 @@ def _check_route_roles(spec: ServiceSpec) -> None:
 
 @contextlib.asynccontextmanager
 async def _running(spec: ServiceSpec, settings: ServiceSettings) -> AsyncIterator[Runtime]:
+    signing.configure(spec.name)  # no signing key or no trusted keys: refuse to start
     pool = await db.create_pool(settings.database_url, settings.db_pool_min, settings.db_pool_max)
 
     def make_producer() -> AIOKafkaProducer:
@@ -214,6 +215,7 @@ def _subscribe(rt: Runtime, service: str, subs: Sequence[Subscription]) -> None:
         handler=first.handler,
         pool=rt.pool,
         max_attempts=settings.retry_max_attempts,
+        stall_after_s=settings.consumer_stall_seconds,
         # the inbox name of each topic stays <service>.<topic>, as when every topic had a consumer of its own
         inbox_name=f"{service}.{first.topic}",
         more={settings.topic(s.topic): (s.payload, f"{service}.{s.topic}") for s in subs[1:]},
@@ -264,24 +266,45 @@ def _health_router() -> APIRouter:
         try:
             async with asyncio.timeout(2):
                 checks["outbox_backlog"] = await outbox.backlog(rt.pool)
+                checks["outbox_parked"] = await outbox.parked_count(rt.pool)
             checks["database"] = "ok"
         except Exception as exc:
             checks["database"] = type(exc).__name__
         checks["kafka"] = "ok" if await rt.broker.ping(timeout=2) else "unreachable"
         checks["relay"] = {"leader": rt.relay.is_leader, "published": rt.relay.published, "error": rt.relay.last_error}
         checks["consumers"] = {c.name: vars(c.stats) for c in rt.consumers}
-        ok = checks["database"] == "ok" and checks["kafka"] == "ok"
+        stalls = _stalls(rt, checks.get("outbox_backlog"))
+        if stalls:
+            checks["stalled"] = stalls
+        ok = checks["database"] == "ok" and checks["kafka"] == "ok" and not stalls
         return JSONResponse({"status": "ok" if ok else "degraded", **checks}, status_code=200 if ok else 503)
 
     @router.get("/metrics", include_in_schema=False)
     async def prometheus(request: Request) -> Response:
         rt: Runtime | None = getattr(request.app.state, "runtime", None)
         if rt is not None:
-            await metrics.sample_outbox(rt.pool, rt.relay.is_leader)
+            backlog = await metrics.sample_outbox(rt.pool, rt.relay.is_leader)
+            _stalls(rt, backlog)  # sets the stall gauges
         body, content_type = metrics.exposition()
         return Response(body, media_type=content_type)
 
     return router
+
+
+def _stalls(rt: Runtime, backlog: int | None) -> dict[str, str]:
+    """What has stopped advancing, with why (consumer name or "relay" -> reason); sets the stall gauges."""
+    stalls: dict[str, str] = {}
+    for c in rt.consumers:
+        failing = c.stalled_for()
+        if failing:
+            stalls[c.name] = f"failing on the same batch for {failing:.0f} s (limit {c.stall_after_s:.0f} s)"
+    relay_stalled = rt.relay.stalled_for(backlog) if backlog is not None else 0.0
+    limit = rt.settings.relay_stall_seconds
+    metrics.RELAY_STALLED.set(1 if relay_stalled > limit else 0)
+    if relay_stalled > limit:
+        error = f", last error {rt.relay.last_error}" if rt.relay.last_error else ""
+        stalls["relay"] = f"{backlog} rows pending, nothing published for {relay_stalled:.0f} s{error}"
+    return stalls
 
 
 Command = Callable[[ServiceSettings, list[str]], int]
@@ -296,6 +319,7 @@ def main(spec: ServiceSpec, app_path: str, commands: dict[str, Command] | None =
     settings = spec.settings_cls()  # type: ignore[call-arg]
     logs.configure(spec.name, settings.log_level)
     if args.command in commands:
+        signing.configure(spec.name)  # operator commands may write events (a registry load): signed like the rest
         raise SystemExit(commands[args.command](settings, rest))
     if args.command == "migrate":
         applied = db.migrate(settings.database_url, spec.migrations)

@@ -69,6 +69,12 @@ class ServiceSettings(KafkaClientSettings):
     outbox_batch_size: int = Field(default=1000, ge=1)
     outbox_poll_interval_s: float = Field(default=1.0, gt=0, description="Fallback when no NOTIFY arrives")
     retry_max_attempts: int = Field(default=8, ge=1, description="Transient retries before the batch is nacked")
+    consumer_stall_seconds: float = Field(
+        default=300.0, gt=0, description="A consumer failing on one batch this long reports not-ready (a stall)"
+    )
+    relay_stall_seconds: float = Field(
+        default=300.0, gt=0, description="A relay with rows pending that published nothing this long is not-ready"
+    )
     shutdown_grace_s: float = Field(default=20.0, ge=0)
     # Who may call the HTTP API (shared/auth.py). Nothing configured means nobody: every API route answers 401.
     api_keys: dict[str, dict[str, str | None]] = Field(

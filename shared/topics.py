@@ -3,6 +3,16 @@
 Every topic the services publish to or consume from is listed here, so the stack (native, compose or Kubernetes)
 creates them with the intended settings instead of relying on broker auto-creation. Each consumed topic has a
 dead-letter companion ``<topic>.dlq``.
+
+Each event topic also declares its OWNER, the one service allowed to produce it (``OWNERS``): consumers dead-letter an
+event whose envelope names another producer or is not signed by a key of the owner (shared/signing.py), the Kafka ACLs
+grant WRITE to the owner only (deploy/acls.py) and the AsyncAPI document names it (shared/asyncapi.py). Dead-letter
+topics are not domain events: whoever consumes a topic writes its dead letters.
+
+Sizes are declared here together, so a dead-letter topic always accepts what its source topic accepted: a dead
+letter is the source record (key, value, headers: at most ``EVENT_MAX_BYTES``) plus the dead-letter headers, which
+``shared.consumer`` bounds well under ``DLQ_HEADROOM_BYTES``. The broker (deploy/kafka.py), the producers
+(``shared.outbox.new_producer``) and the readers take their limits from the constants below.
 """
 
 from __future__ import annotations
@@ -13,6 +23,14 @@ from dataclasses import dataclass
 from typing import Any
 
 DAY_MS = 24 * 60 * 60 * 1000
+# Largest record batch an event topic accepts (Kafka's max.message.bytes; Kafka's own default is 1 MiB + 12).
+EVENT_MAX_BYTES = 1024 * 1024
+# What a dead letter may add to its source record: the x-dlq-* headers (bounded in shared/consumer.py) and the
+# record and batch framing. The dead-letter topic's limit is the source's plus this.
+DLQ_HEADROOM_BYTES = 64 * 1024
+# The largest request a producer may send and the broker's own message.max.bytes: one dead letter of the largest
+# source record fits, with room for the request framing.
+MAX_REQUEST_BYTES = EVENT_MAX_BYTES + 2 * DLQ_HEADROOM_BYTES
 
 
 @dataclass(frozen=True)
@@ -20,9 +38,14 @@ class TopicSpec:
     name: str
     partitions: int = 6
     retention_ms: int = 30 * DAY_MS
+    max_message_bytes: int = EVENT_MAX_BYTES
 
     def config(self) -> dict[str, str]:
-        return {"retention.ms": str(self.retention_ms), "cleanup.policy": "delete"}
+        return {
+            "retention.ms": str(self.retention_ms),
+            "cleanup.policy": "delete",
+            "max.message.bytes": str(self.max_message_bytes),
+        }
 
 
 NOMINATION_SUBMITTED = "nomination.submitted"
@@ -35,6 +58,22 @@ NOTIFICATION_FAILED = "notification.failed"
 IDENTITY_REVIEW_REQUESTED = "identity.review_requested"
 REGISTRY_PERSON_UPDATED = "registry.person_updated"
 ENROLMENT_ENDED = "enrolment.ended"
+ENROLMENT_REFUSED = "enrolment.refused"
+
+# The one producing service of each event topic (one event type per topic, shared/contracts.py).
+OWNERS: dict[str, str] = {
+    NOMINATION_SUBMITTED: "nomination",
+    IDENTITY_VERIFIED: "verification",
+    IDENTITY_REJECTED: "verification",
+    IDENTITY_REVIEW_REQUESTED: "verification",
+    REGISTRY_PERSON_UPDATED: "verification",
+    ENROLMENT_CONFIRMED: "enrolment",
+    ENROLMENT_WAITLISTED: "enrolment",
+    ENROLMENT_ENDED: "enrolment",
+    ENROLMENT_REFUSED: "enrolment",
+    NOTIFICATION_SENT: "notification",
+    NOTIFICATION_FAILED: "notification",
+}
 
 EVENT_TOPICS = (
     NOMINATION_SUBMITTED,
@@ -47,7 +86,13 @@ EVENT_TOPICS = (
     IDENTITY_REVIEW_REQUESTED,
     REGISTRY_PERSON_UPDATED,
     ENROLMENT_ENDED,
+    ENROLMENT_REFUSED,
 )
+
+
+def owner(topic: str) -> str:
+    """The service that alone may produce ``topic`` (a logical name, without prefix); KeyError for no event topic."""
+    return OWNERS[topic]
 
 
 def dlq(topic: str) -> str:
@@ -55,11 +100,28 @@ def dlq(topic: str) -> str:
     return f"{topic}.dlq"
 
 
+def dlq_spec(source: TopicSpec) -> TopicSpec:
+    """The dead-letter companion of ``source``: one partition, kept longer, and room for the dead-letter headers."""
+    return TopicSpec(
+        dlq(source.name),
+        partitions=1,
+        retention_ms=90 * DAY_MS,
+        max_message_bytes=source.max_message_bytes + DLQ_HEADROOM_BYTES,
+    )
+
+
 def all_topics(prefix: str = "") -> list[TopicSpec]:
     """Every topic of the system, with ``prefix`` prepended (tests use a prefix per run)."""
     specs = [TopicSpec(prefix + name) for name in EVENT_TOPICS]
-    specs += [TopicSpec(prefix + dlq(name), partitions=1, retention_ms=90 * DAY_MS) for name in EVENT_TOPICS]
-    return specs
+    return specs + [dlq_spec(spec) for spec in specs]
+
+
+def max_message_bytes(topic: str) -> int:
+    """The declared limit of a full topic name (prefix included); an undeclared topic gets an event topic's."""
+    for spec in sorted(all_topics(), key=lambda s: -len(s.name)):  # "x.dlq" is matched before "x"
+        if topic.endswith(spec.name):
+            return spec.max_message_bytes
+    return EVENT_MAX_BYTES
 
 
 async def ensure_topics(bootstrap: str, prefix: str = "", replication: int = 1, **client_options: Any) -> list[str]:

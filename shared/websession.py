@@ -59,7 +59,8 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.middleware.sessions import SessionMiddleware
 
-from shared.auth import Authenticator, AuthError, Principal, Role, error_response, principal_from_token_claims
+from shared.auth import Authenticator, AuthError, Principal, Role, principal_from_token_claims
+from shared.http import problem
 
 COOKIE = "payung_session"
 CSRF_FIELD = "csrf_token"
@@ -331,8 +332,9 @@ async def _login_redirect(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, LoginRequired)
     settings: WebSignInSettings = request.app.state.websession
     if not settings.enabled:
-        return await error_response(
-            request, AuthError(401, "UNAUTHENTICATED", "send an X-API-Key header (sign-in for people is off)")
+        headers = {"WWW-Authenticate": 'Bearer realm="payung"'}
+        return problem(
+            401, "send an X-API-Key header (sign-in for people is off)", code="UNAUTHENTICATED", headers=headers
         )
     return RedirectResponse("/auth/login?" + urlencode({"next": exc.next_path}), status_code=303)
 

@@ -8,8 +8,15 @@ import pytest
 
 from tests.infra import Infra, drop_databases, provide_infra, unique_prefix
 from tests.infra import create_database as _create_database
+from tests.signed import install as _install_event_keys
 
 # ---------------------------------------------------------------------------------------------- infrastructure
+
+
+@pytest.fixture(scope="session", autouse=True)
+def event_keys() -> None:
+    """Every producer's test signing key, trusted: in-process services sign and check like deployed ones."""
+    _install_event_keys()
 
 
 @pytest.fixture(scope="session")

@@ -10,10 +10,11 @@ from typing import cast
 
 from fastapi import FastAPI
 
-from services.enrolment import api, bpjs, handlers, lifecycle, registrar
+from services.enrolment import api, bpjs, enrolled, handlers, lifecycle, registrar
 from services.enrolment.domain import QuotaBelowSeatsTaken
 from services.enrolment.settings import EnrolmentSettings
 from shared import db, topics
+from shared.auth import Role
 from shared.contracts import IdentityVerified, RegistryPersonUpdated
 from shared.service import Runtime, ServiceSpec, Subscription, create_app
 from shared.settings import ServiceSettings
@@ -32,6 +33,7 @@ async def _setup(rt: Runtime) -> AsyncIterator[Sequence[Awaitable[None]]]:
         client = bpjs.HttpBpjsClient(http_config(settings))
         background.append(registrar.run(rt.pool, seating, client))
     rt.resources["seating"] = seating
+    rt.resources["enrolled_limiter"] = enrolled.RateLimiter(settings.enrolment_check_per_minute)
     try:
         yield background
     finally:
@@ -69,8 +71,10 @@ SPEC = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     title="Payung enrolment",
     subscriptions=_subscriptions,
-    routers=(api.router,),
+    routers=(api.router, enrolled.router),
     setup=_setup,
+    # Other agencies' systems reach only the DCI enrolment check (yes/no), nothing else of the API.
+    route_roles={"POST /dci/registry/sync/enrolled": frozenset({Role.PARTNER_AGENCY, Role.PROGRAMME_ADMIN})},
 )
 
 

@@ -14,10 +14,10 @@ from services.enrolment import domain, lifecycle, repository
 from services.enrolment import repository_lifecycle as lrepo
 from services.enrolment.bpjs import BpjsGateway
 from services.enrolment.settings import EnrolmentSettings
-from shared import logs, outbox
+from shared import logs, outbox, signing
 from shared.consumer import Handler
 from shared.contracts import EnrolmentWaitlisted, Envelope, IdentityVerified, RegistryPersonUpdated, new_envelope
-from shared.errors import TransientError
+from shared.errors import PoisonMessage, TransientError
 
 log = logs.get_logger(__name__)
 PRODUCER = "enrolment"
@@ -33,6 +33,24 @@ class _Changes:
     events: list[Envelope[Any]] = field(default_factory=list)
 
 
+class UnprovenSubmission(PoisonMessage):
+    """A verification for a nomination the nomination service never attested: it gets no seat (dead-lettered)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, "unproven_submission")
+
+
+def check_submission(event: Envelope[IdentityVerified]) -> None:
+    """The verification must carry the nomination service's proof that it issued this nomination for this NIK and
+    person key. Checked from the event itself, so it holds whatever order the topics are read in."""
+    p, proof = event.payload, event.payload.submission_proof
+    if proof is None:
+        raise UnprovenSubmission(f"{event.event_id}: a verification without the nomination's submission proof")
+    statement = signing.submission_statement(p.nomination_id, p.nik, event.person_key)
+    if not signing.verify_statement("nomination", proof.kid, proof.signature, statement):
+        raise UnprovenSubmission(f"{event.event_id}: the submission proof does not verify with nomination's key")
+
+
 def identity_verified(settings: EnrolmentSettings, gateway: BpjsGateway | None) -> Handler[IdentityVerified]:
     """The batch handler of ``identity.verified``: a seat, a waitlist place or nothing (duplicate) per event.
 
@@ -45,6 +63,8 @@ def identity_verified(settings: EnrolmentSettings, gateway: BpjsGateway | None) 
     seating = lifecycle.Seating(settings, gateway)
 
     async def handle(conn: asyncpg.Connection, events: Sequence[Envelope[IdentityVerified]]) -> None:
+        for event in events:
+            check_submission(event)
         # The lock comes first: everything read after it reflects every batch committed before ours.
         sources = await repository.lock_funding_sources(conn, year, codes)
         if not sources:

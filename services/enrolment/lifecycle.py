@@ -19,7 +19,14 @@ from services.enrolment import repository_lifecycle as lrepo
 from services.enrolment.bpjs import Answer, BpjsGateway, LocalNumberIssuer, MembershipRequest, Refused, Registered
 from services.enrolment.settings import EnrolmentSettings
 from shared import logs, outbox
-from shared.contracts import EnrolmentConfirmed, EnrolmentEnded, Envelope, IdentityVerified, new_envelope
+from shared.contracts import (
+    EnrolmentConfirmed,
+    EnrolmentEnded,
+    EnrolmentRefused,
+    Envelope,
+    IdentityVerified,
+    new_envelope,
+)
 
 log = logs.get_logger(__name__)
 PRODUCER = "enrolment"
@@ -159,6 +166,19 @@ def _confirmed(
     return new_envelope(
         payload, producer=PRODUCER, person_key=person_key, correlation_id=p.nomination_id, causation_id=cause
     )
+
+
+def _refused(p: IdentityVerified, person_key: str, year: int, answer: Refused) -> Envelope[Any]:
+    payload = EnrolmentRefused(
+        nomination_id=p.nomination_id,
+        programme_year=year,
+        refusal_code=answer.code,
+        refusal_reason=answer.reason,
+        full_name=p.full_name,
+        desa_code=p.desa_code,
+        nominator=p.nominator,
+    )
+    return new_envelope(payload, producer=PRODUCER, person_key=person_key, correlation_id=p.nomination_id)
 
 
 # --- promotion ----------------------------------------------------------------------------------------------------
@@ -353,6 +373,7 @@ async def apply_answers(
             result.confirmed += 1
         elif isinstance(answer, Refused):
             await lrepo.refuse_seat(conn, answer.nomination_id, year, answer.code, answer.reason)
+            events.append(_refused(IdentityVerified.model_validate(seat["payload"]), seat["person_key"], year, answer))
             by_source = freed.setdefault(year, {})
             by_source[seat["funding_source"]] = by_source.get(seat["funding_source"], 0) + 1
             changes.append(

@@ -40,6 +40,10 @@ class EnrolmentSettings(ServiceSettings):
         min_length=1,
         description="JSON list of {code, name, quota, priority, premium_idr} for the programme year",
     )
+    # The DCI enrolment check for other agencies (enrolled.py)
+    dci_programme_id: str = Field(default="payung-bpjstk-6408", description="This programme's id in DCI answers")
+    dci_programme_name: str = "Payung: BPJS Ketenagakerjaan (JKK + JKM) bagi pekerja rentan, Kutai Timur"
+    enrolment_check_per_minute: int = Field(default=60, ge=1, description="Enrolment checks per partner per minute")
     bpjs_adapter: Literal["local", "http", "file"] = Field(
         default="local",
         description="local: a local number issuer (not BPJS), seats confirmed at once; http: the BPJS web service "

@@ -47,14 +47,23 @@ OCCUPATIONS = {
     "lainnya": "Pekerja informal lainnya",
 }
 
-# Which outcome a notification purpose reports; a nomination is "notified" once the message about its current
-# outcome went out.
-PURPOSE_OF_OUTCOME = {
-    "ended": "enrolment_ended",
-    "enrolled": "enrolment_confirmed",
-    "waitlisted": "enrolment_waitlisted",
-    "rejected": "identity_rejected",
+# Which notification purposes report an outcome; a nomination is "notified" once a message about its current
+# outcome went out (a promoted person is told "enrolment_promoted"; the family of a member who died is told
+# "death_benefit_information").
+PURPOSES_OF_OUTCOME: dict[str, frozenset[str]] = {
+    "ended": frozenset({"enrolment_ended", "death_benefit_information"}),
+    "enrolled": frozenset({"enrolment_confirmed", "enrolment_promoted"}),
+    "waitlisted": frozenset({"enrolment_waitlisted"}),
+    "rejected": frozenset({"identity_rejected"}),
 }
+# Outcomes that exclude each other: a nomination verification rejected never gets a seat or a waitlist place
+# (nor loses one), and a nomination with a seat or a place was never rejected. Ordering does not matter: whichever
+# arrives second contradicts the first.
+_EXCLUSIVE = {"rejected": {"enrolled", "waitlisted", "ended"}}
+
+
+class ImpossibleTransition(ValueError):
+    """An event that contradicts what the nomination already is (e.g. enrolled after rejected)."""
 
 
 class InvalidField(ValueError):
@@ -151,7 +160,7 @@ class Progress:
     @property
     def status(self) -> str:
         if self.outcome is not None:
-            if PURPOSE_OF_OUTCOME[self.outcome] in self.notified_purposes:
+            if PURPOSES_OF_OUTCOME[self.outcome] & self.notified_purposes:
                 return "notified"
             return self.outcome
         if self.verified:
@@ -160,7 +169,12 @@ class Progress:
 
 
 def apply(progress: Progress, payload: Payload) -> Progress:
-    """Fold one downstream event into the progress of its nomination."""
+    """Fold one downstream event into the progress of its nomination; ``ImpossibleTransition`` when it contradicts
+    the outcome already known."""
+    outcome = OUTCOME_OF_EVENT.get(payload.event_type)
+    if outcome is not None and progress.outcome is not None:
+        if outcome in _EXCLUSIVE.get(progress.outcome, ()) or progress.outcome in _EXCLUSIVE.get(outcome, ()):
+            raise ImpossibleTransition(f"{payload.event_type} for a nomination that is {progress.outcome}")
     match payload:
         case IdentityReviewRequested():
             return replace(progress, in_review=True)
@@ -190,6 +204,13 @@ def apply(progress: Progress, payload: Payload) -> Progress:
             return replace(progress, notification_failures=progress.notification_failures + 1)
     raise TypeError(f"no rule for {type(payload).__name__}")
 
+
+OUTCOME_OF_EVENT = {
+    "IdentityRejected": "rejected",
+    "EnrolmentConfirmed": "enrolled",
+    "EnrolmentWaitlisted": "waitlisted",
+    "EnrolmentEnded": "ended",
+}
 
 STAGE_OF_EVENT = {
     "IdentityReviewRequested": "in_review",

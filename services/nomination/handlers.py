@@ -13,22 +13,28 @@ import orjson
 
 from services.nomination import domain, repository
 from services.nomination.settings import NominationSettings
-from shared import audit, outbox
+from shared import audit, outbox, signing
 from shared.auth import Principal
-from shared.contracts import Envelope, NominationSubmitted, Payload, new_envelope
-from shared.errors import PayungError
+from shared.contracts import Envelope, NominationSubmitted, Payload, SubmissionProof, new_envelope
+from shared.errors import PayungError, PoisonMessage
 from shared.keys import person_key
 from shared.logs import get_logger
 
 log = get_logger(__name__)
+
+PRODUCER = "nomination"
 
 
 class IdempotencyKeyReused(PayungError):
     """The Idempotency-Key was used before for a different request body."""
 
 
-class UnknownNomination(PayungError):
-    """A downstream event names a nomination this service never issued (dead-lettered)."""
+class InconsistentEvent(PoisonMessage):
+    """A downstream event that contradicts this service's state: it names a nomination this service never issued,
+    or moves one where it cannot go (enrolled after rejected). It changes nothing and is dead-lettered."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, "inconsistent")
 
 
 @dataclass(frozen=True)
@@ -86,7 +92,12 @@ async def _submit(
     if live is not None:
         return AlreadyNominated(live, visible=live in await _visible(conn, principal, [live]))
     nomination_id = uuid.uuid4()
-    payload = NominationSubmitted(nomination_id=nomination_id, programme_regency=settings.programme_regency, **request)
+    payload = NominationSubmitted(
+        nomination_id=nomination_id,
+        programme_regency=settings.programme_regency,
+        submission_proof=submission_proof(nomination_id, request["nik"], key),
+        **request,
+    )
     await repository.insert(
         conn,
         {
@@ -96,7 +107,7 @@ async def _submit(
             "desa_code": request["address"]["desa_code"],
         },
     )
-    envelope = new_envelope(payload, producer="nomination", person_key=key, correlation_id=nomination_id)
+    envelope = new_envelope(payload, producer=PRODUCER, person_key=key, correlation_id=nomination_id)
     await outbox.add_events(conn, [envelope], settings.topic_prefix)
     if idempotency_key is not None:
         await repository.remember_answer(conn, principal.name, idempotency_key, request_hash, nomination_id)
@@ -182,8 +193,12 @@ async def _submit_batch(
         rows = [row for row in rows if row["id"] in inserted]
     envelopes = [
         new_envelope(
-            NominationSubmitted(**_request_of(row), programme_regency=settings.programme_regency),
-            producer="nomination",
+            NominationSubmitted(
+                **_request_of(row),
+                programme_regency=settings.programme_regency,
+                submission_proof=submission_proof(row["id"], row["nik"], row["person_key"]),
+            ),
+            producer=PRODUCER,
             person_key=row["person_key"],
             correlation_id=row["id"],
         )
@@ -217,6 +232,12 @@ async def _hide_others(
         AlreadyNominated(o.nomination_id, visible=o.nomination_id in visible) if isinstance(o, AlreadyNominated) else o
         for o in outcomes
     ]
+
+
+def submission_proof(nomination_id: uuid.UUID, nik: str, key: str) -> SubmissionProof:
+    """This service's attestation that it issued ``nomination_id`` for this person (checked by enrolment)."""
+    kid, signature = signing.attest(PRODUCER, signing.submission_statement(nomination_id, nik, key))
+    return SubmissionProof(kid=kid, signature=signature)
 
 
 def _request_of(row: dict[str, Any]) -> dict[str, Any]:
@@ -263,8 +284,11 @@ async def record_progress(conn: asyncpg.Connection, events: Sequence[Envelope[Pa
     for event in events:
         nomination_id = event.payload.nomination_id  # type: ignore[attr-defined]
         if nomination_id not in progress:
-            raise UnknownNomination(f"{event.event_type} {event.event_id} names unknown nomination {nomination_id}")
-        progress[nomination_id] = domain.apply(progress[nomination_id], event.payload)
+            raise InconsistentEvent(f"{event.event_type} {event.event_id} names a nomination this service never issued")
+        try:
+            progress[nomination_id] = domain.apply(progress[nomination_id], event.payload)
+        except domain.ImpossibleTransition as exc:
+            raise InconsistentEvent(f"{event.event_type} {event.event_id}: {exc}") from None
         history.append(
             (
                 nomination_id,

@@ -63,7 +63,7 @@ async def insert_many(conn: asyncpg.Connection, rows: Sequence[dict[str, Any]]) 
                     $9::text[], $10::text[], $11::text[], $12::text[])
              AS r (id, person_key, nik, full_name, birth_date, sex, phone, address, desa_code, occupation, nominator,
                    supporting_letter)
-        ON CONFLICT (person_key) WHERE outcome IS DISTINCT FROM 'rejected' DO NOTHING
+        ON CONFLICT (person_key) WHERE outcome IS NULL OR outcome IN ('waitlisted', 'enrolled') DO NOTHING
         RETURNING id
         """,
         column("id"),
@@ -87,7 +87,7 @@ async def live_nominations_of(conn: asyncpg.Connection, person_keys: Sequence[st
     rows = await conn.fetch(
         """
         SELECT person_key, id FROM nominations
-        WHERE person_key = ANY($1::text[]) AND outcome IS DISTINCT FROM 'rejected'
+        WHERE person_key = ANY($1::text[]) AND (outcome IS NULL OR outcome IN ('waitlisted', 'enrolled'))
         """,
         list(set(person_keys)),
     )
@@ -96,7 +96,11 @@ async def live_nominations_of(conn: asyncpg.Connection, person_keys: Sequence[st
 
 async def live_nomination_of(conn: asyncpg.Connection, person_key: str) -> uuid.UUID | None:
     return await conn.fetchval(  # type: ignore[no-any-return]
-        "SELECT id FROM nominations WHERE person_key = $1 AND outcome IS DISTINCT FROM 'rejected'", person_key
+        """
+        SELECT id FROM nominations
+        WHERE person_key = $1 AND (outcome IS NULL OR outcome IN ('waitlisted', 'enrolled'))
+        """,
+        person_key,
     )
 
 

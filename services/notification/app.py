@@ -18,7 +18,13 @@ from services.notification.schedule import SendWindow
 from services.notification.settings import NotificationSettings
 from shared import topics
 from shared.asyncapi import SHARED_GROUPS
-from shared.contracts import EnrolmentConfirmed, EnrolmentEnded, EnrolmentWaitlisted, IdentityRejected
+from shared.contracts import (
+    EnrolmentConfirmed,
+    EnrolmentEnded,
+    EnrolmentRefused,
+    EnrolmentWaitlisted,
+    IdentityRejected,
+)
 from shared.regions import default_regions
 from shared.service import Runtime, ServiceSpec, Subscription, create_app
 
@@ -78,6 +84,7 @@ def _subscriptions(rt: Runtime) -> list[Subscription]:
         Subscription(topics.ENROLMENT_WAITLISTED, EnrolmentWaitlisted, handle, group=SHARED_GROUPS["notification"]),
         Subscription(topics.IDENTITY_REJECTED, IdentityRejected, handle, group=SHARED_GROUPS["notification"]),
         Subscription(topics.ENROLMENT_ENDED, EnrolmentEnded, handle, group=SHARED_GROUPS["notification"]),
+        Subscription(topics.ENROLMENT_REFUSED, EnrolmentRefused, handle, group=SHARED_GROUPS["notification"]),
     ]
 
 

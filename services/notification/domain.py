@@ -19,6 +19,7 @@ from shared import reasons as reason_catalogue
 from shared.contracts import (
     EnrolmentConfirmed,
     EnrolmentEnded,
+    EnrolmentRefused,
     EnrolmentWaitlisted,
     IdentityRejected,
     Nominator,
@@ -33,6 +34,7 @@ Purpose = Literal[
     "identity_rejected",
     "enrolment_ended",
     "death_benefit_information",
+    "enrolment_refused",
 ]
 Role = Literal["beneficiary", "nominator"]
 
@@ -46,6 +48,7 @@ TEMPLATE_VERSIONS: dict[str, int] = {
     "identity_rejected": 1,
     "enrolment_ended": 1,
     "death_benefit_information": 1,
+    "enrolment_refused": 1,
     "contact_invalid": 1,
     "daily_digest": 1,
 }
@@ -57,6 +60,7 @@ SUBJECTS: dict[str, str] = {
     "identity_rejected": "Usulan BPJS Ketenagakerjaan tidak lolos verifikasi",
     "enrolment_ended": "Kepesertaan BPJS Ketenagakerjaan berakhir",
     "death_benefit_information": "Santunan kematian BPJS Ketenagakerjaan untuk ahli waris",
+    "enrolment_refused": "Pendaftaran BPJS Ketenagakerjaan ditolak BPJS",
     DIGEST: "Ringkasan harian usulan BPJS Ketenagakerjaan",
 }
 
@@ -273,6 +277,19 @@ def delivery_id(event_id: uuid.UUID, recipient_role: str, purpose: str) -> uuid.
     return uuid.uuid5(_DELIVERY_NAMESPACE, f"{event_id}/{recipient_role}/{purpose}")
 
 
+def outcome_told(payload: Payload) -> str:
+    """What an event tells the people concerned, as a key: the same outcome twice (a republished confirmation, a
+    promotion confirmed again) is told once. A seat in another programme year (a renewal) is another outcome."""
+    year = getattr(payload, "programme_year", None)
+    outcome = {
+        "EnrolmentConfirmed": "enrolled",
+        "EnrolmentWaitlisted": "waitlisted",
+        "EnrolmentEnded": "ended",
+        "IdentityRejected": "rejected",
+    }.get(payload.event_type, payload.event_type)
+    return outcome if year is None else f"{outcome}:{year}"
+
+
 def plan(event_id: uuid.UUID, payload: Payload, policy: ChannelPolicy, regions: RegionIndex) -> list[Planned]:
     """The deliveries an incoming event asks for.
 
@@ -301,6 +318,16 @@ def plan(event_id: uuid.UUID, payload: Payload, policy: ChannelPolicy, regions: 
                 "reasons": explain_reasons([r.code for r in payload.reasons]),
             }
             return [_planned(event_id, "identity_rejected", "nominator", variables, payload.nominator, policy)]
+        case EnrolmentRefused():
+            # To the nominator, who can get the person's data put right: BPJS's reason, as BPJS gave it.
+            variables = {
+                "full_name": payload.full_name,
+                "reference": short_reference(payload.nomination_id),
+                "village": village_name(payload.desa_code, regions),
+                "refusal_code": payload.refusal_code,
+                "refusal_reason": payload.refusal_reason,
+            }
+            return [_planned(event_id, "enrolment_refused", "nominator", variables, payload.nominator, policy)]
         case EnrolmentEnded(reason="deceased"):
             variables = {
                 "membership_number": payload.membership_number,

@@ -44,7 +44,12 @@ def event_handler(
         rows: list[NewDelivery] = []
         items: list[tuple[Any, digest_rules.DigestItem, Any]] = []
         officials: list[tuple[str, list[domain.Route]]] = []
+        claims = [(env.payload.nomination_id, domain.outcome_told(env.payload), env.event_id) for env in events]  # type: ignore[attr-defined]
+        first = await repository.claim_outcomes(conn, claims)
         for env in events:
+            if env.event_id not in first:  # an outcome already told: one message per (nomination, outcome)
+                log.info("outcome already told", event_id=str(env.event_id), event_type=env.event_type)
+                continue
             official = digest_rules.desa_officials(env.payload, policy) if digests else None
             item = digest_rules.digest_item(env.payload) if digests else None
             held = None

@@ -67,6 +67,7 @@ WHATSAPP_PARAMETERS: dict[str, tuple[str, ...]] = {
     "identity_rejected": ("full_name", "reference", "village", "reasons"),
     "enrolment_ended": ("membership_number", "coverage_end", "reason", "call_centre"),
     "death_benefit_information": ("full_name", "membership_number", "jkm_benefit", "call_centre"),
+    "enrolment_refused": ("full_name", "reference", "village", "refusal_reason", "refusal_code"),
     "contact_invalid": ("full_name", "reference", "village", "subject"),
     "daily_digest": ("village", "day", "enrolled", "waitlisted", "rejected_count", "rejected_refs"),
 }

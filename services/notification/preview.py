@@ -28,6 +28,8 @@ SAMPLE: dict[str, Any] = {
     "reason": domain.END_REASONS_ID["contributions_unpaid"],
     "subject": domain.SUBJECTS["enrolment_confirmed"],
     "cause": domain.INVALID_PHONE,
+    "refusal_code": "PU_ACTIVE",
+    "refusal_reason": "Sudah terdaftar sebagai peserta Penerima Upah",
 }
 SAMPLE.update(
     {

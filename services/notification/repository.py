@@ -69,6 +69,26 @@ def _delivery(row: asyncpg.Record) -> Delivery:
     return Delivery(**values)
 
 
+async def claim_outcomes(
+    conn: asyncpg.Connection, claims: Sequence[tuple[uuid.UUID, str, uuid.UUID]]
+) -> set[uuid.UUID]:
+    """Record (nomination, outcome, event id) as told; returns the event ids that told an outcome first (the
+    others repeat one already told, in this batch or before)."""
+    if not claims:
+        return set()
+    rows = await conn.fetch(
+        """
+        INSERT INTO outcomes_told (nomination_id, outcome, event_id)
+        SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[])
+        ON CONFLICT DO NOTHING RETURNING event_id
+        """,
+        [c[0] for c in claims],
+        [c[1] for c in claims],
+        [c[2] for c in claims],
+    )
+    return {r["event_id"] for r in rows}
+
+
 async def insert_deliveries(conn: asyncpg.Connection, rows: Sequence[NewDelivery]) -> list[Delivery]:
     """Insert new deliveries in one statement; those already there (a redelivered event) are skipped.
 

@@ -129,8 +129,8 @@ LangParam = Annotated[str, Query(pattern="^(id|en)$")]
 @router.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
 async def dashboard(
     request: Request,
+    who: PageUser,  # first: nobody reaches the resources before the guard
     rt: Annotated[Runtime, Depends(runtime)],
-    who: PageUser,
     lang: LangParam = "id",
     print_view: Annotated[bool, Query(alias="print")] = False,
 ) -> HTMLResponse:
@@ -170,7 +170,7 @@ async def dashboard(
 
 
 @router.get("/dashboard.xlsx", include_in_schema=False)
-async def dashboard_xlsx(rt: Annotated[Runtime, Depends(runtime)], who: PageUser, lang: LangParam = "id") -> Response:
+async def dashboard_xlsx(who: PageUser, rt: Annotated[Runtime, Depends(runtime)], lang: LangParam = "id") -> Response:
     """Every table of the dashboard as one sheet each of an XLSX workbook, in the page's language and scope."""
     language = labels.lang_of(lang)
     body = export.workbook(await _reports(rt, language, who), language)

@@ -469,6 +469,7 @@ def verified_event(
         programme_regency=nomination.programme_regency,
         name_score=name_score,
         flags=tuple(flags),
+        submission_proof=nomination.submission_proof,  # passed on: enrolment checks it with nomination's key
     )
 
 

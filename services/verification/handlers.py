@@ -26,7 +26,7 @@ from services.verification.registry import CivilRegistry, RegistryAnswer, Regist
 from services.verification.repository import VerificationRow
 from services.verification.reviews_repository import ReviewRow
 from shared import outbox
-from shared.contracts import Envelope, NominationSubmitted, Payload, decode, encode, new_envelope
+from shared.contracts import EnrolmentEnded, Envelope, NominationSubmitted, Payload, decode, encode, new_envelope
 from shared.logs import get_logger
 from shared.regions import RegionIndex
 
@@ -245,3 +245,8 @@ def _review(event: Envelope[NominationSubmitted], decision: domain.Decision) -> 
         name_score=decision.name_score,
         flags=[f.model_dump() for f in decision.flags],
     )
+
+
+async def enrolment_ended(conn: asyncpg.Connection, events: Sequence[Envelope[EnrolmentEnded]]) -> None:
+    """A person's cover ended: their verification no longer makes a new nomination of them a duplicate."""
+    await repository.mark_ended(conn, [e.payload.nomination_id for e in events])

@@ -72,6 +72,15 @@ async def verified_people(
     return {r["person_key"] for r in rows}
 
 
+async def mark_ended(conn: asyncpg.Connection, nomination_ids: Sequence[uuid.UUID]) -> None:
+    """Verified nominations whose cover ended: the person may be nominated, and verified, again."""
+    await conn.execute(
+        "UPDATE verifications SET outcome = 'ended', updated_at = now() "
+        "WHERE nomination_id = ANY($1::uuid[]) AND outcome = 'verified'",
+        list(nomination_ids),
+    )
+
+
 async def known_people(conn: asyncpg.Connection, birth_dates: Sequence[date]) -> list[asyncpg.Record]:
     """Verified people born on one of ``birth_dates`` (fuzzy duplicate candidates; served by a partial index)."""
     return await conn.fetch(

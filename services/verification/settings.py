@@ -32,8 +32,9 @@ class VerificationSettings(ServiceSettings):
         default=90.0, ge=0, le=100, description="Name score from which another NIK may be the same person (review)"
     )
 
-    # civil registry: "snapshot" (the table loaded by load-registry) or "http" (a Dukcapil-style web service)
-    registry_adapter: Literal["snapshot", "http"] = "snapshot"
+    # civil registry: "snapshot" (the table loaded by load-registry), "http" (a Dukcapil-style web service) or
+    # "dci" (the DCI registry core API, registry_dci.py; the guards below apply to it too)
+    registry_adapter: Literal["snapshot", "http", "dci"] = "snapshot"
     registry_url: str = Field(default="", description="Base URL of the registry web service (adapter http)")
     registry_user: str = ""
     registry_password: SecretStr = SecretStr("")
@@ -47,6 +48,26 @@ class VerificationSettings(ServiceSettings):
     registry_breaker_failures: int = Field(default=5, ge=1, description="Consecutive failures that open the circuit")
     registry_breaker_reset_s: float = Field(default=60.0, gt=0)
     registry_cache_ttl_s: float = Field(default=7 * 24 * 3600.0, ge=0)
+    # DCI (registry_adapter dci): spdci registry core API v1.0.0, signed with Ed25519 (shared/dci.py)
+    dci_url: str = Field(default="", description="Base URL of the DCI civil registry (…/registry/search is appended)")
+    dci_mode: Literal["async", "sync"] = Field(default="async", description="search + on-search callback, or sync")
+    dci_sender_id: str = Field(default="payung.kutaitimurkab.go.id", description="Our sender_id at the registry")
+    dci_receiver_id: str = Field(default="", description="The registry's id (header receiver_id)")
+    dci_callback_base: str = Field(
+        default="", description="Our public base URL of the callbacks, e.g. https://host/dci/registry (async mode)"
+    )
+    dci_signing_key: SecretStr = Field(default=SecretStr(""), description="Ed25519 seed, base64 (signs our messages)")
+    dci_signing_key_id: str = "1"
+    dci_registry_keys: dict[str, str] = Field(
+        default_factory=dict, description='Registry public keys, base64: {"<sender_id>|<key id>|ed25519": "..."}'
+    )
+    dci_signature_skew_s: int = Field(default=60, ge=0, description="Clock skew tolerated on signature windows")
+    dci_purpose_code: str = "social-protection.enrolment"
+    dci_purpose_text: str = "Verifikasi peserta program BPJS Ketenagakerjaan pekerja rentan"
+    dci_subscribe_deaths: bool = Field(default=True, description="Subscribe to death events at startup")
+    dci_subscribe_region: str = Field(default="64", description="Province code whose deaths are subscribed to")
+    dci_callback_wait_s: float = Field(default=600.0, gt=0, description="An unanswered search is asked again after")
+    dci_batch_size: int = Field(default=100, ge=1, le=1000, description="NIKs per search request")
     # nominations waiting for an unavailable registry
     pending_poll_s: float = Field(default=15.0, gt=0, description="How often due pending look-ups are retried")
     pending_retry_base_s: float = Field(default=30.0, gt=0, description="First delay; doubles per attempt")
@@ -58,4 +79,9 @@ class VerificationSettings(ServiceSettings):
             raise ValueError("min_age must not exceed max_age")
         if self.registry_adapter == "http" and not (self.registry_url and self.registry_user):
             raise ValueError("registry_adapter http needs registry_url and registry_user")
+        if self.registry_adapter == "dci":
+            if not (self.dci_url and self.dci_signing_key.get_secret_value() and self.dci_registry_keys):
+                raise ValueError("registry_adapter dci needs dci_url, dci_signing_key and dci_registry_keys")
+            if self.dci_mode == "async" and not self.dci_callback_base:
+                raise ValueError("dci_mode async needs dci_callback_base (where the registry calls back)")
         return self

@@ -26,7 +26,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from deploy import apikeys, stack
 from deploy.config import REPO_ROOT, SERVICES, StackTestConfig
 from shared.keys import person_key
-from shared.topics import all_topics, ensure_topics
+from shared.topics import all_topics, ensure_topics, owner
 from tests.waiting import wait_for
 
 SECRET = "e2e-person-key-secret-0123456789"
@@ -126,11 +126,25 @@ class Pipeline:
             await pool.close()
 
     # ---------------------------------------------------------------------------------------------- Kafka
-    async def produce(self, topic: str, value: bytes, key: bytes | None) -> None:
+    def signature(self, topic: str, value: bytes, producer: str | None = None) -> list[tuple[str, bytes]]:
+        """Kafka headers signing ``value`` on ``topic`` (logical name) with this pipeline's key of ``producer``
+        (default: the topic's owner): what that service's relay would send."""
+        signer = stack.event_signers(self.cfg)[producer or owner(topic)]
+        return [(k, v.encode()) for k, v in signer.headers(self.topic(topic), value)]
+
+    async def produce(
+        self,
+        topic: str,
+        value: bytes,
+        key: bytes | None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> None:
+        """Write one record to ``topic`` (logical name): signed as its owner unless ``headers`` are given."""
         producer = AIOKafkaProducer(bootstrap_servers=self.kafka_bootstrap, enable_idempotence=True)
         await producer.start()
         try:
-            await producer.send_and_wait(self.topic(topic), value, key=key)
+            signature = self.signature(topic, value) if headers is None else headers
+            await producer.send_and_wait(self.topic(topic), value, key=key, headers=signature)
         finally:
             await producer.stop()
 
@@ -199,6 +213,10 @@ async def build_pipeline(
         "PAYUNG_WHATSAPP_TIMEOUT_S": "1",
         "PAYUNG_SENDING_LEASE_S": "10",
     }
+    # The instance's event keys (deploy/stack.py makes them in the pipeline's directory), for the service commands
+    # run outside deploy/stack.py too (the registry load publishes events).
+    for name in SERVICES:
+        env[name] |= {k: v for k, v in stack.service_env(cfg, name).items() if k.startswith("PAYUNG_EVENT_")}
     await ensure_topics(kafka_bootstrap, prefix)
     pipeline = Pipeline(cfg, kafka_bootstrap, db_urls, env, messages_file, api_keys)
     _run_service_command(pipeline, "verification", "migrate")

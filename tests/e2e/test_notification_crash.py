@@ -110,7 +110,9 @@ def enrolment(index: int) -> bytes:
         full_name="Siti", phone=f"0812{index:08d}", desa_code=DESA,
         nominator=Nominator(type="rt", name="RT", region_code=DESA),
     )  # fmt: skip
-    envelope = new_envelope(payload, producer="test", person_key=uuid.uuid4().hex, correlation_id=payload.nomination_id)
+    envelope = new_envelope(
+        payload, producer="enrolment", person_key=uuid.uuid4().hex, correlation_id=payload.nomination_id
+    )
     return encode(envelope)
 
 
@@ -142,8 +144,11 @@ async def test_sigkill_mid_batch_sends_nothing_twice_and_loses_nothing(
         producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, enable_idempotence=True)
         await producer.start()
         try:
+            signer, topic = stack.event_signers(cfg)["enrolment"], prefix + ENROLMENT_CONFIRMED
             for i in range(EVENTS):
-                await producer.send(prefix + ENROLMENT_CONFIRMED, enrolment(i), key=uuid.uuid4().hex.encode())
+                value = enrolment(i)
+                signature = [(k, v.encode()) for k, v in signer.headers(topic, value)]
+                await producer.send(topic, value, key=uuid.uuid4().hex.encode(), headers=signature)
             await producer.flush()
         finally:
             await producer.stop()

@@ -25,6 +25,7 @@ from shared.contracts import (
     encode,
     new_envelope,
 )
+from tests import signed
 
 PREFIX = "t."
 SECRET = "test-secret-0123456789"
@@ -66,8 +67,10 @@ def verified(i: int) -> Envelope[IdentityVerified]:
         programme_regency="64.09",
         name_score=97.5,
     )
-    return new_envelope(
-        payload, producer="verification", person_key=keys.person_key(nik(i), SECRET), correlation_id=nomination_id
+    return signed.proven(
+        new_envelope(
+            payload, producer="verification", person_key=keys.person_key(nik(i), SECRET), correlation_id=nomination_id
+        )
     )
 
 
@@ -90,7 +93,12 @@ def records(topic: str, envelopes: Sequence[Envelope[Any]]) -> list[ConsumerReco
     out = []
     for env in envelopes:
         key, value = env.person_key.encode(), encode(env)
-        out.append(ConsumerRecord(PREFIX + topic, 0, next(_offsets), 0, 0, key, value, None, len(key), len(value), []))
+        out.append(
+            ConsumerRecord(
+                PREFIX + topic, 0, next(_offsets), 0, 0, key, value, None, len(key), len(value),
+                signed.headers(PREFIX + topic, value),
+            )
+        )  # fmt: skip
     return out
 
 

@@ -34,6 +34,8 @@ def dead_letter_headers(prefix: str, error_type: str, group: str, offset: int) -
         "x-original-offset": str(offset),
         "x-consumer-group": group,
         "x-failed-at": "2026-11-21T06:00:00+00:00",
+        "payung-kid": "nomination-0a1b2c3d",  # the original's signature, kept for the replay
+        "payung-sig": "c2lnbmF0dXJl",
     }
     return [(k, v.encode()) for k, v in headers.items()]
 
@@ -104,7 +106,11 @@ async def test_list_then_filtered_replay_once(infra: Infra, topic_prefix: str) -
     republished = await records_on(bootstrap, topic_prefix, topic_prefix + TOPIC)
     assert [(r.key, r.value) for r in republished] == [(key_a, value_a)]
     dlq_topic = topic_prefix + topics.dlq(TOPIC)
-    assert republished[0].headers == ((dlq.REPLAYED_FROM, f"{dlq_topic}/0/0".encode()),)
+    assert republished[0].headers == (
+        (dlq.REPLAYED_FROM, f"{dlq_topic}/0/0".encode()),
+        ("payung-kid", b"nomination-0a1b2c3d"),
+        ("payung-sig", b"c2lnbmF0dXJl"),
+    )
 
     again = await asyncio.to_thread(runner.invoke, app, args)
     assert again.exit_code == 0, again.output

@@ -20,10 +20,11 @@ import asyncpg
 import pytest
 from aiokafka import ConsumerRecord
 
-from shared import db, topics
+from shared import db, outbox, topics
 from shared.consumer import Consumer
 from shared.contracts import Envelope, IdentityVerified, NominationSubmitted, encode
 from shared.service import Subscription, _grouped
+from tests import signed
 from tests.reporting_events import submitted, verified
 
 pytestmark = pytest.mark.integration
@@ -35,7 +36,9 @@ _offsets = itertools.count()
 
 
 def record(topic: str, value: bytes, key: bytes = b"person-key-0001") -> ConsumerRecord[bytes, bytes]:
-    return ConsumerRecord(topic, 0, next(_offsets), 0, 0, key, value, None, len(key), len(value), [])
+    return ConsumerRecord(
+        topic, 0, next(_offsets), 0, 0, key, value, None, len(key), len(value), signed.headers(topic, value)
+    )
 
 
 @pytest.fixture
@@ -97,9 +100,10 @@ async def test_each_record_is_read_as_its_own_topics_payload_and_dead_lettered_t
 
     assert calls == [["IdentityVerified"]]  # the good event behind two bad ones went through
     rows = await pool.fetch("SELECT topic, headers FROM outbox ORDER BY id")
-    reasons = {r["topic"]: dict(r["headers"])["x-dlq-error-type"] for r in rows}
-    assert reasons == {topics.dlq(VERIFIED): "wrong_event_type", topics.dlq(SUBMITTED): "invalid_json"}
-    assert {dict(r["headers"])["x-consumer-group"] for r in rows} == {"svc.events"}
+    headers = [dict(outbox.unpack_headers(r["headers"])) for r in rows]
+    reasons = {r["topic"]: h["x-dlq-error-type"] for r, h in zip(rows, headers, strict=True)}
+    assert reasons == {topics.dlq(VERIFIED): b"wrong_event_type", topics.dlq(SUBMITTED): b"invalid_json"}
+    assert {h["x-consumer-group"] for h in headers} == {b"svc.events"}
 
 
 def test_a_group_takes_one_handler() -> None:

@@ -20,6 +20,7 @@ from services.enrolment.settings import EnrolmentSettings, FundingSourceConfig
 from shared import db, keys
 from shared.contracts import Envelope, IdentityVerified, Nominator, new_envelope
 from shared.service import Runtime
+from tests import signed
 from tests.operator import authenticate_operator
 
 pytestmark = pytest.mark.integration
@@ -76,8 +77,10 @@ def verified(i: int) -> Envelope[IdentityVerified]:
         programme_regency="64.09",
         name_score=100,
     )
-    return new_envelope(
-        payload, producer="verification", person_key=keys.person_key(nik, "s" * 16), correlation_id=nomination_id
+    return signed.proven(
+        new_envelope(
+            payload, producer="verification", person_key=keys.person_key(nik, "s" * 16), correlation_id=nomination_id
+        )
     )
 
 

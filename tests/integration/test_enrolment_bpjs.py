@@ -34,6 +34,7 @@ from services.enrolment.settings import EnrolmentSettings
 from shared import db, topics
 from shared.contracts import encode
 from shared.service import create_app
+from tests import signed
 from tests.integration.enrolment_support import (
     emitted,
     enrol,
@@ -174,6 +175,14 @@ async def test_registrar_confirms_only_when_bpjs_answers_and_loses_nothing_in_an
     ]
     assert all(e.payload.membership_number.startswith("9") for e in confirmed)  # the simulator's numbers
     assert await used(pool) == {"APBD-KAB": 2, "APBD-PROV": 1}
+    # The refusal is an event, for the message to the nominator with BPJS's reason.
+    [refused] = await emitted(pool, "EnrolmentRefused")
+    assert (refused.payload.nomination_id, refused.payload.refusal_code) == (
+        people[1].payload.nomination_id,
+        "PU_ACTIVE",
+    )
+    assert refused.payload.refusal_reason.startswith("Sudah terdaftar sebagai peserta Penerima Upah")
+    assert refused.payload.nominator == people[1].payload.nominator and refused.person_key == people[1].person_key
     refusal = await pool.fetchrow("SELECT bpjs_refusal_code, end_reason FROM seats WHERE status = 'refused'")
     assert dict(refusal) == {"bpjs_refusal_code": "PU_ACTIVE", "end_reason": "bpjs_refused"}
     issuers = await pool.fetch("SELECT DISTINCT membership_issuer FROM seats WHERE status = 'active'")
@@ -254,7 +263,10 @@ async def test_the_service_wired_for_http_confirms_through_the_registrar_and_fol
         try:
             for env in people:
                 await producer.send_and_wait(
-                    settings.topic(topics.IDENTITY_VERIFIED), encode(env), key=env.person_key.encode()
+                    settings.topic(topics.IDENTITY_VERIFIED),
+                    encode(env),
+                    key=env.person_key.encode(),
+                    headers=signed.headers(settings.topic(topics.IDENTITY_VERIFIED), encode(env)),
                 )
 
             async def confirmed_and_published() -> bool:
@@ -264,7 +276,10 @@ async def test_the_service_wired_for_http_confirms_through_the_registrar_and_fol
             await poll(confirmed_and_published)
             death = person_updated(people[0], "deceased", date(2027, 1, 9))
             await producer.send_and_wait(
-                settings.topic(topics.REGISTRY_PERSON_UPDATED), encode(death), key=death.person_key.encode()
+                settings.topic(topics.REGISTRY_PERSON_UPDATED),
+                encode(death),
+                key=death.person_key.encode(),
+                headers=signed.headers(settings.topic(topics.REGISTRY_PERSON_UPDATED), encode(death)),
             )
 
             async def ended_and_published() -> bool:

@@ -20,10 +20,11 @@ from services.enrolment.app import SPEC
 from services.enrolment.bpjs import LocalNumberIssuer
 from services.enrolment.domain import QuotaBelowSeatsTaken
 from services.enrolment.settings import EnrolmentSettings, FundingSourceConfig
-from shared import db, keys, topics
+from shared import db, keys, outbox, signing, topics
 from shared.consumer import Consumer
-from shared.contracts import Envelope, IdentityVerified, Nominator, decode, encode, new_envelope
+from shared.contracts import Envelope, IdentityVerified, Nominator, SubmissionProof, decode, encode, new_envelope
 from shared.errors import TransientError
+from tests import signed
 
 pytestmark = pytest.mark.integration
 
@@ -89,11 +90,13 @@ def verified(nik: str, nomination_id: uuid.UUID | None = None) -> Envelope[Ident
         programme_regency="64.09",
         name_score=97.5,
     )
-    return new_envelope(
-        payload,
-        producer="verification",
-        person_key=keys.person_key(nik, "test-secret-0123456789"),
-        correlation_id=nomination_id,
+    return signed.proven(
+        new_envelope(
+            payload,
+            producer="verification",
+            person_key=keys.person_key(nik, "test-secret-0123456789"),
+            correlation_id=nomination_id,
+        )
     )
 
 
@@ -111,7 +114,7 @@ def records(envelopes: Sequence[Envelope[Any]], partition: int = 0) -> list[Cons
         out.append(
             ConsumerRecord(
                 PREFIX + topics.IDENTITY_VERIFIED, partition, next(_offsets), 0, 0, key, value, None,
-                len(key), len(value), [],
+                len(key), len(value), signed.headers(PREFIX + topics.IDENTITY_VERIFIED, value),
             )
         )  # fmt: skip
     return out
@@ -334,3 +337,33 @@ async def test_programme_years_have_their_own_sources_and_waitlist(dsn: str, poo
     assert [env.payload.position for _, _, env in out if env.event_type == "EnrolmentWaitlisted"] == [1, 1]
     counters = await pool.fetch("SELECT programme_year, waiting FROM waitlist_years ORDER BY programme_year")
     assert [tuple(r) for r in counters] == [(2026, 1), (2027, 1)]
+
+
+async def test_a_verification_not_tied_to_a_real_submission_gets_no_seat(dsn: str, pool: asyncpg.Pool) -> None:
+    # Verification (a bug there, or its key in the wrong hands) claims nominations nomination never issued: without
+    # the nomination service's proof, with a proof for another NIK, with a proof signed by verification itself.
+    settings = await synced(pool, make_settings(dsn))
+    consumer = make_consumer(pool, settings)
+    real, no_proof, other_nik, self_signed = (verified(nik) for nik in niks(4))
+    stripped = no_proof.payload.model_copy(update={"submission_proof": None})
+    moved = other_nik.payload.model_copy(update={"nik": "6409049999999999"})
+    kid = signed.SIGNERS["verification"].kid
+    statement = signing.submission_statement(self_signed.payload.nomination_id, self_signed.payload.nik, "x")
+    forged = SubmissionProof(kid=kid, signature=signing._b64(signed.SIGNERS["verification"].key.sign(statement)))
+    impostor = self_signed.payload.model_copy(update={"submission_proof": forged})
+    batch = [
+        real,
+        no_proof.model_copy(update={"payload": stripped}),
+        other_nik.model_copy(update={"payload": moved}),
+        self_signed.model_copy(update={"payload": impostor}),
+    ]
+
+    await consumer.process(records(batch))
+
+    seats = await pool.fetch("SELECT nomination_id FROM seats")
+    assert [s["nomination_id"] for s in seats] == [real.payload.nomination_id]
+    letters = await pool.fetch(
+        "SELECT headers FROM outbox WHERE topic = $1", PREFIX + topics.dlq(topics.IDENTITY_VERIFIED)
+    )
+    headers = [dict(outbox.unpack_headers(r["headers"])) for r in letters]  # stored as bytes
+    assert [h["x-dlq-error-type"] for h in headers] == [b"unproven_submission"] * 3

@@ -20,6 +20,7 @@ from shared import db, topics
 from shared.auth import hash_api_key, new_api_key
 from shared.contracts import Envelope, decode, encode, new_envelope
 from shared.service import create_app
+from tests import signed
 from tests.integration.enrolment_support import verified
 from tests.waiting import wait_for
 
@@ -45,11 +46,13 @@ async def test_verified_people_come_out_enrolled_or_waitlisted(
         ],
     )
     people = [verified(i) for i in range(3)]
-    nik_again = new_envelope(
-        people[0].payload.model_copy(update={"nomination_id": uuid.uuid4()}),
-        producer="verification",
-        person_key=people[0].person_key,
-        correlation_id=uuid.uuid4(),
+    nik_again = signed.proven(
+        new_envelope(
+            people[0].payload.model_copy(update={"nomination_id": uuid.uuid4()}),
+            producer="verification",
+            person_key=people[0].person_key,
+            correlation_id=uuid.uuid4(),
+        )
     )
     out_topics = [settings.topic(topics.ENROLMENT_CONFIRMED), settings.topic(topics.ENROLMENT_WAITLISTED)]
     reader = AIOKafkaConsumer(
@@ -78,7 +81,10 @@ async def test_verified_people_come_out_enrolled_or_waitlisted(
             for env in [*people, nik_again]:
                 topic = settings.topic(topics.IDENTITY_VERIFIED)
                 # One partition: the test needs a known arrival order (across partitions there is none).
-                await producer.send_and_wait(topic, encode(env), key=env.person_key.encode(), partition=0)
+                value = encode(env)
+                await producer.send_and_wait(
+                    topic, value, key=env.person_key.encode(), partition=0, headers=signed.headers(topic, value)
+                )
             await wait_for(all_applied_and_published, "all applied and published", timeout=30)
             await read()  # anything published by mistake for the repeated NIK would be here by now
         finally:

@@ -14,16 +14,19 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.conn import create_conn
 from aiokafka.errors import GroupAuthorizationFailedError, KafkaError, TopicAuthorizationFailedError
+from aiokafka.protocol.admin import CreateAclsRequest
 
 from deploy import kafka, stack
-from deploy.acls import ADMIN_USER
+from deploy.acls import ADMIN_USER, principals
 from deploy.config import StackConfig, StackTestConfig
 from services.enrolment.app import SPEC
 from services.enrolment.settings import EnrolmentSettings, FundingSourceConfig
 from shared import db, topics
 from shared.contracts import Envelope, decode, encode
 from shared.service import create_app
+from tests import signed
 from tests.integration.enrolment_support import verified
 from tests.waiting import wait_for
 
@@ -92,7 +95,13 @@ async def test_a_service_runs_with_its_own_principal(sasl_kafka: StackConfig, cr
             return len(received) >= 1
 
         try:
-            await producer.send_and_wait(topics.IDENTITY_VERIFIED, encode(person), key=person.person_key.encode())
+            value = encode(person)
+            await producer.send_and_wait(
+                topics.IDENTITY_VERIFIED,
+                value,
+                key=person.person_key.encode(),
+                headers=signed.headers(topics.IDENTITY_VERIFIED, value),
+            )
             await wait_for(confirmed, "confirmed", timeout=60)
         finally:
             await reader.stop()
@@ -144,3 +153,60 @@ async def test_a_wrong_password_is_refused(sasl_kafka: StackConfig) -> None:
     with pytest.raises(KafkaError):
         await producer.start()
     await producer.stop()
+
+
+async def test_only_the_owner_of_an_event_topic_may_write_it(sasl_kafka: StackConfig) -> None:
+    # Generated from shared/topics.py OWNERS: every principal against every event topic (the owner's own write is
+    # the control that the refusals are about ACLs, not about the cluster).
+    for service in principals():
+        producer = AIOKafkaProducer(**as_user(sasl_kafka, service))
+        await producer.start()
+        try:
+            for topic in topics.EVENT_TOPICS:
+                if topics.owner(topic) == service:
+                    if topic != topics.ENROLMENT_CONFIRMED:  # read and decoded by the test above
+                        await producer.send_and_wait(topic, b"owner's write")
+                    continue
+                with pytest.raises(TopicAuthorizationFailedError):
+                    await producer.send_and_wait(topic, b"forged")
+        finally:
+            await producer.stop()
+
+
+async def _create_acl_on_controller(cfg: StackConfig, name: str, **sasl: Any) -> int:
+    """Send a CreateAcls request straight to the controller listener; returns the error code of the creation."""
+    conn = await create_conn(cfg.host, cfg.kafka_controller_port, request_timeout_ms=10_000, **sasl)
+    try:
+        # ALLOW (3) ALL (2) on the literal (3) topic (2) ``name`` for an intruder's principal
+        request = CreateAclsRequest(2, name, 3, "User:intruder", "*", 2, 3)
+        response = await conn.send(request)
+        ((error_code, _message),) = response.creation_responses
+        return int(error_code)
+    finally:
+        conn.close()
+
+
+async def test_an_anonymous_client_on_the_controller_port_cannot_create_acls(sasl_kafka: StackConfig) -> None:
+    # Before: the controller listener was PLAINTEXT and ANONYMOUS a super user, so anyone on the host could grant
+    # themselves everything. Now the listener wants SASL: a plain client is dropped, or refused if it gets an answer.
+    try:
+        code = await _create_acl_on_controller(sasl_kafka, "intruder-anonymous")
+    except (TimeoutError, KafkaError, OSError):
+        code = None
+    assert code != 0, "an unauthenticated client created an ACL through the controller listener"
+
+
+async def test_the_admin_can_manage_acls_through_the_controller_port(sasl_kafka: StackConfig) -> None:
+    # The control that makes the test above mean something: the same request with the admin's credentials works.
+    password = kafka.sasl_users(sasl_kafka)[ADMIN_USER]
+    sasl = {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "PLAIN"}
+    sasl |= {"sasl_plain_username": ADMIN_USER, "sasl_plain_password": password}
+    assert await _create_acl_on_controller(sasl_kafka, "admin-made", **sasl) == 0
+
+
+async def test_a_service_principal_cannot_log_in_to_the_controller(sasl_kafka: StackConfig) -> None:
+    password = kafka.sasl_users(sasl_kafka)["enrolment"]
+    sasl = {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "PLAIN"}
+    sasl |= {"sasl_plain_username": "enrolment", "sasl_plain_password": password}
+    with pytest.raises((KafkaError, OSError)):
+        await _create_acl_on_controller(sasl_kafka, "enrolment-made", **sasl)

@@ -21,6 +21,7 @@ from shared import db, outbox
 from shared.consumer import Consumer
 from shared.contracts import Envelope, IdentityVerified, Nominator, encode, new_envelope
 from shared.service import Runtime
+from tests import signed
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +45,7 @@ def verified() -> Envelope[IdentityVerified]:
 
 
 def record(topic: str, offset: int, value: bytes) -> ConsumerRecord[bytes, bytes]:
-    return ConsumerRecord(topic, 0, offset, 0, 0, b"k" * 32, value, None, 32, len(value), ())
+    return ConsumerRecord(topic, 0, offset, 0, 0, b"k" * 32, value, None, 32, len(value), signed.headers(topic, value))
 
 
 def sample(name: str, **labels: str) -> float:

@@ -316,7 +316,7 @@ async def enrol(pool: asyncpg.Pool, policy: ChannelPolicy) -> uuid.UUID:
         programme_year=2026, coverage_start=date(2026, 12, 1), full_name="Siti", phone="081234567890",
         desa_code=DESA, nominator=Nominator(type="rt", name="RT", region_code=DESA),
     )  # fmt: skip
-    env = new_envelope(payload, producer="test", person_key=uuid.uuid4().hex, correlation_id=payload.nomination_id)
+    env = new_envelope(payload, producer="enrolment", person_key=uuid.uuid4().hex, correlation_id=payload.nomination_id)
     async with pool.acquire() as conn, conn.transaction():
         await event_handler(policy, default_regions(), PREFIX)(conn, [env])
     return await pool.fetchval("SELECT id FROM deliveries WHERE event_id = $1", env.event_id)
@@ -466,7 +466,7 @@ async def test_a_rejection_reaches_the_nominator_by_email(
             type="desa", name="Kades", region_code=DESA, phone="081298765432", email="kades@desa.example"
         ),
     )  # fmt: skip
-    env = new_envelope(payload, producer="test", person_key=uuid.uuid4().hex, correlation_id=payload.nomination_id)
+    env = new_envelope(payload, producer="enrolment", person_key=uuid.uuid4().hex, correlation_id=payload.nomination_id)
     settings = smtp_settings(port, database_url=dsn, topic_prefix=PREFIX, local_outbox_file=tmp_path / "m.jsonl")
     policy = ChannelPolicy(smtp_configured=settings.smtp_configured)
     async with pool.acquire() as conn, conn.transaction():

@@ -190,7 +190,7 @@ async def enrol(pool: asyncpg.Pool, phone: str = "081234567890", policy: Channel
         full_name="Siti", phone=phone, desa_code=DESA,
         nominator=Nominator(type="rt", name="RT", region_code=DESA, phone="081298765432"),
     )  # fmt: skip
-    env = new_envelope(payload, producer="test", person_key=uuid.uuid4().hex, correlation_id=payload.nomination_id)
+    env = new_envelope(payload, producer="enrolment", person_key=uuid.uuid4().hex, correlation_id=payload.nomination_id)
     async with pool.acquire() as conn, conn.transaction():
         await event_handler(policy, default_regions(), PREFIX)(conn, [env])
     return await pool.fetchval(

@@ -27,10 +27,11 @@ from services.notification.dispatcher import Dispatcher, DispatcherConfig
 from services.notification.domain import ChannelPolicy
 from services.notification.handlers import event_handler
 from services.notification.settings import NotificationSettings
-from shared import db
+from shared import db, topics
 from shared.consumer import Consumer
 from shared.contracts import (
     EnrolmentConfirmed,
+    EnrolmentRefused,
     EnrolmentWaitlisted,
     Envelope,
     IdentityRejected,
@@ -43,6 +44,7 @@ from shared.contracts import (
 )
 from shared.regions import default_regions
 from shared.service import Runtime
+from tests import signed
 from tests.operator import authenticate_operator
 
 pytestmark = pytest.mark.integration
@@ -105,7 +107,9 @@ def rejected(contact: Nominator) -> IdentityRejected:
 
 def envelope(payload: Payload) -> Envelope[Any]:
     key = uuid.uuid4().hex
-    return new_envelope(payload, producer="test", person_key=key, correlation_id=payload.nomination_id)  # type: ignore[attr-defined]
+    return new_envelope(
+        payload, producer=topics.owner(payload.topic), person_key=key, correlation_id=payload.nomination_id
+    )  # type: ignore[attr-defined]
 
 
 def records(topic: str, envelopes: list[Envelope[Any]]) -> list[ConsumerRecord[Any, Any]]:
@@ -124,7 +128,7 @@ def records(topic: str, envelopes: list[Envelope[Any]]) -> list[ConsumerRecord[A
                 checksum=None,
                 serialized_key_size=32,
                 serialized_value_size=len(value),
-                headers=[],
+                headers=signed.headers(topic, value),
             )
         )
     return out
@@ -200,6 +204,21 @@ async def test_the_same_batch_twice_gives_one_delivery_per_event_recipient_and_p
             cause.payload.nomination_id,
         )
         assert env.payload.delivery_id == by_event[cause.event_id]["id"]
+
+
+async def test_a_bpjs_refusal_becomes_one_message_to_the_nominator_with_the_reason(pool: asyncpg.Pool) -> None:
+    refusal = EnrolmentRefused(
+        nomination_id=uuid.uuid4(), programme_year=2026, refusal_code="PU_ACTIVE",
+        refusal_reason="Sudah terdaftar sebagai peserta Penerima Upah", full_name="Siti Aminah",
+        desa_code=DESA, nominator=nominator(),
+    )  # fmt: skip
+    event = envelope(refusal)
+    for _ in range(2):  # a redelivery adds nothing
+        await consumer(pool, EnrolmentRefused).process(records(PREFIX + "enrolment.refused", [event]))
+    [row] = await deliveries(pool)
+    assert (row["purpose"], row["recipient_role"], row["nomination_id"]) == (
+        "enrolment_refused", "nominator", refusal.nomination_id)  # fmt: skip
+    assert "Sudah terdaftar sebagai peserta Penerima Upah" in row["body"]
 
 
 async def test_a_replay_past_the_inbox_still_adds_nothing(pool: asyncpg.Pool) -> None:
@@ -374,3 +393,19 @@ async def wait_for(probe: Callable[[], Awaitable[Any]], expected: Any = True, wi
         while (value := await probe()) != expected:  # noqa: ASYNC110
             await asyncio.sleep(0.02)
     assert value == expected
+
+
+async def test_an_outcome_said_again_under_a_new_event_id_is_told_once(pool: asyncpg.Pool) -> None:
+    # A real confirmation republished under a new event id (an outbox replayed from a restored backup, a bug), in a
+    # later batch and in the same batch: the inbox sees new events, the person gets one message.
+    first = envelope(confirmed())
+    again = first.model_copy(update={"event_id": uuid.uuid4()})
+    twice = first.model_copy(update={"event_id": uuid.uuid4()})
+    renewed = envelope(first.payload.model_copy(update={"programme_year": 2027}))  # another year: another outcome
+    confirmed_consumer = consumer(pool, EnrolmentConfirmed)
+    await confirmed_consumer.process(records(PREFIX + "enrolment.confirmed", [first]))
+    await confirmed_consumer.process(records(PREFIX + "enrolment.confirmed", [again, twice, renewed]))
+
+    told = [r for r in await deliveries(pool) if r["recipient_role"] == "beneficiary"]
+    assert [r["event_id"] for r in told] == [first.event_id, renewed.event_id]
+    assert confirmed_consumer.stats.processed == 4 and confirmed_consumer.stats.dead_lettered == 0

@@ -23,6 +23,7 @@ from shared.contracts import (
     encode,
 )
 from shared.service import create_app
+from tests import signed
 from tests.reporting_events import auditor, confirmed, rejected, review, submitted, verified
 from tests.waiting import wait_for
 
@@ -77,7 +78,8 @@ async def test_event_stream_becomes_exact_counts(infra: Any, create_database: An
         await producer.start()
         try:
             for env in stream:
-                await producer.send_and_wait(settings.topic(env.payload.topic), encode(env), key=b"p" * 16)
+                topic, value = settings.topic(env.payload.topic), encode(env)
+                await producer.send_and_wait(topic, value, key=b"p" * 16, headers=signed.headers(topic, value))
             await producer.send_and_wait(settings.topic(topics.IDENTITY_REJECTED), b"not json", key=b"x")
         finally:
             await producer.stop()

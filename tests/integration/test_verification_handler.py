@@ -21,7 +21,7 @@ import pytest
 from aiokafka import ConsumerRecord
 from fastapi import FastAPI
 
-from services.verification import api, domain
+from services.verification import api, domain, handlers
 from services.verification.app import SPEC
 from services.verification.handlers import Verifier
 from services.verification.registry import RegistryUnavailable, SnapshotRegistry
@@ -32,6 +32,7 @@ from shared import db, keys, topics
 from shared.consumer import Consumer
 from shared.contracts import (
     Address,
+    EnrolmentEnded,
     Envelope,
     IdentityRejected,
     IdentityVerified,
@@ -44,6 +45,7 @@ from shared.contracts import (
 )
 from shared.regions import default_regions
 from shared.service import Runtime
+from tests import signed
 from tests.operator import authenticate_operator
 
 pytestmark = pytest.mark.integration
@@ -156,7 +158,9 @@ _offsets = iter(range(10**9))
 
 def record(value: bytes, key: bytes | None) -> ConsumerRecord[bytes, bytes]:
     topic = PREFIX + topics.NOMINATION_SUBMITTED
-    return ConsumerRecord(topic, 0, next(_offsets), 0, 0, key, value, None, len(key or b""), len(value), [])
+    return ConsumerRecord(
+        topic, 0, next(_offsets), 0, 0, key, value, None, len(key or b""), len(value), signed.headers(topic, value)
+    )
 
 
 def records(envelopes: Sequence[Envelope[Any]]) -> list[ConsumerRecord[bytes, bytes]]:
@@ -411,3 +415,25 @@ async def test_the_api_explains_a_decision_without_personal_data(dsn, pool, tmp_
     latest = (await client.get("/v1/registry/snapshots")).json()["latest"]
     assert latest["id"] == snapshot.snapshot_id and latest["row_count"] == len(REGISTRY)
     assert latest["sha256"] == snapshot.sha256 and latest["source_name"] == "test-registry"
+
+
+async def test_a_person_whose_cover_ended_is_verified_again_not_refused_as_a_duplicate(dsn, pool, tmp_path):
+    await load_registry(dsn, tmp_path)
+    verifier = Verifier(SnapshotRegistry(pool), default_regions(), POLICY, topic_prefix=PREFIX)
+    first, while_covered, after_end = submitted(TWICE), submitted(TWICE), submitted(TWICE)
+    async with pool.acquire() as conn, conn.transaction():
+        await verifier.nominations_submitted(conn, [first, while_covered])
+    end = EnrolmentEnded(
+        nomination_id=first.payload.nomination_id, membership_number="26000000001", funding_source="APBD-KAB",
+        programme_year=2026, reason="opted_out", coverage_end=date(2026, 12, 31), full_name="x", phone="+62812",
+        desa_code="64.08.01.2001", nominator=NOMINATOR,
+    )  # fmt: skip
+    ended = new_envelope(end, producer="enrolment", person_key=first.person_key, correlation_id=end.nomination_id)
+    async with pool.acquire() as conn, conn.transaction():
+        await handlers.enrolment_ended(conn, [ended])
+        await verifier.nominations_submitted(conn, [after_end])
+    rows = await pool.fetch("SELECT nomination_id, outcome, reasons FROM verifications")
+    outcome = {r["nomination_id"]: (r["outcome"], [x["code"] for x in r["reasons"]]) for r in rows}
+    assert outcome[first.payload.nomination_id] == ("ended", [])
+    assert outcome[while_covered.payload.nomination_id] == ("rejected", ["DUPLICATE_PERSON"])
+    assert outcome[after_end.payload.nomination_id] == ("verified", [])

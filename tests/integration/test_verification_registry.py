@@ -21,6 +21,7 @@ from services.verification.repository import REGISTRY_COLUMNS
 from services.verification.settings import VerificationSettings
 from services.verification.snapshot_loader import RegistryFileRefused, load_snapshot
 from shared import db
+from tests import signed
 
 pytestmark = pytest.mark.integration
 
@@ -78,7 +79,9 @@ async def live_state(pool: asyncpg.Pool) -> tuple[int, int | None, int | None]:
 
 
 async def run_cli(dsn: str, *args: str) -> tuple[int, str, str]:
-    env = os.environ | {"PAYUNG_DATABASE_URL": dsn, "PAYUNG_KAFKA_BOOTSTRAP": "unused:9092"}
+    env = (
+        os.environ | {"PAYUNG_DATABASE_URL": dsn, "PAYUNG_KAFKA_BOOTSTRAP": "unused:9092"} | signed.env("verification")
+    )
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "services.verification", "load-registry", *args,
         cwd=REPO_ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,

@@ -21,7 +21,7 @@ from shared.auth import hash_api_key, new_api_key
 from shared.service import ServiceSpec, create_app
 
 SERVICES = ("nomination", "verification", "enrolment", "notification", "reporting")
-KEYS = {role: new_api_key() for role in ("programme_admin", "verifier", "auditor", "nominator")}
+KEYS = {role: new_api_key() for role in ("programme_admin", "verifier", "auditor", "nominator", "partner_agency")}
 READERS = {"programme_admin", "verifier", "auditor"}
 OPEN = ("/health/", "/metrics", "/docs", "/openapi.json", "/redoc")
 EXTRA = {"nomination": {"person_key_secret": "unit-test-person-key-secret"}}

@@ -216,3 +216,74 @@ def test_review_then_verified_then_ended():
     assert progress.status == "ended" and progress.end_reason == "deceased"
     assert apply(progress, confirmed()).outcome == "ended"  # a redelivered confirmation does not reopen it
     assert apply(progress, sent("enrolment_ended")).status == "notified"
+
+
+def waitlisted_event():
+    return EnrolmentWaitlisted(
+        nomination_id=NID,
+        programme_year=2026,
+        position=1,
+        full_name="Siti",
+        phone="+6281234567890",
+        desa_code="64.08.01.2001",
+        nominator=NOMINATOR,
+    )
+
+
+def ended_event(reason="deceased"):
+    from shared.contracts import EnrolmentEnded
+
+    return EnrolmentEnded(
+        nomination_id=NID,
+        membership_number="26000000001",
+        funding_source="APBD-KAB",
+        programme_year=2026,
+        reason=reason,
+        coverage_end=date(2026, 12, 31),
+        full_name="Siti",
+        phone="+6281234567890",
+        desa_code="64.08.01.2001",
+        nominator=NOMINATOR,
+    )
+
+
+def rejected_event():
+    return IdentityRejected(
+        nomination_id=NID,
+        reasons=(Reason(code="DECEASED", detail="registry: deceased"),),
+        full_name="Siti Aminah",
+        nominator=NOMINATOR,
+        desa_code="64.08.01.2001",
+    )
+
+
+def test_a_promoted_person_who_was_told_reads_notified():
+    # verified, waitlisted, notified, enrolled (promoted), notified: the promotion message reports "enrolled".
+    progress = apply(apply(apply(Progress(), verified()), waitlisted_event()), sent("enrolment_waitlisted"))
+    assert progress.status == "notified"
+    progress = apply(progress, confirmed())
+    assert progress.status == "enrolled"
+    assert apply(progress, sent("enrolment_promoted")).status == "notified"
+
+
+def test_a_member_whose_family_was_told_of_the_death_benefit_reads_notified():
+    progress = apply(apply(apply(Progress(), verified()), confirmed()), sent("enrolment_confirmed"))
+    progress = apply(progress, ended_event("deceased"))
+    assert progress.status == "ended"
+    assert apply(progress, sent("death_benefit_information")).status == "notified"
+
+
+@pytest.mark.parametrize("outcome", [confirmed, waitlisted_event, ended_event])
+def test_an_outcome_after_a_rejection_is_an_impossible_transition(outcome):
+    rejected = apply(Progress(), rejected_event())
+    with pytest.raises(domain.ImpossibleTransition):
+        apply(rejected, outcome())
+
+
+def test_a_rejection_after_a_seat_is_an_impossible_transition():
+    with pytest.raises(domain.ImpossibleTransition):
+        apply(apply(Progress(), confirmed()), rejected_event())
+
+
+def test_the_same_rejection_again_is_no_contradiction():
+    assert apply(apply(Progress(), rejected_event()), rejected_event()).status == "rejected"

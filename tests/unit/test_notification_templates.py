@@ -11,7 +11,7 @@ import pytest
 from services.notification import domain, messages, preview
 from services.notification.domain import ChannelPolicy, Route
 from services.notification.settings import NotificationSettings
-from shared.contracts import EnrolmentConfirmed, EnrolmentEnded, Nominator
+from shared.contracts import EnrolmentConfirmed, EnrolmentEnded, EnrolmentRefused, Nominator
 from shared.regions import default_regions
 
 REGIONS = default_regions()
@@ -88,6 +88,21 @@ def test_a_death_tells_the_family_and_the_nominator_how_to_claim_the_death_benef
     long = render(family, "long")
     for needle in ("Rp42 juta", "Rp20 juta", "Rp12 juta", "Rp10 juta", "beasiswa", "5 tahun", "175", "Siti Aminah"):
         assert needle in long, needle
+
+
+def test_a_bpjs_refusal_tells_the_nominator_bpjs_reason_and_not_the_beneficiary() -> None:
+    nomination_id = uuid.uuid4()
+    refused = EnrolmentRefused(
+        nomination_id=nomination_id, programme_year=2026, refusal_code="PU_ACTIVE",
+        refusal_reason="Sudah terdaftar sebagai peserta Penerima Upah", full_name="Siti Aminah",
+        desa_code=DESA, nominator=NOMINATOR,
+    )  # fmt: skip
+    [planned] = domain.plan(uuid.uuid4(), refused, ChannelPolicy(), REGIONS)
+    assert (planned.purpose, planned.recipient_role) == ("enrolment_refused", "nominator")
+    text = render(planned)
+    for needle in ("ditolak BPJS", "Sudah terdaftar sebagai peserta Penerima Upah", "PU_ACTIVE", "Siti Aminah",
+                   domain.short_reference(nomination_id)):  # fmt: skip
+        assert needle in text, needle
 
 
 def test_sms_segments_count_gsm7_and_ucs2_parts() -> None:

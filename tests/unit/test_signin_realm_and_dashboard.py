@@ -123,3 +123,21 @@ def test_the_export_has_one_sheet_per_table() -> None:
     wb = load_workbook(io.BytesIO(export.workbook(reports, "id")))
     assert wb.sheetnames == ["Ringkasan", "Kecamatan", "Desa", "Kategori pekerja", "Alasan penolakan", "Harian"]
     assert [c.value for c in wb["Desa"][2]] == ["64.08.01.2001", "Senyiur", 2, 5, 0, 3]
+
+
+def test_keycloak_refuses_to_start_on_a_taken_port(tmp_path: Path) -> None:
+    """Found in testing: a Keycloak already on the port answered the new one's health check (with other passwords)
+    while the new one was still starting and then failed to bind; the start must refuse instead."""
+    import socket
+
+    import pytest
+
+    from deploy.config import StackError
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        cfg = StackConfig(stack_dir=tmp_path, keycloak_port=taken.getsockname()[1])
+        with pytest.raises(StackError, match="is taken"):
+            keycloak.start(cfg)
+    assert not keycloak.pid_file(cfg).exists()

@@ -1,8 +1,11 @@
+import json
+
 import pytest
 from pydantic import ValidationError
 
 from services.verification.app import SPEC, policy
 from services.verification.settings import VerificationSettings
+from shared import dci
 
 REQUIRED = {"PAYUNG_DATABASE_URL": "postgresql://u:p@h/db", "PAYUNG_KAFKA_BOOTSTRAP": "k:9092"}
 
@@ -38,10 +41,14 @@ def test_the_service_is_described_for_the_shared_runtime():
     assert sorted(p.name for p in SPEC.migrations.glob("*.sql")) == [
         "0001.verification-schema.sql",
         "0002.verification-layers.sql",
-        "0003.verification-review-version.sql",
+        "0003.verification-ended.sql",
+        "0004.verification-dci.sql",
+        "0005.verification-review-version.sql",
     ]
     assert SPEC.setup is not None  # the registry adapter and the pending-retry task
     paths = {route.path for router in SPEC.routers for route in router.routes}
+    public = {route.path for router in SPEC.public_routers for route in router.routes}
+    assert public == {"/dci/registry/on-search", "/dci/registry/on-subscribe", "/dci/registry/notify"}
     assert paths == {
         "/v1/verifications/{nomination_id}",
         "/v1/registry/snapshots",
@@ -64,3 +71,24 @@ def test_the_adapter_is_chosen_by_setting_and_http_needs_its_address(monkeypatch
     settings = VerificationSettings()
     assert settings.registry_adapter == "http"
     assert policy(settings).informal_occupations == frozenset({"nelayan"})
+
+
+def test_the_dci_adapter_needs_its_address_its_key_the_registry_keys_and_a_callback_base(monkeypatch):
+    for name, value in REQUIRED.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("PAYUNG_REGISTRY_ADAPTER", "dci")
+    seed, public = dci.new_keypair()
+    for name, value in [
+        ("PAYUNG_DCI_URL", "http://127.0.0.1:8091"),
+        ("PAYUNG_DCI_SIGNING_KEY", seed),
+        ("PAYUNG_DCI_REGISTRY_KEYS", json.dumps({"civilregistry|1|ed25519": public})),
+    ]:
+        with pytest.raises(ValidationError):
+            VerificationSettings()
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError, match="dci_callback_base"):
+        VerificationSettings()
+    monkeypatch.setenv("PAYUNG_DCI_MODE", "sync")
+    settings = VerificationSettings()
+    assert settings.registry_adapter == "dci" and settings.dci_signing_key.get_secret_value() == seed
+    assert seed not in repr(settings)

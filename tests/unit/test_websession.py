@@ -12,14 +12,13 @@ import httpx
 import pytest
 from fastapi import Depends, FastAPI, Request
 
-from shared import websession
+from shared import http, websession
 from shared.auth import (
     ApiKeyStore,
     Authenticator,
     AuthError,
     Principal,
     Role,
-    error_response,
     hash_api_key,
     new_api_key,
 )
@@ -77,7 +76,7 @@ def test_a_session_round_trips_the_user() -> None:
 def app_with(web: WebSignInSettings, key: str) -> FastAPI:
     app = FastAPI()
     app.state.authenticator = Authenticator(ApiKeyStore({hash_api_key(key): Principal("script", Role.PROGRAMME_ADMIN)}))
-    app.add_exception_handler(AuthError, error_response)
+    http.install_error_format(app)
     websession.install(app, web)
 
     @app.get("/test-login/{role}")
@@ -178,3 +177,26 @@ def test_open_redirects_are_refused() -> None:
 def test_an_issuer_without_a_session_secret_is_refused() -> None:
     with pytest.raises(ValueError, match="SESSION_SECRET"):
         websession.install(FastAPI(), settings(session_secret="short"))
+
+
+@pytest.mark.parametrize("path", ["/", "/dashboard", "/dashboard.xlsx?lang=en"])
+async def test_the_dashboard_pages_need_a_session_or_a_key(path: str) -> None:
+    from services.reporting.app import create
+    from services.reporting.settings import ReportingSettings
+
+    key = new_api_key()
+    settings = ReportingSettings(
+        database_url="postgresql://unused:unused@127.0.0.1:1/unused",
+        kafka_bootstrap="127.0.0.1:1",
+        api_keys={hash_api_key(key): {"name": "v", "role": "verifier"}},
+    )
+    async with client(create(settings, WebSignInSettings())) as c:  # sign-in off: API keys only
+        assert (await c.get(path)).status_code == 401
+        assert (await c.get(path, headers={"X-API-Key": "pyg_unknown"})).status_code == 401
+    async with client(create(settings, settings_signin())) as c:  # sign-in on: a browser goes to the login page
+        r = await c.get(path)
+        assert r.status_code == 303 and r.headers["location"].startswith("/auth/login?next=%2F")
+
+
+def settings_signin() -> WebSignInSettings:
+    return settings()

@@ -1,7 +1,7 @@
 -- Supporting letters (surat keterangan): personal data, kept in this service's own database behind
 -- services/nomination/letters.py (LetterStore), so an S3-compatible store can replace the table. Retention:
 -- docs/portal.md ("The supporting letter"); `python -m services.nomination.letters purge` enforces it.
--- depends: 0002.nomination-ended
+-- depends: 0004.nomination-idempotency-per-caller
 
 CREATE TABLE nomination_letters (
     nomination_id uuid PRIMARY KEY REFERENCES nominations (id),

@@ -1,0 +1,150 @@
+"""The DCI enrolment check for other programmes: "is this person enrolled in a programme?" (spdci IBR API v1.0.0,
+``POST /registry/sync/enrolled``), so another agency can avoid paying twice.
+
+Scoped: only the ``partner_agency`` role (an agency's system, ``shared.auth``) and programme admins reach it.
+Minimal: for one identifier (a NIK, ``idtype-value`` ``{"type": "UIN", "value": ...}`` or the IBR example's
+``{"person_identifier": {"eq": ...}}``) the answer is ``enrolled_status`` yes/no and, for yes, this programme's id
+and the covered period; never a name, a membership number or anything else about the person. "Enrolled" means a
+seat BPJS confirmed (``active``) whose cover has not ended (cover starts on the 1st of the month after enrolment:
+the period may lie ahead, and still the other agency must not pay for it); a seat waiting for BPJS, ended or
+refused is "no".
+Audited: every answer writes an audit row (principal, yes/no, the transaction id; the seat's nomination id as
+subject when yes; never the NIK) in the transaction that reads. Rate-limited per principal (token bucket,
+``enrolment_check_per_minute``): beyond it 429 with ``Retry-After``; a refused request is not answered.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any, Literal, cast
+
+from fastapi import APIRouter, Depends, HTTPException
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.enrolment.domain import WITA
+from services.enrolment.settings import EnrolmentSettings
+from shared import audit, dci
+from shared.auth import Principal, principal
+from shared.service import Runtime, runtime
+
+router = APIRouter(prefix="/dci/registry", tags=["dci"])
+RuntimeDep = Annotated[Runtime, Depends(runtime)]
+Caller = Annotated[Principal, Depends(principal)]
+_NIK = re.compile(r"^\d{16}$")
+
+
+class EnrolledCriteria(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    reference_id: str | None = Field(default=None, max_length=99)
+    query_type: Literal["idtype-value", "expression", "predicate"] = "idtype-value"
+    query: dict[str, Any]
+
+
+class EnrolledMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    transaction_id: str = Field(min_length=1, max_length=99, pattern=r"^[A-Za-z0-9._:-]+$")
+    enrolled_criteria: EnrolledCriteria
+
+
+class EnrolledRequest(BaseModel):
+    """The IBR ``EnrolledRequest`` in the DCI envelope (``signature`` is accepted, not required: callers
+    authenticate with their API key or token)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    signature: str | None = None
+    header: dict[str, Any] = Field(default_factory=dict)
+    message: EnrolledMessage
+
+
+class RateLimiter:
+    """A token bucket per principal: ``per_minute`` checks on average, bursts up to the same number."""
+
+    def __init__(self, per_minute: int, clock: Any = time.monotonic) -> None:
+        self.rate, self.capacity, self._clock = per_minute / 60.0, float(per_minute), clock
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def take(self, who: str) -> float:
+        """0 when allowed; otherwise seconds until the next check is allowed."""
+        now = self._clock()
+        tokens, at = self._buckets.get(who, (self.capacity, now))
+        tokens = min(self.capacity, tokens + (now - at) * self.rate)
+        if tokens >= 1:
+            self._buckets[who] = (tokens - 1, now)
+            return 0.0
+        self._buckets[who] = (tokens, now)
+        return (1 - tokens) / self.rate
+
+
+def nik_of(criteria: EnrolledCriteria) -> str | None:
+    query = criteria.query
+    if criteria.query_type == "idtype-value":
+        value = query.get("value") if str(query.get("type", "UIN")).upper() in ("UIN", "NIK") else None
+    else:
+        wanted = query.get("person_identifier")
+        value = wanted.get("eq") if isinstance(wanted, dict) else wanted
+    return value if isinstance(value, str) and _NIK.match(value) else None
+
+
+def _programme_asked(criteria: EnrolledCriteria) -> str | None:
+    wanted = criteria.query.get("programme_identifier.program.programme_identifier")
+    return wanted.get("eq") if isinstance(wanted, dict) else wanted if isinstance(wanted, str) else None
+
+
+async def _covering_seat(conn: Any, nik: str, on: date) -> Any:
+    return await conn.fetchrow(
+        """
+        SELECT nomination_id, programme_year, coverage_start, coverage_end FROM seats
+        WHERE nik = $1 AND status = 'active' AND (coverage_end IS NULL OR coverage_end >= $2)
+        ORDER BY programme_year DESC LIMIT 1
+        """,
+        nik,
+        on,
+    )
+
+
+@router.post("/sync/enrolled")
+async def enrolled(body: EnrolledRequest, rt: RuntimeDep, caller: Caller) -> JSONResponse:
+    """Is the person with this NIK enrolled in this programme now? yes/no, the programme and the period."""
+    settings = cast(EnrolmentSettings, rt.settings)
+    wait = cast(RateLimiter, rt.resources["enrolled_limiter"]).take(caller.name)
+    if wait:
+        raise HTTPException(429, "too many enrolment checks: slow down", headers={"Retry-After": str(math.ceil(wait))})
+    criteria = body.message.enrolled_criteria
+    nik = nik_of(criteria)
+    if nik is None:
+        raise HTTPException(422, "the query must name one NIK (16 digits) as UIN")
+    asked = _programme_asked(criteria)
+    today = datetime.now(WITA).date()  # coverage days are counted in WITA, like everywhere in enrolment
+    async with rt.pool.acquire() as conn, conn.transaction():
+        seat = await _covering_seat(conn, nik, today) if asked in (None, settings.dci_programme_id) else None
+        detail = {"enrolled": "yes" if seat else "no", "transaction_id": body.message.transaction_id}
+        if seat is not None:
+            detail["programme_year"] = seat["programme_year"]
+        await audit.record(conn, caller, "enrolment.checked", seat["nomination_id"] if seat else None, detail)
+    item: dict[str, Any] = {
+        "reference_id": criteria.reference_id or str(uuid.uuid4()),
+        "timestamp": dci.timestamp(),
+        "status": "succ",
+        "enrolled_status": "yes" if seat else "no",
+    }
+    if seat is not None:
+        start = seat["coverage_start"]
+        # Open cover runs to the end of its programme year; a seat given in December starts on 1 January of the
+        # next year (domain.coverage_start), so its year ends no earlier than the one it starts in.
+        end = seat["coverage_end"] or date(max(seat["programme_year"], start.year), 12, 31)
+        programme = {"programme_identifier": settings.dci_programme_id, "programme_name": settings.dci_programme_name}
+        item["programme"] = programme
+        item["period"] = {"start_date": start.isoformat(), "end_date": end.isoformat()}
+    sender = str(body.header.get("sender_id") or caller.name)
+    header = dci.callback_header("on-enrolled", settings.dci_programme_id, sender, 1, completed=1)
+    message = {"transaction_id": body.message.transaction_id, "correlation_id": str(uuid.uuid4()),
+               "enrolled_response": [item]}  # fmt: skip
+    return JSONResponse({"header": header, "message": message})
