@@ -8,11 +8,11 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, status
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Header, Request, status
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from services.nomination import domain, handlers, repository
+from services.nomination import domain, handlers, letters, repository
 from shared.auth import Principal, principal
 from shared.http import ProblemDetails, field_errors, problem
 from shared.regions import default_regions
@@ -345,6 +345,50 @@ async def get_nomination(nomination_id: uuid.UUID, rt: Annotated[Runtime, Depend
         updated_at=row["updated_at"],
         history=[HistoryEntry(stage=h["stage"], at=h["occurred_at"], detail=h["detail"]) for h in history],
     )
+
+
+class LetterStored(BaseModel):
+    nomination_id: uuid.UUID
+    media_type: str
+    size_bytes: int
+    sha256: str
+
+
+LETTER_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "sandbox; default-src 'none'",
+    "Content-Disposition": "inline",
+}
+
+
+@router.put(
+    "/{nomination_id}/letter",
+    response_model=LetterStored,
+    responses={404: {"model": Problem}, 409: {"model": Problem}, 413: {"model": Problem}, 415: {"model": Problem}},
+)
+async def put_letter(
+    nomination_id: uuid.UUID, request: Request, rt: Annotated[Runtime, Depends(runtime)], caller: Caller
+) -> Any:
+    """Store the supporting letter (the body: a JPEG or PNG photo or a PDF, checked by its content, at most
+    ``letter_max_bytes``). Sending the same letter again is harmless; a decided nomination takes no new letter."""
+    content = await request.body()
+    try:
+        letter = await letters.upload(rt.pool, nomination_id, content, rt.settings.letter_max_bytes, caller)  # type: ignore[attr-defined]
+    except letters.LetterRefused as exc:
+        return problem(exc.status, exc.message, code=exc.code, errors=[("letter", exc.message)])
+    return LetterStored(
+        nomination_id=nomination_id, media_type=letter.media_type, size_bytes=letter.size_bytes, sha256=letter.sha256
+    )
+
+
+@router.get("/{nomination_id}/letter", responses={404: {"model": Problem}})
+async def get_letter(nomination_id: uuid.UUID, rt: Annotated[Runtime, Depends(runtime)], caller: Caller) -> Any:
+    """The supporting letter as uploaded; each read is audited. Outside the caller's area: 404, as if absent."""
+    letter = await letters.read(rt.pool, nomination_id, caller)
+    if letter is None:
+        return problem(404, "No letter for this nomination")
+    return Response(letter.content, media_type=letter.media_type, headers=LETTER_HEADERS)
 
 
 def _out_of_area() -> JSONResponse:

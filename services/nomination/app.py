@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.nomination import api, handlers
+from services.nomination import api, handlers, portal
 from services.nomination.settings import NominationSettings
 from shared.asyncapi import SHARED_GROUPS
 from shared.auth import EVERYONE, Role
@@ -21,6 +21,7 @@ from shared.contracts import (
     NotificationSent,
 )
 from shared.service import Runtime, ServiceSpec, Subscription, create_app
+from shared.websession import WebSignInSettings, install
 
 PROGRESS_EVENTS = (
     IdentityReviewRequested,
@@ -51,6 +52,8 @@ ROUTE_ROLES = {
     "POST /v1/nominations:batch": SUBMITTERS,
     "GET /v1/nominations/summary": EVERYONE,
     "GET /v1/nominations/{nomination_id}": EVERYONE,
+    "PUT /v1/nominations/{nomination_id}/letter": SUBMITTERS,
+    "GET /v1/nominations/{nomination_id}/letter": EVERYONE,
 }
 
 SPEC = ServiceSpec(
@@ -60,13 +63,18 @@ SPEC = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     subscriptions=_subscriptions,
     routers=[api.router],
+    public_routers=[portal.router],
     route_roles=ROUTE_ROLES,
     body_limits=lambda s: {
         "POST /v1/nominations": s.max_body_bytes,
         "POST /v1/nominations:batch": s.max_batch_body_bytes,
+        "PUT /v1/nominations/{nomination_id}/letter": s.letter_max_bytes,
+        "PUT /portal/api/nominations/{nomination_id}/letter": s.letter_max_bytes,
     },
 )
 
 
-def create(settings: NominationSettings | None = None) -> FastAPI:
-    return create_app(SPEC, settings or NominationSettings())  # type: ignore[call-arg]
+def create(settings: NominationSettings | None = None, web: WebSignInSettings | None = None) -> FastAPI:
+    app = create_app(SPEC, settings or NominationSettings())  # type: ignore[call-arg]
+    install(app, web)  # sign-in for the portal's pages (shared/websession.py)
+    return app

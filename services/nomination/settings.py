@@ -9,3 +9,7 @@ class NominationSettings(ServiceSettings):
     programme_regency: str = Field(default="64.08", description="Dotted code of the regency whose programme this is")
     max_body_bytes: int = 64 * 1024
     max_batch_body_bytes: int = Field(default=4 * 1024 * 1024, description="POST /v1/nominations:batch (1000 items)")
+    letter_max_bytes: int = Field(default=2 * 1024 * 1024, description="Largest supporting letter (photo or PDF)")
+    letter_retention_days: int = Field(
+        default=365, ge=1, description="Letters of decided nominations are deleted this many days after the decision"
+    )

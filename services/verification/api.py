@@ -101,6 +101,9 @@ class ReviewDecisionIn(BaseModel):
     decision: Literal["approve", "reject"]
     reason_code: str | None = Field(default=None, description="A rejection code of shared.reasons (for reject)")
     note: str = Field(default="", max_length=2000)
+    version: int | None = Field(
+        default=None, ge=0, le=2**31 - 1, description="The case's version when read; a changed case answers 409"
+    )
 
 
 class ReviewDecisionOut(BaseModel):
@@ -152,7 +155,14 @@ async def decide_review(review_id: ReviewId, body: ReviewDecisionIn, rt: Runtime
     try:
         async with rt.pool.acquire() as conn, conn.transaction():
             decided = await reviews.decide(
-                conn, review_id, body.decision, body.reason_code, body.note, caller.name, rt.settings.topic_prefix
+                conn,
+                review_id,
+                body.decision,
+                body.reason_code,
+                body.note,
+                caller.name,
+                rt.settings.topic_prefix,
+                expected_version=body.version,
             )
             await audit.record(conn, caller, "review.decided", str(review_id), {"decision": body.decision})
     except reviews.ReviewError as exc:

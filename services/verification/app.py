@@ -10,7 +10,7 @@ from typing import cast
 
 from fastapi import FastAPI
 
-from services.verification import api, dci_api, domain, handlers
+from services.verification import api, dci_api, domain, handlers, workspace
 from services.verification.handlers import Verifier
 from services.verification.registry import CivilRegistry, SnapshotRegistry
 from services.verification.registry_dci import DciConfig, DciRegistry
@@ -22,6 +22,7 @@ from shared.contracts import EnrolmentEnded, NominationSubmitted
 from shared.logs import get_logger
 from shared.regions import load_regions
 from shared.service import Runtime, ServiceSpec, Subscription, create_app
+from shared.websession import WebSignInSettings, install
 
 log = get_logger(__name__)
 
@@ -163,13 +164,17 @@ SPEC = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     subscriptions=_subscriptions,
     routers=[api.router],
-    # The registry's DCI callbacks authenticate by their message signature (dci_api), not by an API key.
-    public_routers=[dci_api.router],
+    # The registry's DCI callbacks authenticate by their message signature (dci_api), not by an API key; the
+    # reviewer's workspace guards itself (shared.websession.page_guard): a signed-in person or an API key.
+    public_routers=[dci_api.router, workspace.router],
+    body_limits=lambda _s: {"POST /ruang-kerja/{review_id}/keputusan": 16 * 1024},
     setup=_setup,
     # Reads take the default readers (verifier, programme admin, auditor); deciding a review is the verifiers' job.
     route_roles={"POST /v1/reviews/{review_id}/decision": frozenset({Role.VERIFIER, Role.PROGRAMME_ADMIN})},
 )
 
 
-def create(settings: VerificationSettings | None = None) -> FastAPI:
-    return create_app(SPEC, settings)
+def create(settings: VerificationSettings | None = None, web: WebSignInSettings | None = None) -> FastAPI:
+    app = create_app(SPEC, settings)
+    install(app, web)  # sign-in for the reviewer's workspace (shared/websession.py)
+    return app

@@ -36,6 +36,12 @@ class ReviewClosed(ReviewError):
     status_code = 409
 
 
+class ReviewChanged(ReviewError):
+    """Optimistic concurrency: the case changed (another reviewer decided it) since the reviewer opened it."""
+
+    status_code = 409
+
+
 class InvalidReason(ReviewError):
     status_code = 422
 
@@ -66,8 +72,10 @@ async def decide(
     note: str,
     reviewer: str,
     topic_prefix: str,
+    expected_version: int | None = None,
 ) -> ReviewDecided:
-    """Apply one verifier's decision (call inside a transaction)."""
+    """Apply one verifier's decision (call inside a transaction). ``expected_version``: the case's version when
+    the reviewer opened it; if it changed since, ``ReviewChanged`` (409) and nothing is written."""
     if verdict == "reject":
         if not reason_code:
             raise InvalidReason("a rejection needs a reason_code")
@@ -76,6 +84,8 @@ async def decide(
     case = await reviews_repository.get_review(conn, review_id, lock=True)
     if case is None:
         raise ReviewNotFound(f"no review {review_id}")
+    if expected_version is not None and case["version"] != expected_version:
+        raise ReviewChanged(f"review {review_id} changed since it was opened (now {case['status']})")
     if case["status"] != "open":
         raise ReviewClosed(f"review {review_id} is already {case['status']}")
     submitted = decode(orjson.dumps(case["envelope"]), NominationSubmitted)
@@ -154,6 +164,7 @@ async def inspect(conn: asyncpg.Connection | asyncpg.Pool, review_id: int) -> di
     return {
         "id": case["id"],
         "status": case["status"],
+        "version": case["version"],
         "layer": case["layer"],
         "reasons": case["reasons"],
         "flags": case["flags"],

@@ -36,19 +36,30 @@ async def insert_reviews(conn: asyncpg.Connection, rows: Sequence[ReviewRow]) ->
 
 
 async def list_reviews(
-    conn: asyncpg.Connection | asyncpg.Pool, status: str, desa_code: str | None, after_id: int, limit: int
+    conn: asyncpg.Connection | asyncpg.Pool,
+    status: str,
+    desa_code: str | None,
+    after_id: int,
+    limit: int,
+    area: str | None = None,
+    reason_code: str | None = None,
 ) -> list[asyncpg.Record]:
-    """Cases by id (oldest first), optionally of one desa; ``after_id`` pages on."""
+    """Cases by id (oldest first), optionally of one desa, of one area (a kecamatan: its desa) and with one
+    reason code; ``after_id`` pages on."""
     return await conn.fetch(
         """
         SELECT id, nomination_id, layer, status, desa_code, reasons, created_at, decided_at FROM reviews
         WHERE status = $1 AND ($2::text IS NULL OR desa_code = $2) AND id > $3
+          AND ($5::text IS NULL OR desa_code = $5 OR desa_code LIKE $5 || '.%')
+          AND ($6::text IS NULL OR reasons @> jsonb_build_array(jsonb_build_object('code', $6::text)))
         ORDER BY id LIMIT $4
         """,
         status,
         desa_code,
         after_id,
         limit,
+        area,
+        reason_code,
     )
 
 
@@ -74,7 +85,9 @@ async def other_records(
 
 
 async def close_review(conn: asyncpg.Connection, review_id: int, status: str) -> None:
-    await conn.execute("UPDATE reviews SET status = $2, decided_at = now() WHERE id = $1", review_id, status)
+    await conn.execute(
+        "UPDATE reviews SET status = $2, decided_at = now(), version = version + 1 WHERE id = $1", review_id, status
+    )
 
 
 async def audit_decision(

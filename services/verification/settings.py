@@ -10,6 +10,11 @@ from shared.settings import ServiceSettings
 
 class VerificationSettings(ServiceSettings):
     http_port: int = 8002
+    programme_regency: str = Field(default="64.08", description="The programme's regency (the workspace's kecamatan)")
+    nomination_public_url: str = Field(
+        default="http://127.0.0.1:8001",
+        description="How reviewers' browsers reach the nomination service (the letter is shown from there)",
+    )
     name_match_threshold: float = Field(
         default=80.0, ge=0, le=100, description="Lowest name score (0 to 100) that counts as the registry's name"
     )

@@ -43,11 +43,15 @@ def test_the_service_is_described_for_the_shared_runtime():
         "0002.verification-layers.sql",
         "0003.verification-ended.sql",
         "0004.verification-dci.sql",
+        "0005.verification-review-version.sql",
     ]
     assert SPEC.setup is not None  # the registry adapter and the pending-retry task
     paths = {route.path for router in SPEC.routers for route in router.routes}
     public = {route.path for router in SPEC.public_routers for route in router.routes}
-    assert public == {"/dci/registry/on-search", "/dci/registry/on-subscribe", "/dci/registry/notify"}
+    dci = {"/dci/registry/on-search", "/dci/registry/on-subscribe", "/dci/registry/notify"}
+    # the reviewer's workspace: pages guarded by shared.websession.page_guard (docs/portal.md)
+    workspace = {"/ruang-kerja", "/ruang-kerja/{review_id}", "/ruang-kerja/{review_id}/keputusan"}
+    assert public == dci | workspace | {"/ruang-kerja/static/workspace.css"}
     assert paths == {
         "/v1/verifications/{nomination_id}",
         "/v1/registry/snapshots",

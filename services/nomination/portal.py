@@ -1,0 +1,189 @@
+"""The nominator's portal: server-rendered pages in Bahasa Indonesia for RT and desa officials (docs/portal.md).
+
+Pages (``/portal/...``) are served by the nomination service itself, which owns the data; the person is signed in
+by shared/websession.py (OIDC). The page's own small scripts (static/) validate with the rules the server exports
+(``portal_rules``), queue a nomination on the device when there is no signal and send it later with the
+Idempotency-Key made when it was filled in. The JSON routes under
+``/portal/api`` call the same code as the machine API (``api.submit_nomination``, ``letters``): the session
+cookie replaces the API key, a CSRF token is required on every write, the area check is the same.
+
+These routes are on the edge's public list (they authenticate the session themselves: ``websession.page_guard``,
+which also takes an API key, for scripts and tests); the edge still bounds every body (``body_limits`` in app.py)
+and rate-limits per client.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+
+from services.nomination import api, letters, portal_queries, portal_rules
+from shared import audit, pages, reasons, websession
+from shared.auth import EVERYONE, Principal, Role
+from shared.http import field_errors, problem
+from shared.regions import default_regions
+from shared.service import Runtime, runtime
+
+router = APIRouter(prefix="/portal", include_in_schema=False)
+PORTAL_ROLES = frozenset({Role.NOMINATOR, Role.PROGRAMME_ADMIN})
+RuntimeDep = Annotated[Runtime, Depends(runtime)]
+HERE = Path(__file__).parent
+ENV = pages.environment(HERE / "templates")
+STATIC = {
+    "portal.css": "text/css",
+    "portal.js": "text/javascript",
+    "queue.js": "text/javascript",
+    "rules.js": "text/javascript",
+}
+STATUS_ID = {
+    "submitted": "diterima, menunggu verifikasi",
+    "in_review": "diperiksa petugas Disnaker",
+    "verified": "terverifikasi",
+    "rejected": "ditolak",
+    "waitlisted": "daftar tunggu",
+    "enrolled": "terdaftar BPJS",
+    "notified": "sudah diberi tahu",
+    "ended": "kepesertaan berakhir",
+}
+
+
+_portal_guard = websession.page_guard(PORTAL_ROLES)
+PortalUser = Annotated[Principal, Depends(_portal_guard)]
+Reader = Annotated[Principal, Depends(websession.page_guard(EVERYONE))]
+# who first (401/403), then the CSRF token: the guard is the same dependency as PortalUser's, so it runs once
+CSRF = [Depends(_portal_guard), Depends(websession.csrf_protect)]
+
+
+# --------------------------------------------------------------------------------------------------- pages
+@router.get("/")
+async def home() -> Response:
+    return RedirectResponse("/portal/usul", status_code=303)
+
+
+@router.get("/usul")
+async def form_page(request: Request, rt: RuntimeDep, user: PortalUser) -> Response:
+    desa = portal_rules.area_desa(user.area, rt.settings.programme_regency)  # type: ignore[attr-defined]
+    return pages.render(ENV, request, "portal/usul.html.j2", who=user, desa=desa, occupations=api.domain.OCCUPATIONS)
+
+
+@router.get("/daftar")
+async def list_page(request: Request, rt: RuntimeDep, user: PortalUser) -> Response:
+    regions = default_regions()
+    async with rt.pool.acquire() as conn, conn.transaction():
+        rows = await portal_queries.list_in_area(conn, user.area)
+        await audit.record(conn, user, "nomination.listed", None, {"area": user.area, "count": len(rows)})
+    items = []
+    for row in rows:
+        found = (row["progress"] or {}).get("reasons", []) if row["outcome"] == "rejected" else []
+        desa = regions.get(row["desa_code"])
+        items.append(
+            {
+                "id": str(row["id"]),
+                "name": row["full_name"],
+                "desa": desa.name if desa else row["desa_code"],
+                "status": STATUS_ID.get(row["status"], row["status"]),
+                "rejected": row["outcome"] == "rejected",
+                "reasons": [{"code": r.get("code"), "fix": reasons.fix_text(str(r.get("code")))} for r in found],
+                "has_letter": row["has_letter"],
+                "submitted_at": row["submitted_at"],
+            }
+        )
+    return pages.render(ENV, request, "portal/daftar.html.j2", who=user, items=items)
+
+
+@router.get("/sw.js")
+async def service_worker() -> Response:
+    # served from /portal/ so that its scope is the portal; never cached by HTTP, so an update reaches the phone
+    body = (HERE / "static" / "sw.js").read_bytes()
+    return Response(body, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/static/{name}")
+async def static(name: str) -> Response:
+    media_type = STATIC.get(name)
+    if media_type is None:
+        return problem(404, "No such file")
+    body = (HERE / "static" / name).read_bytes()
+    return Response(body, media_type=media_type, headers={"Cache-Control": "no-cache"})
+
+
+# ---------------------------------------------------------------------------------------------- JSON routes
+@router.get("/api/aturan")
+async def rules(rt: RuntimeDep, user: PortalUser) -> Response:
+    settings: Any = rt.settings
+    body = portal_rules.rules(user, settings.programme_regency, settings.letter_max_bytes)
+    return Response(orjson.dumps(body), media_type="application/json", headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/api/csrf")
+async def csrf(request: Request, _: PortalUser) -> Response:
+    """A fresh CSRF token for the queue's sends (the page it was filled in on may be a kept copy)."""
+    body = orjson.dumps({"csrf": websession.csrf_token(request)})
+    return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})
+
+
+@router.post("/api/nominations", dependencies=CSRF)
+async def submit(
+    request: Request,
+    rt: RuntimeDep,
+    user: PortalUser,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> Response:
+    try:
+        body = api.NominationRequest.model_validate_json(await request.body())
+    except ValidationError as exc:
+        return problem(422, "the request is not valid", errors=field_errors(exc.errors(), drop_body=False))
+    result: Response = await api.submit_nomination(body, rt, user, idempotency_key)
+    return result
+
+
+@router.put("/api/nominations/{nomination_id}/letter", dependencies=CSRF)
+async def put_letter(
+    nomination_id: uuid.UUID,
+    request: Request,
+    rt: RuntimeDep,
+    user: PortalUser,
+    dari: uuid.UUID | None = None,
+) -> Response:
+    """The letter of a nomination: the body, or (``?dari=<rejected nomination>``, empty body) the letter of the
+    nomination it corrects."""
+    if dari is not None:
+        settings: Any = rt.settings
+        try:
+            letter = await letters.copy(rt.pool, dari, nomination_id, settings.letter_max_bytes, user)
+        except letters.LetterRefused as exc:
+            return problem(exc.status, exc.message, code=exc.code, errors=[("letter", exc.message)])
+        body = {"nomination_id": str(nomination_id), "media_type": letter.media_type, "size_bytes": letter.size_bytes}
+        return Response(orjson.dumps(body), media_type="application/json")
+    result: Response = await api.put_letter(nomination_id, request, rt, user)
+    return result
+
+
+@router.get("/api/nominations/{nomination_id}/request")
+async def rejected_request(nomination_id: uuid.UUID, rt: RuntimeDep, user: PortalUser) -> Response:
+    """A rejected nomination's request, to prefill the corrected resubmission (audited; the area check applies)."""
+    async with rt.pool.acquire() as conn, conn.transaction():
+        row = await portal_queries.request_of(conn, nomination_id)
+        if row is None or not user.covers(row["desa_code"]):
+            if row is not None:
+                await audit.record(conn, user, "nomination.read_denied", nomination_id, {"reason": "out_of_area"})
+            return problem(404, "No such nomination")
+        if row["outcome"] != "rejected":
+            return problem(409, "only a rejected nomination is corrected and sent again", code="NOT_REJECTED")
+        await audit.record(conn, user, "nomination.request_read", nomination_id, {"purpose": "resubmission"})
+    out = {k: v for k, v in row.items() if k not in ("outcome", "desa_code")}
+    return Response(orjson.dumps(out), media_type="application/json", headers={"Cache-Control": "no-store"})
+
+
+@router.get("/surat/{nomination_id}")
+async def letter(nomination_id: uuid.UUID, rt: RuntimeDep, user: Reader) -> Response:
+    """The letter for a signed-in person of any role (the reviewer's workspace shows it from here, with the
+    reviewer's own session; audited like the API's read, the area check applies)."""
+    result: Response = await api.get_letter(nomination_id, rt, user)
+    return result

@@ -1,0 +1,192 @@
+"""The reviewer's workspace: the review queue and each case with its evidence side by side, for Disnaker verifiers.
+
+Server-rendered pages (Bahasa Indonesia), served by the verification service, which owns the cases; no script is
+needed (forms post, links navigate), so everything works from the keyboard (access keys, focus order = reading
+order). The person is signed in by shared/websession.py; every list, view and decision is audited with them. The
+supporting letter is not in this service: the page shows it from the nomination service's own page
+(``/portal/surat/{id}``), which the browser fetches with the reviewer's own session there and which audits the read;
+no database is read across services.
+
+A decision names the case version the reviewer saw (optimistic concurrency): when another reviewer decided first,
+the second is told who decided, how and why, and nothing of theirs is written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from services.verification import reviews, reviews_repository
+from shared import audit, pages, reasons, websession
+from shared.auth import READERS, Principal, Role
+from shared.http import problem
+from shared.regions import default_regions
+from shared.service import Runtime, runtime
+
+router = APIRouter(prefix="/ruang-kerja", include_in_schema=False)
+RuntimeDep = Annotated[Runtime, Depends(runtime)]
+DECIDERS = frozenset({Role.VERIFIER, Role.PROGRAMME_ADMIN})
+Viewer = Annotated[Principal, Depends(websession.page_guard(READERS))]
+_decider_guard = websession.page_guard(DECIDERS)
+Decider = Annotated[Principal, Depends(_decider_guard)]
+ENV = pages.environment(Path(__file__).parent / "templates")
+KECAMATAN = r"^\d{2}\.\d{2}\.\d{2}$"
+REASON = r"^[A-Z_]{2,40}$"
+NOTE_MAX = 2000
+
+
+def _kecamatan(regency: str) -> list[tuple[str, str]]:
+    return [(r.code, r.name) for r in default_regions().by_level("kecamatan") if r.code.startswith(regency + ".")]
+
+
+def _place(code: str | None) -> str:
+    if not code:
+        return "-"
+    region = default_regions().get(code)
+    return f"{region.name} ({code})" if region else code
+
+
+@router.get("")
+async def queue(
+    request: Request,
+    rt: RuntimeDep,
+    user: Viewer,
+    kecamatan: Annotated[str | None, Query(pattern=KECAMATAN)] = None,
+    alasan: Annotated[str | None, Query(pattern=REASON)] = None,
+) -> Response:
+    area = kecamatan
+    if user.area is not None and (area is None or not user.covers(area)):
+        area = user.area  # a verifier scoped to an area sees its area's cases only
+    async with rt.pool.acquire() as conn, conn.transaction():
+        rows = await reviews_repository.list_reviews(conn, "open", None, 0, 200, area=area, reason_code=alasan)
+        detail = {"kecamatan": kecamatan, "reason": alasan, "ids": [r["id"] for r in rows]}
+        await audit.record(conn, user, "reviews.listed", None, detail)
+    items = [
+        {
+            "id": r["id"],
+            "place": _place(r["desa_code"]),
+            "layer": r["layer"],
+            "reasons": [x.get("code") for x in r["reasons"]],
+            "created_at": r["created_at"],
+        }
+        for r in rows
+    ]
+    settings: Any = rt.settings
+    return pages.render(
+        ENV,
+        request,
+        "workspace/queue.html.j2",
+        who=user,
+        items=items,
+        kecamatan=_kecamatan(settings.programme_regency),
+        chosen_kecamatan=kecamatan,
+        reason_codes=sorted(reasons.REVIEW_CODES | {c for i in items for c in i["reasons"]}),
+        chosen_reason=alasan,
+        done=request.query_params.get("selesai"),
+    )
+
+
+async def _case_page(
+    request: Request, rt: Runtime, user: Principal, review_id: int, status: int = 200, **extra: Any
+) -> Response:
+    async with rt.pool.acquire() as conn, conn.transaction():
+        try:
+            case = await reviews.inspect(conn, review_id)
+        except reviews.ReviewNotFound:
+            return problem(404, "No such review")
+        if not user.covers(case["nomination"]["desa_code"]):
+            await audit.record(conn, user, "review.read_denied", str(review_id), {"reason": "out_of_area"})
+            return problem(404, "No such review")
+        await audit.record(conn, user, "review.read", str(review_id), {"via": "workspace"})
+    settings: Any = rt.settings
+    letter_url = f"{settings.nomination_public_url.rstrip('/')}/portal/surat/{case['nomination']['nomination_id']}"
+    reject_codes = sorted(reasons.REJECT_CODES)
+    return pages.render(
+        ENV,
+        request,
+        "workspace/case.html.j2",
+        status=status,
+        who=user,
+        case=case,
+        place=_place(case["nomination"]["desa_code"]),
+        places={c["nomination_id"]: _place(c["desa_code"]) for c in case["candidates"]},
+        letter_url=letter_url,
+        reject_codes=[(c, reasons.info(c).description) for c in reject_codes],
+        may_decide=user.role in DECIDERS,
+        **extra,
+    )
+
+
+@router.get("/{review_id}")
+async def case_page(review_id: int, request: Request, rt: RuntimeDep, user: Viewer) -> Response:
+    if not 1 <= review_id <= 2**63 - 1:
+        return problem(404, "No such review")
+    return await _case_page(request, rt, user, review_id)
+
+
+@router.post("/{review_id}/keputusan", dependencies=[Depends(_decider_guard), Depends(websession.csrf_protect)])
+async def decide(review_id: int, request: Request, rt: RuntimeDep, user: Decider) -> Response:
+    """The decision form (application/x-www-form-urlencoded): keputusan, alasan (for a rejection), catatan
+    (mandatory), versi. Field errors name the field, never the value sent."""
+    if not 1 <= review_id <= 2**63 - 1:
+        return problem(404, "No such review")
+    form = await request.form()  # cached: csrf_protect may have read it first
+
+    def field(name: str) -> str:
+        value = form.get(name)
+        return value.strip() if isinstance(value, str) else ""
+
+    errors: dict[str, str] = {}
+    verdict = field("keputusan")
+    if verdict not in ("approve", "reject"):
+        errors["keputusan"] = "Pilih setujui atau tolak."
+    reason = field("alasan") or None
+    if verdict == "reject" and reason not in reasons.REJECT_CODES:
+        errors["alasan"] = "Penolakan perlu alasan dari daftar."
+    note = field("catatan")
+    if not note:
+        errors["catatan"] = "Catatan wajib diisi."
+    elif len(note) > NOTE_MAX or any(ord(c) < 32 and c not in "\n\r\t" for c in note):
+        errors["catatan"] = f"Catatan paling panjang {NOTE_MAX} karakter, tanpa karakter kendali."
+    version_text = field("versi")
+    version = int(version_text) if version_text.isdigit() and len(version_text) < 10 else None
+    if version is None:
+        errors["versi"] = "Muat ulang halaman kasus ini."
+    if errors:
+        return await _case_page(request, rt, user, review_id, status=422, errors=errors)
+    async with rt.pool.acquire() as conn:
+        case = await reviews_repository.get_review(conn, review_id)
+    if case is None or not user.covers(case["desa_code"]):
+        return problem(404, "No such review")
+    try:
+        async with rt.pool.acquire() as conn, conn.transaction():
+            await reviews.decide(
+                conn,
+                review_id,
+                verdict,  # type: ignore[arg-type]
+                reason if verdict == "reject" else None,
+                note,
+                user.name,
+                rt.settings.topic_prefix,
+                expected_version=version,
+            )
+            await audit.record(conn, user, "review.decided", str(review_id), {"decision": verdict, "via": "workspace"})
+    except (reviews.ReviewChanged, reviews.ReviewClosed):
+        async with rt.pool.acquire() as conn:
+            await audit.record(conn, user, "review.decision_conflict", str(review_id), {"decision": verdict})
+        return await _case_page(request, rt, user, review_id, status=409, conflict=True)
+    except reviews.PersonAlreadyVerified:
+        msg = "Orang ini sudah terverifikasi lewat usulan lain: tolak kasus ini sebagai duplikat."
+        return await _case_page(request, rt, user, review_id, status=409, errors={"keputusan": msg})
+    except reviews.ReviewError as exc:
+        return await _case_page(request, rt, user, review_id, status=exc.status_code, errors={"keputusan": str(exc)})
+    return RedirectResponse(f"/ruang-kerja?selesai={review_id}", status_code=303)
+
+
+@router.get("/static/workspace.css")
+async def stylesheet() -> Response:
+    body = (Path(__file__).parent / "static" / "workspace.css").read_bytes()
+    return Response(body, media_type="text/css", headers={"Cache-Control": "no-cache"})
