@@ -116,7 +116,12 @@ def field_errors(errors: Sequence[Any], drop_body: bool = True) -> list[tuple[st
         loc = [str(p) for p in err.get("loc", ())]
         if drop_body and loc and loc[0] == "body":
             loc = loc[1:]
-        out.append((".".join(loc) or "body", str(err.get("msg", "invalid")).removeprefix("Value error, ")))
+        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        if err.get("type") == "extra_forbidden" and loc:
+            # The last segment is the caller's own key, i.e. submitted text (a NIK used as a key, markup): name the
+            # object that has it, never the key itself.
+            loc, message = loc[:-1], "has a field that is not part of the schema"
+        out.append((".".join(loc) or "body", message))
     return out
 
 
