@@ -343,6 +343,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--profile", action="store_true", help="py-spy every service during the throughput phase (bench/profile.py)"
     )
+    parser.add_argument(
+        "--keep-stack", action="store_true", help="leave the benchmark's stack running at the end (default: stopped)"
+    )
     args = parser.parse_args(argv)
     import logging
 
@@ -351,29 +354,38 @@ def main(argv: list[str] | None = None) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     info = machine()
-    cfg, registry = prepare(BenchStackConfig(), args.people)
-    stack.start_services(cfg)
-    _load_registry(cfg, registry)
-    latency_n = int(args.rate * args.latency_seconds)
-    t0 = time.monotonic()
-    items = list(
-        generate_nominations(registry, args.nominations + args.http_probe + latency_n, seed=11, regency=REGENCY)
-    )
-    print(f"  nominations generated in {time.monotonic() - t0:.1f} s; mix {dict(summary(items))}")
-    requests = [i.request for i in items]
-    batches = {
-        "throughput": requests[: args.nominations],
-        "http": requests[args.nominations : args.nominations + args.http_probe],
-        "latency": requests[args.nominations + args.http_probe :],
-    }
-    result = {"started_at": datetime.now(UTC).isoformat(), "machine": info, "args": vars(args)}
-    result.update(asyncio.run(measure(cfg, args, batches)))
-    result["machine"]["loadavg_after"] = os.getloadavg()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    out.write_text(json.dumps(result, indent=2, default=str))
-    print(f"\nresults: {out.relative_to(REPO_ROOT)}")
-    print(markdown(result))
+    base = BenchStackConfig()
+    try:
+        cfg, registry = prepare(base, args.people)
+        stack.start_services(cfg)
+        _load_registry(cfg, registry)
+        latency_n = int(args.rate * args.latency_seconds)
+        t0 = time.monotonic()
+        items = list(
+            generate_nominations(registry, args.nominations + args.http_probe + latency_n, seed=11, regency=REGENCY)
+        )
+        print(f"  nominations generated in {time.monotonic() - t0:.1f} s; mix {dict(summary(items))}")
+        requests = [i.request for i in items]
+        batches = {
+            "throughput": requests[: args.nominations],
+            "http": requests[args.nominations : args.nominations + args.http_probe],
+            "latency": requests[args.nominations + args.http_probe :],
+        }
+        result = {"started_at": datetime.now(UTC).isoformat(), "machine": info, "args": vars(args)}
+        result.update(asyncio.run(measure(cfg, args, batches)))
+        result["machine"]["loadavg_after"] = os.getloadavg()
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        out = RESULTS / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+        out.write_text(json.dumps(result, indent=2, default=str))
+        print(f"\nresults: {out.relative_to(REPO_ROOT)}")
+        print(markdown(result))
+    finally:
+        # The benchmark's whole stack (Kafka, PostgreSQL, five services) is stopped unless asked to stay.
+        if args.keep_stack:
+            print(f"  stack kept running in {base.stack_dir} (./payung down with PAYUNG_STACK_DIR to stop it)")
+        else:
+            stack.stop_services(base)
+            stack.stop_infra(base)
 
 
 def markdown(r: dict[str, Any]) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -52,6 +52,13 @@ class StackConfig(BaseSettings):
     # (PAYUNG_IDP=none, or ./payung up --no-idp) on machines without the memory for it: pages then take API keys.
     idp: Literal["keycloak", "none"] = "keycloak"
     keycloak_port: int = 8080
+
+    @field_validator("stack_dir")
+    @classmethod
+    def _absolute_stack_dir(cls, value: Path) -> Path:
+        """A relative ``PAYUNG_STACK_DIR`` (``.stack/bench``) is made absolute once, against the directory it was given
+        in: PostgreSQL's tools run in other working directories, where it named nothing ("directory does not exist")."""
+        return value.expanduser().absolute()
 
     @property
     def logs_dir(self) -> Path:
