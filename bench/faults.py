@@ -276,6 +276,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--timeout", type=float, default=1200)
     parser.add_argument("--short", action="store_true", help="CI: endpoint faults of 5 s, SIGKILL of two services")
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
+    parser.add_argument("--keep-running", action="store_true", help="leave the instance running afterwards")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="  %(message)s")
     for noisy in ("aiokafka", "httpx", "asyncio"):
@@ -292,6 +293,9 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         for pid in simulators:
             procs.terminate(pid, 10)
+        if not args.keep_running:
+            stack.stop_services(cfg)
+            stack.stop_infra(cfg)
     args.results_dir.mkdir(parents=True, exist_ok=True)
     out = args.results_dir / f"faults-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     out.write_text(json.dumps(result, indent=2, default=str))

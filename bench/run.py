@@ -344,7 +344,7 @@ def main(argv: list[str] | None = None) -> None:
         "--profile", action="store_true", help="py-spy every service during the throughput phase (bench/profile.py)"
     )
     parser.add_argument(
-        "--keep-stack", action="store_true", help="leave the benchmark's stack running at the end (default: stopped)"
+        "--keep-running", action="store_true", help="leave the instance running afterwards (default: stopped)"
     )
     args = parser.parse_args(argv)
     import logging
@@ -381,7 +381,7 @@ def main(argv: list[str] | None = None) -> None:
         print(markdown(result))
     finally:
         # The benchmark's whole stack (Kafka, PostgreSQL, five services) is stopped unless asked to stay.
-        if args.keep_stack:
+        if args.keep_running:
             print(f"  stack kept running in {base.stack_dir} (./payung down with PAYUNG_STACK_DIR to stop it)")
         else:
             stack.stop_services(base)
