@@ -174,10 +174,13 @@ for overlay in "${OVERLAYS[@]}"; do
   rm -f "$out"
 done
 
-step "docker-compose.yml against the Compose Specification (refused without secrets, valid with make-env.py's)"
+step "docker-compose.yml (+ deploy/compose/keycloak.yml) against the Compose Specification (refused without secrets, valid with make-env.py's)"
 if "$BIN/composecheck" docker-compose.yml >/dev/null 2>&1; then die "docker-compose.yml loads without any secret set"; fi
 envdir="$(mktemp -d)"
 "$PY" deploy/compose/make-env.py --env "$envdir/env" --keys "$envdir/keys.json" >/dev/null
+# the sign-in override (deploy/compose/keycloak.yml) reads the realm's env files: written once, git-ignored
+[[ -f .stack/compose-keycloak/web.env ]] || "$PY" -m deploy.keycloak realm .stack/compose-keycloak \
+  --base-url http://localhost:8001 --base-url http://localhost:8002 --base-url http://localhost:8005 >/dev/null
 # .env files are not shell (JSON, spaces, <>): read them the way compose does, key=value per line.
 "$PY" - "$BIN/composecheck" "$envdir/env" deploy/compose/demo.env <<'PYEOF'
 import os, sys
@@ -187,7 +190,9 @@ for path in sys.argv[2:]:
         if "=" in line and not line.lstrip().startswith("#"):
             key, value = line.rstrip("\n").split("=", 1)
             env[key.strip()] = value.strip()
-os.execve(sys.argv[1], [sys.argv[1], "docker-compose.yml"], env)
+import subprocess
+for files in (["docker-compose.yml"], ["docker-compose.yml", "deploy/compose/keycloak.yml"]):
+    subprocess.run([sys.argv[1], *files], env=env, check=True)
 PYEOF
 rm -rf "$envdir"
 
