@@ -24,6 +24,7 @@ from services.enrolment import domain, handlers, lifecycle
 from services.enrolment import repository_lifecycle as lrepo
 from shared import logs, outbox
 from shared.contracts import Envelope
+from shared.db import Conn
 
 log = logs.get_logger(__name__)
 
@@ -92,7 +93,7 @@ async def renew(pool: asyncpg.Pool, seating: lifecycle.Seating, from_year: int, 
 
 
 async def _not_renewed(
-    conn: asyncpg.Connection, seats: list[asyncpg.Record], names: dict[str, str], from_year: int
+    conn: Conn, seats: list[asyncpg.Record], names: dict[str, str], from_year: int
 ) -> list[Envelope[Any]]:
     end = date(from_year, 12, 31)
     events = []

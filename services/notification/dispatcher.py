@@ -36,6 +36,7 @@ from services.notification.handlers import outcome_events
 from services.notification.repository import Delivery
 from services.notification.schedule import SendWindow, TokenBucket
 from shared import db, outbox
+from shared.db import Conn
 from shared.errors import is_transient
 from shared.logs import get_logger
 
@@ -108,7 +109,7 @@ class Dispatcher:
 
     async def run(self) -> None:
         """Dispatch until cancelled; a cancellation lets the round in flight finish (within the shutdown grace)."""
-        listener: asyncpg.Connection | None = None
+        listener: Conn | None = None
         delay = 0.2
         try:
             while True:
@@ -166,9 +167,7 @@ class Dispatcher:
         self.stats.rounds += 1
         return len(claimed)
 
-    async def _over_recipient_limit(
-        self, conn: asyncpg.Connection, claimed: list[Delivery]
-    ) -> dict[object, Outcome | None]:
+    async def _over_recipient_limit(self, conn: Conn, claimed: list[Delivery]) -> dict[object, Outcome | None]:
         """The claimed deliveries not to send now (recipient_limit): folded into their digest (None) or deferred
         to the next local day (Deferred)."""
         limit = self._config.recipient_daily_limit
@@ -308,7 +307,7 @@ class Dispatcher:
             deferred=len(deferred),
         )
 
-    async def _listen(self, listener: asyncpg.Connection | None) -> asyncpg.Connection | None:
+    async def _listen(self, listener: Conn | None) -> Conn | None:
         """A connection LISTENing for wake-ups, (re)opened when missing; None (poll only) while that fails."""
         if listener is not None and not listener.is_closed():
             return listener

@@ -10,12 +10,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-import asyncpg
-
 from services.notification import digest_rules, domain, messages, repository, repository_digests
 from services.notification.repository import Delivery, NewDelivery
 from shared import outbox
 from shared.contracts import Envelope, NotificationFailed, NotificationSent, Payload, new_envelope
+from shared.db import Conn
 from shared.logs import get_logger
 from shared.regions import RegionIndex
 
@@ -23,7 +22,7 @@ log = get_logger(__name__)
 
 PRODUCER = "notification"
 
-BatchHandler = Callable[[asyncpg.Connection, Sequence[Envelope[Any]]], Awaitable[None]]
+BatchHandler = Callable[[Conn, Sequence[Envelope[Any]]], Awaitable[None]]
 
 
 def event_handler(
@@ -40,7 +39,7 @@ def event_handler(
     the nominator is held and travels inside the desa's daily digest instead of going out on its own.
     """
 
-    async def handle(conn: asyncpg.Connection, events: Sequence[Envelope[Payload]]) -> None:
+    async def handle(conn: Conn, events: Sequence[Envelope[Payload]]) -> None:
         rows: list[NewDelivery] = []
         items: list[tuple[Any, digest_rules.DigestItem, Any]] = []
         officials: list[tuple[str, list[domain.Route]]] = []

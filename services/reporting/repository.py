@@ -11,12 +11,13 @@ from typing import Any
 import asyncpg
 
 from services.reporting.domain import WITA, NominationRow
+from shared.db import Conn
 
 _COLUMNS = [f.name for f in fields(NominationRow)]
-Db = asyncpg.Connection | asyncpg.Pool
+Db = Conn | asyncpg.Pool
 
 
-async def lock_rows(conn: asyncpg.Connection, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, NominationRow]:
+async def lock_rows(conn: Conn, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, NominationRow]:
     """Make sure a row exists for every id, lock them all, and return what they hold.
 
     Batches of different topics touch the same nominations concurrently: the placeholder insert plus
@@ -41,7 +42,7 @@ async def lock_rows(conn: asyncpg.Connection, ids: Sequence[uuid.UUID]) -> dict[
     return out
 
 
-async def save(conn: asyncpg.Connection, rows: Sequence[NominationRow]) -> None:
+async def save(conn: Conn, rows: Sequence[NominationRow]) -> None:
     """Write merged rows (they exist: ``lock_rows`` made them), with their derived status and kecamatan."""
     assignments = ", ".join(f"{c} = ${i + 2}" for i, c in enumerate(_COLUMNS[1:]))
     n = len(_COLUMNS)

@@ -26,6 +26,7 @@ from services.verification import dci_repository, domain, repository
 from services.verification.registry import CivilRegistry, RegistryUnavailable, SnapshotRegistry
 from shared import db, outbox
 from shared.contracts import Envelope, PersonChange, RegistryPersonUpdated, new_envelope
+from shared.db import Conn
 from shared.logs import get_logger
 from shared.service import Runtime
 from shared.settings import ServiceSettings
@@ -41,7 +42,7 @@ class RecheckResult:
     not_found: int = 0
 
 
-async def _page(conn: asyncpg.Connection, after: uuid.UUID | None, limit: int) -> list[asyncpg.Record]:
+async def _page(conn: Conn, after: uuid.UUID | None, limit: int) -> list[asyncpg.Record]:
     return await conn.fetch(
         """
         SELECT nomination_id, person_key, nik, programme_regency FROM verifications

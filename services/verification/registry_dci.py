@@ -43,6 +43,7 @@ from services.verification.registry_http import Lookup
 from services.verification.resilience import CircuitBreaker, TokenBucket
 from shared import dci, outbox
 from shared.contracts import Envelope, RegistryPersonUpdated, new_envelope
+from shared.db import Conn
 from shared.errors import PayungError
 from shared.logs import get_logger
 
@@ -273,7 +274,7 @@ class DciRegistry:
         self.breaker.record_success()
         return body
 
-    async def _remember(self, conn: asyncpg.Connection | asyncpg.Pool, answers: Mapping[str, Lookup]) -> None:
+    async def _remember(self, conn: Conn | asyncpg.Pool, answers: Mapping[str, Lookup]) -> None:
         rows = [(nik, a.state, record_json(a.record) if a.record else None) for nik, a in answers.items()]
         if rows:
             await repository.remember_answers(conn, rows, self.config.cache_ttl_s)
@@ -315,7 +316,7 @@ class DciRegistry:
         return False
 
     # -------------------------------------------------------------------------------------------- callbacks
-    async def _accepted(self, conn: asyncpg.Connection, body: Mapping[str, Any], action: str) -> str:
+    async def _accepted(self, conn: Conn, body: Mapping[str, Any], action: str) -> str:
         """Verify and record one callback (inside the caller's transaction); returns its sender."""
         sender = self.verifier.verify(body)
         header = body["header"]
