@@ -409,7 +409,10 @@ def _too_large(row: asyncpg.Record) -> BaseException | None:
     limit = topics.max_message_bytes(row["topic"])
     if size <= limit:
         return None
-    return MessageSizeTooLargeError(f"{size} bytes for {row['topic']}, whose max.message.bytes is {limit}")
+    error: BaseException = MessageSizeTooLargeError(
+        f"{size} bytes for {row['topic']}, whose max.message.bytes is {limit}"
+    )
+    return error
 
 
 def _error(exc: BaseException) -> str:

@@ -20,6 +20,7 @@ from services.enrolment.bpjs import Answer, BpjsGateway, LocalNumberIssuer, Memb
 from services.enrolment.settings import EnrolmentSettings
 from shared import logs, outbox
 from shared.contracts import (
+    EndReason,
     EnrolmentConfirmed,
     EnrolmentEnded,
     EnrolmentRefused,
@@ -239,7 +240,7 @@ def _freed(sources: Sequence[domain.SourceState], code: str, n: int = 1) -> list
 @dataclass(frozen=True)
 class EndRequest:
     nomination_id: uuid.UUID
-    reason: domain.EndReason
+    reason: EndReason
     effective_date: date
     recorded_by: str  # operator id, or "registry:<snapshot>"
     note: str | None = None
@@ -305,7 +306,7 @@ async def _leave_waitlist(conn: Conn, req: EndRequest, now: datetime, cause_id: 
 
 
 def ended_event(
-    seat: asyncpg.Record, names: dict[str, str], reason: domain.EndReason, end: date, cause: uuid.UUID | None
+    seat: asyncpg.Record, names: dict[str, str], reason: EndReason, end: date, cause: uuid.UUID | None
 ) -> Envelope[Any]:
     p = IdentityVerified.model_validate(seat["payload"])
     payload = EnrolmentEnded(

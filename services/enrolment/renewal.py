@@ -75,8 +75,8 @@ async def renew(pool: asyncpg.Pool, seating: lifecycle.Seating, from_year: int, 
             left[seat["funding_source"]] = left.get(seat["funding_source"], 0) - 1
         await lrepo.add_used(conn, from_year, left)
         taken: dict[str, int] = {}
-        for seat in plan.renewed:
-            taken[seat.funding_source] = taken.get(seat.funding_source, 0) + 1
+        for renewed in plan.renewed:
+            taken[renewed.funding_source] = taken.get(renewed.funding_source, 0) + 1
         await lrepo.add_used(conn, to_year, taken)
         await lrepo.insert_changes(
             conn,

@@ -6,13 +6,16 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
 from services.enrolment.domain import Holding, SourceState
 from services.enrolment.settings import FundingSourceConfig
 from shared.db import Conn
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 
 @dataclass(frozen=True)
@@ -180,7 +183,7 @@ async def set_used(conn: Conn, year: int, used: Mapping[str, int]) -> None:
     )
 
 
-def _columns(rows: Sequence[Any], cls: type) -> list[list[Any]]:
+def _columns(rows: Sequence[Any], cls: type[DataclassInstance]) -> list[list[Any]]:
     names = list(cls.__dataclass_fields__)
     return [[getattr(row, name) for row in rows] for name in names]
 

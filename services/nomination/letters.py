@@ -202,7 +202,7 @@ async def _purge_main() -> int:
     from services.nomination.settings import NominationSettings
     from shared import db
 
-    settings = NominationSettings()  # type: ignore[call-arg]
+    settings = NominationSettings()
     pool = await db.create_pool(settings.database_url, 1, 1)
     try:
         return await purge(pool, settings.letter_retention_days)

@@ -162,7 +162,7 @@ class Dispatcher:
         sending = [d for d in claimed if d.id not in later]
         results = await asyncio.gather(*(self._attempt(d, d.address in stopped) for d in sending))
         outcomes: list[tuple[Delivery, Outcome]] = list(zip(sending, results, strict=True))
-        outcomes += [(d, later[d.id]) for d in claimed if d.id in later and isinstance(later[d.id], Deferred)]
+        outcomes += [(d, o) for d in claimed if d.id in later and isinstance(o := later[d.id], Deferred)]
         await self._record(outcomes)
         self.stats.rounds += 1
         return len(claimed)

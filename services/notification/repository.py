@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -64,7 +64,7 @@ class Delivery:
         return self.routes[self.route_index] if self.route_index < len(self.routes) else {}
 
 
-def _delivery(row: asyncpg.Record) -> Delivery:
+def _delivery(row: asyncpg.Record | Mapping[str, Any]) -> Delivery:
     values = dict(row)
     if "routes" in values:
         values["routes"] = tuple(values["routes"] or ())

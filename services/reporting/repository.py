@@ -160,4 +160,5 @@ async def notification_totals(db: Db, area: str | None = None) -> dict[str, int]
         " FROM report_nominations WHERE ($1::text IS NULL OR desa_code = $1 OR desa_code LIKE $1 || '.%')",
         area,
     )
+    assert row is not None  # an aggregate without GROUP BY returns exactly one row
     return {"sent": int(row["sent"]), "failed": int(row["failed"])}

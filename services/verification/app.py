@@ -56,7 +56,7 @@ def http_config(settings: VerificationSettings) -> HttpRegistryConfig:
     )
 
 
-def dci_registry(settings: VerificationSettings, rt: Runtime) -> DciRegistry:
+def dci_registry(settings: VerificationSettings, rt: Runtime[VerificationSettings]) -> DciRegistry:
     config = DciConfig(
         url=settings.dci_url,
         sender_id=settings.dci_sender_id,
@@ -96,7 +96,7 @@ async def subscribe_forever(registry: DciRegistry, retry_s: float) -> None:
 
 
 async def retry_pending_forever(
-    rt: Runtime, verifier: Verifier, poll_s: float, batch: int, wake: asyncio.Event | None = None
+    rt: Runtime[VerificationSettings], verifier: Verifier, poll_s: float, batch: int, wake: asyncio.Event | None = None
 ) -> None:
     """Decide due pending look-ups again, batch by batch; idle for ``poll_s`` when none is due (or until ``wake``
     is set: a DCI on-search callback has just answered some)."""
@@ -117,8 +117,8 @@ async def retry_pending_forever(
 
 
 @contextlib.asynccontextmanager
-async def _setup(rt: Runtime) -> AsyncIterator[Sequence[Awaitable[None]]]:
-    settings = cast(VerificationSettings, rt.settings)
+async def _setup(rt: Runtime[VerificationSettings]) -> AsyncIterator[Sequence[Awaitable[None]]]:
+    settings = rt.settings
     http: HttpRegistry | DciRegistry | None = None
     registry: CivilRegistry
     background: list[Awaitable[None]] = []
@@ -149,7 +149,7 @@ async def _setup(rt: Runtime) -> AsyncIterator[Sequence[Awaitable[None]]]:
             await http.aclose()
 
 
-def _subscriptions(rt: Runtime) -> list[Subscription]:
+def _subscriptions(rt: Runtime[VerificationSettings]) -> list[Subscription]:
     verifier = cast(Verifier, rt.resources["verifier"])
     return [
         Subscription(topics.NOMINATION_SUBMITTED, NominationSubmitted, verifier.nominations_submitted),

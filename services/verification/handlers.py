@@ -68,7 +68,7 @@ class Verifier:
             done.add(event.payload.nomination_id)
             fresh.append(event)
         batch = await self._decide(conn, fresh, await self.registry.lookup([e.payload.nik for e in fresh]))
-        await repository.add_pending(conn, batch.pending, self.retry_base_s)  # type: ignore[arg-type]
+        await repository.add_pending(conn, batch.pending, self.retry_base_s)
         self._log(batch, already_decided=len(events) - len(fresh))
 
     async def retry_pending(self, conn: Conn, limit: int) -> int:
@@ -142,7 +142,7 @@ class Verifier:
                 active.add(event.person_key)
             if decision.outcome == "verified" and record is not None:
                 known.setdefault(record.birth_date, []).append(_known(nomination, decision))
-            envelope = new_envelope(
+            envelope: Envelope[Payload] = new_envelope(
                 domain.decision_event(nomination, decision),
                 producer=PRODUCER,
                 person_key=event.person_key,

@@ -81,7 +81,7 @@ async def recheck(
             events: list[Envelope[RegistryPersonUpdated]] = []
             for row in rows:
                 change = _change(row, answer.state(row["nik"]), answer.records.get(row["nik"]), wage_earners)
-                if change in ("unavailable", "not_found"):
+                if isinstance(change, str):  # "unavailable" or "not_found": counted, nothing to announce
                     setattr(result, change, getattr(result, change) + 1)
                     continue
                 if change is None:

@@ -356,7 +356,7 @@ class DciRegistry:
             await self._accepted(conn, body, "on-subscribe")
             message = body.get("message") or {}
             items = message.get("subscribe_response") or [{}]
-            ok = items[0].get("status") == "succ"
+            ok: bool = items[0].get("status") == "succ"
             codes = [s.get("code") for s in items[0].get("subscriptions") or () if s.get("code")]
             if not await dci_repo.settle_subscription(
                 conn, str(message.get("transaction_id")), "active" if ok else "refused", codes[0] if codes else None

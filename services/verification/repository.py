@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from os import PathLike
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -232,7 +233,7 @@ async def create_staging(conn: Conn) -> None:
 async def copy_into_staging(conn: Conn, path: str | PathLike[str]) -> int:
     """COPY the CSV file (header line included) into the staging table; returns the rows copied."""
     result = await conn.copy_to_table(
-        STAGING, source=path, columns=list(_TABLE_COLUMNS), format="csv", header=True, encoding="utf-8"
+        STAGING, source=Path(path), columns=list(_TABLE_COLUMNS), format="csv", header=True, encoding="utf-8"
     )
     return int(result.split()[-1])
 
@@ -347,7 +348,7 @@ async def create_roster_staging(conn: Conn) -> None:
 
 async def copy_roster(conn: Conn, path: str | PathLike[str]) -> int:
     result = await conn.copy_to_table(
-        "roster_staging", source=path, columns=["nik"], format="csv", header=True, encoding="utf-8"
+        "roster_staging", source=Path(path), columns=["nik"], format="csv", header=True, encoding="utf-8"
     )
     return int(result.split()[-1])
 
