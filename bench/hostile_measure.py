@@ -116,7 +116,7 @@ async def committed(cfg: StackConfig, groups: set[str]) -> dict[tuple[str, str, 
 async def wait_consumed(run: Run, attacks: list[hk.Attack], within: float) -> list[dict[str, Any]]:
     """Wait until every consumer group of each attacked topic committed past the attack; the rest are stalls."""
     groups = hk.consumer_groups(run.cfg.topic_prefix)
-    wanted = {}
+    wanted: dict[tuple[str, str, int], int] = {}
     for a in attacks:
         if a.offset is None:
             continue

@@ -100,7 +100,7 @@ def write_report(path: Path, sheet: Sheet, result: ImportResult, errors: Sequenc
     return sum(1 for values, _ in rows if values[len(COLUMNS)] == STATUS_FAILED)
 
 
-def _write_xlsx_report(path: Path, rows: list[tuple[list[str], list[str]]], numbers: list[set[str]]) -> None:
+def _write_xlsx_report(path: Path, rows: list[tuple[list[str], list[str]]], numbers: list[frozenset[str]]) -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Font, PatternFill
     from openpyxl.utils import get_column_letter
