@@ -168,7 +168,9 @@ def stalled_services(stalls: list[dict[str, Any]], stuck: dict[str, int]) -> set
 
 async def dead_letters(run: Run, attacks: list[hk.Attack]) -> tuple[int, Counter[str], int]:
     """(attacks dead-lettered by every group of their topic, reasons by error type, group-level dead letters)."""
-    where = {(run.full(a.topic), a.partition, a.offset): a for a in attacks if a.offset is not None}
+    where: dict[tuple[str | None, int | None, int | None], hk.Attack] = {
+        (run.full(a.topic), a.partition, a.offset): a for a in attacks if a.offset is not None
+    }
     dlqs = sorted({run.full(topics.dlq(a.topic)) for a in attacks})
     per_attack: dict[int, set[str]] = {}
     reasons: Counter[str] = Counter()
@@ -183,7 +185,7 @@ async def dead_letters(run: Run, attacks: list[hk.Attack]) -> tuple[int, Counter
             )
         except ValueError:
             continue
-        attack = where.get(key)  # type: ignore[arg-type]
+        attack = where.get(key)
         if attack is None:
             continue
         total += 1

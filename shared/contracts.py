@@ -328,7 +328,7 @@ def new_envelope(
     causation_id: uuid.UUID | None = None,
 ) -> Envelope[P]:
     # Parametrising the generic on every call is slow (a hot path at 150k events); reuse the cached classes.
-    cls = _ADAPTERS.get(type(payload)) or _parametrise(type(payload))
+    cls = _ADAPTERS.get(type(payload)) or envelope_class(type(payload))
     return cls(
         event_id=uuid.uuid4(),
         event_type=payload.event_type,
@@ -346,12 +346,12 @@ def encode(envelope: Envelope[Any]) -> bytes:
     return orjson.dumps(envelope.model_dump(mode="json"))
 
 
-def _parametrise(payload_cls: type[Payload]) -> type[Envelope[Any]]:
+def envelope_class(payload_cls: type[Payload]) -> type[Envelope[Any]]:
     """``Envelope[payload_cls]`` for a class known only at run time (pydantic builds and caches the model)."""
     return Envelope[payload_cls]  # type: ignore[valid-type]  # a variable, not a type: parametrised at run time
 
 
-_ADAPTERS: dict[type[Payload], type[Envelope[Any]]] = {p: _parametrise(p) for p in PAYLOADS}
+_ADAPTERS: dict[type[Payload], type[Envelope[Any]]] = {p: envelope_class(p) for p in PAYLOADS}
 
 
 def decode(raw: bytes | None, expected: type[P] | None = None) -> Envelope[P]:

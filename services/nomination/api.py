@@ -22,7 +22,7 @@ from shared.service import Runtime, runtime
 router = APIRouter(prefix="/v1/nominations", tags=["nominations"])
 Caller = Annotated[Principal, Depends(principal)]
 
-Occupation = StrEnum("Occupation", {code: code for code in domain.OCCUPATIONS})  # type: ignore[misc]
+Occupation = StrEnum("Occupation", {code: code for code in domain.OCCUPATIONS})  # type: ignore[misc]  # an enum made at run time from the codes
 # An address, not markup: no <, >, quotes, brackets or backslashes (they would end up in e-mail headers and HTML).
 _EMAIL = r"""^[^@\s<>()\[\]\\,;:"']+@[^@\s<>()\[\]\\,;:"']+\.[^@\s<>()\[\]\\,;:"']+$"""
 _NAME_PUNCTUATION = set(" .'-,")

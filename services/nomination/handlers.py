@@ -277,11 +277,11 @@ async def record_denied(pool: asyncpg.Pool, principal: Principal, action: str, d
 
 async def record_progress(conn: Conn, events: Sequence[Envelope[Payload]]) -> None:
     """Fold a batch of downstream events (verified, rejected, enrolled, waitlisted, notified) into nominations."""
-    ids = [e.payload.nomination_id for e in events]  # type: ignore[attr-defined]
+    ids = [e.payload.nomination_id for e in events]  # type: ignore[attr-defined]  # every progress payload names its nomination
     progress = await repository.lock_progress(conn, ids)
     history = []
     for event in events:
-        nomination_id = event.payload.nomination_id  # type: ignore[attr-defined]
+        nomination_id = event.payload.nomination_id  # type: ignore[attr-defined]  # as above
         if nomination_id not in progress:
             raise InconsistentEvent(f"{event.event_type} {event.event_id} names a nomination this service never issued")
         try:

@@ -96,13 +96,14 @@ async def live_nominations_of(conn: Conn, person_keys: Sequence[str]) -> dict[st
 
 
 async def live_nomination_of(conn: Conn, person_key: str) -> uuid.UUID | None:
-    return await conn.fetchval(  # type: ignore[no-any-return]
+    nomination_id: uuid.UUID | None = await conn.fetchval(
         """
         SELECT id FROM nominations
         WHERE person_key = $1 AND (outcome IS NULL OR outcome IN ('waitlisted', 'enrolled'))
         """,
         person_key,
     )
+    return nomination_id
 
 
 async def get(conn: Conn | asyncpg.Pool, nomination_id: uuid.UUID) -> asyncpg.Record | None:

@@ -185,7 +185,9 @@ class ChannelPolicy:
 
     @property
     def beneficiary_order(self) -> tuple[str, ...]:
-        return self.beneficiary  # type: ignore[return-value]
+        order = self.beneficiary
+        assert isinstance(order, tuple)  # __post_init__ made it one
+        return order
 
 
 def beneficiary_routes(phone: str, policy: ChannelPolicy) -> list[Route]:

@@ -43,7 +43,7 @@ def event_handler(
         rows: list[NewDelivery] = []
         items: list[tuple[Any, digest_rules.DigestItem, Any]] = []
         officials: list[tuple[str, list[domain.Route]]] = []
-        claims = [(env.payload.nomination_id, domain.outcome_told(env.payload), env.event_id) for env in events]  # type: ignore[attr-defined]
+        claims = [(env.payload.nomination_id, domain.outcome_told(env.payload), env.event_id) for env in events]  # type: ignore[attr-defined]  # each consumed payload names its nomination
         first = await repository.claim_outcomes(conn, claims)
         for env in events:
             if env.event_id not in first:  # an outcome already told: one message per (nomination, outcome)
@@ -89,7 +89,7 @@ def _new_delivery(
     return NewDelivery(
         id=planned.delivery_id,
         event_id=envelope.event_id,
-        nomination_id=envelope.payload.nomination_id,  # type: ignore[attr-defined]
+        nomination_id=envelope.payload.nomination_id,  # type: ignore[attr-defined]  # each consumed payload names its nomination
         person_key=envelope.person_key,
         purpose=planned.purpose,
         recipient_role=planned.recipient_role,
@@ -135,8 +135,8 @@ def sent_event(delivery: Delivery) -> Envelope[NotificationSent]:
     payload = NotificationSent(
         nomination_id=delivery.nomination_id,
         delivery_id=delivery.id,
-        purpose=delivery.purpose,  # type: ignore[arg-type]
-        recipient_role=delivery.recipient_role,  # type: ignore[arg-type]
+        purpose=delivery.purpose,  # type: ignore[arg-type]  # a contract purpose: a digest (daily_digest) emits no event
+        recipient_role=delivery.recipient_role,  # type: ignore[arg-type]  # stored from a RecipientRole
         channel=delivery.channel,
     )
     return _envelope(payload, delivery)
@@ -146,8 +146,8 @@ def failed_event(delivery: Delivery) -> Envelope[NotificationFailed]:
     payload = NotificationFailed(
         nomination_id=delivery.nomination_id,
         delivery_id=delivery.id,
-        purpose=delivery.purpose,  # type: ignore[arg-type]
-        recipient_role=delivery.recipient_role,  # type: ignore[arg-type]
+        purpose=delivery.purpose,  # type: ignore[arg-type]  # a contract purpose: a digest (daily_digest) emits no event
+        recipient_role=delivery.recipient_role,  # type: ignore[arg-type]  # stored from a RecipientRole
         channel=delivery.channel,
         reason=delivery.last_error or "unknown",
     )

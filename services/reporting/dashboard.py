@@ -52,12 +52,14 @@ _ENV.filters["number"] = number
 @pass_context
 def _num(ctx: Context, value: float) -> str:
     """``{{ n|num }}``: a number in the page's language (the ``f`` of the render call)."""
-    return ctx["f"].number(value)  # type: ignore[no-any-return]
+    f: formats.Formats = ctx["f"]
+    return f.number(value)
 
 
 @pass_context
 def _idr(ctx: Context, value: float) -> str:
-    return ctx["f"].rupiah(value)  # type: ignore[no-any-return]
+    f: formats.Formats = ctx["f"]
+    return f.rupiah(value)
 
 
 _ENV.filters["num"] = _num

@@ -94,7 +94,10 @@ async def per_day(db: Db, area: str | None = None) -> tuple[dict[date, int], dic
         " AND ($1::text IS NULL OR desa_code = $1 OR desa_code LIKE $1 || '.%') GROUP BY 1",
         area,
     )
-    return tuple({r["day"]: r["n"] for r in rows} for rows in (submitted, enrolled, ended))  # type: ignore[return-value]
+    submitted_by_day, enrolled_by_day, ended_by_day = (
+        {r["day"]: r["n"] for r in rows} for rows in (submitted, enrolled, ended)
+    )
+    return submitted_by_day, enrolled_by_day, ended_by_day
 
 
 _AREA_QUERY = """

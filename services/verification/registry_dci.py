@@ -37,12 +37,12 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 
 from services.verification import dci_repository as dci_repo
 from services.verification import repository
-from services.verification.domain import RegistryRecord
-from services.verification.registry import RegistryAnswer, from_json, record_json
+from services.verification.domain import RegistryRecord, RegistryStatus
+from services.verification.registry import LookupState, RegistryAnswer, from_json, record_json
 from services.verification.registry_http import Lookup
 from services.verification.resilience import CircuitBreaker, TokenBucket
 from shared import dci, outbox
-from shared.contracts import Envelope, RegistryPersonUpdated, new_envelope
+from shared.contracts import Envelope, RegistryPersonUpdated, Sex, new_envelope
 from shared.db import Conn
 from shared.errors import PayungError
 from shared.logs import get_logger
@@ -50,8 +50,9 @@ from shared.logs import get_logger
 log = get_logger(__name__)
 
 _DEFINITE = frozenset({"match", "no_match", "deceased", "inactive"})
-_STATE_OF_STATUS = {"HIDUP": "match", "MATI": "deceased", "TIDAK_AKTIF": "inactive"}
-_SEX = {"male": "M", "female": "F"}
+_STATE_OF_STATUS: dict[RegistryStatus, LookupState] = {"HIDUP": "match", "MATI": "deceased", "TIDAK_AKTIF": "inactive"}
+_STATUSES: dict[str, RegistryStatus] = {status: status for status in _STATE_OF_STATUS}
+_SEX: dict[str, Sex] = {"male": "M", "female": "F"}
 DEATH = "death"
 
 
@@ -100,16 +101,16 @@ def person_from_dci(record: Mapping[str, Any]) -> RegistryRecord:
     extra = {a["name"]: a["value"] for a in record.get("additional_attributes") or () if isinstance(a, Mapping)}
     name = record["name"]
     full_name = " ".join(str(name[k]) for k in ("given_name", "second_name", "sur_name") if name.get(k))
-    status = "MATI" if record.get("deathdate") else str(extra.get("nik_status") or "HIDUP")
-    if status not in _STATE_OF_STATUS:
+    status = _STATUSES.get("MATI" if record.get("deathdate") else str(extra.get("nik_status") or "HIDUP"))
+    if status is None:
         raise ValueError("unknown nik_status")
     return RegistryRecord(
         nik=str(record["identifier"]),
         full_name=full_name,
         birth_date=date.fromisoformat(str(record["birthdate"])[:10]),
-        sex=_SEX[str(record["sex"])],  # type: ignore[arg-type]
+        sex=_SEX[str(record["sex"])],
         kel_code=str(record["address"]["region_code"]),
-        status=status,  # type: ignore[arg-type]
+        status=status,
         no_kk=str(extra["no_kk"]) if extra.get("no_kk") else None,
     )
 
@@ -128,7 +129,7 @@ def interpret(item: Mapping[str, Any]) -> Lookup:
         record = person_from_dci(records[0])
     except (KeyError, ValueError, TypeError) as exc:
         return Lookup("registry_unavailable", error=f"unreadable record ({type(exc).__name__})")
-    return Lookup(_STATE_OF_STATUS[record.status], record)  # type: ignore[arg-type]
+    return Lookup(_STATE_OF_STATUS[record.status], record)
 
 
 class DciRegistry:

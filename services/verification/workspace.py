@@ -172,7 +172,7 @@ async def decide(review_id: int, request: Request, rt: RuntimeDep, user: Decider
             await reviews.decide(
                 conn,
                 review_id,
-                verdict,  # type: ignore[arg-type]
+                verdict,  # type: ignore[arg-type]  # one of the two verdicts: any other answered 422 above
                 reason if verdict == "reject" else None,
                 note,
                 user.name,
