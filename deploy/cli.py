@@ -233,7 +233,8 @@ def _run_pytest(args: list[str], env: dict[str, str]) -> int:
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def test(ctx: typer.Context) -> None:
-    """ruff, then pytest (extra arguments go to pytest) against a fresh test instance of Kafka and PostgreSQL.
+    """ruff, then mypy (strict, [tool.mypy] in pyproject.toml), then pytest (extra arguments go to pytest) against a
+    fresh test instance of Kafka and PostgreSQL. A lint or type error fails the command before any test runs.
 
     The instance lives in .stack/test on ports 19092/19093/15432 (PAYUNG_TEST_* overrides), is wiped before
     and stopped after, whatever the outcome. Exit code: pytest's; "no tests collected" (5) counts as failure.
@@ -244,6 +245,10 @@ def test(ctx: typer.Context) -> None:
     lint = subprocess.run([sys.executable, "-m", "ruff", "check", "."], cwd=REPO_ROOT, check=False)
     if lint.returncode != 0:
         raise typer.Exit(lint.returncode)
+    typer.secho("==> mypy", bold=True)  # what it checks, and how strictly: [tool.mypy] in pyproject.toml
+    types = subprocess.run([sys.executable, "-m", "mypy"], cwd=REPO_ROOT, check=False)
+    if types.returncode != 0:
+        raise typer.Exit(types.returncode)
     cfg = StackTestConfig()
     code = 1
     try:

@@ -46,11 +46,14 @@ def migrate(dsn: str, migrations_dir: Path) -> int:
     from yoyo import get_backend, read_migrations
 
     backend = get_backend(_yoyo_url(dsn))
-    migrations = read_migrations(str(SHARED_MIGRATIONS), str(migrations_dir))
-    with backend.lock():
-        pending = backend.to_apply(migrations)
-        backend.apply_migrations(pending)
-    return len(pending)
+    try:
+        migrations = read_migrations(str(SHARED_MIGRATIONS), str(migrations_dir))
+        with backend.lock():
+            pending = backend.to_apply(migrations)
+            backend.apply_migrations(pending)
+        return len(pending)
+    finally:
+        backend.connection.close()  # yoyo leaves its connection open (a ResourceWarning when collected)
 
 
 def _yoyo_url(dsn: str) -> str:
