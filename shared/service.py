@@ -24,7 +24,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from starlette.routing import Route
-from typing_extensions import TypeVar  # a TypeVar default (PEP 696) needs Python 3.13's typing; pydantic's dependency
+from typing_extensions import TypeVar  # a TypeVar default (PEP 696) needs Python 3.13's typing
 
 from shared import auth, db, http, logs, metrics, outbox, signing
 from shared.consumer import Consumer, Handler
