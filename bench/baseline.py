@@ -12,10 +12,11 @@ import asyncio
 import os
 import time
 import uuid
+from typing import Any
 
 import asyncpg
 import psutil
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench.probe import tree_cpu_seconds
@@ -26,7 +27,7 @@ PARTITIONS = 6  # as the event topics (shared/topics.py)
 
 async def run_baseline(
     bootstrap: str, dsn: str, prefix: str, count: int, value_size: int, max_records: int, infra: dict[str, int]
-) -> dict:
+) -> dict[str, Any]:
     """Push ``count`` records of ``value_size`` bytes through one hop; returns records/s, the timings and the CPU
     the hop cost: this process plus the ``infra`` processes (name -> pid: Kafka, PostgreSQL and its backends)."""
     src, dst = f"{prefix}baseline.in", f"{prefix}baseline.out"
@@ -71,7 +72,16 @@ async def run_baseline(
     }
 
 
-async def _hop(bootstrap, conn, producer, src: str, dst: str, group: str, count: int, max_records: int) -> float:
+async def _hop(
+    bootstrap: str,
+    conn: asyncpg.Connection,
+    producer: AIOKafkaProducer,
+    src: str,
+    dst: str,
+    group: str,
+    count: int,
+    max_records: int,
+) -> float:
     consumer = AIOKafkaConsumer(
         src, bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False, auto_offset_reset="earliest"
     )

@@ -164,7 +164,9 @@ SHORT_FAULTS: list[tuple[str, Any]] = [
 ]
 
 
-async def submit_all(cfg: StackConfig, requests: list[dict], batch: int, answers: dict[int, dict]) -> None:
+async def submit_all(
+    cfg: StackConfig, requests: list[dict[str, Any]], batch: int, answers: dict[int, dict[str, Any]]
+) -> None:
     """Bulk requests of ``batch`` items, each item keyed, retried until answered (any transport error or 5xx)."""
     base = f"http://{cfg.host}:{cfg.nomination_port}"
     async with httpx.AsyncClient(base_url=base, timeout=60, headers=auth_headers(cfg)) as client:
@@ -188,7 +190,11 @@ async def submit_all(cfg: StackConfig, requests: list[dict], batch: int, answers
 
 
 async def inject(
-    cfg: StackConfig, answers: dict[int, dict], total: int, log: list[dict], faults: list[tuple[str, Any]]
+    cfg: StackConfig,
+    answers: dict[int, dict[str, Any]],
+    total: int,
+    log: list[dict[str, Any]],
+    faults: list[tuple[str, Any]],
 ) -> None:
     for i, (name, fault) in enumerate(faults):
         mark = total * (i + 1) // (len(faults) + 2)
@@ -242,8 +248,8 @@ async def run(
     cfg: StackConfig, items: list[Nomination], batch: int, timeout: float, faults: list[tuple[str, Any]]
 ) -> dict[str, Any]:
     requests = [item.request for item in items]
-    answers: dict[int, dict] = {}
-    log: list[dict] = []
+    answers: dict[int, dict[str, Any]] = {}
+    log: list[dict[str, Any]] = []
     t0 = time.monotonic()
     await asyncio.gather(submit_all(cfg, requests, batch, answers), inject(cfg, answers, len(requests), log, faults))
     codes: dict[str, int] = {}
@@ -286,7 +292,7 @@ def main(argv: list[str] | None = None) -> None:
     stack.start_services(cfg, ENV)
     _load_registry(cfg, registry)
     items = list(generate_nominations(registry, args.nominations, seed=5, regency=REGENCY))
-    result = {"started_at": datetime.now(UTC).isoformat(), "args": vars(args)}
+    result: dict[str, Any] = {"started_at": datetime.now(UTC).isoformat(), "args": vars(args)}
     try:
         faults = SHORT_FAULTS if args.short else FAULTS
         result.update(asyncio.run(run(cfg, items, args.batch, args.timeout, faults)))

@@ -186,10 +186,10 @@ async def forged(run: Run, people: People) -> dict[str, Any]:
     kinds: dict[str, dict[str, int]] = {}
     for a in attacks:
         kind = a.kind.split(": ", 1)[-1]
-        row = kinds.setdefault(kind, {"sent": 0, "accepted": 0, "state_changed": 0})
-        row["sent"] += a.offset is not None
-        row["accepted"] += a.event_id in accepted_by
-        row["state_changed"] += a.nomination_id in changed_ids
+        tally = kinds.setdefault(kind, {"sent": 0, "accepted": 0, "state_changed": 0})
+        tally["sent"] += a.offset is not None
+        tally["accepted"] += a.event_id in accepted_by
+        tally["state_changed"] += a.nomination_id in changed_ids
     complete, reasons, _ = await dead_letters(run, attacks)
     return {
         "sent": sum(a.offset is not None for a in attacks),
@@ -296,7 +296,7 @@ async def burst(run: Run, people: People, client: httpx.AsyncClient) -> dict[str
 
 # -------------------------------------------------------------------------------------------------- poison
 async def poison(run: Run, people: People, client: httpx.AsyncClient) -> dict[str, Any]:
-    real = {}
+    real: dict[str, Any] = {}
     for r in await read_records(run.cfg, [run.full(t) for t in hk.input_topics()]):
         if r.value:
             real.setdefault(r.topic.removeprefix(run.cfg.topic_prefix), json.loads(r.value))

@@ -116,7 +116,7 @@ async def committed(cfg: StackConfig, groups: set[str]) -> dict[tuple[str, str, 
 async def wait_consumed(run: Run, attacks: list[hk.Attack], within: float) -> list[dict[str, Any]]:
     """Wait until every consumer group of each attacked topic committed past the attack; the rest are stalls."""
     groups = hk.consumer_groups(run.cfg.topic_prefix)
-    wanted = {}
+    wanted: dict[tuple[str, str, int], int] = {}
     for a in attacks:
         if a.offset is None:
             continue
@@ -168,7 +168,9 @@ def stalled_services(stalls: list[dict[str, Any]], stuck: dict[str, int]) -> set
 
 async def dead_letters(run: Run, attacks: list[hk.Attack]) -> tuple[int, Counter[str], int]:
     """(attacks dead-lettered by every group of their topic, reasons by error type, group-level dead letters)."""
-    where = {(run.full(a.topic), a.partition, a.offset): a for a in attacks if a.offset is not None}
+    where: dict[tuple[str | None, int | None, int | None], hk.Attack] = {
+        (run.full(a.topic), a.partition, a.offset): a for a in attacks if a.offset is not None
+    }
     dlqs = sorted({run.full(topics.dlq(a.topic)) for a in attacks})
     per_attack: dict[int, set[str]] = {}
     reasons: Counter[str] = Counter()
@@ -183,7 +185,7 @@ async def dead_letters(run: Run, attacks: list[hk.Attack]) -> tuple[int, Counter
             )
         except ValueError:
             continue
-        attack = where.get(key)  # type: ignore[arg-type]
+        attack = where.get(key)
         if attack is None:
             continue
         total += 1

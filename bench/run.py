@@ -105,11 +105,13 @@ async def _recreate_databases(cfg: StackConfig) -> None:
 
 
 # ------------------------------------------------------------------------------------------------- submission
-async def submit_batches(client: httpx.AsyncClient, requests: list[dict], size: int, concurrency: int) -> dict:
+async def submit_batches(
+    client: httpx.AsyncClient, requests: list[dict[str, Any]], size: int, concurrency: int
+) -> dict[str, Any]:
     codes: dict[str, int] = {}
     gate = asyncio.Semaphore(concurrency)
 
-    async def one(chunk: list[dict]) -> None:
+    async def one(chunk: list[dict[str, Any]]) -> None:
         async with gate:
             body = {"items": [{"nomination": r} for r in chunk]}
             response = await client.post("/v1/nominations:batch", json=body)
@@ -122,7 +124,7 @@ async def submit_batches(client: httpx.AsyncClient, requests: list[dict], size: 
 
 
 async def submit_singles(
-    client: httpx.AsyncClient, requests: list[dict], concurrency: int, rate: float | None
+    client: httpx.AsyncClient, requests: list[dict[str, Any]], concurrency: int, rate: float | None
 ) -> tuple[dict[int, int], dict[str, float]]:
     """POST one by one; with ``rate``, request i starts at t0 + i / rate (open loop). Returns status counts and
     nomination id -> wall-clock time the 202 arrived."""
@@ -131,7 +133,7 @@ async def submit_singles(
     gate = asyncio.Semaphore(concurrency)
     t0 = time.monotonic()
 
-    async def one(i: int, request: dict) -> None:
+    async def one(i: int, request: dict[str, Any]) -> None:
         if rate:
             await asyncio.sleep(max(0.0, t0 + i / rate - time.monotonic()))
         async with gate:
@@ -168,7 +170,7 @@ async def wait_told(pool: asyncpg.Pool, since: datetime, expected: int, timeout:
     last = -1
     while True:
         # counts while waiting (this process shares the machine with the stack), the times once at the end
-        told, in_review = await pool.fetchrow(
+        counts = await pool.fetchrow(
             """
             SELECT (SELECT count(DISTINCT h.nomination_id) FROM nomination_history h
                     JOIN nominations n ON n.id = h.nomination_id
@@ -178,6 +180,8 @@ async def wait_told(pool: asyncpg.Pool, since: datetime, expected: int, timeout:
             list(TOLD),
             since,
         )
+        assert counts is not None  # two scalar subqueries: always one row
+        told, in_review = counts
         if told != last:
             print(f"    told {told} / {expected} ({in_review} waiting for a reviewer)", flush=True)
             last = told
@@ -204,7 +208,9 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
 
 # ------------------------------------------------------------------------------------------------------ main
-async def measure(cfg: StackConfig, args: argparse.Namespace, batches: dict[str, list[dict]]) -> dict[str, Any]:
+async def measure(
+    cfg: StackConfig, args: argparse.Namespace, batches: dict[str, list[dict[str, Any]]]
+) -> dict[str, Any]:
     result: dict[str, Any] = {}
     pool = await asyncpg.create_pool(stack.database_url(cfg, "nomination"), min_size=1, max_size=2)
     resources = ResourceSampler(cfg)
@@ -287,9 +293,9 @@ async def measure(cfg: StackConfig, args: argparse.Namespace, batches: dict[str,
                 t_offered = time.monotonic() - t_offer
                 await wait_told(pool, since, len(answered), args.timeout)
                 cpu = {k: v - cpu_at_start.get(k, 0.0) for k, v in _cpu_snapshot(cfg).items() if k != "bench_client"}
-                told = await told_times(pool, since, with_submitted=True)
-                client_side = [told[n][1] - t for n, t in answered.items() if n in told]
-                server_side = [at - submitted for submitted, at in told.values()]
+                pairs = await told_times(pool, since, with_submitted=True)
+                client_side = [pairs[n][1] - t for n, t in answered.items() if n in pairs]
+                server_side = [at - submitted for submitted, at in pairs.values()]
                 result["latency"] = {
                     "offered_rate_per_s": args.rate,
                     "submitted": len(batches["latency"]),
@@ -371,7 +377,7 @@ def main(argv: list[str] | None = None) -> None:
             "http": requests[args.nominations : args.nominations + args.http_probe],
             "latency": requests[args.nominations + args.http_probe :],
         }
-        result = {"started_at": datetime.now(UTC).isoformat(), "machine": info, "args": vars(args)}
+        result: dict[str, Any] = {"started_at": datetime.now(UTC).isoformat(), "machine": info, "args": vars(args)}
         result.update(asyncio.run(measure(cfg, args, batches)))
         result["machine"]["loadavg_after"] = os.getloadavg()
         RESULTS.mkdir(parents=True, exist_ok=True)

@@ -37,7 +37,8 @@ def ensure_local_keys(stack_dir: Path) -> dict[str, str]:
     secret, hashed = secrets_file(stack_dir), hashes_file(stack_dir)
     if secret.exists() and hashed.exists():
         secret.chmod(0o600)  # a file from an older version, or copied with a wider mode
-        return json.loads(secret.read_text())  # type: ignore[no-any-return]
+        stored: dict[str, str] = json.loads(secret.read_text())
+        return stored
     stack_dir.mkdir(parents=True, exist_ok=True)
     keys = {account: new_api_key() for account in LOCAL_PRINCIPALS}
     # 0600 from the first byte: created with that mode, and narrowed if an older file was wider.

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -42,7 +42,7 @@ def _rel(path: Path) -> str:
     return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
 
 
-def _table(rows: list[tuple[str, ...]]) -> None:
+def _table(rows: Sequence[tuple[str, ...]]) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
@@ -233,7 +233,8 @@ def _run_pytest(args: list[str], env: dict[str, str]) -> int:
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def test(ctx: typer.Context) -> None:
-    """ruff, then pytest (extra arguments go to pytest) against a fresh test instance of Kafka and PostgreSQL.
+    """ruff, then mypy (strict, [tool.mypy] in pyproject.toml), then pytest (extra arguments go to pytest) against a
+    fresh test instance of Kafka and PostgreSQL. A lint or type error fails the command before any test runs.
 
     The instance lives in .stack/test on ports 19092/19093/15432 (PAYUNG_TEST_* overrides), is wiped before
     and stopped after, whatever the outcome. Exit code: pytest's; "no tests collected" (5) counts as failure.
@@ -244,6 +245,10 @@ def test(ctx: typer.Context) -> None:
     lint = subprocess.run([sys.executable, "-m", "ruff", "check", "."], cwd=REPO_ROOT, check=False)
     if lint.returncode != 0:
         raise typer.Exit(lint.returncode)
+    typer.secho("==> mypy", bold=True)  # what it checks, and how strictly: [tool.mypy] in pyproject.toml
+    types = subprocess.run([sys.executable, "-m", "mypy"], cwd=REPO_ROOT, check=False)
+    if types.returncode != 0:
+        raise typer.Exit(types.returncode)
     cfg = StackTestConfig()
     code = 1
     try:

@@ -84,7 +84,8 @@ class StackConfig(BaseSettings):
         """The HTTP port of service ``name``."""
         if name not in SERVICES:
             raise StackError(f"unknown service {name!r}; known: {', '.join(SERVICES)}")
-        return getattr(self, f"{name}_port")
+        port: int = getattr(self, f"{name}_port")
+        return port
 
 
 class StackTestConfig(StackConfig):

@@ -101,7 +101,7 @@ async def _wait_until_settled(client: httpx.AsyncClient, timeout: float = 300) -
     t0 = time.monotonic()
     last = ""
     while True:
-        summary_ = (await client.get("/v1/nominations/summary")).json()
+        summary_: dict[str, Any] = (await client.get("/v1/nominations/summary")).json()
         by_status = summary_["by_status"]
         pending = by_status.get("submitted", 0) + by_status.get("verified", 0)
         line = f"  waiting for the pipeline: {by_status}"
@@ -109,7 +109,7 @@ async def _wait_until_settled(client: httpx.AsyncClient, timeout: float = 300) -
             typer.echo(line)
             last = line
         if pending == 0 or time.monotonic() - t0 > timeout:
-            return summary_  # type: ignore[no-any-return]
+            return summary_
         await asyncio.sleep(1)
 
 

@@ -100,12 +100,15 @@ def write_report(path: Path, sheet: Sheet, result: ImportResult, errors: Sequenc
     return sum(1 for values, _ in rows if values[len(COLUMNS)] == STATUS_FAILED)
 
 
-def _write_xlsx_report(path: Path, rows: list[tuple[list[str], list[str]]], numbers: list[set[str]]) -> None:
+def _write_xlsx_report(path: Path, rows: list[tuple[list[str], list[str]]], numbers: list[frozenset[str]]) -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Font, PatternFill
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.worksheet import Worksheet
 
     book = Workbook()
     ws = book.active
+    assert isinstance(ws, Worksheet)  # a new workbook opens on one empty worksheet
     ws.title = "nominasi"
     ws.append(list(REPORT_HEADER))
     for cell in ws[1]:
@@ -131,7 +134,7 @@ def _write_xlsx_report(path: Path, rows: list[tuple[list[str], list[str]]], numb
             status.fill = good_fill
     ws.freeze_panes = "A2"
     for name, width in (("nik", 20), ("nama_lengkap", 28), ("status", 30), ("id_nominasi", 38), ("alasan", 60)):
-        ws.column_dimensions[ws.cell(row=1, column=index[name]).column_letter].width = width
+        ws.column_dimensions[get_column_letter(index[name])].width = width
     book.save(path)
 
 
@@ -158,7 +161,9 @@ def write_template(directory: Path, area: str | None = None, regions: RegionInde
     from openpyxl import Workbook
     from openpyxl.comments import Comment
     from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.datavalidation import DataValidation
+    from openpyxl.worksheet.worksheet import Worksheet
 
     desa = area_desa(area, regions or default_regions())
     directory.mkdir(parents=True, exist_ok=True)
@@ -167,6 +172,7 @@ def write_template(directory: Path, area: str | None = None, regions: RegionInde
         csv.writer(handle).writerows(template_rows())
     book = Workbook()
     ws = book.active
+    assert isinstance(ws, Worksheet)  # a new workbook opens on one empty worksheet
     ws.title = "nominasi"
     header, example = template_rows()
     ws.append(header)
@@ -176,7 +182,7 @@ def write_template(directory: Path, area: str | None = None, regions: RegionInde
     for cell in ws[2]:
         cell.font = Font(italic=True, color="808080")
     ws["A2"].comment = Comment(f"Baris contoh (NIK {EXAMPLE_NIK}): tidak pernah diimpor. Isi data mulai baris 3.", "")
-    letter = {name: ws.cell(row=1, column=i + 1).column_letter for i, name in enumerate(header)}
+    letter = {name: get_column_letter(i + 1) for i, name in enumerate(header)}
     last = 2 + _TEMPLATE_ROWS
     for name in TEXT_COLUMNS:  # typed values keep leading zeros, dots and all 16 digits
         for (cell,) in ws[f"{letter[name]}2:{letter[name]}{last}"]:

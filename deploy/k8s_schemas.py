@@ -120,8 +120,8 @@ def generate_crds(crds: list[Path], out_dir: Path, k8s_version: str) -> int:
 
 def main() -> None:
     if sys.argv[1] == "--crd":
-        *crds, out_dir, version = sys.argv[2:]
-        print(f"{generate_crds([Path(c) for c in crds], Path(out_dir), version)} CRD schemas written to {out_dir}")
+        *crds, crd_dir, crd_version = sys.argv[2:]
+        print(f"{generate_crds([Path(c) for c in crds], Path(crd_dir), crd_version)} CRD schemas written to {crd_dir}")
         return
     swagger, out_dir, version = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
     print(f"{generate(swagger, out_dir, version)} kubernetes schemas written to {out_dir}")

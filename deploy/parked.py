@@ -20,6 +20,7 @@ import typer
 from deploy import stack
 from deploy.config import SERVICES, StackConfig
 from shared import outbox
+from shared.db import Conn
 from shared.errors import safe_text
 
 T = TypeVar("T")
@@ -44,7 +45,7 @@ def _dsn(service: str, database_url: str | None) -> str:
     return stack.database_url(StackConfig(), service)
 
 
-def _run(dsn: str, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+def _run(dsn: str, work: Callable[[Conn], Awaitable[T]]) -> T:
     async def go() -> T:
         conn = await asyncpg.connect(dsn)
         try:
@@ -74,7 +75,7 @@ def list_cmd(
 ) -> None:
     """Print SERVICE's parked outbox rows: topic, error, sizes (never their content)."""
 
-    async def work(conn: asyncpg.Connection) -> tuple[int, list[asyncpg.Record]]:
+    async def work(conn: Conn) -> tuple[int, list[asyncpg.Record]]:
         return await outbox.parked_count(conn), await outbox.list_parked(conn, limit)
 
     total, rows = _run(_dsn(service, database_url), work)
@@ -91,7 +92,7 @@ def show_cmd(
 ) -> None:
     """Inspect one parked row (its error in full, header names, sizes)."""
 
-    async def work(conn: asyncpg.Connection) -> asyncpg.Record | None:
+    async def work(conn: Conn) -> asyncpg.Record | None:
         return await outbox.get_parked(conn, parked_id)
 
     row = _run(_dsn(service, database_url), work)
@@ -101,7 +102,7 @@ def show_cmd(
     typer.echo("\n".join(describe(row)))
 
 
-async def _selected(conn: asyncpg.Connection, ids: list[int] | None, every: bool) -> list[int]:
+async def _selected(conn: Conn, ids: list[int] | None, every: bool) -> list[int]:
     if every:
         return [r["id"] for r in await conn.fetch("SELECT id FROM outbox_parked ORDER BY id")]
     return list(ids or ())
@@ -117,7 +118,7 @@ def replay_cmd(service: Service, ids: Ids = None, every: All = False, database_u
     """Move parked rows back into SERVICE's outbox (once the cause is fixed); the relay publishes them."""
     _need_ids(ids, every)
 
-    async def work(conn: asyncpg.Connection) -> tuple[int, int]:
+    async def work(conn: Conn) -> tuple[int, int]:
         chosen = await _selected(conn, ids, every)
         return len(chosen), await outbox.replay_parked(conn, chosen)
 
@@ -139,7 +140,7 @@ def drop_cmd(
         which = "every parked row" if every else f"parked rows {ids}"
         typer.confirm(f"delete {which} of {service} for good?", abort=True)
 
-    async def work(conn: asyncpg.Connection) -> int:
+    async def work(conn: Conn) -> int:
         return await outbox.drop_parked(conn, await _selected(conn, ids, every))
 
     typer.echo(f"dropped: {_run(_dsn(service, database_url), work)}")

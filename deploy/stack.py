@@ -194,7 +194,7 @@ async def _ensure_topics(cfg: StackConfig, within: float = 30) -> list[str]:
     wanted = {spec.name for spec in all_topics(cfg.topic_prefix)}
     created: list[str] = []
     deadline = time.monotonic() + within
-    options = kafka.client_options(cfg)  # the admin principal when SASL is on
+    options: dict[str, Any] = kafka.client_options(cfg)  # the admin principal when SASL is on
     while True:
         created += await ensure_topics(cfg.kafka_bootstrap, cfg.topic_prefix, **options)
         admin = AIOKafkaAdminClient(bootstrap_servers=cfg.kafka_bootstrap, **options)

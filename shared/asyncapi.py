@@ -17,7 +17,7 @@ from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
 from shared import topics
-from shared.contracts import PAYLOADS, Envelope
+from shared.contracts import PAYLOADS, envelope_class
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "asyncapi.json"
 
@@ -81,7 +81,7 @@ DLQ_NOTE = (
 def build() -> FastStream:
     broker = KafkaBroker("kafka:9092", description="Payung's Kafka cluster")
     for payload in PAYLOADS:
-        envelope = Envelope[payload]  # type: ignore[valid-type]
+        envelope = envelope_class(payload)
         broker.publisher(
             payload.topic,
             title=f"{payload.topic}:{PRODUCERS[payload.topic]}",

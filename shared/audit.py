@@ -12,13 +12,12 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import asyncpg
-
 from shared.auth import Principal
+from shared.db import Conn
 
 
 async def record(
-    conn: asyncpg.Connection,
+    conn: Conn,
     principal: Principal,
     action: str,
     subject_id: uuid.UUID | str | None,
@@ -29,7 +28,7 @@ async def record(
 
 
 async def record_many(
-    conn: asyncpg.Connection,
+    conn: Conn,
     principal: Principal,
     action: str,
     items: Iterable[tuple[uuid.UUID | str | None, Mapping[str, Any] | None]],

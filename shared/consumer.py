@@ -37,12 +37,13 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 
 from shared import metrics, outbox, signing, topics
 from shared.contracts import Envelope, P, decode
+from shared.db import Conn
 from shared.errors import PoisonMessage, is_transient, safe_text
 from shared.logs import get_logger
 
 log = get_logger(__name__)
 
-Handler = Callable[[asyncpg.Connection, Sequence[Envelope[P]]], Awaitable[None]]
+Handler = Callable[[Conn, Sequence[Envelope[P]]], Awaitable[None]]
 _DLQ_NAMESPACE = uuid.UUID("6f1f5a53-6c2b-4b8e-9f0e-5041594e4744")
 # Room kept in a dead letter for Kafka's record and batch framing (varints, CRC, timestamps), beside the bytes.
 _FRAMING_BYTES = 1024
@@ -181,9 +182,7 @@ class Consumer(Generic[P]):
                         await self._dead_letter(conn, [(record, failure)])
                     self._count([], [], [(record, failure)])
 
-    async def _claim(
-        self, conn: asyncpg.Connection, good: list[tuple[Any, Envelope[P]]]
-    ) -> list[tuple[Any, Envelope[P]]]:
+    async def _claim(self, conn: Conn, good: list[tuple[Any, Envelope[P]]]) -> list[tuple[Any, Envelope[P]]]:
         """Record the events in the inbox (each under its topic's inbox name); return the (record, envelope) pairs
         not seen before, in their original order."""
         if not good:
@@ -205,7 +204,7 @@ class Consumer(Generic[P]):
                 seen.add((name, env.event_id))
         return fresh
 
-    async def _dead_letter(self, conn: asyncpg.Connection, poison: list[Any]) -> None:
+    async def _dead_letter(self, conn: Conn, poison: list[Any]) -> None:
         await outbox.add(conn, (self._dlq_record(record, exc) for record, exc in poison))
         for record, exc in poison:
             log.warning(

@@ -7,9 +7,18 @@ what ran, takes a lock so two replicas never migrate at once, and supports rollb
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypeAlias
 
 import asyncpg
 import orjson
+from asyncpg.pool import PoolConnectionProxy
+
+Conn: TypeAlias = asyncpg.Connection | PoolConnectionProxy
+"""A connection a repository works on: one of its own (``connect``) or one lent by the pool (``pool.acquire()``).
+
+The pool lends a proxy, not an ``asyncpg.Connection`` (they share the query methods but not a base class), so every
+function that takes a connection is annotated with this alias rather than with either class.
+"""
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -37,11 +46,14 @@ def migrate(dsn: str, migrations_dir: Path) -> int:
     from yoyo import get_backend, read_migrations
 
     backend = get_backend(_yoyo_url(dsn))
-    migrations = read_migrations(str(SHARED_MIGRATIONS), str(migrations_dir))
-    with backend.lock():
-        pending = backend.to_apply(migrations)
-        backend.apply_migrations(pending)
-    return len(pending)
+    try:
+        migrations = read_migrations(str(SHARED_MIGRATIONS), str(migrations_dir))
+        with backend.lock():
+            pending = backend.to_apply(migrations)
+            backend.apply_migrations(pending)
+        return len(pending)
+    finally:
+        backend.connection.close()  # yoyo leaves its connection open (a ResourceWarning when collected)
 
 
 def _yoyo_url(dsn: str) -> str:

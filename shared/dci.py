@@ -122,7 +122,7 @@ class Verifier:
             raise SignatureRefused("err.signature.missing", "the message is not signed")
         if not isinstance(header, Mapping):
             raise SignatureRefused("err.signature.invalid", "the message has no header")
-        params = dict(_PARAM.findall(text))
+        params: dict[str, str] = dict(_PARAM.findall(text))
         try:
             kid, created, expires = params["kidId"], int(params["created"]), int(params["expires"])
             signature = base64.b64decode(params["signature"], validate=True)

@@ -349,8 +349,9 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
     disconnected after ``header_timeout_s`` instead of holding the connection open forever."""
 
     header_timeout_s: float = 10.0
+    _header_timer: asyncio.TimerHandle | None = None
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn's own
         super().connection_made(transport)
         self._start_header_timer()
 

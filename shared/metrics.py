@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable
-from typing import Any
 
 import asyncpg
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
@@ -95,6 +94,7 @@ async def sample_outbox(pool: asyncpg.Pool, relay_leader: bool) -> int | None:
             )
     except Exception:  # a scrape must not fail because the database is slow; readiness reports it
         return None
+    assert row is not None  # an aggregate without GROUP BY returns exactly one row
     OUTBOX_BACKLOG.set(row["n"])
     OUTBOX_OLDEST.set(float(row["age"]))
     OUTBOX_PARKED.set(row["parked"])
@@ -133,6 +133,6 @@ class HttpMetrics:
             HTTP_SECONDS.labels(scope["method"], route).observe(time.perf_counter() - started)
 
 
-def _route_template(scope: dict[str, Any]) -> str:
+def _route_template(scope: Scope) -> str:
     route = scope.get("route")
     return str(getattr(route, "path", None) or "unmatched")

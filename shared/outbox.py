@@ -46,6 +46,7 @@ from aiokafka.errors import (
 
 from shared import db, metrics, signing, topics
 from shared.contracts import Envelope, encode
+from shared.db import Conn
 from shared.errors import is_transient, safe_text
 from shared.logs import get_logger
 
@@ -124,7 +125,7 @@ def envelope_record(envelope: Envelope[Any], topic_prefix: str = "") -> OutboxRe
     )
 
 
-async def add(conn: asyncpg.Connection, records: Iterable[OutboxRecord]) -> None:
+async def add(conn: Conn, records: Iterable[OutboxRecord]) -> None:
     """Queue records for publication, in order, inside the caller's transaction. Duplicate event ids are ignored."""
     rows = [(r.event_id, r.topic, r.key, r.value, pack_headers(r.headers), r.event_type) for r in records]
     if not rows:
@@ -139,31 +140,31 @@ async def add(conn: asyncpg.Connection, records: Iterable[OutboxRecord]) -> None
     await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
 
 
-async def add_events(conn: asyncpg.Connection, envelopes: Iterable[Envelope[Any]], topic_prefix: str) -> None:
+async def add_events(conn: Conn, envelopes: Iterable[Envelope[Any]], topic_prefix: str) -> None:
     await add(conn, (envelope_record(e, topic_prefix) for e in envelopes))
 
 
-async def backlog(conn: asyncpg.Connection | asyncpg.Pool) -> int:
+async def backlog(conn: Conn | asyncpg.Pool) -> int:
     return int(await conn.fetchval("SELECT count(*) FROM outbox"))
 
 
-async def parked_count(conn: asyncpg.Connection | asyncpg.Pool) -> int:
+async def parked_count(conn: Conn | asyncpg.Pool) -> int:
     return int(await conn.fetchval("SELECT count(*) FROM outbox_parked"))
 
 
 _PARKED_COLUMNS = "id, outbox_id, event_id, topic, key, value, headers, event_type, created_at, parked_at, error"
 
 
-async def list_parked(conn: asyncpg.Connection, limit: int = 100) -> list[asyncpg.Record]:
+async def list_parked(conn: Conn, limit: int = 100) -> list[asyncpg.Record]:
     """Parked rows, oldest first."""
     return list(await conn.fetch(f"SELECT {_PARKED_COLUMNS} FROM outbox_parked ORDER BY id LIMIT $1", limit))  # noqa: S608
 
 
-async def get_parked(conn: asyncpg.Connection, parked_id: int) -> asyncpg.Record | None:
+async def get_parked(conn: Conn, parked_id: int) -> asyncpg.Record | None:
     return await conn.fetchrow(f"SELECT {_PARKED_COLUMNS} FROM outbox_parked WHERE id = $1", parked_id)  # noqa: S608
 
 
-async def replay_parked(conn: asyncpg.Connection, ids: Sequence[int]) -> int:
+async def replay_parked(conn: Conn, ids: Sequence[int]) -> int:
     """Move parked rows back into the outbox (at its end: a replay comes after what was published meanwhile);
     returns how many. Fix the cause first (a topic created, a limit raised), or the row is parked again."""
     async with conn.transaction():
@@ -180,7 +181,7 @@ async def replay_parked(conn: asyncpg.Connection, ids: Sequence[int]) -> int:
     return len(moved)
 
 
-async def drop_parked(conn: asyncpg.Connection, ids: Sequence[int]) -> int:
+async def drop_parked(conn: Conn, ids: Sequence[int]) -> int:
     """Delete parked rows for good; returns how many."""
     rows = await conn.fetch("DELETE FROM outbox_parked WHERE id = ANY($1::bigint[]) RETURNING id", list(ids))
     return len(rows)
@@ -303,7 +304,7 @@ class OutboxRelay:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(conn.close(), timeout=5)
 
-    async def _publish_batch(self, conn: asyncpg.Connection) -> int:
+    async def _publish_batch(self, conn: Conn) -> int:
         rows = await conn.fetch(
             "SELECT id, topic, key, value, headers FROM outbox ORDER BY id LIMIT $1", self._batch_size
         )
@@ -376,7 +377,7 @@ class OutboxRelay:
             return _error(first)
         return None
 
-    async def _park(self, conn: asyncpg.Connection, parked: dict[int, str]) -> None:
+    async def _park(self, conn: Conn, parked: dict[int, str]) -> None:
         rows = await conn.fetch(
             """
             INSERT INTO outbox_parked (outbox_id, event_id, topic, key, value, headers, event_type, created_at, error)
@@ -408,7 +409,10 @@ def _too_large(row: asyncpg.Record) -> BaseException | None:
     limit = topics.max_message_bytes(row["topic"])
     if size <= limit:
         return None
-    return MessageSizeTooLargeError(f"{size} bytes for {row['topic']}, whose max.message.bytes is {limit}")
+    error: BaseException = MessageSizeTooLargeError(
+        f"{size} bytes for {row['topic']}, whose max.message.bytes is {limit}"
+    )
+    return error
 
 
 def _error(exc: BaseException) -> str:

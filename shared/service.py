@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic
 
 import asyncpg
 import uvicorn
@@ -23,6 +23,8 @@ from fastapi.responses import JSONResponse, Response
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from starlette.routing import Route
+from typing_extensions import TypeVar  # a TypeVar default (PEP 696) needs Python 3.13's typing
 
 from shared import auth, db, http, logs, metrics, outbox, signing
 from shared.consumer import Consumer, Handler
@@ -30,6 +32,10 @@ from shared.contracts import Payload
 from shared.settings import ServiceSettings
 
 log = logs.get_logger(__name__)
+
+# The service's own settings class: ``Runtime[NominationSettings]`` in a service's routes gives typed settings;
+# plain ``Runtime`` (shared code) sees the common ``ServiceSettings``.
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings, default=ServiceSettings)
 
 
 @dataclass(frozen=True)
@@ -48,10 +54,10 @@ class Subscription:
 
 
 @dataclass
-class Runtime:
+class Runtime(Generic[SettingsT]):
     """Resources of a running service, reachable from handlers' factories and HTTP routes."""
 
-    settings: ServiceSettings
+    settings: SettingsT
     pool: asyncpg.Pool
     relay: outbox.OutboxRelay
     broker: KafkaBroker
@@ -60,16 +66,18 @@ class Runtime:
 
 
 @dataclass(frozen=True)
-class ServiceSpec:
+class ServiceSpec(Generic[SettingsT]):
     name: str
-    settings_cls: type[ServiceSettings]
+    settings_cls: type[SettingsT]
     migrations: Path
     title: str
-    subscriptions: Callable[[Runtime], Sequence[Subscription]] = lambda _rt: ()
+    subscriptions: Callable[[Runtime[SettingsT]], Sequence[Subscription]] = lambda _rt: ()
     routers: Sequence[APIRouter] = ()
     # Set up service-specific resources (stored in runtime.resources) and give back the coroutines to run
     # in the background; the context manager closes the resources.
-    setup: Callable[[Runtime], contextlib.AbstractAsyncContextManager[Sequence[Awaitable[None]]]] | None = None
+    setup: Callable[[Runtime[SettingsT]], contextlib.AbstractAsyncContextManager[Sequence[Awaitable[None]]]] | None = (
+        None
+    )
     # Roles allowed per route, as {"GET /v1/things/{thing_id}": {"verifier", ...}}; a route not listed gets
     # shared.auth.default_roles (reads: verifier, programme_admin, auditor; writes: programme_admin).
     route_roles: Mapping[str, Collection[str]] = field(default_factory=dict)
@@ -78,17 +86,18 @@ class ServiceSpec:
     public_routers: Sequence[APIRouter] = ()
     # Body limits of routes that legitimately need more (or less) than ``http_max_body_bytes``, as
     # {"POST /v1/things:batch": bytes}, from the service's settings (shared.http.Edge).
-    body_limits: Callable[[Any], Mapping[str, int]] = lambda _settings: {}
+    body_limits: Callable[[SettingsT], Mapping[str, int]] = lambda _settings: {}
 
 
 async def runtime(request: Request) -> Runtime:
     """FastAPI dependency: the running service's resources. ``async`` although it awaits nothing: FastAPI runs a
     plain ``def`` dependency in its thread pool, a thread hand-off on every request (seen in the profiles)."""
-    return request.app.state.runtime  # type: ignore[no-any-return]
+    rt: Runtime = request.app.state.runtime
+    return rt
 
 
-def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> FastAPI:
-    settings = settings or spec.settings_cls()  # type: ignore[call-arg]
+def create_app(spec: ServiceSpec[SettingsT], settings: SettingsT | None = None) -> FastAPI:
+    settings = settings or spec.settings_cls()
     logs.configure(spec.name, settings.log_level)
 
     @contextlib.asynccontextmanager
@@ -129,13 +138,14 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fa
     return app
 
 
-def _check_route_roles(spec: ServiceSpec) -> None:
+def _check_route_roles(spec: ServiceSpec[Any]) -> None:
     """A rule for a route that does not exist is a typo that would silently leave the default in force."""
     routes = {
         auth.route_key(method, route.path)
         for router in spec.routers
         for route in router.routes
-        for method in getattr(route, "methods", None) or ()
+        if isinstance(route, Route)  # only a Route has methods (a mount or a websocket route has none)
+        for method in route.methods or ()
     }
     unknown = set(spec.route_roles) - routes
     if unknown:
@@ -143,7 +153,7 @@ def _check_route_roles(spec: ServiceSpec) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _running(spec: ServiceSpec, settings: ServiceSettings) -> AsyncIterator[Runtime]:
+async def _running(spec: ServiceSpec[SettingsT], settings: SettingsT) -> AsyncIterator[Runtime[SettingsT]]:
     signing.configure(spec.name)  # no signing key or no trusted keys: refuse to start
     pool = await db.create_pool(settings.database_url, settings.db_pool_min, settings.db_pool_max)
 
@@ -205,7 +215,7 @@ def _grouped(subscriptions: Sequence[Subscription]) -> list[list[Subscription]]:
     return list(groups.values())
 
 
-def _subscribe(rt: Runtime, service: str, subs: Sequence[Subscription]) -> None:
+def _subscribe(rt: Runtime[SettingsT], service: str, subs: Sequence[Subscription]) -> None:
     settings = rt.settings
     first = subs[0]
     consumer: Consumer[Any] = Consumer(
@@ -310,13 +320,13 @@ def _stalls(rt: Runtime, backlog: int | None) -> dict[str, str]:
 Command = Callable[[ServiceSettings, list[str]], int]
 
 
-def main(spec: ServiceSpec, app_path: str, commands: dict[str, Command] | None = None) -> None:
+def main(spec: ServiceSpec[Any], app_path: str, commands: dict[str, Command] | None = None) -> None:
     """``python -m services.<name> migrate|serve|<extra command> [args]``; extra commands get the remaining args."""
     commands = commands or {}
     parser = argparse.ArgumentParser(prog=f"services.{spec.name}")
     parser.add_argument("command", choices=["migrate", "serve", *commands])
     args, rest = parser.parse_known_args()
-    settings = spec.settings_cls()  # type: ignore[call-arg]
+    settings = spec.settings_cls()
     logs.configure(spec.name, settings.log_level)
     if args.command in commands:
         signing.configure(spec.name)  # operator commands may write events (a registry load): signed like the rest

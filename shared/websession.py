@@ -255,7 +255,7 @@ def _base_url(request: Request, settings: WebSignInSettings) -> str:
 
 def _client(request: Request) -> Any:
     oauth: OAuth = request.app.state.oauth
-    return oauth.create_client(PROVIDER)
+    return oauth.create_client(PROVIDER)  # type: ignore[no-untyped-call]  # types-authlib leaves it unannotated
 
 
 def _router(settings: WebSignInSettings) -> APIRouter:
@@ -267,7 +267,8 @@ def _router(settings: WebSignInSettings) -> APIRouter:
             return HTMLResponse(_message_page("Masuk tidak tersedia", "Sign-in for people is not configured."), 404)
         request.session[_NEXT] = _local_path(next)
         client = _client(request)
-        return await client.authorize_redirect(request, _base_url(request, settings) + "/auth/callback")  # type: ignore[no-any-return]
+        redirect: Response = await client.authorize_redirect(request, _base_url(request, settings) + "/auth/callback")
+        return redirect
 
     @router.get("/callback")
     async def callback(request: Request) -> Response:

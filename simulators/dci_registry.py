@@ -159,7 +159,7 @@ def create_simulator(rows: dict[str, dict[str, str]], signer: dci.Signer, client
         body = state.signer.envelope(header, message)
         try:
             response = await http["client"].post(url, json=body)
-            status = response.status_code
+            status: int | str = response.status_code
         except httpx.HTTPError as exc:
             status = type(exc).__name__
         state.sent.append({"url": url, "action": action, "body": body, "status": status})
@@ -203,10 +203,11 @@ def create_simulator(rows: dict[str, dict[str, str]], signer: dci.Signer, client
             items.append({"reference_id": item.get("reference_id"), "timestamp": dci.timestamp(), "status": "succ",
                           "subscriptions": [{"code": code, "status": "subscribe", "timestamp": dci.timestamp(),
                                              "reg_event_type": criteria.get("reg_event_type")}]})  # fmt: skip
-        answer = {"transaction_id": message.get("transaction_id"), "correlation_id": str(uuid.uuid4()),
+        correlation_id = str(uuid.uuid4())
+        answer = {"transaction_id": message.get("transaction_id"), "correlation_id": correlation_id,
                   "subscribe_response": items}  # fmt: skip
         task = BackgroundTask(send, uri, "on-subscribe", sender, answer, len(items))
-        return JSONResponse(dci.ack("ACK", answer["correlation_id"]), background=task)
+        return JSONResponse(dci.ack("ACK", correlation_id), background=task)
 
     async def deaths(request: Request) -> JSONResponse:
         body = await request.json()

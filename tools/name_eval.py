@@ -10,6 +10,7 @@ Exit code 0 (the figures are a measurement, not a gate: the unit tests hold the 
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -110,8 +111,8 @@ def report(pairs: Sequence[Pair], name_threshold: float, duplicate_threshold: fl
         lines.append("")
     lines += ["threshold  name P   name R   dup P    dup R", "---------  -------  -------  -------  -------"]
     for threshold in sorted({*TABLE_THRESHOLDS, name_threshold, duplicate_threshold}):
-        name_f, _, _ = measure(by_name, lambda p, t=threshold: name_match(p, t))
-        dup_f, _, _ = measure(pairs, lambda p, t=threshold: duplicate(p, t))
+        name_f, _, _ = measure(by_name, functools.partial(name_match, threshold=threshold))
+        dup_f, _, _ = measure(pairs, functools.partial(duplicate, threshold=threshold))
         marks = ("n" if threshold == name_threshold else "") + ("d" if threshold == duplicate_threshold else "")
         lines.append(
             f"{threshold:>7g} {marks:<2} {name_f.precision:.4f}   {name_f.recall:.4f}   "

@@ -258,7 +258,7 @@ class _NominationBuilder:
                 break
         self.used.add(nik)
         name = names.make_name(rng, rng.choice(list(names.GROUPS)), sex)
-        fields = [nik, "", name, "", born, SEX_LABEL[sex], address["street"].upper(), address["rt"], address["rw"]]
+        fields = (nik, "", name, "", born, SEX_LABEL[sex], address["street"].upper(), address["rt"], address["rw"])
         return RegistryRecord(*fields, address["desa_code"], "", "", "", "", "LAINNYA", "BELUM KAWIN", "HIDUP")
 
     def build(self, fault: str, earlier: list[RegistryRecord]) -> tuple[dict[str, Any], RegistryRecord] | None:
@@ -270,9 +270,10 @@ class _NominationBuilder:
         if fault == "not_in_registry":
             person = self.stranger()
             return self.request(person), person
-        person = self.draw(_POOL.get(fault, "none"))
-        if person is None:
+        drawn = self.draw(_POOL.get(fault, "none"))
+        if drawn is None:
             return None
+        person = drawn
         if fault in names.NAME_FAULTS:
             return self.request(person, name=names.stated_name(fault, rng, person.nama_lgkp, person.sex)), person
         if fault == "other_regency":

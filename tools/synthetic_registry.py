@@ -134,7 +134,7 @@ class RegistryRecord:
 
     @classmethod
     def from_row(cls, row: dict[str, str]) -> RegistryRecord:
-        values = [row[h] for h in REGISTRY_HEADER]
+        values: list[Any] = [row[h] for h in REGISTRY_HEADER]  # CSV text, but for the birth date
         values[4] = date.fromisoformat(values[4])
         return cls(*values)
 
@@ -149,7 +149,10 @@ class _Area:
         if not regions.is_level(regency, "kabupaten_kota"):
             raise ValueError(f"{regency!r} is not a regency/city code of the region list")
         self.regions, self.regency = regions, regency
-        self.province = regions.get(regency.split(".")[0])
+        province = regions.get(regency.split(".")[0])
+        if province is None:
+            raise ValueError(f"the province of {regency!r} is not in the region list")
+        self.province = province
         desa = sorted(regions.by_level("desa_kelurahan"), key=lambda r: r.code)
         self.home = [d for d in desa if d.code.startswith(regency + ".")]
         self.away = [d for d in desa if not d.code.startswith(regency + ".")]
@@ -177,7 +180,10 @@ class _RegistryBuilder:
         self.kk_serials: Counter[str] = Counter()
         self.groups, self.group_cum = names.group_cumulative()
         self.occ = list(KTP_OCCUPATIONS)
-        self.occ_cum = {s: _cumulative(v[i] for v in KTP_OCCUPATIONS.values()) for i, s in enumerate("MF")}
+        self.occ_cum = {
+            "M": _cumulative(v[0] for v in KTP_OCCUPATIONS.values()),
+            "F": _cumulative(v[1] for v in KTP_OCCUPATIONS.values()),
+        }
         self.age_cum = _cumulative(b[2] for b in _AGE_BANDS)
         self.birthplaces = [self.area.name(k).upper() for k in self.area.kecamatan]
 

@@ -21,7 +21,7 @@ from shared.auth import Principal, principal
 from shared.service import Runtime, runtime
 
 router = APIRouter(prefix="/v1", tags=["enrolment"])
-RuntimeDep = Annotated[Runtime, Depends(runtime)]
+RuntimeDep = Annotated[Runtime[EnrolmentSettings], Depends(runtime)]
 Caller = Annotated[Principal, Depends(principal)]
 
 
@@ -75,7 +75,7 @@ async def list_funding_sources(
     rt: RuntimeDep, programme_year: Annotated[int | None, Query(ge=2000, le=2100)] = None
 ) -> FundingSourcesOut:
     """Quota, seats used and money per funding source of a programme year (default: the current one)."""
-    year = programme_year or cast(EnrolmentSettings, rt.settings).programme_year
+    year = programme_year or rt.settings.programme_year
     rows = await repository.funding_sources(rt.pool, year)
     sources = []
     for r in rows:
@@ -100,7 +100,9 @@ async def get_enrolment(rt: RuntimeDep, nomination_id: uuid.UUID, caller: Caller
         seat = await repository.find_seat(conn, nomination_id)
         waiting = None if seat is not None else await repository.find_waitlisted(conn, nomination_id)
     if seat is not None:
-        status = "enrolled" if seat["status"] == "active" else seat["status"]
+        status: Literal["enrolled", "pending_bpjs", "ended", "refused", "renewed", "waitlisted"] = (
+            "enrolled" if seat["status"] == "active" else seat["status"]
+        )
         return EnrolmentOut(
             nomination_id=nomination_id,
             status=status,
@@ -220,7 +222,7 @@ async def budget(rt: RuntimeDep, programme_year: Annotated[int | None, Query(ge=
     A month counts a seat covered for at least one day of it (contributions are paid per calendar month);
     seats still waiting for BPJS are shown apart (``pending_bpjs``), not committed.
     """
-    year = programme_year or cast(EnrolmentSettings, rt.settings).programme_year
+    year = programme_year or rt.settings.programme_year
     coverage = await lrepo.coverage_by_source(rt.pool, year)
     pending = await lrepo.pending_by_source(rt.pool, year)
     sources = []

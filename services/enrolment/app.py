@@ -21,9 +21,9 @@ from shared.settings import ServiceSettings
 
 
 @contextlib.asynccontextmanager
-async def _setup(rt: Runtime) -> AsyncIterator[Sequence[Awaitable[None]]]:
+async def _setup(rt: Runtime[EnrolmentSettings]) -> AsyncIterator[Sequence[Awaitable[None]]]:
     # Quotas must be in the database before the first batch is allocated; a refused configuration stops startup.
-    settings = cast(EnrolmentSettings, rt.settings)
+    settings = rt.settings
     await handlers.sync_funding_sources(rt.pool, settings)
     background: list[Awaitable[None]] = []
     client: bpjs.HttpBpjsClient | None = None
@@ -51,7 +51,7 @@ def http_config(settings: EnrolmentSettings) -> bpjs.HttpConfig:
     )
 
 
-def _subscriptions(rt: Runtime) -> list[Subscription]:
+def _subscriptions(rt: Runtime[EnrolmentSettings]) -> list[Subscription]:
     seating = cast(lifecycle.Seating, rt.resources["seating"])
     return [
         Subscription(

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
-import asyncpg
 import httpx
 
 from services.enrolment.domain import format_membership_number
 from shared import logs
+from shared.db import Conn
 from shared.errors import TransientError
 
 log = logs.get_logger(__name__)
@@ -75,7 +75,7 @@ class BpjsGateway(Protocol):
 
     issuer: str  # recorded on each seat: which authority issued its number
 
-    async def register(self, conn: asyncpg.Connection, requests: Sequence[MembershipRequest]) -> list[Answer]:
+    async def register(self, conn: Conn, requests: Sequence[MembershipRequest]) -> list[Answer]:
         """One answer per request, in order. ``conn`` is the caller's connection (the local issuer's sequence
         lives there). Raise ``BpjsUnavailable`` when no answer could be had: nothing is lost, the seats stay
         pending and are sent again."""
@@ -87,7 +87,7 @@ class LocalNumberIssuer:
 
     issuer = "local"
 
-    async def register(self, conn: asyncpg.Connection, requests: Sequence[MembershipRequest]) -> list[Answer]:
+    async def register(self, conn: Conn, requests: Sequence[MembershipRequest]) -> list[Answer]:
         if not requests:
             return []
         serials = await conn.fetch(
@@ -129,7 +129,7 @@ class HttpBpjsClient:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def register(self, conn: asyncpg.Connection, requests: Sequence[MembershipRequest]) -> list[Answer]:
+    async def register(self, conn: Conn, requests: Sequence[MembershipRequest]) -> list[Answer]:
         return [await self._register_one(r) for r in requests]
 
     async def _register_one(self, request: MembershipRequest) -> Answer:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
+from openpyxl.worksheet.worksheet import Worksheet
 
 from services.enrolment.bpjs import Answer, MembershipRequest, Refused, Registered
 
@@ -44,6 +45,7 @@ def write_roster(requests: Sequence[MembershipRequest], path: Path, fmt: str) ->
     elif fmt == "xlsx":
         wb = Workbook()
         ws = wb.active
+        assert isinstance(ws, Worksheet)  # a new workbook opens on one empty worksheet
         ws.title = "roster"
         for row in rows:
             ws.append(row)

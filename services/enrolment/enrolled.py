@@ -19,6 +19,7 @@ import math
 import re
 import time
 import uuid
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any, Literal, cast
 
@@ -33,7 +34,7 @@ from shared.auth import Principal, principal
 from shared.service import Runtime, runtime
 
 router = APIRouter(prefix="/dci/registry", tags=["dci"])
-RuntimeDep = Annotated[Runtime, Depends(runtime)]
+RuntimeDep = Annotated[Runtime[EnrolmentSettings], Depends(runtime)]
 Caller = Annotated[Principal, Depends(principal)]
 _NIK = re.compile(r"^\d{16}$")
 
@@ -67,7 +68,7 @@ class EnrolledRequest(BaseModel):
 class RateLimiter:
     """A token bucket per principal: ``per_minute`` checks on average, bursts up to the same number."""
 
-    def __init__(self, per_minute: int, clock: Any = time.monotonic) -> None:
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.rate, self.capacity, self._clock = per_minute / 60.0, float(per_minute), clock
         self._buckets: dict[str, tuple[float, float]] = {}
 
@@ -113,7 +114,7 @@ async def _covering_seat(conn: Any, nik: str, on: date) -> Any:
 @router.post("/sync/enrolled")
 async def enrolled(body: EnrolledRequest, rt: RuntimeDep, caller: Caller) -> JSONResponse:
     """Is the person with this NIK enrolled in this programme now? yes/no, the programme and the period."""
-    settings = cast(EnrolmentSettings, rt.settings)
+    settings = rt.settings
     wait = cast(RateLimiter, rt.resources["enrolled_limiter"]).take(caller.name)
     if wait:
         raise HTTPException(429, "too many enrolment checks: slow down", headers={"Retry-After": str(math.ceil(wait))})

@@ -17,6 +17,7 @@ from services.enrolment.settings import EnrolmentSettings
 from shared import logs, outbox, signing
 from shared.consumer import Handler
 from shared.contracts import EnrolmentWaitlisted, Envelope, IdentityVerified, RegistryPersonUpdated, new_envelope
+from shared.db import Conn
 from shared.errors import PoisonMessage, TransientError
 
 log = logs.get_logger(__name__)
@@ -62,7 +63,7 @@ def identity_verified(settings: EnrolmentSettings, gateway: BpjsGateway | None) 
     names = {s.code: s.name for s in settings.funding_sources}
     seating = lifecycle.Seating(settings, gateway)
 
-    async def handle(conn: asyncpg.Connection, events: Sequence[Envelope[IdentityVerified]]) -> None:
+    async def handle(conn: Conn, events: Sequence[Envelope[IdentityVerified]]) -> None:
         for event in events:
             check_submission(event)
         # The lock comes first: everything read after it reflects every batch committed before ours.
@@ -179,7 +180,7 @@ def registry_person_updated(settings: EnrolmentSettings, gateway: BpjsGateway | 
     """
     seating = lifecycle.Seating(settings, gateway)
 
-    async def handle(conn: asyncpg.Connection, events: Sequence[Envelope[RegistryPersonUpdated]]) -> None:
+    async def handle(conn: Conn, events: Sequence[Envelope[RegistryPersonUpdated]]) -> None:
         for event in events:
             p = event.payload
             recorded_by = f"registry:snapshot-{p.snapshot_id}"
@@ -194,7 +195,7 @@ def registry_person_updated(settings: EnrolmentSettings, gateway: BpjsGateway | 
     return handle
 
 
-async def _flag_inactive(conn: asyncpg.Connection, event: Envelope[RegistryPersonUpdated], recorded_by: str) -> None:
+async def _flag_inactive(conn: Conn, event: Envelope[RegistryPersonUpdated], recorded_by: str) -> None:
     p = event.payload
     seat = await lrepo.live_seat(conn, p.nomination_id, lock=False)
     year = seat["programme_year"] if seat is not None else 0

@@ -20,6 +20,7 @@ from services.enrolment.bpjs import Answer, BpjsGateway, LocalNumberIssuer, Memb
 from services.enrolment.settings import EnrolmentSettings
 from shared import logs, outbox
 from shared.contracts import (
+    EndReason,
     EnrolmentConfirmed,
     EnrolmentEnded,
     EnrolmentRefused,
@@ -27,6 +28,7 @@ from shared.contracts import (
     IdentityVerified,
     new_envelope,
 )
+from shared.db import Conn
 
 log = logs.get_logger(__name__)
 PRODUCER = "enrolment"
@@ -60,7 +62,7 @@ class NewSeat:
 
 
 async def open_seats(
-    conn: asyncpg.Connection, seating: Seating, new: Sequence[NewSeat], names: dict[str, str], now: datetime
+    conn: Conn, seating: Seating, new: Sequence[NewSeat], names: dict[str, str], now: datetime
 ) -> list[Envelope[Any]]:
     """Insert the seats; with an immediate gateway they are active and confirmed now, else pending BPJS."""
     if not new:
@@ -185,7 +187,7 @@ def _refused(p: IdentityVerified, person_key: str, year: int, answer: Refused) -
 
 
 async def promote(
-    conn: asyncpg.Connection,
+    conn: Conn,
     seating: Seating,
     year: int,
     sources: Sequence[domain.SourceState],
@@ -238,7 +240,7 @@ def _freed(sources: Sequence[domain.SourceState], code: str, n: int = 1) -> list
 @dataclass(frozen=True)
 class EndRequest:
     nomination_id: uuid.UUID
-    reason: domain.EndReason
+    reason: EndReason
     effective_date: date
     recorded_by: str  # operator id, or "registry:<snapshot>"
     note: str | None = None
@@ -255,7 +257,7 @@ class EndResult:
     events: list[Envelope[Any]] = field(default_factory=list)
 
 
-async def end_enrolment(conn: asyncpg.Connection, seating: Seating, req: EndRequest) -> EndResult:
+async def end_enrolment(conn: Conn, seating: Seating, req: EndRequest) -> EndResult:
     """End a person's live seat (freeing it for the next person waiting) or take them off the waitlist."""
     now = datetime.now(UTC)
     cause_id = req.cause.event_id if req.cause is not None else None
@@ -287,9 +289,7 @@ async def end_enrolment(conn: asyncpg.Connection, seating: Seating, req: EndRequ
     return EndResult("ended", end, events)
 
 
-async def _leave_waitlist(
-    conn: asyncpg.Connection, req: EndRequest, now: datetime, cause_id: uuid.UUID | None
-) -> EndResult:
+async def _leave_waitlist(conn: Conn, req: EndRequest, now: datetime, cause_id: uuid.UUID | None) -> EndResult:
     entry = await lrepo.waiting_entry(conn, req.nomination_id)
     if entry is None:
         return EndResult("nothing_to_end")
@@ -306,7 +306,7 @@ async def _leave_waitlist(
 
 
 def ended_event(
-    seat: asyncpg.Record, names: dict[str, str], reason: domain.EndReason, end: date, cause: uuid.UUID | None
+    seat: asyncpg.Record, names: dict[str, str], reason: EndReason, end: date, cause: uuid.UUID | None
 ) -> Envelope[Any]:
     p = IdentityVerified.model_validate(seat["payload"])
     payload = EnrolmentEnded(
@@ -336,9 +336,7 @@ class AnswerResult:
     skipped: list[uuid.UUID] = field(default_factory=list)  # no seat waiting for BPJS under that reference
 
 
-async def apply_answers(
-    conn: asyncpg.Connection, seating: Seating, answers: Sequence[Answer], recorded_by: str
-) -> AnswerResult:
+async def apply_answers(conn: Conn, seating: Seating, answers: Sequence[Answer], recorded_by: str) -> AnswerResult:
     """Confirm (EnrolmentConfirmed with BPJS's number) or refuse (seat freed, next person promoted) pending seats.
 
     Answers for seats no longer pending (already answered, ended meanwhile, unknown) are skipped: importing the

@@ -24,6 +24,7 @@ from services.enrolment import domain, handlers, lifecycle
 from services.enrolment import repository_lifecycle as lrepo
 from shared import logs, outbox
 from shared.contracts import Envelope
+from shared.db import Conn
 
 log = logs.get_logger(__name__)
 
@@ -74,8 +75,8 @@ async def renew(pool: asyncpg.Pool, seating: lifecycle.Seating, from_year: int, 
             left[seat["funding_source"]] = left.get(seat["funding_source"], 0) - 1
         await lrepo.add_used(conn, from_year, left)
         taken: dict[str, int] = {}
-        for seat in plan.renewed:
-            taken[seat.funding_source] = taken.get(seat.funding_source, 0) + 1
+        for renewed in plan.renewed:
+            taken[renewed.funding_source] = taken.get(renewed.funding_source, 0) + 1
         await lrepo.add_used(conn, to_year, taken)
         await lrepo.insert_changes(
             conn,
@@ -92,7 +93,7 @@ async def renew(pool: asyncpg.Pool, seating: lifecycle.Seating, from_year: int, 
 
 
 async def _not_renewed(
-    conn: asyncpg.Connection, seats: list[asyncpg.Record], names: dict[str, str], from_year: int
+    conn: Conn, seats: list[asyncpg.Record], names: dict[str, str], from_year: int
 ) -> list[Envelope[Any]]:
     end = date(from_year, 12, 31)
     events = []

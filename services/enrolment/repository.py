@@ -6,12 +6,16 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
 from services.enrolment.domain import Holding, SourceState
 from services.enrolment.settings import FundingSourceConfig
+from shared.db import Conn
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,7 @@ class DuplicateRow:
 # --- allocation ---------------------------------------------------------------------------------------------------
 
 
-async def lock_funding_sources(conn: asyncpg.Connection, year: int, codes: Sequence[str]) -> list[SourceState]:
+async def lock_funding_sources(conn: Conn, year: int, codes: Sequence[str]) -> list[SourceState]:
     """The year's configured sources, locked until the transaction ends.
 
     Every batch takes these locks first, always in the same order (priority, code), so concurrent consumers
@@ -74,7 +78,7 @@ async def lock_funding_sources(conn: asyncpg.Connection, year: int, codes: Seque
     return [SourceState(r["code"], r["quota"], r["used"], r["priority"]) for r in rows]
 
 
-async def holdings(conn: asyncpg.Connection, nomination_ids: Sequence[uuid.UUID], niks: Sequence[str]) -> list[Holding]:
+async def holdings(conn: Conn, nomination_ids: Sequence[uuid.UUID], niks: Sequence[str]) -> list[Holding]:
     """Seats and waitlist places already held by these nominations or these people.
 
     A nomination that ever had a seat or a place is decided; a person (NIK) is held only by a live seat or a
@@ -100,12 +104,12 @@ async def holdings(conn: asyncpg.Connection, nomination_ids: Sequence[uuid.UUID]
     return list(found.values())
 
 
-async def count_waiting(conn: asyncpg.Connection, year: int) -> int:
+async def count_waiting(conn: Conn, year: int) -> int:
     """People waiting in the year (the counter kept with the waitlist; call it under the batch's lock)."""
     return int(await conn.fetchval("SELECT waiting FROM waitlist_years WHERE programme_year = $1", year) or 0)
 
 
-async def insert_seats(conn: asyncpg.Connection, seats: Sequence[SeatRow]) -> None:
+async def insert_seats(conn: Conn, seats: Sequence[SeatRow]) -> None:
     if not seats:
         return
     await conn.execute(
@@ -122,7 +126,7 @@ async def insert_seats(conn: asyncpg.Connection, seats: Sequence[SeatRow]) -> No
     )
 
 
-async def insert_waitlist(conn: asyncpg.Connection, entries: Sequence[WaitlistRow]) -> None:
+async def insert_waitlist(conn: Conn, entries: Sequence[WaitlistRow]) -> None:
     """Append to the waitlist and count the newcomers as waiting; ``position`` follows the order of ``entries``."""
     if not entries:
         return
@@ -150,7 +154,7 @@ async def insert_waitlist(conn: asyncpg.Connection, entries: Sequence[WaitlistRo
     )
 
 
-async def insert_duplicate_attempts(conn: asyncpg.Connection, attempts: Sequence[DuplicateRow]) -> None:
+async def insert_duplicate_attempts(conn: Conn, attempts: Sequence[DuplicateRow]) -> None:
     if not attempts:
         return
     await conn.execute(
@@ -163,7 +167,7 @@ async def insert_duplicate_attempts(conn: asyncpg.Connection, attempts: Sequence
     )
 
 
-async def set_used(conn: asyncpg.Connection, year: int, used: Mapping[str, int]) -> None:
+async def set_used(conn: Conn, year: int, used: Mapping[str, int]) -> None:
     """Write back the seats taken per source (once per batch, under the batch's lock); unchanged rows stay as is."""
     if not used:
         return
@@ -179,7 +183,7 @@ async def set_used(conn: asyncpg.Connection, year: int, used: Mapping[str, int])
     )
 
 
-def _columns(rows: Sequence[Any], cls: type) -> list[list[Any]]:
+def _columns(rows: Sequence[Any], cls: type[DataclassInstance]) -> list[list[Any]]:
     names = list(cls.__dataclass_fields__)
     return [[getattr(row, name) for row in rows] for name in names]
 
@@ -187,7 +191,7 @@ def _columns(rows: Sequence[Any], cls: type) -> list[list[Any]]:
 # --- configuration ------------------------------------------------------------------------------------------------
 
 
-async def lock_year(conn: asyncpg.Connection, year: int) -> dict[str, int]:
+async def lock_year(conn: Conn, year: int) -> dict[str, int]:
     """Lock every source row of the year (same order as the batches) and return the seats each has taken."""
     rows = await conn.fetch(
         "SELECT code, used FROM funding_sources WHERE programme_year = $1 ORDER BY priority, code FOR UPDATE", year
@@ -195,7 +199,7 @@ async def lock_year(conn: asyncpg.Connection, year: int) -> dict[str, int]:
     return {r["code"]: r["used"] for r in rows}
 
 
-async def upsert_funding_sources(conn: asyncpg.Connection, year: int, sources: Iterable[FundingSourceConfig]) -> None:
+async def upsert_funding_sources(conn: Conn, year: int, sources: Iterable[FundingSourceConfig]) -> None:
     sources = list(sources)
     await conn.execute(
         """
@@ -221,7 +225,7 @@ async def upsert_funding_sources(conn: asyncpg.Connection, year: int, sources: I
 # --- reads for the HTTP API ---------------------------------------------------------------------------------------
 
 
-async def funding_sources(conn: asyncpg.Connection | asyncpg.Pool, year: int) -> list[asyncpg.Record]:
+async def funding_sources(conn: Conn | asyncpg.Pool, year: int) -> list[asyncpg.Record]:
     return await conn.fetch(
         """
         SELECT code, programme_year, name, priority, quota, used, premium_idr FROM funding_sources
@@ -231,7 +235,7 @@ async def funding_sources(conn: asyncpg.Connection | asyncpg.Pool, year: int) ->
     )
 
 
-async def find_seat(conn: asyncpg.Connection | asyncpg.Pool, nomination_id: uuid.UUID) -> asyncpg.Record | None:
+async def find_seat(conn: Conn | asyncpg.Pool, nomination_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
         """
         SELECT nomination_id, funding_source, programme_year, membership_number, membership_issuer, coverage_start,
@@ -242,7 +246,7 @@ async def find_seat(conn: asyncpg.Connection | asyncpg.Pool, nomination_id: uuid
     )
 
 
-async def find_waitlisted(conn: asyncpg.Connection | asyncpg.Pool, nomination_id: uuid.UUID) -> asyncpg.Record | None:
+async def find_waitlisted(conn: Conn | asyncpg.Pool, nomination_id: uuid.UUID) -> asyncpg.Record | None:
     """A waiting entry with its current rank in its year (it moves up as people ahead of it are promoted)."""
     return await conn.fetchrow(
         """
@@ -257,7 +261,7 @@ async def find_waitlisted(conn: asyncpg.Connection | asyncpg.Pool, nomination_id
     )
 
 
-async def waitlist_summary(conn: asyncpg.Connection | asyncpg.Pool) -> list[asyncpg.Record]:
+async def waitlist_summary(conn: Conn | asyncpg.Pool) -> list[asyncpg.Record]:
     return await conn.fetch(
         """
         SELECT programme_year, count(*) FILTER (WHERE promoted_at IS NULL AND removed_at IS NULL) AS waiting,

@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 
 from services.enrolment.domain import SourceState
+from shared.db import Conn
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class ChangeRow:
     source_event_id: uuid.UUID | None
 
 
-async def lock_year(conn: asyncpg.Connection, year: int) -> tuple[list[SourceState], dict[str, str]]:
+async def lock_year(conn: Conn, year: int) -> tuple[list[SourceState], dict[str, str]]:
     """Every source row of the year, locked; with each source's name (for the messages)."""
     rows = await conn.fetch(
         """
@@ -43,7 +44,7 @@ async def lock_year(conn: asyncpg.Connection, year: int) -> tuple[list[SourceSta
     }
 
 
-async def add_used(conn: asyncpg.Connection, year: int, deltas: Mapping[str, int]) -> None:
+async def add_used(conn: Conn, year: int, deltas: Mapping[str, int]) -> None:
     deltas = {code: d for code, d in deltas.items() if d}
     if not deltas:
         return
@@ -62,14 +63,14 @@ _SEAT_COLUMNS = """nomination_id, nik, person_key, funding_source, programme_yea
     membership_issuer, coverage_start, coverage_end, status, promoted, payload, enrolled_at"""
 
 
-async def live_seat(conn: asyncpg.Connection, nomination_id: uuid.UUID, *, lock: bool) -> asyncpg.Record | None:
+async def live_seat(conn: Conn, nomination_id: uuid.UUID, *, lock: bool) -> asyncpg.Record | None:
     """The nomination's seat that is pending or active (at most one, whatever the year)."""
     query = f"SELECT {_SEAT_COLUMNS} FROM seats WHERE nomination_id = $1 AND status IN ('pending_bpjs', 'active')"  # noqa: S608
     return await conn.fetchrow(query + (" FOR UPDATE" if lock else ""), nomination_id)
 
 
 async def end_seat(
-    conn: asyncpg.Connection, nomination_id: uuid.UUID, year: int, status: str, reason: str, coverage_end: date | None
+    conn: Conn, nomination_id: uuid.UUID, year: int, status: str, reason: str, coverage_end: date | None
 ) -> None:
     await conn.execute(
         """
@@ -84,7 +85,7 @@ async def end_seat(
     )
 
 
-async def insert_changes(conn: asyncpg.Connection, changes: Sequence[ChangeRow]) -> None:
+async def insert_changes(conn: Conn, changes: Sequence[ChangeRow]) -> None:
     if not changes:
         return
     await conn.executemany(
@@ -101,7 +102,7 @@ async def insert_changes(conn: asyncpg.Connection, changes: Sequence[ChangeRow])
     )  # fmt: skip
 
 
-async def changes_of(conn: asyncpg.Connection | asyncpg.Pool, nomination_id: uuid.UUID) -> list[asyncpg.Record]:
+async def changes_of(conn: Conn | asyncpg.Pool, nomination_id: uuid.UUID) -> list[asyncpg.Record]:
     return await conn.fetch(
         """
         SELECT programme_year, change, reason, effective_date, note, recorded_by, recorded_at
@@ -114,7 +115,7 @@ async def changes_of(conn: asyncpg.Connection | asyncpg.Pool, nomination_id: uui
 # --- the waitlist -------------------------------------------------------------------------------------------------
 
 
-async def waiting_heads(conn: asyncpg.Connection, year: int, limit: int) -> list[asyncpg.Record]:
+async def waiting_heads(conn: Conn, year: int, limit: int) -> list[asyncpg.Record]:
     """The first ``limit`` people waiting in the year, in arrival order."""
     if limit <= 0:
         return []
@@ -130,7 +131,7 @@ async def waiting_heads(conn: asyncpg.Connection, year: int, limit: int) -> list
 
 
 async def leave_waitlist(
-    conn: asyncpg.Connection, nomination_ids: Sequence[uuid.UUID], now: datetime, removal_reason: str | None = None
+    conn: Conn, nomination_ids: Sequence[uuid.UUID], now: datetime, removal_reason: str | None = None
 ) -> dict[int, int]:
     """Mark people as promoted (``removal_reason`` None) or removed, and keep ``waitlist_years`` in step.
 
@@ -154,7 +155,7 @@ async def leave_waitlist(
     return by_year
 
 
-async def _add_waiting(conn: asyncpg.Connection, deltas: Mapping[int, int]) -> None:
+async def _add_waiting(conn: Conn, deltas: Mapping[int, int]) -> None:
     up = {y: d for y, d in deltas.items() if d > 0}
     down = {y: -d for y, d in deltas.items() if d < 0}
     if up:
@@ -178,7 +179,7 @@ async def _add_waiting(conn: asyncpg.Connection, deltas: Mapping[int, int]) -> N
         )
 
 
-async def waiting_entry(conn: asyncpg.Connection, nomination_id: uuid.UUID) -> asyncpg.Record | None:
+async def waiting_entry(conn: Conn, nomination_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
         """
         SELECT programme_year FROM waitlist WHERE nomination_id = $1 AND promoted_at IS NULL AND removed_at IS NULL
@@ -187,7 +188,7 @@ async def waiting_entry(conn: asyncpg.Connection, nomination_id: uuid.UUID) -> a
     )
 
 
-async def carry_waitlist(conn: asyncpg.Connection, from_year: int, to_year: int) -> int:
+async def carry_waitlist(conn: Conn, from_year: int, to_year: int) -> int:
     """Move the people still waiting in ``from_year`` to ``to_year``, keeping their arrival order."""
     moved = int(
         await conn.fetchval(
@@ -207,7 +208,7 @@ async def carry_waitlist(conn: asyncpg.Connection, from_year: int, to_year: int)
 # --- BPJS answers -------------------------------------------------------------------------------------------------
 
 
-async def pending_seats(conn: asyncpg.Connection, nomination_ids: Sequence[uuid.UUID]) -> list[asyncpg.Record]:
+async def pending_seats(conn: Conn, nomination_ids: Sequence[uuid.UUID]) -> list[asyncpg.Record]:
     """These nominations' seats still waiting for BPJS, locked."""
     return await conn.fetch(
         f"""
@@ -218,7 +219,7 @@ async def pending_seats(conn: asyncpg.Connection, nomination_ids: Sequence[uuid.
     )
 
 
-async def confirm_seat(conn: asyncpg.Connection, nomination_id: uuid.UUID, year: int, number: str, issuer: str) -> None:
+async def confirm_seat(conn: Conn, nomination_id: uuid.UUID, year: int, number: str, issuer: str) -> None:
     await conn.execute(
         """
         UPDATE seats SET status = 'active', membership_number = $3, membership_issuer = $4, confirmed_at = now()
@@ -231,7 +232,7 @@ async def confirm_seat(conn: asyncpg.Connection, nomination_id: uuid.UUID, year:
     )
 
 
-async def refuse_seat(conn: asyncpg.Connection, nomination_id: uuid.UUID, year: int, code: str, text: str) -> None:
+async def refuse_seat(conn: Conn, nomination_id: uuid.UUID, year: int, code: str, text: str) -> None:
     await conn.execute(
         """
         UPDATE seats SET status = 'refused', end_reason = 'bpjs_refused', bpjs_refusal_code = $3,
@@ -245,7 +246,7 @@ async def refuse_seat(conn: asyncpg.Connection, nomination_id: uuid.UUID, year: 
     )
 
 
-async def claim_due_pending(conn: asyncpg.Connection, limit: int, lease_s: float) -> list[asyncpg.Record]:
+async def claim_due_pending(conn: Conn, limit: int, lease_s: float) -> list[asyncpg.Record]:
     """Pending seats due for a (re)send, pushed ``lease_s`` into the future so no other registrar takes them;
     in the order they were given (UPDATE ... RETURNING has no order of its own)."""
     rows = await conn.fetch(
@@ -264,7 +265,7 @@ async def claim_due_pending(conn: asyncpg.Connection, limit: int, lease_s: float
 
 
 async def postpone_pending(
-    conn: asyncpg.Connection | asyncpg.Pool, nomination_ids: Sequence[uuid.UUID], delay_s: float, error: str
+    conn: Conn | asyncpg.Pool, nomination_ids: Sequence[uuid.UUID], delay_s: float, error: str
 ) -> None:
     await conn.execute(
         """
@@ -277,7 +278,7 @@ async def postpone_pending(
     )
 
 
-async def roster(conn: asyncpg.Connection | asyncpg.Pool, first: date, last: date) -> list[asyncpg.Record]:
+async def roster(conn: Conn | asyncpg.Pool, first: date, last: date) -> list[asyncpg.Record]:
     """Seats waiting for BPJS whose cover starts between ``first`` and ``last``: a month's registrations."""
     return await conn.fetch(
         f"""
@@ -292,7 +293,7 @@ async def roster(conn: asyncpg.Connection | asyncpg.Pool, first: date, last: dat
 # --- budget and renewal -------------------------------------------------------------------------------------------
 
 
-async def coverage_by_source(conn: asyncpg.Connection | asyncpg.Pool, year: int) -> dict[str, list[tuple[date, Any]]]:
+async def coverage_by_source(conn: Conn | asyncpg.Pool, year: int) -> dict[str, list[tuple[date, Any]]]:
     """Each source's covered seats of the year (confirmed by BPJS): (coverage_start, coverage_end)."""
     rows = await conn.fetch(
         """
@@ -307,7 +308,7 @@ async def coverage_by_source(conn: asyncpg.Connection | asyncpg.Pool, year: int)
     return out
 
 
-async def pending_by_source(conn: asyncpg.Connection | asyncpg.Pool, year: int) -> dict[str, int]:
+async def pending_by_source(conn: Conn | asyncpg.Pool, year: int) -> dict[str, int]:
     rows = await conn.fetch(
         """
         SELECT funding_source, count(*) AS n FROM seats WHERE programme_year = $1 AND status = 'pending_bpjs'
@@ -318,7 +319,7 @@ async def pending_by_source(conn: asyncpg.Connection | asyncpg.Pool, year: int) 
     return {r["funding_source"]: r["n"] for r in rows}
 
 
-async def renewable_seats(conn: asyncpg.Connection, year: int) -> list[asyncpg.Record]:
+async def renewable_seats(conn: Conn, year: int) -> list[asyncpg.Record]:
     """The year's active seats, earliest seated first, locked."""
     return await conn.fetch(
         f"""
@@ -329,15 +330,13 @@ async def renewable_seats(conn: asyncpg.Connection, year: int) -> list[asyncpg.R
     )
 
 
-async def count_pending(conn: asyncpg.Connection, year: int) -> int:
+async def count_pending(conn: Conn, year: int) -> int:
     return int(
         await conn.fetchval("SELECT count(*) FROM seats WHERE programme_year = $1 AND status = 'pending_bpjs'", year)
     )
 
 
-async def renew_seats(
-    conn: asyncpg.Connection, from_year: int, to_year: int, sources: Mapping[uuid.UUID, str], start: date
-) -> None:
+async def renew_seats(conn: Conn, from_year: int, to_year: int, sources: Mapping[uuid.UUID, str], start: date) -> None:
     """Close the from-year rows (status ``renewed``, covered to 31 December) and open the to-year rows with the
     same person, number and issuer. The old row is closed first: the live-NIK unique index sees one live row."""
     ids = list(sources)
@@ -368,7 +367,7 @@ async def renew_seats(
     )
 
 
-async def pending_seats_unlocked(conn: asyncpg.Connection, nomination_ids: Sequence[uuid.UUID]) -> list[asyncpg.Record]:
+async def pending_seats_unlocked(conn: Conn, nomination_ids: Sequence[uuid.UUID]) -> list[asyncpg.Record]:
     """Which years the answers concern, read before taking the years' locks (re-read under them)."""
     return await conn.fetch(
         """

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from services.nomination import domain, handlers, letters, repository
+from services.nomination.settings import NominationSettings
 from shared.auth import Principal, principal
 from shared.http import ProblemDetails, field_errors, problem
 from shared.regions import default_regions
@@ -21,7 +22,7 @@ from shared.service import Runtime, runtime
 router = APIRouter(prefix="/v1/nominations", tags=["nominations"])
 Caller = Annotated[Principal, Depends(principal)]
 
-Occupation = StrEnum("Occupation", {code: code for code in domain.OCCUPATIONS})  # type: ignore[misc]
+Occupation = StrEnum("Occupation", {code: code for code in domain.OCCUPATIONS})  # type: ignore[misc]  # an enum made at run time from the codes
 # An address, not markup: no <, >, quotes, brackets or backslashes (they would end up in e-mail headers and HTML).
 _EMAIL = r"""^[^@\s<>()\[\]\\,;:"']+@[^@\s<>()\[\]\\,;:"']+\.[^@\s<>()\[\]\\,;:"']+$"""
 _NAME_PUNCTUATION = set(" .'-,")
@@ -103,7 +104,7 @@ class NominationRequest(Strict):
     sex: Literal["M", "F"]
     phone: str = Field(max_length=20, description="Mobile number, 08... or +628...")
     address: AddressIn
-    occupation: Occupation  # type: ignore[valid-type]
+    occupation: Occupation
     nominator: NominatorIn
     supporting_letter: SupportingLetterIn | None = None
 
@@ -189,7 +190,7 @@ def _links(nomination_id: uuid.UUID) -> dict[str, str]:
 )
 async def submit_nomination(
     body: NominationRequest,
-    rt: Annotated[Runtime, Depends(runtime)],
+    rt: Annotated[Runtime[NominationSettings], Depends(runtime)],
     caller: Caller,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Any:
@@ -208,7 +209,7 @@ async def submit_nomination(
             rt.pool,
             body.model_dump(mode="python"),
             rt.settings,
-            idempotency_key,  # type: ignore[arg-type]
+            idempotency_key,
             principal=caller,
         )
     except handlers.IdempotencyKeyReused:
@@ -263,7 +264,9 @@ class BatchResult(BaseModel):
 
 
 @router.post(":batch", response_model=BatchResult)
-async def submit_batch(body: BatchRequest, rt: Annotated[Runtime, Depends(runtime)], caller: Caller) -> Any:
+async def submit_batch(
+    body: BatchRequest, rt: Annotated[Runtime[NominationSettings], Depends(runtime)], caller: Caller
+) -> Any:
     """Submit up to 1000 nominations at once (a desa's spreadsheet, a bulk import): all valid items are stored in
     one transaction; every item gets its own result, so one bad row does not hold back the others. An item whose
     address lies outside the caller's area gets status 403 (``OUT_OF_AREA``)."""
@@ -288,7 +291,7 @@ async def submit_batch(body: BatchRequest, rt: Annotated[Runtime, Depends(runtim
     outcomes = await handlers.submit_batch(
         rt.pool,
         [(r, k) for _, r, k in valid],
-        rt.settings,  # type: ignore[arg-type]
+        rt.settings,
         principal=caller,
     )
     for (index, _, _), outcome in zip(valid, outcomes, strict=True):
@@ -312,7 +315,7 @@ def _batch_result(index: int, outcome: handlers.BatchOutcome) -> BatchItemResult
 
 
 @router.get("/summary")
-async def summary(rt: Annotated[Runtime, Depends(runtime)], caller: Caller) -> dict[str, Any]:
+async def summary(rt: Annotated[Runtime[NominationSettings], Depends(runtime)], caller: Caller) -> dict[str, Any]:
     """Counts by status, by outcome (with how many were notified) and rejections by reason code; a caller with an
     area (a nominator) sees its area's counts only."""
     return {
@@ -324,7 +327,9 @@ async def summary(rt: Annotated[Runtime, Depends(runtime)], caller: Caller) -> d
 
 
 @router.get("/{nomination_id}", response_model=NominationView, responses={404: {"model": Problem}})
-async def get_nomination(nomination_id: uuid.UUID, rt: Annotated[Runtime, Depends(runtime)], caller: Caller) -> Any:
+async def get_nomination(
+    nomination_id: uuid.UUID, rt: Annotated[Runtime[NominationSettings], Depends(runtime)], caller: Caller
+) -> Any:
     """Where a nomination is; each read is audited. Outside a nominator's area it answers 404, as if absent."""
     found = await handlers.read(rt.pool, nomination_id, caller)
     if found is None:
@@ -368,13 +373,16 @@ LETTER_HEADERS = {
     responses={404: {"model": Problem}, 409: {"model": Problem}, 413: {"model": Problem}, 415: {"model": Problem}},
 )
 async def put_letter(
-    nomination_id: uuid.UUID, request: Request, rt: Annotated[Runtime, Depends(runtime)], caller: Caller
+    nomination_id: uuid.UUID,
+    request: Request,
+    rt: Annotated[Runtime[NominationSettings], Depends(runtime)],
+    caller: Caller,
 ) -> Any:
     """Store the supporting letter (the body: a JPEG or PNG photo or a PDF, checked by its content, at most
     ``letter_max_bytes``). Sending the same letter again is harmless; a decided nomination takes no new letter."""
     content = await request.body()
     try:
-        letter = await letters.upload(rt.pool, nomination_id, content, rt.settings.letter_max_bytes, caller)  # type: ignore[attr-defined]
+        letter = await letters.upload(rt.pool, nomination_id, content, rt.settings.letter_max_bytes, caller)
     except letters.LetterRefused as exc:
         return problem(exc.status, exc.message, code=exc.code, errors=[("letter", exc.message)])
     return LetterStored(
@@ -383,7 +391,9 @@ async def put_letter(
 
 
 @router.get("/{nomination_id}/letter", responses={404: {"model": Problem}})
-async def get_letter(nomination_id: uuid.UUID, rt: Annotated[Runtime, Depends(runtime)], caller: Caller) -> Any:
+async def get_letter(
+    nomination_id: uuid.UUID, rt: Annotated[Runtime[NominationSettings], Depends(runtime)], caller: Caller
+) -> Any:
     """The supporting letter as uploaded; each read is audited. Outside the caller's area: 404, as if absent."""
     letter = await letters.read(rt.pool, nomination_id, caller)
     if letter is None:

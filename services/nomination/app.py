@@ -35,7 +35,7 @@ PROGRESS_EVENTS = (
 )
 
 
-def _subscriptions(_: Runtime) -> list[Subscription]:
+def _subscriptions(_: Runtime[NominationSettings]) -> list[Subscription]:
     # one consumer over every progress topic: one transaction per fetched batch, no two transactions of this
     # service locking the same nomination at once (docs/PERFORMANCE.md)
     return [
@@ -75,6 +75,6 @@ SPEC = ServiceSpec(
 
 
 def create(settings: NominationSettings | None = None, web: WebSignInSettings | None = None) -> FastAPI:
-    app = create_app(SPEC, settings or NominationSettings())  # type: ignore[call-arg]
+    app = create_app(SPEC, settings or NominationSettings())
     install(app, web)  # sign-in for the portal's pages (shared/websession.py)
     return app

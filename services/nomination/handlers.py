@@ -16,6 +16,7 @@ from services.nomination.settings import NominationSettings
 from shared import audit, outbox, signing
 from shared.auth import Principal
 from shared.contracts import Envelope, NominationSubmitted, Payload, SubmissionProof, new_envelope
+from shared.db import Conn
 from shared.errors import PayungError, PoisonMessage
 from shared.keys import person_key
 from shared.logs import get_logger
@@ -74,7 +75,7 @@ async def submit(
 
 
 async def _submit(
-    conn: asyncpg.Connection,
+    conn: Conn,
     request: dict[str, Any],
     key: str,
     request_hash: str,
@@ -150,7 +151,7 @@ async def submit_batch(
 
 
 async def _submit_batch(
-    conn: asyncpg.Connection,
+    conn: Conn,
     items: Sequence[tuple[dict[str, Any], str | None]],
     keys: list[str],
     hashes: list[str],
@@ -213,16 +214,14 @@ async def _submit_batch(
     return await _hide_others(conn, principal, outcomes)
 
 
-async def _visible(conn: asyncpg.Connection, principal: Principal, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+async def _visible(conn: Conn, principal: Principal, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
     """Which of these nominations ``principal`` may read (its area covers their desa)."""
     if principal.area is None:
         return set(ids)
     return {i for i, desa in (await repository.desa_codes(conn, ids)).items() if principal.covers(desa)}
 
 
-async def _hide_others(
-    conn: asyncpg.Connection, principal: Principal, outcomes: list[BatchOutcome]
-) -> list[BatchOutcome]:
+async def _hide_others(conn: Conn, principal: Principal, outcomes: list[BatchOutcome]) -> list[BatchOutcome]:
     """A conflict with a nomination the caller may not read keeps its id to itself."""
     others = [o.nomination_id for o in outcomes if isinstance(o, AlreadyNominated)]
     if not others:
@@ -276,13 +275,13 @@ async def record_denied(pool: asyncpg.Pool, principal: Principal, action: str, d
         await audit.record(conn, principal, action, None, detail)
 
 
-async def record_progress(conn: asyncpg.Connection, events: Sequence[Envelope[Payload]]) -> None:
+async def record_progress(conn: Conn, events: Sequence[Envelope[Payload]]) -> None:
     """Fold a batch of downstream events (verified, rejected, enrolled, waitlisted, notified) into nominations."""
-    ids = [e.payload.nomination_id for e in events]  # type: ignore[attr-defined]
+    ids = [e.payload.nomination_id for e in events]  # type: ignore[attr-defined]  # every progress payload names its nomination
     progress = await repository.lock_progress(conn, ids)
     history = []
     for event in events:
-        nomination_id = event.payload.nomination_id  # type: ignore[attr-defined]
+        nomination_id = event.payload.nomination_id  # type: ignore[attr-defined]  # as above
         if nomination_id not in progress:
             raise InconsistentEvent(f"{event.event_type} {event.event_id} names a nomination this service never issued")
         try:

@@ -22,6 +22,7 @@ import asyncpg
 
 from shared import audit
 from shared.auth import Principal, system
+from shared.db import Conn
 from shared.errors import PayungError
 
 MEDIA_TYPES = ("image/jpeg", "image/png", "application/pdf")
@@ -71,15 +72,15 @@ class LetterStore(Protocol):
     """Where letter bytes live. Calls run on the caller's connection, inside its transaction (the audit row and
     the nomination's row lock come from there); an object store implementation keeps only the bytes elsewhere."""
 
-    async def put(self, conn: asyncpg.Connection, letter: Letter, uploaded_by: str) -> None: ...
+    async def put(self, conn: Conn, letter: Letter, uploaded_by: str) -> None: ...
 
-    async def get(self, conn: asyncpg.Connection, nomination_id: uuid.UUID) -> Letter | None: ...
+    async def get(self, conn: Conn, nomination_id: uuid.UUID) -> Letter | None: ...
 
-    async def delete_decided_before(self, conn: asyncpg.Connection, age: timedelta) -> int: ...
+    async def delete_decided_before(self, conn: Conn, age: timedelta) -> int: ...
 
 
 class PostgresLetterStore:
-    async def put(self, conn: asyncpg.Connection, letter: Letter, uploaded_by: str) -> None:
+    async def put(self, conn: Conn, letter: Letter, uploaded_by: str) -> None:
         await conn.execute(
             """
             INSERT INTO nomination_letters (nomination_id, media_type, size_bytes, sha256, content, uploaded_by)
@@ -96,7 +97,7 @@ class PostgresLetterStore:
             uploaded_by,
         )
 
-    async def get(self, conn: asyncpg.Connection, nomination_id: uuid.UUID) -> Letter | None:
+    async def get(self, conn: Conn, nomination_id: uuid.UUID) -> Letter | None:
         row = await conn.fetchrow(
             "SELECT media_type, size_bytes, sha256, content FROM nomination_letters WHERE nomination_id = $1",
             nomination_id,
@@ -105,7 +106,7 @@ class PostgresLetterStore:
             return None
         return Letter(nomination_id, row["media_type"], row["size_bytes"], row["sha256"], bytes(row["content"]))
 
-    async def delete_decided_before(self, conn: asyncpg.Connection, age: timedelta) -> int:
+    async def delete_decided_before(self, conn: Conn, age: timedelta) -> int:
         deleted = await conn.fetch(
             """
             DELETE FROM nomination_letters l USING nominations n
@@ -120,7 +121,7 @@ class PostgresLetterStore:
 STORE: LetterStore = PostgresLetterStore()
 
 
-async def _desa_of(conn: asyncpg.Connection, nomination_id: uuid.UUID, lock: bool = False) -> asyncpg.Record | None:
+async def _desa_of(conn: Conn, nomination_id: uuid.UUID, lock: bool = False) -> asyncpg.Record | None:
     if lock:
         return await conn.fetchrow("SELECT desa_code, outcome FROM nominations WHERE id = $1 FOR UPDATE", nomination_id)
     return await conn.fetchrow("SELECT desa_code, outcome FROM nominations WHERE id = $1", nomination_id)
@@ -201,7 +202,7 @@ async def _purge_main() -> int:
     from services.nomination.settings import NominationSettings
     from shared import db
 
-    settings = NominationSettings()  # type: ignore[call-arg]
+    settings = NominationSettings()
     pool = await db.create_pool(settings.database_url, 1, 1)
     try:
         return await purge(pool, settings.letter_retention_days)

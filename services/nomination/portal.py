@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from services.nomination import api, letters, portal_queries, portal_rules
+from services.nomination import api, domain, letters, portal_queries, portal_rules
+from services.nomination.settings import NominationSettings
 from shared import audit, pages, reasons, websession
 from shared.auth import EVERYONE, Principal, Role
 from shared.http import field_errors, problem
@@ -32,7 +33,7 @@ from shared.service import Runtime, runtime
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
 PORTAL_ROLES = frozenset({Role.NOMINATOR, Role.PROGRAMME_ADMIN})
-RuntimeDep = Annotated[Runtime, Depends(runtime)]
+RuntimeDep = Annotated[Runtime[NominationSettings], Depends(runtime)]
 HERE = Path(__file__).parent
 ENV = pages.environment(HERE / "templates")
 STATIC = {
@@ -68,8 +69,8 @@ async def home() -> Response:
 
 @router.get("/usul")
 async def form_page(request: Request, rt: RuntimeDep, user: PortalUser) -> Response:
-    desa = portal_rules.area_desa(user.area, rt.settings.programme_regency)  # type: ignore[attr-defined]
-    return pages.render(ENV, request, "portal/usul.html.j2", who=user, desa=desa, occupations=api.domain.OCCUPATIONS)
+    desa = portal_rules.area_desa(user.area, rt.settings.programme_regency)
+    return pages.render(ENV, request, "portal/usul.html.j2", who=user, desa=desa, occupations=domain.OCCUPATIONS)
 
 
 @router.get("/daftar")
@@ -116,7 +117,7 @@ async def static(name: str) -> Response:
 # ---------------------------------------------------------------------------------------------- JSON routes
 @router.get("/api/aturan")
 async def rules(rt: RuntimeDep, user: PortalUser) -> Response:
-    settings: Any = rt.settings
+    settings = rt.settings
     body = portal_rules.rules(user, settings.programme_regency, settings.letter_max_bytes)
     return Response(orjson.dumps(body), media_type="application/json", headers={"Cache-Control": "no-cache"})
 
@@ -154,7 +155,7 @@ async def put_letter(
     """The letter of a nomination: the body, or (``?dari=<rejected nomination>``, empty body) the letter of the
     nomination it corrects."""
     if dari is not None:
-        settings: Any = rt.settings
+        settings = rt.settings
         try:
             letter = await letters.copy(rt.pool, dari, nomination_id, settings.letter_max_bytes, user)
         except letters.LetterRefused as exc:

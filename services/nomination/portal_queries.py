@@ -7,8 +7,10 @@ from typing import Any
 
 import asyncpg
 
+from shared.db import Conn
 
-async def list_in_area(conn: asyncpg.Connection, area: str | None, limit: int = 200) -> list[asyncpg.Record]:
+
+async def list_in_area(conn: Conn, area: str | None, limit: int = 200) -> list[asyncpg.Record]:
     """The area's latest nominations, newest first, with whether a letter is stored."""
     return await conn.fetch(
         """
@@ -23,7 +25,7 @@ async def list_in_area(conn: asyncpg.Connection, area: str | None, limit: int = 
     )
 
 
-async def request_of(conn: asyncpg.Connection, nomination_id: uuid.UUID) -> dict[str, Any] | None:
+async def request_of(conn: Conn, nomination_id: uuid.UUID) -> dict[str, Any] | None:
     row = await conn.fetchrow(
         """
         SELECT nik, full_name, birth_date, sex, phone, address, occupation, nominator, supporting_letter, outcome,

@@ -12,9 +12,10 @@ import asyncpg
 import orjson
 
 from services.nomination.domain import Progress
+from shared.db import Conn
 
 
-async def insert(conn: asyncpg.Connection, row: dict[str, Any]) -> None:
+async def insert(conn: Conn, row: dict[str, Any]) -> None:
     """Raises ``asyncpg.UniqueViolationError`` when the person already has a live nomination."""
     await conn.execute(
         """
@@ -38,7 +39,7 @@ async def insert(conn: asyncpg.Connection, row: dict[str, Any]) -> None:
     )
 
 
-async def insert_many(conn: asyncpg.Connection, rows: Sequence[dict[str, Any]]) -> set[uuid.UUID]:
+async def insert_many(conn: Conn, rows: Sequence[dict[str, Any]]) -> set[uuid.UUID]:
     """Several nominations in one statement; returns the ids stored.
 
     A person who already has a live nomination (one committed by a concurrent submission since the caller looked)
@@ -83,7 +84,7 @@ async def insert_many(conn: asyncpg.Connection, rows: Sequence[dict[str, Any]]) 
     return {r["id"] for r in stored}
 
 
-async def live_nominations_of(conn: asyncpg.Connection, person_keys: Sequence[str]) -> dict[str, uuid.UUID]:
+async def live_nominations_of(conn: Conn, person_keys: Sequence[str]) -> dict[str, uuid.UUID]:
     rows = await conn.fetch(
         """
         SELECT person_key, id FROM nominations
@@ -94,17 +95,18 @@ async def live_nominations_of(conn: asyncpg.Connection, person_keys: Sequence[st
     return {r["person_key"]: r["id"] for r in rows}
 
 
-async def live_nomination_of(conn: asyncpg.Connection, person_key: str) -> uuid.UUID | None:
-    return await conn.fetchval(  # type: ignore[no-any-return]
+async def live_nomination_of(conn: Conn, person_key: str) -> uuid.UUID | None:
+    nomination_id: uuid.UUID | None = await conn.fetchval(
         """
         SELECT id FROM nominations
         WHERE person_key = $1 AND (outcome IS NULL OR outcome IN ('waitlisted', 'enrolled'))
         """,
         person_key,
     )
+    return nomination_id
 
 
-async def get(conn: asyncpg.Connection | asyncpg.Pool, nomination_id: uuid.UUID) -> asyncpg.Record | None:
+async def get(conn: Conn | asyncpg.Pool, nomination_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
         """
         SELECT id, status, outcome, progress, desa_code, occupation, nominator, submitted_at, updated_at
@@ -114,7 +116,7 @@ async def get(conn: asyncpg.Connection | asyncpg.Pool, nomination_id: uuid.UUID)
     )
 
 
-async def history(conn: asyncpg.Connection | asyncpg.Pool, nomination_id: uuid.UUID) -> list[asyncpg.Record]:
+async def history(conn: Conn | asyncpg.Pool, nomination_id: uuid.UUID) -> list[asyncpg.Record]:
     return await conn.fetch(
         """
         SELECT stage, detail, occurred_at FROM nomination_history
@@ -124,14 +126,14 @@ async def history(conn: asyncpg.Connection | asyncpg.Pool, nomination_id: uuid.U
     )
 
 
-async def lock_progress(conn: asyncpg.Connection, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Progress]:
+async def lock_progress(conn: Conn, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Progress]:
     rows = await conn.fetch(
         "SELECT id, progress FROM nominations WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE", list(set(ids))
     )
     return {r["id"]: _progress_from_json(r["progress"]) for r in rows}
 
 
-async def save_progress(conn: asyncpg.Connection, progress: dict[uuid.UUID, Progress]) -> None:
+async def save_progress(conn: Conn, progress: dict[uuid.UUID, Progress]) -> None:
     """One statement per batch (``executemany`` runs one UPDATE per row: a profile hot spot in PostgreSQL)."""
     ids, states, statuses, outcomes = [], [], [], []
     for nomination_id, p in progress.items():
@@ -153,9 +155,7 @@ async def save_progress(conn: asyncpg.Connection, progress: dict[uuid.UUID, Prog
     )
 
 
-async def add_history(
-    conn: asyncpg.Connection, rows: Sequence[tuple[uuid.UUID, uuid.UUID, str, dict[str, Any], datetime]]
-) -> None:
+async def add_history(conn: Conn, rows: Sequence[tuple[uuid.UUID, uuid.UUID, str, dict[str, Any], datetime]]) -> None:
     """Rows of (nomination id, event id, stage, detail, occurred at), in one statement."""
     if not rows:
         return
@@ -177,15 +177,13 @@ async def add_history(
 
 
 # Idempotency keys are the caller's own (migration 0003): the same key sent by two callers names two requests.
-async def idempotent_answer(conn: asyncpg.Connection, principal: str, key: str) -> asyncpg.Record | None:
+async def idempotent_answer(conn: Conn, principal: str, key: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT request_hash, nomination_id FROM idempotency_keys WHERE principal = $1 AND key = $2", principal, key
     )
 
 
-async def remember_answer(
-    conn: asyncpg.Connection, principal: str, key: str, request_hash: str, nomination_id: uuid.UUID
-) -> None:
+async def remember_answer(conn: Conn, principal: str, key: str, request_hash: str, nomination_id: uuid.UUID) -> None:
     await conn.execute(
         "INSERT INTO idempotency_keys (principal, key, request_hash, nomination_id) VALUES ($1, $2, $3, $4)",
         principal,
@@ -195,9 +193,7 @@ async def remember_answer(
     )
 
 
-async def idempotent_answers(
-    conn: asyncpg.Connection, principal: str, keys: Sequence[str]
-) -> dict[str, tuple[str, uuid.UUID]]:
+async def idempotent_answers(conn: Conn, principal: str, keys: Sequence[str]) -> dict[str, tuple[str, uuid.UUID]]:
     rows = await conn.fetch(
         "SELECT key, request_hash, nomination_id FROM idempotency_keys WHERE principal = $1 AND key = ANY($2::text[])",
         principal,
@@ -206,9 +202,7 @@ async def idempotent_answers(
     return {r["key"]: (r["request_hash"], r["nomination_id"]) for r in rows}
 
 
-async def remember_answers(
-    conn: asyncpg.Connection, principal: str, rows: Sequence[tuple[str, str, uuid.UUID]]
-) -> None:
+async def remember_answers(conn: Conn, principal: str, rows: Sequence[tuple[str, str, uuid.UUID]]) -> None:
     """Rows of (key, request hash, nomination id) of ``principal``."""
     await conn.executemany(
         "INSERT INTO idempotency_keys (principal, key, request_hash, nomination_id) VALUES ($1, $2, $3, $4)",
@@ -216,14 +210,14 @@ async def remember_answers(
     )
 
 
-async def desa_codes(conn: asyncpg.Connection, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+async def desa_codes(conn: Conn, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
     rows = await conn.fetch("SELECT id, desa_code FROM nominations WHERE id = ANY($1::uuid[])", list(set(ids)))
     return {r["id"]: r["desa_code"] for r in rows}
 
 
 # The summaries take an optional area (a dotted region code: desa, kecamatan, ...) as $1 and count only the
 # nominations in it. Region codes hold digits and dots only (shared.auth checks), so LIKE sees no wildcard in them.
-async def counts_by_status(conn: asyncpg.Connection | asyncpg.Pool, area: str | None = None) -> dict[str, int]:
+async def counts_by_status(conn: Conn | asyncpg.Pool, area: str | None = None) -> dict[str, int]:
     rows = await conn.fetch(
         """
         SELECT status, count(*) AS n FROM nominations
@@ -234,9 +228,7 @@ async def counts_by_status(conn: asyncpg.Connection | asyncpg.Pool, area: str | 
     return {r["status"]: r["n"] for r in rows}
 
 
-async def counts_by_outcome(
-    conn: asyncpg.Connection | asyncpg.Pool, area: str | None = None
-) -> dict[str, dict[str, int]]:
+async def counts_by_outcome(conn: Conn | asyncpg.Pool, area: str | None = None) -> dict[str, dict[str, int]]:
     """Per outcome (``pending`` while undecided): how many, and how many of those were told so."""
     rows = await conn.fetch(
         """
@@ -249,7 +241,7 @@ async def counts_by_outcome(
     return {r["outcome"]: {"total": r["total"], "notified": r["notified"]} for r in rows}
 
 
-async def rejection_counts(conn: asyncpg.Connection | asyncpg.Pool, area: str | None = None) -> dict[str, int]:
+async def rejection_counts(conn: Conn | asyncpg.Pool, area: str | None = None) -> dict[str, int]:
     rows = await conn.fetch(
         """
         SELECT reason->>'code' AS code, count(*) AS n

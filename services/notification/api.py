@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal, cast
+from typing import Annotated, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -58,7 +58,7 @@ class DeliveryList(BaseModel):
 Status = Literal["pending", "sending", "sent", "delivered", "read", "failed"]
 
 
-RuntimeDep = Annotated[Runtime, Depends(runtime)]
+RuntimeDep = Annotated[Runtime[NotificationSettings], Depends(runtime)]
 Caller = Annotated[Principal, Depends(principal)]
 
 
@@ -113,7 +113,7 @@ async def receive(rt: RuntimeDep, channel: Literal["whatsapp", "sms_http"], requ
     Idempotent and order-free: receipts are stored by (channel, message id, status) and folded into the delivery's
     status (``receipts.status_after``), also when the send result is recorded only later.
     """
-    settings = cast(NotificationSettings, rt.settings)
+    settings = rt.settings
     if settings.webhook_secret is None:
         # Not enabled in this deployment: to a caller that is a missing endpoint, not a server fault.
         raise HTTPException(404, "webhooks are not enabled here (PAYUNG_WEBHOOK_SECRET is not set)")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from pathlib import Path
-from typing import cast
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
@@ -69,8 +68,8 @@ def digest_config(settings: NotificationSettings) -> DigestConfig:
     )
 
 
-def _subscriptions(rt: Runtime) -> list[Subscription]:
-    settings = cast(NotificationSettings, rt.settings)
+def _subscriptions(rt: Runtime[NotificationSettings]) -> list[Subscription]:
+    settings = rt.settings
     handle = handlers.event_handler(
         channel_policy(settings),
         default_regions(),
@@ -89,8 +88,8 @@ def _subscriptions(rt: Runtime) -> list[Subscription]:
 
 
 @contextlib.asynccontextmanager
-async def _setup(rt: Runtime) -> AsyncIterator[Sequence[Awaitable[None]]]:
-    settings = cast(NotificationSettings, rt.settings)
+async def _setup(rt: Runtime[NotificationSettings]) -> AsyncIterator[Sequence[Awaitable[None]]]:
+    settings = rt.settings
     async with open_channels(settings) as channels:
         dispatcher = Dispatcher(rt.pool, settings.database_url, channels, dispatcher_config(settings))
         rt.resources["dispatcher"] = dispatcher

@@ -25,6 +25,7 @@ from services.notification.handlers import failed_event, rendered_route
 from services.notification.repository import NewDelivery
 from services.notification.schedule import WITA
 from shared import outbox
+from shared.db import Conn
 from shared.errors import is_transient
 from shared.logs import get_logger
 from shared.regions import RegionIndex
@@ -81,7 +82,7 @@ class DigestJob:
                 made += await self._make(conn, desa_code, local.date())
         return made
 
-    async def _make(self, conn: asyncpg.Connection, desa_code: str, day: date) -> int:
+    async def _make(self, conn: Conn, desa_code: str, day: date) -> int:
         items = await repository_digests.take(conn, desa_code, day)
         if items is None:
             return 0  # made already (another replica, or earlier today): the items wait for tomorrow

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,6 +37,7 @@ from services.notification.handlers import outcome_events
 from services.notification.repository import Delivery
 from services.notification.schedule import SendWindow, TokenBucket
 from shared import db, outbox
+from shared.db import Conn
 from shared.errors import is_transient
 from shared.logs import get_logger
 
@@ -108,7 +110,7 @@ class Dispatcher:
 
     async def run(self) -> None:
         """Dispatch until cancelled; a cancellation lets the round in flight finish (within the shutdown grace)."""
-        listener: asyncpg.Connection | None = None
+        listener: Conn | None = None
         delay = 0.2
         try:
             while True:
@@ -161,14 +163,12 @@ class Dispatcher:
         sending = [d for d in claimed if d.id not in later]
         results = await asyncio.gather(*(self._attempt(d, d.address in stopped) for d in sending))
         outcomes: list[tuple[Delivery, Outcome]] = list(zip(sending, results, strict=True))
-        outcomes += [(d, later[d.id]) for d in claimed if d.id in later and isinstance(later[d.id], Deferred)]
+        outcomes += [(d, o) for d in claimed if d.id in later and isinstance(o := later[d.id], Deferred)]
         await self._record(outcomes)
         self.stats.rounds += 1
         return len(claimed)
 
-    async def _over_recipient_limit(
-        self, conn: asyncpg.Connection, claimed: list[Delivery]
-    ) -> dict[object, Outcome | None]:
+    async def _over_recipient_limit(self, conn: Conn, claimed: list[Delivery]) -> dict[uuid.UUID, Outcome | None]:
         """The claimed deliveries not to send now (recipient_limit): folded into their digest (None) or deferred
         to the next local day (Deferred)."""
         limit = self._config.recipient_daily_limit
@@ -184,7 +184,7 @@ class Dispatcher:
         async with conn.transaction():
             unfolded = await repository_limits.fold_into_digest(conn, over.fold)
         tomorrow = Deferred(recipient_limit.next_day(now, zone), reason="recipient daily limit")
-        later: dict[object, Outcome | None] = {d.id: None for d in over.fold}
+        later: dict[uuid.UUID, Outcome | None] = {d.id: None for d in over.fold}
         later |= {d.id: tomorrow for d in [*over.next_day, *unfolded]}
         self.stats.folded += len(over.fold) - len(unfolded)
         log.info(
@@ -227,11 +227,11 @@ class Dispatcher:
                 return SendFailed(f"unexpected error: {type(exc).__name__}", transient=True)
 
     async def _record(self, outcomes: list[tuple[Delivery, Outcome]]) -> None:
-        sent: list[tuple[object, int, str | None]] = []
-        permanent: list[tuple[object, int, str]] = []
-        retries: list[tuple[object, int, float, str]] = []
-        deferred: list[tuple[object, int, datetime]] = []
-        history: list[tuple[object, str | None, int, str, str | None]] = []
+        sent: list[tuple[uuid.UUID, int, str | None]] = []
+        permanent: list[tuple[uuid.UUID, int, str]] = []
+        retries: list[tuple[uuid.UUID, int, float, str]] = []
+        deferred: list[tuple[uuid.UUID, int, datetime]] = []
+        history: list[tuple[uuid.UUID, str | None, int, str, str | None]] = []
         receipt_keys: list[tuple[str, str]] = []
         for delivery, result in outcomes:
             key = (delivery.id, delivery.attempts)
@@ -268,20 +268,20 @@ class Dispatcher:
                 async with self._pool.acquire() as conn, conn.transaction():
                     # Receipts may already be waiting for these message ids (see repository_receipts).
                     await repository_receipts.lock_keys(conn, receipt_keys)
-                    done = await repository.mark_sent(conn, sent)  # type: ignore[arg-type]
+                    done = await repository.mark_sent(conn, sent)
                     # A permanent failure moves the delivery to its next channel; only the last one fails it.
-                    moved = await repository.fall_back(conn, permanent)  # type: ignore[arg-type]
+                    moved = await repository.fall_back(conn, permanent)
                     final = [p for p in permanent if p[0] not in moved]
-                    given_up = await repository.mark_failed(conn, final)  # type: ignore[arg-type]
-                    await repository.reschedule(conn, retries)  # type: ignore[arg-type]
-                    await repository.defer(conn, deferred)  # type: ignore[arg-type]
+                    given_up = await repository.mark_failed(conn, final)
+                    await repository.reschedule(conn, retries)
+                    await repository.defer(conn, deferred)
                     _, failed_by_receipt = await repository_receipts.apply_receipts(conn, receipt_keys)
                     channel_of = {d.id: d.channel for d, _ in outcomes}
                     outcome_rows = history + [
-                        (i, channel_of[i], n, "fallback" if i in moved else "failed", cause)  # type: ignore[index]
+                        (i, channel_of[i], n, "fallback" if i in moved else "failed", cause)
                         for i, n, cause in permanent
                     ]
-                    await repository.record_attempts(conn, outcome_rows)  # type: ignore[arg-type]
+                    await repository.record_attempts(conn, outcome_rows)
                     # A digest's held per-person messages share its fate.
                     held_sent = await repository_digests.resolve_held(conn, done)
                     held_failed = [
@@ -308,7 +308,7 @@ class Dispatcher:
             deferred=len(deferred),
         )
 
-    async def _listen(self, listener: asyncpg.Connection | None) -> asyncpg.Connection | None:
+    async def _listen(self, listener: Conn | None) -> Conn | None:
         """A connection LISTENing for wake-ups, (re)opened when missing; None (poll only) while that fails."""
         if listener is not None and not listener.is_closed():
             return listener

@@ -185,7 +185,9 @@ class ChannelPolicy:
 
     @property
     def beneficiary_order(self) -> tuple[str, ...]:
-        return self.beneficiary  # type: ignore[return-value]
+        order = self.beneficiary
+        assert isinstance(order, tuple)  # __post_init__ made it one
+        return order
 
 
 def beneficiary_routes(phone: str, policy: ChannelPolicy) -> list[Route]:
@@ -457,5 +459,5 @@ def retry_delay(
         return None
     if retry_after_s is not None:
         return min(max(retry_after_s, 0.0), policy.max_s)
-    backoff = min(policy.initial_s * 2 ** max(attempts - 1, 0), policy.max_s)
+    backoff = min(policy.initial_s * 2.0 ** max(attempts - 1, 0), policy.max_s)
     return backoff + policy.jitter_s * random_fraction

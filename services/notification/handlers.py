@@ -10,12 +10,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-import asyncpg
-
 from services.notification import digest_rules, domain, messages, repository, repository_digests
 from services.notification.repository import Delivery, NewDelivery
 from shared import outbox
 from shared.contracts import Envelope, NotificationFailed, NotificationSent, Payload, new_envelope
+from shared.db import Conn
 from shared.logs import get_logger
 from shared.regions import RegionIndex
 
@@ -23,7 +22,7 @@ log = get_logger(__name__)
 
 PRODUCER = "notification"
 
-BatchHandler = Callable[[asyncpg.Connection, Sequence[Envelope[Any]]], Awaitable[None]]
+BatchHandler = Callable[[Conn, Sequence[Envelope[Any]]], Awaitable[None]]
 
 
 def event_handler(
@@ -40,11 +39,11 @@ def event_handler(
     the nominator is held and travels inside the desa's daily digest instead of going out on its own.
     """
 
-    async def handle(conn: asyncpg.Connection, events: Sequence[Envelope[Payload]]) -> None:
+    async def handle(conn: Conn, events: Sequence[Envelope[Payload]]) -> None:
         rows: list[NewDelivery] = []
         items: list[tuple[Any, digest_rules.DigestItem, Any]] = []
         officials: list[tuple[str, list[domain.Route]]] = []
-        claims = [(env.payload.nomination_id, domain.outcome_told(env.payload), env.event_id) for env in events]  # type: ignore[attr-defined]
+        claims = [(env.payload.nomination_id, domain.outcome_told(env.payload), env.event_id) for env in events]  # type: ignore[attr-defined]  # each consumed payload names its nomination
         first = await repository.claim_outcomes(conn, claims)
         for env in events:
             if env.event_id not in first:  # an outcome already told: one message per (nomination, outcome)
@@ -90,7 +89,7 @@ def _new_delivery(
     return NewDelivery(
         id=planned.delivery_id,
         event_id=envelope.event_id,
-        nomination_id=envelope.payload.nomination_id,  # type: ignore[attr-defined]
+        nomination_id=envelope.payload.nomination_id,  # type: ignore[attr-defined]  # each consumed payload names its nomination
         person_key=envelope.person_key,
         purpose=planned.purpose,
         recipient_role=planned.recipient_role,
@@ -136,8 +135,8 @@ def sent_event(delivery: Delivery) -> Envelope[NotificationSent]:
     payload = NotificationSent(
         nomination_id=delivery.nomination_id,
         delivery_id=delivery.id,
-        purpose=delivery.purpose,  # type: ignore[arg-type]
-        recipient_role=delivery.recipient_role,  # type: ignore[arg-type]
+        purpose=delivery.purpose,  # type: ignore[arg-type]  # a contract purpose: a digest (daily_digest) emits no event
+        recipient_role=delivery.recipient_role,  # type: ignore[arg-type]  # stored from a RecipientRole
         channel=delivery.channel,
     )
     return _envelope(payload, delivery)
@@ -147,8 +146,8 @@ def failed_event(delivery: Delivery) -> Envelope[NotificationFailed]:
     payload = NotificationFailed(
         nomination_id=delivery.nomination_id,
         delivery_id=delivery.id,
-        purpose=delivery.purpose,  # type: ignore[arg-type]
-        recipient_role=delivery.recipient_role,  # type: ignore[arg-type]
+        purpose=delivery.purpose,  # type: ignore[arg-type]  # a contract purpose: a digest (daily_digest) emits no event
+        recipient_role=delivery.recipient_role,  # type: ignore[arg-type]  # stored from a RecipientRole
         channel=delivery.channel,
         reason=delivery.last_error or "unknown",
     )

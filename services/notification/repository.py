@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 import asyncpg
 import orjson
+
+from shared.db import Conn
 
 WAKE_CHANNEL = "payung_notification"  # NOTIFY'd when deliveries become due, LISTEN'd by the dispatcher
 
@@ -62,16 +64,14 @@ class Delivery:
         return self.routes[self.route_index] if self.route_index < len(self.routes) else {}
 
 
-def _delivery(row: asyncpg.Record) -> Delivery:
+def _delivery(row: asyncpg.Record | Mapping[str, Any]) -> Delivery:
     values = dict(row)
     if "routes" in values:
         values["routes"] = tuple(values["routes"] or ())
     return Delivery(**values)
 
 
-async def claim_outcomes(
-    conn: asyncpg.Connection, claims: Sequence[tuple[uuid.UUID, str, uuid.UUID]]
-) -> set[uuid.UUID]:
+async def claim_outcomes(conn: Conn, claims: Sequence[tuple[uuid.UUID, str, uuid.UUID]]) -> set[uuid.UUID]:
     """Record (nomination, outcome, event id) as told; returns the event ids that told an outcome first (the
     others repeat one already told, in this batch or before)."""
     if not claims:
@@ -89,7 +89,7 @@ async def claim_outcomes(
     return {r["event_id"] for r in rows}
 
 
-async def insert_deliveries(conn: asyncpg.Connection, rows: Sequence[NewDelivery]) -> list[Delivery]:
+async def insert_deliveries(conn: Conn, rows: Sequence[NewDelivery]) -> list[Delivery]:
     """Insert new deliveries in one statement; those already there (a redelivered event) are skipped.
 
     Returns the inserted ones. Deliveries with a ``failure`` are inserted as failed, the others as pending and due.
@@ -128,12 +128,12 @@ def _new_row(r: NewDelivery) -> tuple[object, ...]:
     )  # fmt: skip
 
 
-async def wake_dispatcher(conn: asyncpg.Connection) -> None:
+async def wake_dispatcher(conn: Conn) -> None:
     """Tell listening dispatchers (on commit) that deliveries are due."""
     await conn.execute("SELECT pg_notify($1, '')", WAKE_CHANNEL)
 
 
-async def claim_due(conn: asyncpg.Connection, limit: int, lease_s: float) -> list[Delivery]:
+async def claim_due(conn: Conn, limit: int, lease_s: float) -> list[Delivery]:
     """Claim up to ``limit`` due deliveries for sending (one statement, so it commits on its own).
 
     Claiming counts an attempt and sets the claim's expiry: a delivery whose dispatcher died mid-call becomes due
@@ -164,7 +164,7 @@ async def claim_due(conn: asyncpg.Connection, limit: int, lease_s: float) -> lis
 # another dispatcher took the delivery over, the stale answer changes nothing and emits no event.
 
 
-async def mark_sent(conn: asyncpg.Connection, sent: Sequence[tuple[uuid.UUID, int, str | None]]) -> list[Delivery]:
+async def mark_sent(conn: Conn, sent: Sequence[tuple[uuid.UUID, int, str | None]]) -> list[Delivery]:
     """``(id, attempts, provider_message_id)`` -> sent. Returns the deliveries that changed."""
     if not sent:
         return []
@@ -186,7 +186,7 @@ async def mark_sent(conn: asyncpg.Connection, sent: Sequence[tuple[uuid.UUID, in
     return [_delivery(r) for r in records]
 
 
-async def mark_failed(conn: asyncpg.Connection, failed: Sequence[tuple[uuid.UUID, int, str]]) -> list[Delivery]:
+async def mark_failed(conn: Conn, failed: Sequence[tuple[uuid.UUID, int, str]]) -> list[Delivery]:
     """``(id, attempts, cause)`` -> failed. Returns the deliveries that changed."""
     if not failed:
         return []
@@ -207,7 +207,7 @@ async def mark_failed(conn: asyncpg.Connection, failed: Sequence[tuple[uuid.UUID
     return [_delivery(r) for r in records]
 
 
-async def reschedule(conn: asyncpg.Connection, retries: Sequence[tuple[uuid.UUID, int, float, str]]) -> None:
+async def reschedule(conn: Conn, retries: Sequence[tuple[uuid.UUID, int, float, str]]) -> None:
     """``(id, attempts, delay_s, cause)`` -> pending again, due after the delay."""
     if not retries:
         return
@@ -226,7 +226,7 @@ async def reschedule(conn: asyncpg.Connection, retries: Sequence[tuple[uuid.UUID
     )
 
 
-async def fall_back(conn: asyncpg.Connection, moves: Sequence[tuple[uuid.UUID, int, str]]) -> set[uuid.UUID]:
+async def fall_back(conn: Conn, moves: Sequence[tuple[uuid.UUID, int, str]]) -> set[uuid.UUID]:
     """``(id, attempts, cause)``: a permanent failure on the current channel -> the next route, due now.
 
     Returns the ids that moved; those on their last route are left alone (the caller fails them).
@@ -254,7 +254,7 @@ async def fall_back(conn: asyncpg.Connection, moves: Sequence[tuple[uuid.UUID, i
     return {r["id"] for r in records}
 
 
-async def defer(conn: asyncpg.Connection, deferrals: Sequence[tuple[uuid.UUID, int, datetime]]) -> None:
+async def defer(conn: Conn, deferrals: Sequence[tuple[uuid.UUID, int, datetime]]) -> None:
     """``(id, attempts, until)``: not sent now (quiet hours) -> pending until then; the claim is not counted."""
     if not deferrals:
         return
@@ -272,9 +272,7 @@ async def defer(conn: asyncpg.Connection, deferrals: Sequence[tuple[uuid.UUID, i
     )
 
 
-async def record_attempts(
-    conn: asyncpg.Connection, rows: Sequence[tuple[uuid.UUID, str | None, int, str, str | None]]
-) -> None:
+async def record_attempts(conn: Conn, rows: Sequence[tuple[uuid.UUID, str | None, int, str, str | None]]) -> None:
     """``(delivery id, channel, attempt, outcome, cause)`` for the history of a delivery."""
     if not rows:
         return
@@ -285,7 +283,7 @@ async def record_attempts(
 
 
 async def list_deliveries(
-    conn: asyncpg.Connection | asyncpg.Pool,
+    conn: Conn | asyncpg.Pool,
     *,
     nomination_id: uuid.UUID | None = None,
     status: str | None = None,
@@ -309,9 +307,7 @@ async def list_deliveries(
     )
 
 
-async def attempts_of(
-    conn: asyncpg.Connection | asyncpg.Pool, delivery_ids: Sequence[uuid.UUID]
-) -> list[asyncpg.Record]:
+async def attempts_of(conn: Conn | asyncpg.Pool, delivery_ids: Sequence[uuid.UUID]) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT delivery_id, channel, attempt, outcome, cause, at FROM delivery_attempts"
         " WHERE delivery_id = ANY($1::uuid[]) ORDER BY id",
@@ -319,7 +315,7 @@ async def attempts_of(
     )
 
 
-async def requeue_failed(conn: asyncpg.Connection, delivery_id: uuid.UUID) -> asyncpg.Record | None:
+async def requeue_failed(conn: Conn, delivery_id: uuid.UUID) -> asyncpg.Record | None:
     """A failed delivery that has an address -> pending, due now, with a fresh set of attempts.
 
     Returns the delivery's status and address as found (``None``: no such delivery); it was requeued only if it

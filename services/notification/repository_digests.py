@@ -12,12 +12,13 @@ import asyncpg
 from services.notification.digest_rules import DigestItem
 from services.notification.domain import DIGEST, Route
 from services.notification.repository import Delivery, _delivery
+from shared.db import Conn
 
 _RETURNED = """d.id, d.event_id, d.nomination_id, d.person_key, d.purpose, d.recipient_role, d.channel, d.address,
                d.body, d.attempts, d.last_error"""
 
 
-async def add_items(conn: asyncpg.Connection, items: Sequence[tuple[uuid.UUID, DigestItem, uuid.UUID | None]]) -> None:
+async def add_items(conn: Conn, items: Sequence[tuple[uuid.UUID, DigestItem, uuid.UUID | None]]) -> None:
     """``(event id, item, held delivery id)``; a redelivered event adds nothing (key: event id + kind)."""
     if not items:
         return
@@ -30,7 +31,7 @@ async def add_items(conn: asyncpg.Connection, items: Sequence[tuple[uuid.UUID, D
     )
 
 
-async def remember_officials(conn: asyncpg.Connection, officials: Sequence[tuple[str, list[Route]]]) -> None:
+async def remember_officials(conn: Conn, officials: Sequence[tuple[str, list[Route]]]) -> None:
     """The desa's officials and their channel order, as last seen on a nomination of theirs."""
     rows = {
         (desa, routes[0].address): [{"channel": r.channel, "address": r.address} for r in routes]
@@ -48,12 +49,12 @@ async def remember_officials(conn: asyncpg.Connection, officials: Sequence[tuple
     )
 
 
-async def desas_with_news(conn: asyncpg.Connection | asyncpg.Pool) -> list[str]:
+async def desas_with_news(conn: Conn | asyncpg.Pool) -> list[str]:
     rows = await conn.fetch("SELECT DISTINCT desa_code FROM digest_items WHERE digest_day IS NULL ORDER BY 1")
     return [r["desa_code"] for r in rows]
 
 
-async def take(conn: asyncpg.Connection, desa_code: str, day: date) -> list[dict[str, Any]] | None:
+async def take(conn: Conn, desa_code: str, day: date) -> list[dict[str, Any]] | None:
     """Make the (desa, day) digest and take the desa's open items into it, or None when it already exists.
 
     The ``digests`` primary key is the exactly-once guard: of two replicas (or a rerun after a crash), only the one
@@ -78,12 +79,12 @@ async def take(conn: asyncpg.Connection, desa_code: str, day: date) -> list[dict
     return [{"kind": r["kind"], "detail": r["detail"]} for r in sorted(rows, key=lambda r: r["created_at"])]
 
 
-async def officials(conn: asyncpg.Connection, desa_code: str) -> list[list[dict[str, str]]]:
+async def officials(conn: Conn, desa_code: str) -> list[list[dict[str, str]]]:
     rows = await conn.fetch("SELECT routes FROM desa_contacts WHERE desa_code = $1 ORDER BY contact", desa_code)
     return [list(r["routes"]) for r in rows]
 
 
-async def record_digest(conn: asyncpg.Connection, desa_code: str, day: date, items: int, recipients: int) -> None:
+async def record_digest(conn: Conn, desa_code: str, day: date, items: int, recipients: int) -> None:
     await conn.execute(
         "UPDATE digests SET items = $3, recipients = $4 WHERE desa_code = $1 AND day = $2",
         desa_code,
@@ -93,7 +94,7 @@ async def record_digest(conn: asyncpg.Connection, desa_code: str, day: date, ite
     )
 
 
-async def resolve_held(conn: asyncpg.Connection, digests: Sequence[Delivery]) -> list[Delivery]:
+async def resolve_held(conn: Conn, digests: Sequence[Delivery]) -> list[Delivery]:
     """Held per-person messages of these sent digests -> sent on the digest's channel (their events are due)."""
     rows = [(d.desa_code, d.digest_day, d.channel) for d in digests if d.purpose == DIGEST and d.digest_day]
     resolved: list[Delivery] = []
@@ -113,7 +114,7 @@ async def resolve_held(conn: asyncpg.Connection, digests: Sequence[Delivery]) ->
     return resolved
 
 
-async def fail_held(conn: asyncpg.Connection, desa_code: str, day: date, cause: str) -> list[Delivery]:
+async def fail_held(conn: Conn, desa_code: str, day: date, cause: str) -> list[Delivery]:
     """Held messages of a (desa, day) digest that no official can receive any more -> failed with ``cause``."""
     records = await conn.fetch(
         f"""

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-import asyncpg
-
 from services.notification.repository import Delivery
+from shared.db import Conn
 
 
-async def sent_today(conn: asyncpg.Connection, addresses: Iterable[str | None], since: datetime) -> dict[str, int]:
+async def sent_today(conn: Conn, addresses: Iterable[str | None], since: datetime) -> dict[str, int]:
     """Messages (digests aside) sent to each of ``addresses`` since ``since`` (the local day's start)."""
     wanted = sorted({a for a in addresses if a})
     if not wanted:
@@ -27,7 +26,7 @@ async def sent_today(conn: asyncpg.Connection, addresses: Iterable[str | None], 
     return {r["address"]: r["n"] for r in rows}
 
 
-async def fold_into_digest(conn: asyncpg.Connection, deliveries: Sequence[Delivery]) -> list[Delivery]:
+async def fold_into_digest(conn: Conn, deliveries: Sequence[Delivery]) -> list[Delivery]:
     """Hold these claimed deliveries inside their desa's next digest: each is tied to its event's open digest
     item and becomes 'held' (the digest resolves it). Only a message to one of the desa's officials (the digest's
     recipients) can fold. Returns those that could not (no open item, or not addressed to an official)."""

@@ -15,17 +15,18 @@ import asyncpg
 
 from services.notification.receipts import Receipt, status_after
 from services.notification.repository import Delivery, _delivery
+from shared.db import Conn
 
 Key = tuple[str, str]  # (channel, provider message id)
 
 
-async def lock_keys(conn: asyncpg.Connection, keys: Iterable[Key]) -> None:
+async def lock_keys(conn: Conn, keys: Iterable[Key]) -> None:
     """Serialise receipt handling per message id (sorted, so two transactions never wait on each other in a cycle)."""
     for channel, pid in sorted(set(keys)):
         await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", f"{channel}:{pid}")
 
 
-async def store_receipts(conn: asyncpg.Connection, channel: str, receipts: Sequence[Receipt]) -> int:
+async def store_receipts(conn: Conn, channel: str, receipts: Sequence[Receipt]) -> int:
     """Keep receipts (a repeated one is ignored); returns how many were new."""
     if not receipts:
         return 0
@@ -44,7 +45,7 @@ async def store_receipts(conn: asyncpg.Connection, channel: str, receipts: Seque
     return len(rows)
 
 
-async def apply_receipts(conn: asyncpg.Connection, keys: Sequence[Key]) -> tuple[int, list[Delivery]]:
+async def apply_receipts(conn: Conn, keys: Sequence[Key]) -> tuple[int, list[Delivery]]:
     """Bring the deliveries with these message ids up to date with their stored receipts.
 
     Returns how many deliveries changed, and those that turned failed (their ``NotificationFailed`` is due).
@@ -101,7 +102,7 @@ async def apply_receipts(conn: asyncpg.Connection, keys: Sequence[Key]) -> tuple
     return len(records), failed
 
 
-async def add_opt_out(conn: asyncpg.Connection | asyncpg.Pool, address: str, source: str) -> bool:
+async def add_opt_out(conn: Conn | asyncpg.Pool, address: str, source: str) -> bool:
     """Record that ``address`` (E.164) wants no more messages; False when it already had."""
     row = await conn.fetchrow(
         "INSERT INTO opt_outs (address, source) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1", address, source
@@ -109,7 +110,7 @@ async def add_opt_out(conn: asyncpg.Connection | asyncpg.Pool, address: str, sou
     return row is not None
 
 
-async def opted_out(conn: asyncpg.Connection | asyncpg.Pool, addresses: Iterable[str | None]) -> set[str]:
+async def opted_out(conn: Conn | asyncpg.Pool, addresses: Iterable[str | None]) -> set[str]:
     wanted = sorted({a for a in addresses if a})
     if not wanted:
         return set()

@@ -5,7 +5,7 @@ Every answer holds codes, labels and counts: never a NIK or a name. ``?lang=en``
 
 from __future__ import annotations
 
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
@@ -15,12 +15,12 @@ from shared.service import Runtime, runtime
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 KECAMATAN = r"^\d{2}\.\d{2}\.\d{2}$"
-RuntimeDep = Annotated[Runtime, Depends(runtime)]
+RuntimeDep = Annotated[Runtime[ReportingSettings], Depends(runtime)]
 LangQuery = Annotated[str, Query(pattern="^(id|en)$", description="Label language")]
 
 
-def _settings(rt: Runtime) -> ReportingSettings:
-    return cast(ReportingSettings, rt.settings)
+def _settings(rt: Runtime[ReportingSettings]) -> ReportingSettings:
+    return rt.settings
 
 
 @router.get("/overview")

@@ -42,7 +42,7 @@ REPORTED_EVENTS = (
 
 
 @contextlib.asynccontextmanager
-async def _setup(rt: Runtime) -> AsyncIterator[Sequence[Awaitable[None]]]:
+async def _setup(rt: Runtime[ReportingSettings]) -> AsyncIterator[Sequence[Awaitable[None]]]:
     settings = rt.settings
     assert isinstance(settings, ReportingSettings)
     health = KafkaHealth(
@@ -60,7 +60,7 @@ async def _setup(rt: Runtime) -> AsyncIterator[Sequence[Awaitable[None]]]:
         await health.close()
 
 
-def _subscriptions(_: Runtime) -> list[Subscription]:
+def _subscriptions(_: Runtime[ReportingSettings]) -> list[Subscription]:
     return [
         Subscription(event.topic, event, handlers.apply_events, group=SHARED_GROUPS["reporting"])
         for event in REPORTED_EVENTS

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -52,12 +52,14 @@ _ENV.filters["number"] = number
 @pass_context
 def _num(ctx: Context, value: float) -> str:
     """``{{ n|num }}``: a number in the page's language (the ``f`` of the render call)."""
-    return ctx["f"].number(value)  # type: ignore[no-any-return]
+    f: formats.Formats = ctx["f"]
+    return f.number(value)
 
 
 @pass_context
 def _idr(ctx: Context, value: float) -> str:
-    return ctx["f"].rupiah(value)  # type: ignore[no-any-return]
+    f: formats.Formats = ctx["f"]
+    return f.rupiah(value)
 
 
 _ENV.filters["num"] = _num
@@ -98,9 +100,9 @@ def bars(rows: list[dict[str, Any]], value: str, scale_to: int | None = None) ->
     return [{**r, "pct": min(100.0, 100.0 * r[value] / top) if top else 0.0} for r in rows]
 
 
-async def _reports(rt: Runtime, language: labels.Lang, who: Principal) -> dict[str, Any]:
+async def _reports(rt: Runtime[ReportingSettings], language: labels.Lang, who: Principal) -> dict[str, Any]:
     """Everything the page and its XLSX export show, scoped to the viewer's area (a nominator's desa/kecamatan)."""
-    settings = cast(ReportingSettings, rt.settings)
+    settings = rt.settings
     area = who.area if who.role is Role.NOMINATOR else None
     overview = await handlers.overview_report(rt.pool, settings, language, area=area)
     coverage = await handlers.coverage_report(rt.pool, settings, language, area=area)
@@ -130,7 +132,7 @@ LangParam = Annotated[str, Query(pattern="^(id|en)$")]
 async def dashboard(
     request: Request,
     who: PageUser,  # first: nobody reaches the resources before the guard
-    rt: Annotated[Runtime, Depends(runtime)],
+    rt: Annotated[Runtime[ReportingSettings], Depends(runtime)],
     lang: LangParam = "id",
     print_view: Annotated[bool, Query(alias="print")] = False,
 ) -> HTMLResponse:
@@ -170,7 +172,9 @@ async def dashboard(
 
 
 @router.get("/dashboard.xlsx", include_in_schema=False)
-async def dashboard_xlsx(who: PageUser, rt: Annotated[Runtime, Depends(runtime)], lang: LangParam = "id") -> Response:
+async def dashboard_xlsx(
+    who: PageUser, rt: Annotated[Runtime[ReportingSettings], Depends(runtime)], lang: LangParam = "id"
+) -> Response:
     """Every table of the dashboard as one sheet each of an XLSX workbook, in the page's language and scope."""
     language = labels.lang_of(lang)
     body = export.workbook(await _reports(rt, language, who), language)

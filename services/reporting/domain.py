@@ -89,7 +89,7 @@ def facts_of(envelope: Envelope[Any]) -> NominationRow:
     """What one event says about its nomination, as a row holding only those facts."""
     p: Payload = envelope.payload
     at = envelope.occurred_at
-    nid: uuid.UUID = p.nomination_id  # type: ignore[attr-defined]
+    nid: uuid.UUID = p.nomination_id  # type: ignore[attr-defined]  # every payload folded here names its nomination; Payload itself does not
     match p:
         case NominationSubmitted():
             return NominationRow(nid, p.address.desa_code, p.occupation, p.nominator.type, submitted_at=at)

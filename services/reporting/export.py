@@ -11,6 +11,7 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
+from openpyxl.worksheet.worksheet import Worksheet
 
 from services.reporting import labels
 
@@ -127,7 +128,9 @@ def tables(reports: dict[str, Any], lang: labels.Lang) -> list[tuple[str, list[s
 
 def workbook(reports: dict[str, Any], lang: labels.Lang) -> bytes:
     wb = Workbook()
-    wb.remove(wb.active)
+    first = wb.active
+    assert isinstance(first, Worksheet)  # a new workbook opens on one empty worksheet
+    wb.remove(first)
     for title, header, rows in tables(reports, lang):
         _sheet(wb, title, header, rows)
     buffer = io.BytesIO()

@@ -17,10 +17,11 @@ from services.reporting.kafka_health import KafkaHealth
 from services.reporting.settings import ReportingSettings
 from shared.auth import in_area
 from shared.contracts import Envelope
+from shared.db import Conn
 from shared.regions import default_regions
 
 
-async def apply_events(conn: asyncpg.Connection, events: Sequence[Envelope[Any]]) -> None:
+async def apply_events(conn: Conn, events: Sequence[Envelope[Any]]) -> None:
     """Batch handler of every subscription: lock the batch's rows, merge the new facts in, save."""
     facts = domain.fold(events)
     existing = await repository.lock_rows(conn, list(facts))

@@ -11,12 +11,13 @@ from typing import Any
 import asyncpg
 
 from services.reporting.domain import WITA, NominationRow
+from shared.db import Conn
 
 _COLUMNS = [f.name for f in fields(NominationRow)]
-Db = asyncpg.Connection | asyncpg.Pool
+Db = Conn | asyncpg.Pool
 
 
-async def lock_rows(conn: asyncpg.Connection, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, NominationRow]:
+async def lock_rows(conn: Conn, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, NominationRow]:
     """Make sure a row exists for every id, lock them all, and return what they hold.
 
     Batches of different topics touch the same nominations concurrently: the placeholder insert plus
@@ -41,7 +42,7 @@ async def lock_rows(conn: asyncpg.Connection, ids: Sequence[uuid.UUID]) -> dict[
     return out
 
 
-async def save(conn: asyncpg.Connection, rows: Sequence[NominationRow]) -> None:
+async def save(conn: Conn, rows: Sequence[NominationRow]) -> None:
     """Write merged rows (they exist: ``lock_rows`` made them), with their derived status and kecamatan."""
     assignments = ", ".join(f"{c} = ${i + 2}" for i, c in enumerate(_COLUMNS[1:]))
     n = len(_COLUMNS)
@@ -93,7 +94,10 @@ async def per_day(db: Db, area: str | None = None) -> tuple[dict[date, int], dic
         " AND ($1::text IS NULL OR desa_code = $1 OR desa_code LIKE $1 || '.%') GROUP BY 1",
         area,
     )
-    return tuple({r["day"]: r["n"] for r in rows} for rows in (submitted, enrolled, ended))  # type: ignore[return-value]
+    submitted_by_day, enrolled_by_day, ended_by_day = (
+        {r["day"]: r["n"] for r in rows} for rows in (submitted, enrolled, ended)
+    )
+    return submitted_by_day, enrolled_by_day, ended_by_day
 
 
 _AREA_QUERY = """
@@ -159,4 +163,5 @@ async def notification_totals(db: Db, area: str | None = None) -> dict[str, int]
         " FROM report_nominations WHERE ($1::text IS NULL OR desa_code = $1 OR desa_code LIKE $1 || '.%')",
         area,
     )
+    assert row is not None  # an aggregate without GROUP BY returns exactly one row
     return {"sent": int(row["sent"]), "failed": int(row["failed"])}

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
 from services.verification import repository, reviews, reviews_repository
+from services.verification.settings import VerificationSettings
 from shared import audit
 from shared.auth import Principal, principal
 from shared.contracts import Reason
@@ -22,7 +23,7 @@ from shared.service import Runtime, runtime
 
 Caller = Annotated[Principal, Depends(principal)]
 router = APIRouter(prefix="/v1", tags=["verification"])
-RuntimeDep = Annotated[Runtime, Depends(runtime)]
+RuntimeDep = Annotated[Runtime[VerificationSettings], Depends(runtime)]
 # Review ids are PostgreSQL bigints: a larger number is refused at the edge (422), never sent to the database.
 ReviewId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 DESA = r"^\d{2}\.\d{2}\.\d{2}\.\d{4}$"

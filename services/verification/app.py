@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Sequence
 from pathlib import Path
 from typing import cast
 
+import asyncpg
 from fastapi import FastAPI
 
 from services.verification import api, dci_api, domain, handlers, workspace
@@ -56,7 +57,7 @@ def http_config(settings: VerificationSettings) -> HttpRegistryConfig:
     )
 
 
-def dci_registry(settings: VerificationSettings, rt: Runtime) -> DciRegistry:
+def dci_registry(settings: VerificationSettings, pool: asyncpg.Pool) -> DciRegistry:
     config = DciConfig(
         url=settings.dci_url,
         sender_id=settings.dci_sender_id,
@@ -81,7 +82,7 @@ def dci_registry(settings: VerificationSettings, rt: Runtime) -> DciRegistry:
         settings.dci_sender_id, settings.dci_signing_key_id, settings.dci_signing_key.get_secret_value()
     )
     verifier = dci.Verifier.from_config(settings.dci_registry_keys, settings.dci_signature_skew_s)
-    return DciRegistry(config, rt.pool, signer, verifier, topic_prefix=settings.topic_prefix)
+    return DciRegistry(config, pool, signer, verifier, topic_prefix=settings.topic_prefix)
 
 
 async def subscribe_forever(registry: DciRegistry, retry_s: float) -> None:
@@ -96,7 +97,7 @@ async def subscribe_forever(registry: DciRegistry, retry_s: float) -> None:
 
 
 async def retry_pending_forever(
-    rt: Runtime, verifier: Verifier, poll_s: float, batch: int, wake: asyncio.Event | None = None
+    rt: Runtime[VerificationSettings], verifier: Verifier, poll_s: float, batch: int, wake: asyncio.Event | None = None
 ) -> None:
     """Decide due pending look-ups again, batch by batch; idle for ``poll_s`` when none is due (or until ``wake``
     is set: a DCI on-search callback has just answered some)."""
@@ -117,8 +118,8 @@ async def retry_pending_forever(
 
 
 @contextlib.asynccontextmanager
-async def _setup(rt: Runtime) -> AsyncIterator[Sequence[Awaitable[None]]]:
-    settings = cast(VerificationSettings, rt.settings)
+async def _setup(rt: Runtime[VerificationSettings]) -> AsyncIterator[Sequence[Awaitable[None]]]:
+    settings = rt.settings
     http: HttpRegistry | DciRegistry | None = None
     registry: CivilRegistry
     background: list[Awaitable[None]] = []
@@ -126,7 +127,7 @@ async def _setup(rt: Runtime) -> AsyncIterator[Sequence[Awaitable[None]]]:
     if settings.registry_adapter == "http":
         registry = http = HttpRegistry(http_config(settings), rt.pool)
     elif settings.registry_adapter == "dci":
-        registry = http = rt.resources["dci"] = dci_registry(settings, rt)
+        registry = http = rt.resources["dci"] = dci_registry(settings, rt.pool)
         wake = http.answered
         if settings.dci_subscribe_deaths:
             background.append(subscribe_forever(http, settings.pending_poll_s))
@@ -149,7 +150,7 @@ async def _setup(rt: Runtime) -> AsyncIterator[Sequence[Awaitable[None]]]:
             await http.aclose()
 
 
-def _subscriptions(rt: Runtime) -> list[Subscription]:
+def _subscriptions(rt: Runtime[VerificationSettings]) -> list[Subscription]:
     verifier = cast(Verifier, rt.resources["verifier"])
     return [
         Subscription(topics.NOMINATION_SUBMITTED, NominationSubmitted, verifier.nominations_submitted),

@@ -7,8 +7,10 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from shared.db import Conn
 
-async def open_searches(conn: asyncpg.Connection | asyncpg.Pool, niks: Sequence[str], within_s: float) -> set[str]:
+
+async def open_searches(conn: Conn | asyncpg.Pool, niks: Sequence[str], within_s: float) -> set[str]:
     """The NIKs asked less than ``within_s`` seconds ago whose callback has not come yet (not asked again)."""
     rows = await conn.fetch(
         """
@@ -22,7 +24,7 @@ async def open_searches(conn: asyncpg.Connection | asyncpg.Pool, niks: Sequence[
     return {r["nik"] for r in rows}
 
 
-async def add_searches(conn: asyncpg.Connection | asyncpg.Pool, transaction_id: str, refs: dict[str, str]) -> None:
+async def add_searches(conn: Conn | asyncpg.Pool, transaction_id: str, refs: dict[str, str]) -> None:
     """``refs``: reference_id -> NIK of one search request."""
     await conn.executemany(
         "INSERT INTO dci_searches (transaction_id, reference_id, nik) VALUES ($1, $2, $3)",
@@ -30,7 +32,7 @@ async def add_searches(conn: asyncpg.Connection | asyncpg.Pool, transaction_id: 
     )
 
 
-async def searches_of(conn: asyncpg.Connection, transaction_id: str) -> dict[str, str]:
+async def searches_of(conn: Conn, transaction_id: str) -> dict[str, str]:
     """reference_id -> NIK of the unanswered look-ups of one transaction, locked until the caller commits."""
     rows = await conn.fetch(
         "SELECT reference_id, nik FROM dci_searches WHERE transaction_id = $1 AND answered_at IS NULL FOR UPDATE",
@@ -39,7 +41,7 @@ async def searches_of(conn: asyncpg.Connection, transaction_id: str) -> dict[str
     return {r["reference_id"]: r["nik"] for r in rows}
 
 
-async def mark_answered(conn: asyncpg.Connection, transaction_id: str, reference_ids: Sequence[str]) -> None:
+async def mark_answered(conn: Conn, transaction_id: str, reference_ids: Sequence[str]) -> None:
     await conn.execute(
         "UPDATE dci_searches SET answered_at = now() WHERE transaction_id = $1 AND reference_id = ANY($2::text[])",
         transaction_id,
@@ -47,7 +49,7 @@ async def mark_answered(conn: asyncpg.Connection, transaction_id: str, reference
     )
 
 
-async def accept_message(conn: asyncpg.Connection, sender_id: str, message_id: str, action: str) -> bool:
+async def accept_message(conn: Conn, sender_id: str, message_id: str, action: str) -> bool:
     """Record a message as accepted; False when it was accepted before (a replay)."""
     inserted = await conn.fetchval(
         """
@@ -61,7 +63,7 @@ async def accept_message(conn: asyncpg.Connection, sender_id: str, message_id: s
     return bool(inserted)
 
 
-async def wake_pending(conn: asyncpg.Connection, niks: Sequence[str]) -> int:
+async def wake_pending(conn: Conn, niks: Sequence[str]) -> int:
     """Make the pending look-ups of these NIKs due now (their answer has just arrived)."""
     status = await conn.execute(
         "UPDATE pending_lookups SET next_attempt_at = now() WHERE envelope #>> '{payload,nik}' = ANY($1::text[])",
@@ -70,7 +72,7 @@ async def wake_pending(conn: asyncpg.Connection, niks: Sequence[str]) -> int:
     return int(status.split()[-1])
 
 
-async def verified_nominations(conn: asyncpg.Connection, niks: Sequence[str]) -> list[asyncpg.Record]:
+async def verified_nominations(conn: Conn, niks: Sequence[str]) -> list[asyncpg.Record]:
     """The verified nominations of these NIKs: whose cover a life event may end."""
     return await conn.fetch(
         """
@@ -81,9 +83,7 @@ async def verified_nominations(conn: asyncpg.Connection, niks: Sequence[str]) ->
     )
 
 
-async def claim_life_event(
-    conn: asyncpg.Connection, nomination_id: uuid.UUID, change: str, source: str, event_id: uuid.UUID
-) -> bool:
+async def claim_life_event(conn: Conn, nomination_id: uuid.UUID, change: str, source: str, event_id: uuid.UUID) -> bool:
     """True the first time this change is recorded for this nomination (``source``: a message id, or recheck)."""
     inserted = await conn.fetchval(
         """
@@ -98,7 +98,7 @@ async def claim_life_event(
     return bool(inserted)
 
 
-async def subscription(conn: asyncpg.Connection | asyncpg.Pool, event_type: str) -> asyncpg.Record | None:
+async def subscription(conn: Conn | asyncpg.Pool, event_type: str) -> asyncpg.Record | None:
     """The latest subscription request for ``event_type`` that was not refused."""
     return await conn.fetchrow(
         """
@@ -109,7 +109,7 @@ async def subscription(conn: asyncpg.Connection | asyncpg.Pool, event_type: str)
     )
 
 
-async def add_subscription(conn: asyncpg.Connection | asyncpg.Pool, transaction_id: str, event_type: str) -> None:
+async def add_subscription(conn: Conn | asyncpg.Pool, transaction_id: str, event_type: str) -> None:
     await conn.execute(
         "INSERT INTO dci_subscriptions (transaction_id, event_type, status) VALUES ($1, $2, 'requested')",
         transaction_id,
@@ -117,7 +117,7 @@ async def add_subscription(conn: asyncpg.Connection | asyncpg.Pool, transaction_
     )
 
 
-async def settle_subscription(conn: asyncpg.Connection, transaction_id: str, status: str, code: str | None) -> bool:
+async def settle_subscription(conn: Conn, transaction_id: str, status: str, code: str | None) -> bool:
     result = await conn.execute(
         "UPDATE dci_subscriptions SET status = $2, code = $3, updated_at = now() WHERE transaction_id = $1",
         transaction_id,

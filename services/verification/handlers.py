@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-import asyncpg
 import orjson
 
 from services.verification import domain, duplicates, repository, reviews_repository
@@ -27,6 +26,7 @@ from services.verification.repository import VerificationRow
 from services.verification.reviews_repository import ReviewRow
 from shared import outbox
 from shared.contracts import EnrolmentEnded, Envelope, NominationSubmitted, Payload, decode, encode, new_envelope
+from shared.db import Conn
 from shared.logs import get_logger
 from shared.regions import RegionIndex
 
@@ -56,9 +56,7 @@ class Verifier:
     retry_base_s: float = 30.0  # first delay of a pending look-up; doubles per attempt
     retry_max_s: float = 3600.0
 
-    async def nominations_submitted(
-        self, conn: asyncpg.Connection, events: Sequence[Envelope[NominationSubmitted]]
-    ) -> None:
+    async def nominations_submitted(self, conn: Conn, events: Sequence[Envelope[NominationSubmitted]]) -> None:
         """Decide each new nomination once; a person is verified at most once, also within one batch."""
         done = await repository.decided(conn, [e.payload.nomination_id for e in events])
         fresh = []
@@ -70,10 +68,10 @@ class Verifier:
             done.add(event.payload.nomination_id)
             fresh.append(event)
         batch = await self._decide(conn, fresh, await self.registry.lookup([e.payload.nik for e in fresh]))
-        await repository.add_pending(conn, batch.pending, self.retry_base_s)  # type: ignore[arg-type]
+        await repository.add_pending(conn, batch.pending, self.retry_base_s)
         self._log(batch, already_decided=len(events) - len(fresh))
 
-    async def retry_pending(self, conn: asyncpg.Connection, limit: int) -> int:
+    async def retry_pending(self, conn: Conn, limit: int) -> int:
         """Decide the due pending look-ups again (inside the caller's transaction); returns how many were due."""
         due = await repository.due_pending(conn, limit)
         if not due:
@@ -98,7 +96,7 @@ class Verifier:
         return float(min(self.retry_max_s, self.retry_base_s * 2 ** min(attempts + 1, 20)))
 
     async def _decide(
-        self, conn: asyncpg.Connection, events: Sequence[Envelope[NominationSubmitted]], answer: RegistryAnswer
+        self, conn: Conn, events: Sequence[Envelope[NominationSubmitted]], answer: RegistryAnswer
     ) -> _Batch:
         ids = [e.payload.nomination_id for e in events]
         active = await repository.verified_people(conn, [e.person_key for e in events], besides=ids)
@@ -144,7 +142,7 @@ class Verifier:
                 active.add(event.person_key)
             if decision.outcome == "verified" and record is not None:
                 known.setdefault(record.birth_date, []).append(_known(nomination, decision))
-            envelope = new_envelope(
+            envelope: Envelope[Payload] = new_envelope(
                 domain.decision_event(nomination, decision),
                 producer=PRODUCER,
                 person_key=event.person_key,
@@ -247,6 +245,6 @@ def _review(event: Envelope[NominationSubmitted], decision: domain.Decision) -> 
     )
 
 
-async def enrolment_ended(conn: asyncpg.Connection, events: Sequence[Envelope[EnrolmentEnded]]) -> None:
+async def enrolment_ended(conn: Conn, events: Sequence[Envelope[EnrolmentEnded]]) -> None:
     """A person's cover ended: their verification no longer makes a new nomination of them a duplicate."""
     await repository.mark_ended(conn, [e.payload.nomination_id for e in events])

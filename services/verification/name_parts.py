@@ -265,7 +265,8 @@ def _balinese(words: list[str]) -> ParsedName:
 
 def _other(words: list[str]) -> ParsedName:
     """Names of the other traditions: leading Muhammad, sex markers, titles and baptismal names, then the name."""
-    sex, muhammad, titles, baptismal = None, False, set(), []
+    sex, muhammad, titles = None, False, set()
+    baptismal: list[str] = []
     words = [rules.FRONT_ABBREVIATIONS.get(words[0], words[0]), *words[1:]] if len(words) > 1 else words
     i = 0
     while i < len(words) - 1:

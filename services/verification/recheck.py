@@ -19,6 +19,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from typing import Protocol
 
 import asyncpg
 
@@ -26,8 +27,8 @@ from services.verification import dci_repository, domain, repository
 from services.verification.registry import CivilRegistry, RegistryUnavailable, SnapshotRegistry
 from shared import db, outbox
 from shared.contracts import Envelope, PersonChange, RegistryPersonUpdated, new_envelope
+from shared.db import Conn
 from shared.logs import get_logger
-from shared.service import Runtime
 from shared.settings import ServiceSettings
 
 log = get_logger(__name__)
@@ -41,7 +42,7 @@ class RecheckResult:
     not_found: int = 0
 
 
-async def _page(conn: asyncpg.Connection, after: uuid.UUID | None, limit: int) -> list[asyncpg.Record]:
+async def _page(conn: Conn, after: uuid.UUID | None, limit: int) -> list[asyncpg.Record]:
     return await conn.fetch(
         """
         SELECT nomination_id, person_key, nik, programme_regency FROM verifications
@@ -80,7 +81,7 @@ async def recheck(
             events: list[Envelope[RegistryPersonUpdated]] = []
             for row in rows:
                 change = _change(row, answer.state(row["nik"]), answer.records.get(row["nik"]), wage_earners)
-                if change in ("unavailable", "not_found"):
+                if isinstance(change, str):  # "unavailable" or "not_found": counted, nothing to announce
                     setattr(result, change, getattr(result, change) + 1)
                     continue
                 if change is None:
@@ -120,7 +121,11 @@ def _change(
     return None
 
 
-def _registry(settings: ServiceSettings, pool: asyncpg.Pool) -> tuple[CivilRegistry, object | None]:
+class _Closable(Protocol):
+    async def aclose(self) -> None: ...
+
+
+def _registry(settings: ServiceSettings, pool: asyncpg.Pool) -> tuple[CivilRegistry, _Closable | None]:
     """The configured adapter; DCI is asked synchronously (a sweep cannot wait for callbacks)."""
     from services.verification import app
     from services.verification.settings import VerificationSettings
@@ -132,8 +137,7 @@ def _registry(settings: ServiceSettings, pool: asyncpg.Pool) -> tuple[CivilRegis
         http = HttpRegistry(app.http_config(settings), pool)
         return http, http
     if settings.registry_adapter == "dci":
-        runtime = Runtime(settings, pool, relay=None, broker=None)  # type: ignore[arg-type]
-        dci = app.dci_registry(settings, runtime)
+        dci = app.dci_registry(settings, pool)
         dci.config = replace(dci.config, mode="sync")
         return dci, dci
     return SnapshotRegistry(pool), None
@@ -147,7 +151,7 @@ async def _run(settings: ServiceSettings) -> RecheckResult:
             return await recheck(pool, registry, settings.topic_prefix)
         finally:
             if closable is not None:
-                await closable.aclose()  # type: ignore[attr-defined]
+                await closable.aclose()
     finally:
         await pool.close()
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import asyncpg
 
@@ -21,7 +21,7 @@ from services.verification import repository
 from services.verification.domain import RegistryRecord
 from shared.errors import TransientError
 
-_SEX = {"LAKI-LAKI": "M", "PEREMPUAN": "F"}
+_SEX: dict[str, Literal["M", "F"]] = {"LAKI-LAKI": "M", "PEREMPUAN": "F"}
 
 # The explicit state of one look-up. ``pending``: not answered yet (waiting for a retry); ``match``: a living,
 # active record was found (whether the name matches is scored by the domain against the threshold).
@@ -70,15 +70,15 @@ class SnapshotRegistry:
         return RegistryAnswer({r["nik"]: to_record(r) for r in rows}, snapshot["id"])
 
 
-def to_record(row: Mapping[str, object]) -> RegistryRecord:
+def to_record(row: asyncpg.Record | Mapping[str, Any]) -> RegistryRecord:
     """A registry row (lower-cased Dukcapil field names) as the domain's record."""
     return RegistryRecord(
         nik=str(row["nik"]),
         full_name=str(row["nama_lgkp"]),
-        birth_date=row["tgl_lhr"],  # type: ignore[arg-type]
-        sex=_SEX[str(row["jenis_klmin"])],  # type: ignore[arg-type]
+        birth_date=row["tgl_lhr"],
+        sex=_SEX[str(row["jenis_klmin"])],
         kel_code=str(row["kel_code"]),
-        status=row["status"],  # type: ignore[arg-type]
+        status=row["status"],
         no_kk=str(row["no_kk"]) if row.get("no_kk") else None,
     )
 

@@ -37,20 +37,22 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 
 from services.verification import dci_repository as dci_repo
 from services.verification import repository
-from services.verification.domain import RegistryRecord
-from services.verification.registry import RegistryAnswer, from_json, record_json
+from services.verification.domain import RegistryRecord, RegistryStatus
+from services.verification.registry import LookupState, RegistryAnswer, from_json, record_json
 from services.verification.registry_http import Lookup
 from services.verification.resilience import CircuitBreaker, TokenBucket
 from shared import dci, outbox
-from shared.contracts import Envelope, RegistryPersonUpdated, new_envelope
+from shared.contracts import Envelope, RegistryPersonUpdated, Sex, new_envelope
+from shared.db import Conn
 from shared.errors import PayungError
 from shared.logs import get_logger
 
 log = get_logger(__name__)
 
 _DEFINITE = frozenset({"match", "no_match", "deceased", "inactive"})
-_STATE_OF_STATUS = {"HIDUP": "match", "MATI": "deceased", "TIDAK_AKTIF": "inactive"}
-_SEX = {"male": "M", "female": "F"}
+_STATE_OF_STATUS: dict[RegistryStatus, LookupState] = {"HIDUP": "match", "MATI": "deceased", "TIDAK_AKTIF": "inactive"}
+_STATUSES: dict[str, RegistryStatus] = {status: status for status in _STATE_OF_STATUS}
+_SEX: dict[str, Sex] = {"male": "M", "female": "F"}
 DEATH = "death"
 
 
@@ -99,16 +101,16 @@ def person_from_dci(record: Mapping[str, Any]) -> RegistryRecord:
     extra = {a["name"]: a["value"] for a in record.get("additional_attributes") or () if isinstance(a, Mapping)}
     name = record["name"]
     full_name = " ".join(str(name[k]) for k in ("given_name", "second_name", "sur_name") if name.get(k))
-    status = "MATI" if record.get("deathdate") else str(extra.get("nik_status") or "HIDUP")
-    if status not in _STATE_OF_STATUS:
+    status = _STATUSES.get("MATI" if record.get("deathdate") else str(extra.get("nik_status") or "HIDUP"))
+    if status is None:
         raise ValueError("unknown nik_status")
     return RegistryRecord(
         nik=str(record["identifier"]),
         full_name=full_name,
         birth_date=date.fromisoformat(str(record["birthdate"])[:10]),
-        sex=_SEX[str(record["sex"])],  # type: ignore[arg-type]
+        sex=_SEX[str(record["sex"])],
         kel_code=str(record["address"]["region_code"]),
-        status=status,  # type: ignore[arg-type]
+        status=status,
         no_kk=str(extra["no_kk"]) if extra.get("no_kk") else None,
     )
 
@@ -127,7 +129,7 @@ def interpret(item: Mapping[str, Any]) -> Lookup:
         record = person_from_dci(records[0])
     except (KeyError, ValueError, TypeError) as exc:
         return Lookup("registry_unavailable", error=f"unreadable record ({type(exc).__name__})")
-    return Lookup(_STATE_OF_STATUS[record.status], record)  # type: ignore[arg-type]
+    return Lookup(_STATE_OF_STATUS[record.status], record)
 
 
 class DciRegistry:
@@ -273,7 +275,7 @@ class DciRegistry:
         self.breaker.record_success()
         return body
 
-    async def _remember(self, conn: asyncpg.Connection | asyncpg.Pool, answers: Mapping[str, Lookup]) -> None:
+    async def _remember(self, conn: Conn | asyncpg.Pool, answers: Mapping[str, Lookup]) -> None:
         rows = [(nik, a.state, record_json(a.record) if a.record else None) for nik, a in answers.items()]
         if rows:
             await repository.remember_answers(conn, rows, self.config.cache_ttl_s)
@@ -315,7 +317,7 @@ class DciRegistry:
         return False
 
     # -------------------------------------------------------------------------------------------- callbacks
-    async def _accepted(self, conn: asyncpg.Connection, body: Mapping[str, Any], action: str) -> str:
+    async def _accepted(self, conn: Conn, body: Mapping[str, Any], action: str) -> str:
         """Verify and record one callback (inside the caller's transaction); returns its sender."""
         sender = self.verifier.verify(body)
         header = body["header"]
@@ -355,7 +357,7 @@ class DciRegistry:
             await self._accepted(conn, body, "on-subscribe")
             message = body.get("message") or {}
             items = message.get("subscribe_response") or [{}]
-            ok = items[0].get("status") == "succ"
+            ok: bool = items[0].get("status") == "succ"
             codes = [s.get("code") for s in items[0].get("subscriptions") or () if s.get("code")]
             if not await dci_repo.settle_subscription(
                 conn, str(message.get("transaction_id")), "active" if ok else "refused", codes[0] if codes else None

@@ -7,9 +7,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from os import PathLike
+from pathlib import Path
 from typing import Any
 
 import asyncpg
+
+from shared.db import Conn
 
 # The civil-registry CSV's columns, in file order; the table columns are the same names lower-cased.
 REGISTRY_COLUMNS = (
@@ -44,7 +47,7 @@ class VerificationRow:
     programme_regency: str | None = None
 
 
-async def decided(conn: asyncpg.Connection, nomination_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+async def decided(conn: Conn, nomination_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
     """The nominations among ``nomination_ids`` that already have a decision (or wait for one)."""
     rows = await conn.fetch(
         "SELECT nomination_id FROM verifications WHERE nomination_id = ANY($1::uuid[])", list(nomination_ids)
@@ -52,9 +55,7 @@ async def decided(conn: asyncpg.Connection, nomination_ids: Sequence[uuid.UUID])
     return {r["nomination_id"] for r in rows}
 
 
-async def verified_people(
-    conn: asyncpg.Connection, person_keys: Sequence[str], besides: Sequence[uuid.UUID] = ()
-) -> set[str]:
+async def verified_people(conn: Conn, person_keys: Sequence[str], besides: Sequence[uuid.UUID] = ()) -> set[str]:
     """The person keys among ``person_keys`` with a nomination verified, in review or pending (other than
     ``besides``): the same person is never verified twice, whichever funding source pays."""
     rows = await conn.fetch(
@@ -72,7 +73,7 @@ async def verified_people(
     return {r["person_key"] for r in rows}
 
 
-async def mark_ended(conn: asyncpg.Connection, nomination_ids: Sequence[uuid.UUID]) -> None:
+async def mark_ended(conn: Conn, nomination_ids: Sequence[uuid.UUID]) -> None:
     """Verified nominations whose cover ended: the person may be nominated, and verified, again."""
     await conn.execute(
         "UPDATE verifications SET outcome = 'ended', updated_at = now() "
@@ -81,7 +82,7 @@ async def mark_ended(conn: asyncpg.Connection, nomination_ids: Sequence[uuid.UUI
     )
 
 
-async def known_people(conn: asyncpg.Connection, birth_dates: Sequence[date]) -> list[asyncpg.Record]:
+async def known_people(conn: Conn, birth_dates: Sequence[date]) -> list[asyncpg.Record]:
     """Verified people born on one of ``birth_dates`` (fuzzy duplicate candidates; served by a partial index)."""
     return await conn.fetch(
         """
@@ -92,7 +93,7 @@ async def known_people(conn: asyncpg.Connection, birth_dates: Sequence[date]) ->
     )
 
 
-async def wage_earners(conn: asyncpg.Connection, niks: Sequence[str]) -> set[str]:
+async def wage_earners(conn: Conn, niks: Sequence[str]) -> set[str]:
     rows = await conn.fetch("SELECT nik FROM wage_earners WHERE nik = ANY($1::text[])", list(niks))
     return {r["nik"] for r in rows}
 
@@ -112,13 +113,13 @@ _INSERT_VERIFICATION = (
 )
 
 
-async def insert_verifications(conn: asyncpg.Connection, rows: Iterable[VerificationRow]) -> None:
+async def insert_verifications(conn: Conn, rows: Iterable[VerificationRow]) -> None:
     """Insert decisions; a nomination that was pending gets its row rewritten with the decision."""
     await conn.executemany(_INSERT_VERIFICATION, [tuple(getattr(r, c) for c in _ROW_COLUMNS) for r in rows])
 
 
 async def set_outcome(
-    conn: asyncpg.Connection, nomination_id: uuid.UUID, outcome: str, reasons: list[dict[str, str]], event_id: uuid.UUID
+    conn: Conn, nomination_id: uuid.UUID, outcome: str, reasons: list[dict[str, str]], event_id: uuid.UUID
 ) -> None:
     """A reviewed case's final outcome (the reasons of a rejection replace the review finding)."""
     await conn.execute(
@@ -136,7 +137,7 @@ async def set_outcome(
 # ------------------------------------------------------------------------------------- pending registry look-ups
 
 
-async def add_pending(conn: asyncpg.Connection, items: Sequence[tuple[uuid.UUID, Any, str]], delay_s: float) -> None:
+async def add_pending(conn: Conn, items: Sequence[tuple[uuid.UUID, Any, str]], delay_s: float) -> None:
     """(nomination id, envelope JSON, error) for nominations waiting for the registry; first retry in ``delay_s``."""
     await conn.executemany(
         """
@@ -148,7 +149,7 @@ async def add_pending(conn: asyncpg.Connection, items: Sequence[tuple[uuid.UUID,
     )
 
 
-async def due_pending(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
+async def due_pending(conn: Conn, limit: int) -> list[asyncpg.Record]:
     """Due pending look-ups, locked for this transaction (another replica skips them)."""
     return await conn.fetch(
         """
@@ -159,7 +160,7 @@ async def due_pending(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Reco
     )
 
 
-async def reschedule_pending(conn: asyncpg.Connection, items: Sequence[tuple[uuid.UUID, float, str]]) -> None:
+async def reschedule_pending(conn: Conn, items: Sequence[tuple[uuid.UUID, float, str]]) -> None:
     """(nomination id, seconds until the next attempt, error) for look-ups the registry still could not answer."""
     await conn.executemany(
         """
@@ -171,15 +172,15 @@ async def reschedule_pending(conn: asyncpg.Connection, items: Sequence[tuple[uui
     )
 
 
-async def delete_pending(conn: asyncpg.Connection, nomination_ids: Sequence[uuid.UUID]) -> None:
+async def delete_pending(conn: Conn, nomination_ids: Sequence[uuid.UUID]) -> None:
     await conn.execute("DELETE FROM pending_lookups WHERE nomination_id = ANY($1::uuid[])", list(nomination_ids))
 
 
-async def pending_count(conn: asyncpg.Connection | asyncpg.Pool) -> int:
+async def pending_count(conn: Conn | asyncpg.Pool) -> int:
     return int(await conn.fetchval("SELECT count(*) FROM pending_lookups"))
 
 
-async def get_verification(conn: asyncpg.Connection | asyncpg.Pool, nomination_id: uuid.UUID) -> asyncpg.Record | None:
+async def get_verification(conn: Conn | asyncpg.Pool, nomination_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
         """
         SELECT nomination_id, outcome, reasons, flags, checks, name_score, registry_snapshot_id, decided_at, event_id
@@ -192,20 +193,20 @@ async def get_verification(conn: asyncpg.Connection | asyncpg.Pool, nomination_i
 # --------------------------------------------------------------------------------------------- civil registry
 
 
-async def latest_snapshot(conn: asyncpg.Connection | asyncpg.Pool) -> asyncpg.Record | None:
+async def latest_snapshot(conn: Conn | asyncpg.Pool) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT id, source_name, row_count, sha256, loaded_at FROM registry_snapshots ORDER BY id DESC LIMIT 1"
     )
 
 
-async def recent_snapshots(conn: asyncpg.Connection | asyncpg.Pool, limit: int = 10) -> list[asyncpg.Record]:
+async def recent_snapshots(conn: Conn | asyncpg.Pool, limit: int = 10) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT id, source_name, row_count, sha256, loaded_at FROM registry_snapshots ORDER BY id DESC LIMIT $1",
         limit,
     )
 
 
-async def registry_people(conn: asyncpg.Connection, niks: Sequence[str]) -> list[asyncpg.Record]:
+async def registry_people(conn: Conn, niks: Sequence[str]) -> list[asyncpg.Record]:
     return await conn.fetch(
         """
         SELECT nik, no_kk, nama_lgkp, tgl_lhr, jenis_klmin, kel_code, status, snapshot_id
@@ -215,7 +216,7 @@ async def registry_people(conn: asyncpg.Connection, niks: Sequence[str]) -> list
     )
 
 
-async def create_staging(conn: asyncpg.Connection) -> None:
+async def create_staging(conn: Conn) -> None:
     """A temporary table shaped like the CSV (never WAL-logged, gone with the session)."""
     await conn.execute(
         """
@@ -229,15 +230,15 @@ async def create_staging(conn: asyncpg.Connection) -> None:
     )
 
 
-async def copy_into_staging(conn: asyncpg.Connection, path: str | PathLike[str]) -> int:
+async def copy_into_staging(conn: Conn, path: str | PathLike[str]) -> int:
     """COPY the CSV file (header line included) into the staging table; returns the rows copied."""
     result = await conn.copy_to_table(
-        STAGING, source=path, columns=list(_TABLE_COLUMNS), format="csv", header=True, encoding="utf-8"
+        STAGING, source=Path(path), columns=list(_TABLE_COLUMNS), format="csv", header=True, encoding="utf-8"
     )
     return int(result.split()[-1])
 
 
-async def staging_problems(conn: asyncpg.Connection) -> dict[str, int]:
+async def staging_problems(conn: Conn) -> dict[str, int]:
     """Counts of staged rows that the live table would refuse, by kind (zero counts left out)."""
     row = await conn.fetchrow(
         r"""
@@ -258,7 +259,7 @@ async def staging_problems(conn: asyncpg.Connection) -> dict[str, int]:
     return {k: v for k, v in row.items() if v}
 
 
-async def replace_registry(conn: asyncpg.Connection, source_name: str, row_count: int, sha256: str) -> int:
+async def replace_registry(conn: Conn, source_name: str, row_count: int, sha256: str) -> int:
     """Swap the live registry for the staged rows and record the snapshot; returns the snapshot id.
 
     Call inside a transaction: readers keep seeing the previous snapshot until it commits (DELETE, unlike
@@ -285,7 +286,7 @@ async def replace_registry(conn: asyncpg.Connection, source_name: str, row_count
     return snapshot_id
 
 
-async def tidy_registry(conn: asyncpg.Connection) -> None:
+async def tidy_registry(conn: Conn) -> None:
     """Reclaim the replaced rows and refresh statistics (outside a transaction; readers are not blocked)."""
     await conn.execute("VACUUM (ANALYZE) registry_people")
 
@@ -293,7 +294,7 @@ async def tidy_registry(conn: asyncpg.Connection) -> None:
 # ------------------------------------------------------------------------------------ HTTP registry answer cache
 
 
-async def cached_answers(conn: asyncpg.Connection | asyncpg.Pool, niks: Sequence[str]) -> list[asyncpg.Record]:
+async def cached_answers(conn: Conn | asyncpg.Pool, niks: Sequence[str]) -> list[asyncpg.Record]:
     """Unexpired cached answers of the HTTP registry for ``niks``."""
     return await conn.fetch(
         "SELECT nik, state, record FROM registry_cache WHERE nik = ANY($1::text[]) AND expires_at > now()",
@@ -301,9 +302,7 @@ async def cached_answers(conn: asyncpg.Connection | asyncpg.Pool, niks: Sequence
     )
 
 
-async def remember_answers(
-    conn: asyncpg.Connection | asyncpg.Pool, rows: Sequence[tuple[str, str, Any]], ttl_s: float
-) -> None:
+async def remember_answers(conn: Conn | asyncpg.Pool, rows: Sequence[tuple[str, str, Any]], ttl_s: float) -> None:
     """(nik, state, record JSON or None) answers, kept for ``ttl_s`` seconds."""
     await conn.executemany(
         """
@@ -319,7 +318,7 @@ async def remember_answers(
 # ---------------------------------------------------------------------------------------- registry life events
 
 
-async def changed_verified_people(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+async def changed_verified_people(conn: Conn) -> list[asyncpg.Record]:
     """Verified people whose staged registry row differs from the live one in status or residence (or who have
     no live row), with both rows: the candidates for life events. Call before the swap, in its transaction."""
     return await conn.fetch(
@@ -343,25 +342,25 @@ async def changed_verified_people(conn: asyncpg.Connection) -> list[asyncpg.Reco
 # ------------------------------------------------------------------------------------- wage-earner roster
 
 
-async def create_roster_staging(conn: asyncpg.Connection) -> None:
+async def create_roster_staging(conn: Conn) -> None:
     await conn.execute("DROP TABLE IF EXISTS roster_staging; CREATE TEMPORARY TABLE roster_staging (nik text)")
 
 
-async def copy_roster(conn: asyncpg.Connection, path: str | PathLike[str]) -> int:
+async def copy_roster(conn: Conn, path: str | PathLike[str]) -> int:
     result = await conn.copy_to_table(
-        "roster_staging", source=path, columns=["nik"], format="csv", header=True, encoding="utf-8"
+        "roster_staging", source=Path(path), columns=["nik"], format="csv", header=True, encoding="utf-8"
     )
     return int(result.split()[-1])
 
 
-async def roster_problems(conn: asyncpg.Connection) -> int:
+async def roster_problems(conn: Conn) -> int:
     """Staged rows whose NIK is not 16 digits."""
     return int(
         await conn.fetchval(r"SELECT count(*) FROM roster_staging WHERE nik IS NULL OR btrim(nik) !~ '^[0-9]{16}$'")
     )
 
 
-async def replace_roster(conn: asyncpg.Connection, source_name: str, sha256: str) -> tuple[int, int]:
+async def replace_roster(conn: Conn, source_name: str, sha256: str) -> tuple[int, int]:
     """Swap the roster for the staged NIKs (duplicates collapse); returns (snapshot id, distinct NIKs)."""
     snapshot_id: int = await conn.fetchval(
         "INSERT INTO wage_earner_snapshots (source_name, row_count, sha256) VALUES ($1, 0, $2) RETURNING id",

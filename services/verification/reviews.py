@@ -19,6 +19,7 @@ from services.verification.handlers import PRODUCER
 from services.verification.registry import from_json
 from shared import outbox, reasons
 from shared.contracts import NominationSubmitted, Reason, decode, new_envelope
+from shared.db import Conn
 from shared.errors import PayungError
 
 Verdict = Literal["approve", "reject"]
@@ -65,7 +66,7 @@ def mask_nik(nik: str | None) -> str | None:
 
 
 async def decide(
-    conn: asyncpg.Connection,
+    conn: Conn,
     review_id: int,
     verdict: Verdict,
     reason_code: str | None,
@@ -122,7 +123,7 @@ async def decide(
     return ReviewDecided(review_id, status, envelope.event_id, envelope.event_type, audit["decided_at"])
 
 
-async def inspect(conn: asyncpg.Connection | asyncpg.Pool, review_id: int) -> dict[str, Any]:
+async def inspect(conn: Conn | asyncpg.Pool, review_id: int) -> dict[str, Any]:
     """The case with the evidence side by side: this nomination's record and each probable other record."""
     case = await reviews_repository.get_review(conn, review_id)
     if case is None:

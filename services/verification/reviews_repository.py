@@ -9,6 +9,8 @@ from typing import Any
 
 import asyncpg
 
+from shared.db import Conn
+
 
 @dataclass(frozen=True)
 class ReviewRow:
@@ -24,7 +26,7 @@ class ReviewRow:
     flags: list[dict[str, str]]
 
 
-async def insert_reviews(conn: asyncpg.Connection, rows: Sequence[ReviewRow]) -> None:
+async def insert_reviews(conn: Conn, rows: Sequence[ReviewRow]) -> None:
     await conn.executemany(
         """
         INSERT INTO reviews (nomination_id, person_key, layer, desa_code, reasons, evidence, envelope, record,
@@ -36,7 +38,7 @@ async def insert_reviews(conn: asyncpg.Connection, rows: Sequence[ReviewRow]) ->
 
 
 async def list_reviews(
-    conn: asyncpg.Connection | asyncpg.Pool,
+    conn: Conn | asyncpg.Pool,
     status: str,
     desa_code: str | None,
     after_id: int,
@@ -63,17 +65,13 @@ async def list_reviews(
     )
 
 
-async def get_review(
-    conn: asyncpg.Connection | asyncpg.Pool, review_id: int, lock: bool = False
-) -> asyncpg.Record | None:
+async def get_review(conn: Conn | asyncpg.Pool, review_id: int, lock: bool = False) -> asyncpg.Record | None:
     if lock:
         return await conn.fetchrow("SELECT * FROM reviews WHERE id = $1 FOR UPDATE", review_id)
     return await conn.fetchrow("SELECT * FROM reviews WHERE id = $1", review_id)
 
 
-async def other_records(
-    conn: asyncpg.Connection | asyncpg.Pool, nomination_ids: Sequence[uuid.UUID]
-) -> list[asyncpg.Record]:
+async def other_records(conn: Conn | asyncpg.Pool, nomination_ids: Sequence[uuid.UUID]) -> list[asyncpg.Record]:
     """The verified records a case is compared with (the evidence's other side)."""
     return await conn.fetch(
         """
@@ -84,14 +82,14 @@ async def other_records(
     )
 
 
-async def close_review(conn: asyncpg.Connection, review_id: int, status: str) -> None:
+async def close_review(conn: Conn, review_id: int, status: str) -> None:
     await conn.execute(
         "UPDATE reviews SET status = $2, decided_at = now(), version = version + 1 WHERE id = $1", review_id, status
     )
 
 
 async def audit_decision(
-    conn: asyncpg.Connection,
+    conn: Conn,
     review_id: int,
     decision: str,
     reason_code: str | None,
@@ -115,7 +113,7 @@ async def audit_decision(
     return row
 
 
-async def decisions_of(conn: asyncpg.Connection | asyncpg.Pool, review_id: int) -> list[asyncpg.Record]:
+async def decisions_of(conn: Conn | asyncpg.Pool, review_id: int) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT decision, reason_code, note, reviewer, decided_at, event_id FROM review_decisions "
         "WHERE review_id = $1 ORDER BY id",

@@ -99,7 +99,8 @@ async def load_snapshot(
             rows = await repository.copy_into_staging(conn, path)
         except (asyncpg.DataError, asyncpg.BadCopyFileFormatError) as exc:
             # The context names the line and column; the row's text after it is personal data, left out.
-            where = f" ({exc.context.split(': ', 1)[0]})" if getattr(exc, "context", None) else ""
+            context = getattr(exc, "context", None)
+            where = f" ({context.split(': ', 1)[0]})" if context else ""
             raise RegistryFileRefused(f"{path}: refused, {mask_text(exc.message)}{where}") from None
         if rows == 0:
             raise RegistryFileRefused(f"{path}: no rows: an empty registry would reject everyone")
@@ -118,14 +119,14 @@ async def load_snapshot(
     return LoadResult(snapshot_id, rows, digest, time.perf_counter() - started, len(events))
 
 
-def _record(row: Mapping[str, Any], side: str) -> RegistryRecord | None:
+def _record(row: asyncpg.Record | Mapping[str, Any], side: str) -> RegistryRecord | None:
     if row[f"{side}_nik"] is None:
         return None
     return to_record({k.removeprefix(f"{side}_"): v for k, v in row.items() if k.startswith(f"{side}_")})
 
 
 def life_events(
-    changed: Sequence[Mapping[str, Any]], snapshot_id: int, effective: date
+    changed: Sequence[asyncpg.Record | Mapping[str, Any]], snapshot_id: int, effective: date
 ) -> list[Envelope[RegistryPersonUpdated]]:
     """``RegistryPersonUpdated`` for each verified person the new snapshot shows dead, inactive or moved out.
 

@@ -20,6 +20,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from services.verification import reviews, reviews_repository
+from services.verification.settings import VerificationSettings
 from shared import audit, pages, reasons, websession
 from shared.auth import READERS, Principal, Role
 from shared.http import problem
@@ -27,7 +28,7 @@ from shared.regions import default_regions
 from shared.service import Runtime, runtime
 
 router = APIRouter(prefix="/ruang-kerja", include_in_schema=False)
-RuntimeDep = Annotated[Runtime, Depends(runtime)]
+RuntimeDep = Annotated[Runtime[VerificationSettings], Depends(runtime)]
 DECIDERS = frozenset({Role.VERIFIER, Role.PROGRAMME_ADMIN})
 Viewer = Annotated[Principal, Depends(websession.page_guard(READERS))]
 _decider_guard = websession.page_guard(DECIDERS)
@@ -74,7 +75,7 @@ async def queue(
         }
         for r in rows
     ]
-    settings: Any = rt.settings
+    settings = rt.settings
     return pages.render(
         ENV,
         request,
@@ -90,7 +91,12 @@ async def queue(
 
 
 async def _case_page(
-    request: Request, rt: Runtime, user: Principal, review_id: int, status: int = 200, **extra: Any
+    request: Request,
+    rt: Runtime[VerificationSettings],
+    user: Principal,
+    review_id: int,
+    status: int = 200,
+    **extra: Any,
 ) -> Response:
     async with rt.pool.acquire() as conn, conn.transaction():
         try:
@@ -101,7 +107,7 @@ async def _case_page(
             await audit.record(conn, user, "review.read_denied", str(review_id), {"reason": "out_of_area"})
             return problem(404, "No such review")
         await audit.record(conn, user, "review.read", str(review_id), {"via": "workspace"})
-    settings: Any = rt.settings
+    settings = rt.settings
     letter_url = f"{settings.nomination_public_url.rstrip('/')}/portal/surat/{case['nomination']['nomination_id']}"
     reject_codes = sorted(reasons.REJECT_CODES)
     return pages.render(
@@ -166,7 +172,7 @@ async def decide(review_id: int, request: Request, rt: RuntimeDep, user: Decider
             await reviews.decide(
                 conn,
                 review_id,
-                verdict,  # type: ignore[arg-type]
+                verdict,  # type: ignore[arg-type]  # one of the two verdicts: any other answered 422 above
                 reason if verdict == "reject" else None,
                 note,
                 user.name,

@@ -202,6 +202,7 @@ async def ready_app(infra: Infra, dsn: str, pool: asyncpg.Pool) -> AsyncIterator
         yield app, rt
     finally:
         await broker.stop()
+        await producer.stop()  # never started, but an unclosed producer warns when collected
 
 
 async def ready(app: Any) -> httpx.Response:
