@@ -284,3 +284,21 @@ async def test_the_background_job_runs_in_a_service(nomination_db: tuple[str, as
 
 async def _empty(conn: asyncpg.Connection) -> bool:
     return await count(conn, "inbox") == 0
+
+
+async def test_the_cli_runs_it_on_demand(nomination_db: tuple[str, asyncpg.Connection]) -> None:
+    from typer.testing import CliRunner
+
+    from deploy.cli import app
+
+    dsn, conn = nomination_db
+    await add_inbox(conn, "c", datetime.now(UTC) - timedelta(days=400), 7)
+    await add_inbox(conn, "c", datetime.now(UTC) - timedelta(days=3), 2)
+    args = ["retention", "run", "--service", "nomination", "--database-url", dsn, "--batch-rows", "3"]
+    result = await asyncio.to_thread(CliRunner().invoke, app, args)
+    assert result.exit_code == 0, result.output
+    assert "nomination: inbox: 7 deleted; outbox_parked: 0 deleted; idempotency_keys: 0 deleted" in result.output
+    assert await count(conn, "inbox") == 2
+    refused = await asyncio.to_thread(CliRunner().invoke, app, args, env={"PAYUNG_RETENTION_INBOX_DAYS": "30"})
+    assert refused.exit_code == 2 and "below 157" in refused.output
+    assert await count(conn, "inbox") == 2
