@@ -7,7 +7,8 @@ audit log, semantic-idempotency tables) have none; docs/RELIABILITY.md ("Retenti
 
 The job deletes in bounded batches (``retention_batch_rows`` rows a statement, each its own transaction, picked by
 ``ctid`` with a LIMIT), so it never holds long locks or builds one huge transaction. A session advisory lock makes
-one replica run it at a time, like the outbox relay's; a replica that does not get the lock skips the run. Metrics:
+one replica run it at a time, like the outbox relay's; a replica that does not get the lock skips the run, and
+the background loop also skips when ``retention_runs`` shows another replica ran it less than an interval ago. Metrics:
 ``payung_retention_deleted_total{table}`` and ``payung_retention_last_run_timestamp_seconds``. Logs name tables
 and counts, never rows.
 
@@ -148,9 +149,10 @@ def days_of(rule: Rule, settings: object) -> int:
 
 @dataclass
 class RunResult:
-    ran: bool  # False: another replica held the lock, nothing was done
+    ran: bool  # False: skipped (another replica is running it, or ran it recently)
     deleted: dict[str, int]
     statements: int = 0
+    skipped: str = ""  # why not, when not ran
 
 
 async def delete_older(
@@ -185,14 +187,23 @@ async def run(
     *,
     now: datetime | None = None,
     batch_rows: int | None = None,
+    min_gap_s: float | None = None,
 ) -> RunResult:
     """One retention run of ``service`` on ``conn`` (not inside a transaction). ``now`` replaces the database's
-    clock (tests simulate days); ``batch_rows`` the setting. Skipped when another session holds the lock."""
+    clock (tests simulate days); ``batch_rows`` the setting. Skipped when another session holds the lock, or when
+    ``min_gap_s`` is given and a run (of any replica) finished less than that many seconds ago."""
     if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _RETENTION_LOCK):
         log.info("retention skipped: another replica is running it", service=service)
-        return RunResult(ran=False, deleted={})
+        return RunResult(ran=False, deleted={}, skipped="another replica holds the retention lock (running now)")
     started = time.perf_counter()
     try:
+        if min_gap_s is not None:
+            ago = await conn.fetchval(
+                "SELECT extract(epoch FROM now() - finished_at)::float8 FROM retention_runs WHERE job = 'retention'"
+            )
+            if ago is not None and ago < min_gap_s:
+                metrics.RETENTION_LAST_RUN.set(time.time() - ago)  # every replica shows the database's last run
+                return RunResult(ran=False, deleted={}, skipped=f"a replica ran it {ago:.0f} s ago")
         now = now or await conn.fetchval("SELECT now()")
         rows = batch_rows or int(getattr(settings, "retention_batch_rows", 5000))
         pause = float(getattr(settings, "retention_pause_s", 0.0))
@@ -202,6 +213,13 @@ async def run(
             deleted, statements = await delete_older(conn, rule, cutoff, rows, pause)
             result.deleted[rule.table] = result.deleted.get(rule.table, 0) + deleted
             result.statements += statements
+        await conn.execute(
+            """
+            INSERT INTO retention_runs (job, finished_at, deleted) VALUES ('retention', now(), $1)
+            ON CONFLICT (job) DO UPDATE SET finished_at = excluded.finished_at, deleted = excluded.deleted
+            """,
+            result.deleted,
+        )
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", _RETENTION_LOCK)
     metrics.RETENTION_LAST_RUN.set(time.time())
@@ -216,14 +234,17 @@ async def run(
 
 
 async def run_forever(pool: asyncpg.Pool, service: str, settings: object) -> None:
-    """Run the job every ``retention_interval_s`` (daily), the first time a few minutes after start (jittered, so
-    replicas started together do not all try at once). A failure is logged and tried again at the next run."""
+    """Every replica wakes every ``retention_interval_s`` (daily; the first time a few minutes after start,
+    jittered); the one that finds no run of the last 90 % of an interval runs it, the others skip: one run a day
+    per database, whichever replica. A failure is logged and tried again at the next wake-up."""
     interval = float(getattr(settings, "retention_interval_s", 86400.0))
     await asyncio.sleep(min(interval, 300.0) * (0.5 + random.random() / 2))
     while True:
         try:
             async with pool.acquire() as conn:
-                await run(conn, service, settings)
+                result = await run(conn, service, settings, min_gap_s=0.9 * interval)
+            if not result.ran:
+                log.info("retention not run here", service=service, reason=result.skipped)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -234,5 +255,5 @@ async def run_forever(pool: asyncpg.Pool, service: str, settings: object) -> Non
 def summary(result: RunResult) -> Sequence[str]:
     """Lines for an operator: the rows deleted per table."""
     if not result.ran:
-        return ["skipped: another replica holds the retention lock (it is running now)"]
+        return [f"skipped: {result.skipped}"]
     return [f"{table}: {n} deleted" for table, n in result.deleted.items()]

@@ -210,6 +210,12 @@ async def test_the_advisory_lock_lets_one_run_at_a_time(nomination_db: tuple[str
         assert await count(conn, "inbox") == 0
         # the lock is released after a run: the next one runs
         assert (await retention.run(other, "nomination", settings, now=NOW)).ran
+        # the daily loop of another replica skips a run made less than an interval ago; the CLI (no gap) does not
+        recent = await retention.run(conn, "nomination", settings, now=NOW, min_gap_s=3600)
+        assert not recent.ran and "ago" in recent.skipped
+        assert (await retention.run(conn, "nomination", settings, now=NOW, min_gap_s=0)).ran
+        last = await conn.fetchrow("SELECT finished_at, deleted FROM retention_runs")
+        assert last["deleted"] == {"inbox": 0, "outbox_parked": 0, "idempotency_keys": 0}
     finally:
         await other.close()
 
