@@ -19,7 +19,7 @@ import httpx
 import typer
 from openpyxl.utils.exceptions import InvalidFileException
 
-from deploy import dlq, import_sheets, importer, operator, parked, stack
+from deploy import dlq, import_sheets, importer, operator, parked, retention_cli, stack
 from deploy.config import REPO_ROOT, StackConfig
 
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
@@ -222,3 +222,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(registry_app, name="registry")
     app.add_typer(dlq.app, name="dlq")
     app.add_typer(parked.outbox_app, name="outbox")
+    app.add_typer(retention_cli.app, name="retention")

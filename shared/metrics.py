@@ -65,6 +65,13 @@ RELAY_STALLED = Gauge(
     "payung_relay_stalled",
     "1 while the outbox relay has rows pending and has not advanced for longer than PAYUNG_RELAY_STALL_SECONDS",
 )
+RETENTION_DELETED = Counter(
+    "payung_retention_deleted_total", "Rows the retention job deleted (shared/retention.py), by table", ["table"]
+)
+RETENTION_LAST_RUN = Gauge(
+    "payung_retention_last_run_timestamp_seconds",
+    "Unix time the retention job last finished on this service's database (as this replica last saw it; 0 before)",
+)
 HTTP_REQUESTS = Counter("payung_http_requests_total", "HTTP requests by route template", ["method", "route", "status"])
 HTTP_SECONDS = Histogram(
     "payung_http_request_seconds",

@@ -26,7 +26,7 @@ from faststream.kafka.annotations import KafkaMessage
 from starlette.routing import Route
 from typing_extensions import TypeVar  # a TypeVar default (PEP 696) needs Python 3.13's typing
 
-from shared import auth, db, http, logs, metrics, outbox, signing
+from shared import auth, db, http, logs, metrics, outbox, retention, signing
 from shared.consumer import Consumer, Handler
 from shared.contracts import Payload
 from shared.settings import ServiceSettings
@@ -187,6 +187,8 @@ async def _running(spec: ServiceSpec[SettingsT], settings: SettingsT) -> AsyncIt
                 _subscribe(rt, spec.name, group)
             await producer.start()
             tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
+            if settings.retention_enabled:  # daily; one replica at a time (an advisory lock, shared/retention.py)
+                tasks.append(asyncio.create_task(_logged(retention.run_forever(pool, spec.name, settings))))
             tasks += [asyncio.create_task(_logged(coro)) for coro in background]
             await broker.start()
             log.info("service started", http_port=settings.http_port, consumers=[c.name for c in rt.consumers])

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from faststream.security import BaseSecurity, SASLScram512
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -68,6 +68,15 @@ class ServiceSettings(KafkaClientSettings):
     consumer_batch_timeout_ms: int = Field(default=50, ge=0)
     outbox_batch_size: int = Field(default=1000, ge=1)
     outbox_poll_interval_s: float = Field(default=1.0, gt=0, description="Fallback when no NOTIFY arrives")
+    # Retention (shared/retention.py, docs/RELIABILITY.md "Retention"): the daily job and the shared tables' days.
+    retention_enabled: bool = Field(default=True, description="Run the retention job in the background, daily")
+    retention_interval_s: float = Field(default=86400.0, gt=0, description="Between two background runs")
+    retention_batch_rows: int = Field(default=5000, ge=1, le=100_000, description="Rows per DELETE statement")
+    retention_pause_s: float = Field(default=0.0, ge=0, description="Pause between two batches of one table")
+    retention_inbox_days: int = Field(
+        default=180, description="Inbox rows older than this go; at least retention.inbox_minimum_days() (157)"
+    )
+    retention_parked_outbox_days: int = Field(default=90, ge=1, description="Parked outbox rows older than this go")
     retry_max_attempts: int = Field(default=8, ge=1, description="Transient retries before the batch is nacked")
     consumer_stall_seconds: float = Field(
         default=300.0, gt=0, description="A consumer failing on one batch this long reports not-ready (a stall)"
@@ -107,6 +116,13 @@ class ServiceSettings(KafkaClientSettings):
         default="memory://",
         description="Where the counters live: memory:// (per process) or a shared store (redis://...) of `limits`",
     )
+
+    @field_validator("retention_inbox_days")
+    @classmethod
+    def _inbox_outlives_redeliveries(cls, days: int) -> int:
+        from shared.retention import check_inbox_days  # shared.retention reads settings only as plain objects
+
+        return check_inbox_days(days)
 
     def topic(self, name: str) -> str:
         return self.topic_prefix + name

@@ -13,3 +13,6 @@ class NominationSettings(ServiceSettings):
     letter_retention_days: int = Field(
         default=365, ge=1, description="Letters of decided nominations are deleted this many days after the decision"
     )
+    retention_idempotency_keys_days: int = Field(
+        default=90, ge=1, description="Idempotency-Key answers older than this go (shared/retention.py)"
+    )

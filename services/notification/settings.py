@@ -29,6 +29,10 @@ def _channel_list(value: str | None) -> tuple[str, ...] | None:
 
 class NotificationSettings(ServiceSettings):
     http_port: int = 8004
+    # Retention (shared/retention.py): finished deliveries and their attempts, receipts, digests and their items.
+    retention_deliveries_days: int = Field(default=365, ge=30, description="Finished deliveries older than this go")
+    retention_receipts_days: int = Field(default=90, ge=1, description="Provider receipts older than this go")
+    retention_digests_days: int = Field(default=90, ge=1, description="Digests and their taken items older go")
 
     # Channels. Unset channel choices pick the best configured one (see domain.ChannelPolicy).
     beneficiary_channel: BeneficiaryChannel | None = Field(

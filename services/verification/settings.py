@@ -62,6 +62,10 @@ class VerificationSettings(ServiceSettings):
         default_factory=dict, description='Registry public keys, base64: {"<sender_id>|<key id>|ed25519": "..."}'
     )
     dci_signature_skew_s: int = Field(default=60, ge=0, description="Clock skew tolerated on signature windows")
+    # Retention (shared/retention.py). A DCI message id must outlive any signature window the registry uses.
+    retention_dci_messages_days: int = Field(default=90, ge=7, description="Accepted DCI message ids kept this long")
+    retention_dci_searches_days: int = Field(default=30, ge=1, description="DCI searches asked longer ago go")
+    retention_registry_cache_days: int = Field(default=7, ge=0, description="Cached answers go this long after expiry")
     dci_purpose_code: str = "social-protection.enrolment"
     dci_purpose_text: str = "Verifikasi peserta program BPJS Ketenagakerjaan pekerja rentan"
     dci_subscribe_deaths: bool = Field(default=True, description="Subscribe to death events at startup")

@@ -44,6 +44,7 @@ def test_the_service_is_described_for_the_shared_runtime():
         "0003.verification-ended.sql",
         "0004.verification-dci.sql",
         "0005.verification-review-version.sql",
+        "0006.verification-retention-indexes.sql",
     ]
     assert SPEC.setup is not None  # the registry adapter and the pending-retry task
     paths = {route.path for router in SPEC.routers for route in router.routes}
