@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from shared import metrics, topics
+from shared.db import Conn
 from shared.logs import get_logger
 
 log = get_logger(__name__)
@@ -156,7 +157,7 @@ class RunResult:
 
 
 async def delete_older(
-    conn: asyncpg.Connection, rule: Rule, cutoff: datetime, batch_rows: int, pause_s: float = 0.0
+    conn: Conn, rule: Rule, cutoff: datetime, batch_rows: int, pause_s: float = 0.0
 ) -> tuple[int, int]:
     """Delete the rule's rows older than ``cutoff``, ``batch_rows`` per statement (each committed on its own);
     returns (rows deleted, statements run)."""
@@ -181,7 +182,7 @@ async def delete_older(
 
 
 async def run(
-    conn: asyncpg.Connection,
+    conn: Conn,
     service: str,
     settings: object,
     *,
