@@ -13,3 +13,8 @@ class NominationSettings(ServiceSettings):
     letter_retention_days: int = Field(
         default=365, ge=1, description="Letters of decided nominations are deleted this many days after the decision"
     )
+    upload_max_bytes: int = Field(default=2 * 1024 * 1024, description="Largest spreadsheet the portal takes")
+    upload_max_rows: int = Field(default=1000, ge=1, description="Most data rows of one uploaded spreadsheet")
+    upload_retention_days: int = Field(
+        default=30, ge=1, description="An upload's sheet and rows are deleted this many days after the job finished"
+    )
