@@ -92,7 +92,7 @@ async def create(
             """INSERT INTO upload_jobs (id, uploaded_by, role, area, kind, sha256, size_bytes, content, batch, total,
                                         done, refused, finished_at)
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12,
-                       CASE WHEN $11 = $10 THEN now() END)""",
+                       CASE WHEN $11::integer = $10::integer THEN now() END)""",
             job_id,
             principal.name,
             str(principal.role),
