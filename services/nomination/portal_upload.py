@@ -19,7 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
-from services.nomination import portal_rules, sheet_files, sheet_read, sheets, uploads
+from services.nomination import handlers, portal_rules, sheet_files, sheet_read, sheets, uploads
 from services.nomination.portal import CSRF, ENV, PortalUser, RuntimeDep
 from shared import audit, pages
 from shared.auth import Principal
@@ -58,7 +58,9 @@ async def upload(request: Request, rt: RuntimeDep, user: PortalUser) -> Response
         content = await request.body()
         values = {k: request.query_params.get(k, "").strip() for k in FORM_FIELDS}
 
-    def refuse(status: int, code: str, message: str) -> Response:
+    async def refuse(status: int, code: str, message: str) -> Response:
+        # a refused upload is audited too (its code and size, never its content)
+        await handlers.record_denied(rt.pool, user, "upload.refused", {"code": code, "size_bytes": len(content)})
         page = pages.render(
             ENV, request, "portal/unggah.html.j2", status=status, who=user, values=values, error=message
         )
@@ -66,16 +68,16 @@ async def upload(request: Request, rt: RuntimeDep, user: PortalUser) -> Response
         return page
 
     if len(content) > settings.upload_max_bytes:
-        return refuse(413, "SHEET_TOO_LARGE", f"Berkas lebih dari {settings.upload_max_bytes // 1024} KiB")
+        return await refuse(413, "SHEET_TOO_LARGE", f"Berkas lebih dari {settings.upload_max_bytes // 1024} KiB")
     try:
         kind, sheet = await asyncio.to_thread(uploads.parse, content, settings.upload_max_rows)
         sheet_batch = await asyncio.to_thread(sheet_read.read_batch, content) if kind == "xlsx" else {}
     except sheet_read.SheetRefused as exc:
         status = 415 if exc.code == "SHEET_TYPE" else 413 if exc.code == "SHEET_TOO_LARGE" else 422
-        return refuse(status, exc.code, exc.message)
+        return await refuse(status, exc.code, exc.message)
     batch = _batch(user, settings.programme_regency, {**sheet_batch, **{k: v for k, v in values.items() if v}})
     if isinstance(batch, str):
-        return refuse(422, "BATCH_INVALID", batch)
+        return await refuse(422, "BATCH_INVALID", batch)
     job_id, _ = await uploads.create(rt.pool, user, content, kind, sheet, batch)
     worker = rt.resources.get("uploads")
     if isinstance(worker, uploads.UploadWorker):

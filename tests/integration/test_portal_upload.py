@@ -166,6 +166,11 @@ async def test_hostile_files_are_refused_with_reasons(client: httpx.AsyncClient,
     assert (await client.post("/portal/unggah", content=b"nik\n1\n")).status_code == 401
     assert (await client.post("/portal/unggah", content=b"nik\n1\n", headers=key("verifier"))).status_code == 403
     assert await pool.fetchval("SELECT count(*) FROM upload_jobs") == 0
+    # every refusal the route made is audited with its code (the oversized one the edge refused before the route)
+    codes = await pool.fetch("SELECT detail->>'code' AS c FROM audit_log WHERE action = 'upload.refused' ORDER BY id")
+    assert [r["c"] for r in codes] == [
+        "SHEET_TYPE", "SHEET_TYPE", "TOO_MANY_ROWS", "BATCH_INVALID", "SHEET_EMPTY", "SHEET_TYPE"
+    ]  # fmt: skip
 
 
 async def test_a_job_survives_a_restart_and_is_purged_after_retention(
