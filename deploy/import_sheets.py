@@ -10,17 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from services.nomination import sheet_files, sheet_read
-from services.nomination.sheet_files import (  # noqa: F401 - the command's and its tests' names for them
-    REPORT_HEADER,
-    STATUS_EXAMPLE,
-    STATUS_FAILED,
-    STATUS_IMPORTED,
-    STATUS_REPLAYED,
-    area_desa,
-    report_rows,
-    template_rows,
-)
-from services.nomination.sheets import BATCH_FIELDS, ImportResult, RowError, Sheet  # noqa: F401
+from services.nomination.sheets import ImportResult, RowError, Sheet
 from shared.regions import RegionIndex
 
 

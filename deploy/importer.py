@@ -17,20 +17,7 @@ import httpx
 
 from services.nomination import sheet_read, sheets
 from services.nomination.sheet_read import SheetRefused
-from services.nomination.sheets import (  # noqa: F401 - the command's and its tests' names for them
-    COLUMNS,
-    EXAMPLE_NIK,
-    TEXT_COLUMNS,
-    Batch,
-    ImportResult,
-    RowError,
-    Sheet,
-    _desa_code,
-    idempotency_key,
-    is_example,
-    service_errors,
-    to_request,
-)
+from services.nomination.sheets import ImportResult, RowError, Sheet
 
 
 def read_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
@@ -61,7 +48,7 @@ async def submit_all(
     gate = asyncio.Semaphore(concurrency)
 
     async def one(number: int, request: dict[str, Any]) -> None:
-        key = idempotency_key(request)
+        key = sheets.idempotency_key(request)
         response: httpx.Response | None = None
         for attempt in range(attempts):
             try:
