@@ -27,7 +27,7 @@ import asyncpg
 import orjson
 from pydantic import ValidationError
 
-from services.nomination import sheet_files, sheet_read, sheets
+from services.nomination import api, sheet_files, sheet_read, sheets
 from shared import audit
 from shared.auth import Principal, Role, in_area, system
 from shared.http import field_errors
@@ -216,8 +216,6 @@ class UploadWorker:
         return len(leased)
 
     async def _send(self, row: asyncpg.Record) -> None:
-        from services.nomination import api  # api imports this module's callers; imported when first used
-
         who = row["who"]
         principal = Principal(name=who["name"], role=Role(who["role"]), area=who["area"])
         request = row["request"]

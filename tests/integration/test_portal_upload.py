@@ -149,6 +149,12 @@ async def test_upload_sends_rows_through_the_api_and_reports_each(
 
 
 async def test_hostile_files_are_refused_with_reasons(client: httpx.AsyncClient, pool: asyncpg.Pool) -> None:
+    template = await client.get("/portal/unggah/templat.xlsx", headers=key("desa"))
+    assert template.status_code == 200  # the template, its desa list the account's area only
+    lists = load_workbook(io.BytesIO(template.content))["daftar"]
+    assert [v for (v,) in lists.iter_rows(min_row=2, min_col=2, max_col=2, values_only=True) if v] == [
+        "64.08.01.2001 Senyiur"
+    ]
     png = await upload(client, b"\x89PNG\r\n\x1a\n" + b"\x00" * 100)
     assert png.status_code == 415 and png.headers["x-payung-code"] == "SHEET_TYPE"
     fake = await upload(client, b"PK\x03\x04<script>alert(1)</script>")
