@@ -21,6 +21,7 @@ from openpyxl.utils.exceptions import InvalidFileException
 
 from deploy import dlq, import_sheets, importer, operator, parked, retention_cli, stack
 from deploy.config import REPO_ROOT, StackConfig
+from services.nomination import sheets
 
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 
@@ -105,13 +106,13 @@ def import_file(
         sheet = importer.read_sheet(file)
     except (ValueError, KeyError, OSError, zipfile.BadZipFile, InvalidFileException) as exc:
         raise typer.BadParameter(str(exc), param_hint="FILE") from exc
-    batch = importer.Batch(nominator, letter)
+    batch = sheets.Batch(nominator, letter)
     requests, problems, examples = [], [], 0
     for number, row in sheet.rows:
-        if importer.is_example(row):
+        if sheets.is_example(row):
             examples += 1
             continue
-        request, row_errors = importer.to_request(number, row, batch, sheet.numeric.get(number, frozenset()))
+        request, row_errors = sheets.to_request(number, row, batch, sheet.numeric.get(number, frozenset()))
         problems += row_errors
         if request is not None:
             requests.append((number, request))
@@ -140,7 +141,7 @@ def import_file(
         raise typer.Exit(1)
 
 
-async def _send(base: str, requests: list[tuple[int, dict[str, Any]]], concurrency: int) -> importer.ImportResult:
+async def _send(base: str, requests: list[tuple[int, dict[str, Any]]], concurrency: int) -> sheets.ImportResult:
     async with httpx.AsyncClient(base_url=base, headers=operator.auth_headers(), timeout=TIMEOUT) as client:
         with typer.progressbar(length=len(requests), label="mengimpor / importing") as bar:
             return await importer.submit_all(client, requests, lambda: bar.update(1), concurrency)

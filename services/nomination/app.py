@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.nomination import api, handlers, portal
+from services.nomination import api, handlers, portal, portal_upload, uploads
 from services.nomination.settings import NominationSettings
 from shared.asyncapi import SHARED_GROUPS
 from shared.auth import EVERYONE, Role
@@ -56,6 +58,15 @@ ROUTE_ROLES = {
     "GET /v1/nominations/{nomination_id}/letter": EVERYONE,
 }
 
+
+@contextlib.asynccontextmanager
+async def _setup(rt: Runtime[NominationSettings]) -> AsyncIterator[Sequence[Awaitable[None]]]:
+    # the portal's spreadsheet uploads: pending rows (also those of a job a restart interrupted) are sent here
+    worker = uploads.UploadWorker(rt)
+    rt.resources["uploads"] = worker
+    yield [worker.run()]
+
+
 SPEC = ServiceSpec(
     name="nomination",
     title="Payung nomination service",
@@ -63,13 +74,16 @@ SPEC = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     subscriptions=_subscriptions,
     routers=[api.router],
-    public_routers=[portal.router],
+    public_routers=[portal.router, portal_upload.router],
+    setup=_setup,
     route_roles=ROUTE_ROLES,
     body_limits=lambda s: {
         "POST /v1/nominations": s.max_body_bytes,
         "POST /v1/nominations:batch": s.max_batch_body_bytes,
         "PUT /v1/nominations/{nomination_id}/letter": s.letter_max_bytes,
         "PUT /portal/api/nominations/{nomination_id}/letter": s.letter_max_bytes,
+        # the sheet plus the multipart framing and the form's few fields
+        "POST /portal/unggah": s.upload_max_bytes + 16 * 1024,
     },
 )
 

@@ -5,7 +5,8 @@ database today; an S3-compatible store can implement the same three methods). Th
 magic bytes, never by the file name or the declared Content-Type; the size by ``letter_max_bytes``. Access follows
 the nomination's area (``Principal.covers``) and every read, refused read and upload is audited (shared/audit.py) in
 the transaction that does it. Retention: ``purge`` deletes letters of nominations decided more than
-``letter_retention_days`` ago (docs/portal.md); run it daily: ``python -m services.nomination.letters purge``.
+``letter_retention_days`` ago (docs/portal.md); run it daily: ``python -m services.nomination.letters purge``
+(which also purges the portal's spreadsheet uploads, ``uploads.purge``).
 """
 
 from __future__ import annotations
@@ -199,13 +200,18 @@ async def purge(pool: asyncpg.Pool, retention_days: int, store: LetterStore = ST
 
 
 async def _purge_main() -> int:
+    from services.nomination import uploads
     from services.nomination.settings import NominationSettings
     from shared import db
 
     settings = NominationSettings()
     pool = await db.create_pool(settings.database_url, 1, 1)
     try:
-        return await purge(pool, settings.letter_retention_days)
+        count = await purge(pool, settings.letter_retention_days)
+        async with pool.acquire() as conn, conn.transaction():  # the portal's uploads: the same daily purge
+            uploads_purged = await uploads.purge(conn, settings.upload_retention_days)
+        print(f"uploads purged: {uploads_purged}")
+        return count
     finally:
         await pool.close()
 

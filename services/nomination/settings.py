@@ -16,3 +16,8 @@ class NominationSettings(ServiceSettings):
     retention_idempotency_keys_days: int = Field(
         default=90, ge=1, description="Idempotency-Key answers older than this go (shared/retention.py)"
     )
+    upload_max_bytes: int = Field(default=2 * 1024 * 1024, description="Largest spreadsheet the portal takes")
+    upload_max_rows: int = Field(default=1000, ge=1, description="Most data rows of one uploaded spreadsheet")
+    upload_retention_days: int = Field(
+        default=30, ge=1, description="An upload's sheet and rows are deleted this many days after the job finished"
+    )

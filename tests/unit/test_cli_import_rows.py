@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from deploy import import_sheets, importer, operator
+from services.nomination import sheet_files, sheets
 
-BATCH = importer.Batch(
+BATCH = sheets.Batch(
     {"type": "desa", "name": "Kepala Desa", "region_code": "64.08.01.2001"},
     {"number": "470/12/2026", "date": "2026-02-01", "issuer": "Kepala Desa"},
 )
@@ -28,7 +29,7 @@ ROW = {
 
 
 def test_a_row_becomes_the_nomination_request() -> None:
-    request, errors = importer.to_request(2, ROW, BATCH)
+    request, errors = sheets.to_request(2, ROW, BATCH)
     assert errors == []
     assert request == {
         "nik": "6408014501900001",
@@ -58,18 +59,18 @@ def test_a_row_becomes_the_nomination_request() -> None:
     ],
 )
 def test_bad_values_name_the_column_in_both_languages(column: str, value: str, expected: str) -> None:
-    request, errors = importer.to_request(7, {**ROW, column: value}, BATCH)
+    request, errors = sheets.to_request(7, {**ROW, column: value}, BATCH)
     assert request is None
     assert [(e.row, e.column) for e in errors] == [(7, column)]
     assert errors[0].reason_id.startswith(expected) and errors[0].reason_en
 
 
 def test_the_key_follows_the_content() -> None:
-    a, _ = importer.to_request(2, ROW, BATCH)
-    b, _ = importer.to_request(9, dict(ROW), BATCH)  # the same row elsewhere in the file: the same request
-    c, _ = importer.to_request(2, {**ROW, "rt": "4"}, BATCH)
+    a, _ = sheets.to_request(2, ROW, BATCH)
+    b, _ = sheets.to_request(9, dict(ROW), BATCH)  # the same row elsewhere in the file: the same request
+    c, _ = sheets.to_request(2, {**ROW, "rt": "4"}, BATCH)
     assert a is not None and b is not None and c is not None
-    assert importer.idempotency_key(a) == importer.idempotency_key(b) != importer.idempotency_key(c)
+    assert sheets.idempotency_key(a) == sheets.idempotency_key(b) != sheets.idempotency_key(c)
 
 
 def test_service_field_errors_map_to_columns() -> None:
@@ -80,7 +81,7 @@ def test_service_field_errors_map_to_columns() -> None:
             {"field": "supporting_letter", "message": "date is in the future"},
         ]
     }
-    errors = importer.service_errors(4, body)
+    errors = sheets.service_errors(4, body)
     assert [(e.column, e.reason_en) for e in errors] == [
         ("no_hp", "not a valid Indonesian phone number"),
         ("rt", "string should match pattern"),
@@ -92,11 +93,11 @@ def test_service_field_errors_map_to_columns() -> None:
 def test_template_round_trips_through_csv_and_xlsx(tmp_path: Path) -> None:
     csv_path, xlsx_path = import_sheets.write_template(tmp_path)
     from_csv, from_xlsx = importer.read_rows(csv_path), importer.read_rows(xlsx_path)
-    example = dict(zip(importer.COLUMNS, import_sheets.template_rows()[1], strict=True))
+    example = dict(zip(sheets.COLUMNS, sheet_files.template_rows()[1], strict=True))
     assert from_csv == from_xlsx == [(2, example)]
-    request, errors = importer.to_request(2, from_csv[0][1], BATCH)
+    request, errors = sheets.to_request(2, from_csv[0][1], BATCH)
     assert errors == [] and request is not None  # a valid row, to show the form
-    assert importer.is_example(example)  # and never imported (issue 16)
+    assert sheets.is_example(example)  # and never imported (issue 16)
     # the committed templates are what the code writes
     committed = Path(__file__).parents[2] / "docs" / "templates"
     assert importer.read_rows(committed / "nominasi-template.csv") == from_csv
@@ -121,12 +122,12 @@ def test_semicolon_csv_and_xlsx_numbers(tmp_path: Path) -> None:
 def test_csv_report_keeps_the_row_to_fix_with_the_input_delimiter(tmp_path: Path) -> None:
     rows = [(2, ROW), (3, {**ROW, "nik": "1"})]
     errors = [
-        importer.RowError(3, "nik", "NIK harus 16 angka", "NIK must be 16 digits"),
-        importer.RowError(3, "no_hp", "Nomor HP tidak sah", "not a phone number"),
+        sheets.RowError(3, "nik", "NIK harus 16 angka", "NIK must be 16 digits"),
+        sheets.RowError(3, "no_hp", "Nomor HP tidak sah", "not a phone number"),
     ]
-    result = importer.ImportResult(created=1, nomination_ids={2: "0c9d-id"})
+    result = sheets.ImportResult(created=1, nomination_ids={2: "0c9d-id"})
     path = tmp_path / "errors.csv"
-    assert import_sheets.write_report(path, importer.Sheet(rows, {}, ";"), result, errors) == 1
+    assert import_sheets.write_report(path, sheets.Sheet(rows, {}, ";"), result, errors) == 1
     with path.open(encoding="utf-8-sig") as handle:
         first, second = list(csv.DictReader(handle, delimiter=";"))
     assert (first["baris"], first["status"], first["id_nominasi"]) == ("2", "diimpor", "0c9d-id")  # id written back

@@ -13,12 +13,13 @@ import httpx
 from openpyxl import Workbook, load_workbook
 
 from deploy import import_sheets, importer
+from services.nomination import sheet_files, sheets
 
-BATCH = importer.Batch(
+BATCH = sheets.Batch(
     {"type": "desa", "name": "Kepala Desa", "region_code": "64.08.01.2001"},
     {"number": "470/12/2026", "date": "2026-02-01", "issuer": "Kepala Desa"},
 )
-HEADER = list(importer.COLUMNS)
+HEADER = list(sheets.COLUMNS)
 GOOD = ["6408014501900001", "Siti Aminah", "1990-01-05", "P", "081234567890", "64.08.01.2001", "3", "1", "", "nelayan"]
 
 
@@ -37,12 +38,12 @@ def test_a_nik_from_a_number_cell_ending_in_0_is_flagged_as_cut_by_excel(tmp_pat
     sheet = importer.read_sheet(path)
     (n1, row1), (n2, row2) = sheet.rows
     assert row1["nik"] == "6408014501900010" and "nik" in sheet.numeric[n1]
-    request, errors = importer.to_request(n1, row1, BATCH, sheet.numeric[n1])
+    request, errors = sheets.to_request(n1, row1, BATCH, sheet.numeric[n1])
     assert request is None and errors[0].column == "nik"
     assert errors[0].reason_id.startswith(
         "NIK kemungkinan terpotong oleh Excel"
     )  # before: passed, then REGISTRY_NOT_FOUND
-    request, errors = importer.to_request(n2, row2, BATCH, sheet.numeric[n2])
+    request, errors = sheets.to_request(n2, row2, BATCH, sheet.numeric[n2])
     assert errors == [] and request is not None  # a number cell that was not cut (not ending in 0) is kept
 
 
@@ -51,7 +52,7 @@ def test_the_same_nik_from_a_text_cell_is_not_flagged(tmp_path: Path) -> None:
     sheet = importer.read_sheet(path)
     number, row = sheet.rows[0]
     assert "nik" not in sheet.numeric.get(number, frozenset())
-    assert importer.to_request(number, row, BATCH, sheet.numeric.get(number, frozenset()))[1] == []
+    assert sheets.to_request(number, row, BATCH, sheet.numeric.get(number, frozenset()))[1] == []
 
 
 def test_headers_are_matched_after_collapsing_inner_whitespace(tmp_path: Path) -> None:
@@ -59,7 +60,7 @@ def test_headers_are_matched_after_collapsing_inner_whitespace(tmp_path: Path) -
     path = xlsx(tmp_path / "desa.xlsx", header, GOOD)
     ((_, row),) = importer.read_rows(path)
     assert set(row) == set(HEADER)  # before: "nama__lengkap" and "tanggal\nlahir" were not the columns
-    assert importer.to_request(2, row, BATCH)[1] == []
+    assert sheets.to_request(2, row, BATCH)[1] == []
 
 
 def test_an_xlsx_date_cell_and_an_excel_serial_number_are_dates(tmp_path: Path) -> None:
@@ -67,16 +68,16 @@ def test_an_xlsx_date_cell_and_an_excel_serial_number_are_dates(tmp_path: Path) 
                 [GOOD[0], GOOD[1], 32878, *GOOD[3:]])  # fmt: skip
     sheet = importer.read_sheet(path)
     for number, row in sheet.rows:
-        request, errors = importer.to_request(number, row, BATCH, sheet.numeric.get(number, frozenset()))
+        request, errors = sheets.to_request(number, row, BATCH, sheet.numeric.get(number, frozenset()))
         assert errors == [] and request is not None and request["birth_date"] == "1990-01-05"
 
 
 def test_the_xlsx_report_highlights_faulty_cells_and_writes_ids_back(tmp_path: Path) -> None:
     source = xlsx(tmp_path / "desa.xlsx", HEADER, GOOD, ["12345", *GOOD[1:5], "64.08.01.9999", *GOOD[6:]],
-                  [import_sheets.template_rows()[1][0], *GOOD[1:]])  # fmt: skip
+                  [sheet_files.template_rows()[1][0], *GOOD[1:]])  # fmt: skip
     sheet = importer.read_sheet(source)
-    errors = [e for number, row in sheet.rows[1:2] for e in importer.to_request(number, row, BATCH)[1]]
-    result = importer.ImportResult(created=1, nomination_ids={2: "7f1c-id"})
+    errors = [e for number, row in sheet.rows[1:2] for e in sheets.to_request(number, row, BATCH)[1]]
+    result = sheets.ImportResult(created=1, nomination_ids={2: "7f1c-id"})
     path = import_sheets.report_path(source)
     assert path.name == "desa-laporan.xlsx"
     assert import_sheets.write_report(path, sheet, result, errors) == 1
@@ -115,10 +116,10 @@ def test_the_template_formats_text_offers_lists_and_marks_its_example(tmp_path: 
     assert lists[letter["kode_desa"]].startswith("daftar!$B$2")
     desa = [c.value for (c,) in book["daftar"]["B2:B400"] if c.value]
     assert desa and all(d.startswith("64.08.01.") for d in desa)  # the desa of the area only
-    assert importer._desa_code(desa[0]) == desa[0].split()[0]  # a list entry "64.08.01.2001 Senyiur" is its code
+    assert sheets._desa_code(desa[0]) == desa[0].split()[0]  # a list entry "64.08.01.2001 Senyiur" is its code
     pengusul = book["pengusul"]
     assert "daftar!$C$2:$C$4" in [dv.formula1 for dv in pengusul.data_validations.dataValidation]
-    assert importer.is_example(dict(zip(header, [c.value for c in ws[2]], strict=True)))
+    assert sheets.is_example(dict(zip(header, [c.value for c in ws[2]], strict=True)))
 
 
 def test_the_pengusul_sheet_gives_the_nominator_and_the_letter(tmp_path: Path) -> None:
@@ -146,13 +147,13 @@ def test_an_out_of_area_row_does_not_stop_the_import() -> None:
         return httpx.Response(202, json={"nomination_id": f"id-{len(body)}"})
 
     def row(desa: str) -> dict[str, Any]:
-        request, _ = importer.to_request(2, dict(zip(HEADER, [*GOOD[:5], desa, *GOOD[6:]], strict=True)), BATCH)
+        request, _ = sheets.to_request(2, dict(zip(HEADER, [*GOOD[:5], desa, *GOOD[6:]], strict=True)), BATCH)
         assert request is not None
         return request
 
     requests = [(2, row("64.08.01.2001")), (3, row("64.08.02.2001")), (4, row("64.08.01.2002"))]
 
-    async def run() -> importer.ImportResult:
+    async def run() -> sheets.ImportResult:
         async with httpx.AsyncClient(transport=httpx.MockTransport(answer), base_url="http://n") as client:
             return await importer.submit_all(client, requests, concurrency=1)
 
@@ -169,10 +170,10 @@ def test_a_refused_account_stops_sending_but_keeps_every_row_in_the_report() -> 
         calls.append(request)
         return httpx.Response(401, json={"code": "UNAUTHENTICATED", "message": "no key"})
 
-    request, _ = importer.to_request(2, dict(zip(HEADER, GOOD, strict=True)), BATCH)
+    request, _ = sheets.to_request(2, dict(zip(HEADER, GOOD, strict=True)), BATCH)
     assert request is not None
 
-    async def run() -> importer.ImportResult:
+    async def run() -> sheets.ImportResult:
         async with httpx.AsyncClient(transport=httpx.MockTransport(answer), base_url="http://n") as client:
             return await importer.submit_all(client, [(n, request) for n in range(2, 6)], concurrency=1)
 
@@ -185,12 +186,12 @@ def test_a_cut_nik_stays_flagged_when_the_report_is_imported_unchanged(tmp_path:
     source = xlsx(tmp_path / "desa.xlsx", HEADER, [6408014501900010, *GOOD[1:]])
     sheet = importer.read_sheet(source)
     ((number, row),) = sheet.rows
-    _, errors = importer.to_request(number, row, BATCH, sheet.numeric[number])
+    _, errors = sheets.to_request(number, row, BATCH, sheet.numeric[number])
     path = import_sheets.report_path(source)
-    import_sheets.write_report(path, sheet, importer.ImportResult(), errors)
+    import_sheets.write_report(path, sheet, sheets.ImportResult(), errors)
     again = importer.read_sheet(path)
     ((number, row),) = again.rows
-    _, errors = importer.to_request(number, row, BATCH, again.numeric.get(number, frozenset()))
+    _, errors = sheets.to_request(number, row, BATCH, again.numeric.get(number, frozenset()))
     assert [e.column for e in errors] == ["nik"] and errors[0].reason_id.startswith("NIK kemungkinan terpotong")
 
 

@@ -9,8 +9,8 @@ from datetime import date
 
 import pytest
 
-from deploy import importer
 from services.nomination import domain as nomination
+from services.nomination import sheets
 from services.verification import domain as verification
 from shared.regions import NATIONAL_FILE, default_regions, national_regions, nik_place
 
@@ -23,7 +23,7 @@ REGENCIES = [r["kode"] for r in _ROWS if r["tingkat"] == "kabupaten_kota"]
 # Merauke 91.01, Jayawijaya 91.02, Nabire 91.04, Mimika 91.09 and Papua Barat's Sorong 92.01, Kota Sorong 92.71.
 MOVED = ["64.04", "64.05", "64.06", "64.10", "64.73", "91.01", "91.02", "91.04", "91.09", "92.01", "92.71"]
 BORN = date(1990, 1, 5)
-BATCH = importer.Batch({"type": "disnaker", "name": "Disnaker", "region_code": "64.08"}, None)
+BATCH = sheets.Batch({"type": "disnaker", "name": "Disnaker", "region_code": "64.08"}, None)
 
 
 def nik_of(regency: str) -> str:
@@ -58,7 +58,7 @@ def test_a_nik_of_every_regency_passes_every_check(regency: str) -> None:
     outcome = verification.nik_structure(nik, BORN, "F", default_regions())
     assert outcome.status in ("passed", "flagged"), outcome
     assert "NIK_REGENCY_UNKNOWN" not in [f.code for f in outcome.findings]
-    request, errors = importer.to_request(2, row(nik), BATCH)
+    request, errors = sheets.to_request(2, row(nik), BATCH)
     assert errors == [] and request is not None
 
 
@@ -76,7 +76,7 @@ def test_a_moved_regency_code_is_accepted_and_flagged_for_review(regency: str) -
     outcome = verification.nik_structure(nik, BORN, "F", default_regions())
     assert outcome.status == "flagged" and [f.code for f in outcome.findings] == ["NIK_REGENCY_UNKNOWN"]
     assert nik not in outcome.findings[0].detail
-    request, errors = importer.to_request(2, row(nik), BATCH)
+    request, errors = sheets.to_request(2, row(nik), BATCH)
     assert errors == [] and request is not None
 
 
@@ -88,7 +88,7 @@ def test_a_nik_of_an_unknown_province_is_invalid_everywhere(province: str) -> No
         nomination.validate_nik(nik, default_regions())
     outcome = verification.nik_structure(nik, BORN, "F", default_regions())
     assert outcome.status == "failed" and [f.code for f in outcome.findings] == ["NIK_INVALID"]
-    request, errors = importer.to_request(2, row(nik), BATCH)
+    request, errors = sheets.to_request(2, row(nik), BATCH)
     assert request is None and [e.column for e in errors] == ["nik"]
 
 
@@ -96,7 +96,7 @@ def test_an_impossible_encoded_date_is_invalid_at_intake_and_import() -> None:
     nik = "6408013102900001"  # 31 February
     with pytest.raises(nomination.InvalidField):
         nomination.validate_nik(nik, default_regions())
-    _, errors = importer.to_request(2, row(nik), BATCH)
+    _, errors = sheets.to_request(2, row(nik), BATCH)
     assert errors and errors[0].reason_id.startswith("Tanggal lahir pada NIK")
 
 
