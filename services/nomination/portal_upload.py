@@ -50,10 +50,11 @@ async def upload(request: Request, rt: RuntimeDep, user: PortalUser) -> Response
     settings: Any = rt.settings
     values: dict[str, str] = {}
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        form = await request.form(max_files=1, max_fields=20)
-        sent = form.get("berkas")
-        content = await sent.read() if isinstance(sent, UploadFile) else b""
-        values = {k: str(form.get(k) or "").strip() for k in FORM_FIELDS}
+        # the context closes the spooled temporary file of the upload (left open, it leaks until collected)
+        async with request.form(max_files=1, max_fields=20) as form:
+            sent = form.get("berkas")
+            content = await sent.read() if isinstance(sent, UploadFile) else b""
+            values = {k: str(form.get(k) or "").strip() for k in FORM_FIELDS}
     else:
         content = await request.body()
         values = {k: request.query_params.get(k, "").strip() for k in FORM_FIELDS}
