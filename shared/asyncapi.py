@@ -41,6 +41,7 @@ CONSUMERS: dict[str, tuple[str, ...]] = {
         topics.ENROLMENT_WAITLISTED,
         topics.NOTIFICATION_SENT,
         topics.NOTIFICATION_FAILED,
+        topics.ENROLMENT_REFUSED,
     ),
     # The read model behind the dashboard (dead letters are counted from Kafka offsets, not consumed).
     "reporting": (
@@ -51,6 +52,7 @@ CONSUMERS: dict[str, tuple[str, ...]] = {
         topics.ENROLMENT_CONFIRMED,
         topics.ENROLMENT_WAITLISTED,
         topics.ENROLMENT_ENDED,
+        topics.ENROLMENT_REFUSED,
         topics.NOTIFICATION_SENT,
         topics.NOTIFICATION_FAILED,
     ),

@@ -15,6 +15,7 @@ from shared.auth import EVERYONE, Role
 from shared.contracts import (
     EnrolmentConfirmed,
     EnrolmentEnded,
+    EnrolmentRefused,
     EnrolmentWaitlisted,
     IdentityRejected,
     IdentityReviewRequested,
@@ -34,6 +35,7 @@ PROGRESS_EVENTS = (
     NotificationSent,
     NotificationFailed,
     EnrolmentEnded,
+    EnrolmentRefused,
 )
 
 

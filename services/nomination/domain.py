@@ -18,6 +18,7 @@ from stdnum.id import nik as stdnum_nik
 from shared.contracts import (
     EnrolmentConfirmed,
     EnrolmentEnded,
+    EnrolmentRefused,
     EnrolmentWaitlisted,
     IdentityRejected,
     IdentityReviewRequested,
@@ -55,11 +56,14 @@ PURPOSES_OF_OUTCOME: dict[str, frozenset[str]] = {
     "enrolled": frozenset({"enrolment_confirmed", "enrolment_promoted"}),
     "waitlisted": frozenset({"enrolment_waitlisted"}),
     "rejected": frozenset({"identity_rejected"}),
+    # BPJS refused the registration: the nominator is told why (the person was never told they were covered)
+    "refused": frozenset({"enrolment_refused"}),
 }
 # Outcomes that exclude each other: a nomination verification rejected never gets a seat or a waitlist place
 # (nor loses one), and a nomination with a seat or a place was never rejected. Ordering does not matter: whichever
-# arrives second contradicts the first.
-_EXCLUSIVE = {"rejected": {"enrolled", "waitlisted", "ended"}}
+# arrives second contradicts the first. A registration BPJS refused never had cover, so it was never enrolled nor
+# ended (a seat is confirmed only with BPJS's number); a waitlisted person promoted and then refused is "refused".
+_EXCLUSIVE = {"rejected": {"enrolled", "waitlisted", "ended", "refused"}, "refused": {"enrolled", "ended"}}
 
 
 class ImpossibleTransition(ValueError):
@@ -148,7 +152,7 @@ class Progress:
 
     verified: bool = False
     in_review: bool = False
-    outcome: str | None = None  # rejected / waitlisted / enrolled / ended
+    outcome: str | None = None  # rejected / waitlisted / enrolled / ended / refused
     reasons: tuple[dict[str, Any], ...] = ()
     membership_number: str | None = None
     funding_source: str | None = None
@@ -184,6 +188,9 @@ def apply(progress: Progress, payload: Payload) -> Progress:
             return replace(progress, outcome="rejected", reasons=tuple(r.model_dump() for r in reasons))
         case EnrolmentEnded(reason=reason):
             return replace(progress, verified=True, outcome="ended", end_reason=reason)
+        case EnrolmentRefused(refusal_code=code):
+            # BPJS's code only (e.g. PU_ACTIVE); its free-text reason went to the nominator's message
+            return replace(progress, verified=True, outcome="refused", end_reason=f"bpjs_refused:{code}")
         case EnrolmentConfirmed():
             if progress.outcome == "ended":  # a redelivered confirmation never reopens ended coverage
                 return progress
@@ -210,6 +217,7 @@ OUTCOME_OF_EVENT = {
     "EnrolmentConfirmed": "enrolled",
     "EnrolmentWaitlisted": "waitlisted",
     "EnrolmentEnded": "ended",
+    "EnrolmentRefused": "refused",
 }
 
 STAGE_OF_EVENT = {
@@ -221,6 +229,7 @@ STAGE_OF_EVENT = {
     "EnrolmentWaitlisted": "waitlisted",
     "NotificationSent": "notified",
     "NotificationFailed": "notification_failed",
+    "EnrolmentRefused": "refused",
 }
 
 

@@ -51,6 +51,7 @@ STATUS_ID = {
     "enrolled": "terdaftar BPJS",
     "notified": "sudah diberi tahu",
     "ended": "kepesertaan berakhir",
+    "refused": "ditolak BPJS Ketenagakerjaan",
 }
 
 
@@ -81,7 +82,7 @@ async def list_page(request: Request, rt: RuntimeDep, user: PortalUser) -> Respo
         await audit.record(conn, user, "nomination.listed", None, {"area": user.area, "count": len(rows)})
     items = []
     for row in rows:
-        found = (row["progress"] or {}).get("reasons", []) if row["outcome"] == "rejected" else []
+        found = _fixes(row["outcome"], row["progress"] or {})
         desa = regions.get(row["desa_code"])
         items.append(
             {
@@ -89,13 +90,34 @@ async def list_page(request: Request, rt: RuntimeDep, user: PortalUser) -> Respo
                 "name": row["full_name"],
                 "desa": desa.name if desa else row["desa_code"],
                 "status": STATUS_ID.get(row["status"], row["status"]),
-                "rejected": row["outcome"] == "rejected",
-                "reasons": [{"code": r.get("code"), "fix": reasons.fix_text(str(r.get("code")))} for r in found],
+                "rejected": row["outcome"] in CORRECTABLE,
+                "reasons": found,
                 "has_letter": row["has_letter"],
                 "submitted_at": row["submitted_at"],
             }
         )
     return pages.render(ENV, request, "portal/daftar.html.j2", who=user, items=items)
+
+
+# Outcomes an official corrects and sends again in one step: verification rejected it, or BPJS refused to register.
+CORRECTABLE = frozenset({"rejected", "refused"})
+
+
+def _fixes(outcome: str | None, progress: dict[str, object]) -> list[dict[str, str]]:
+    """What the official reads under a rejected or refused nomination: each reason's code and what to fix."""
+    if outcome == "rejected":
+        found = progress.get("reasons") or []
+        codes = [str(r.get("code")) for r in found if isinstance(r, dict)] if isinstance(found, list) else []
+        return [{"code": code, "fix": reasons.fix_text(code)} for code in codes]
+    if outcome == "refused":
+        code = str(progress.get("end_reason") or "").removeprefix("bpjs_refused:") or "?"
+        fix = (
+            f"BPJS Ketenagakerjaan menolak pendaftaran orang ini (kode {code}); alasannya sudah dikirim ke pengusul. "
+            "Periksa datanya bersama Disnaker (misalnya sudah terdaftar sebagai pekerja penerima upah), "
+            "perbaiki, lalu kirim ulang."
+        )
+        return [{"code": code, "fix": fix}]
+    return []
 
 
 @router.get("/sw.js")
@@ -175,8 +197,10 @@ async def rejected_request(nomination_id: uuid.UUID, rt: RuntimeDep, user: Porta
             if row is not None:
                 await audit.record(conn, user, "nomination.read_denied", nomination_id, {"reason": "out_of_area"})
             return problem(404, "No such nomination")
-        if row["outcome"] != "rejected":
-            return problem(409, "only a rejected nomination is corrected and sent again", code="NOT_REJECTED")
+        if row["outcome"] not in CORRECTABLE:
+            return problem(
+                409, "only a rejected or refused nomination is corrected and sent again", code="NOT_REJECTED"
+            )
         await audit.record(conn, user, "nomination.request_read", nomination_id, {"purpose": "resubmission"})
     out = {k: v for k, v in row.items() if k not in ("outcome", "desa_code")}
     return Response(orjson.dumps(out), media_type="application/json", headers={"Cache-Control": "no-store"})

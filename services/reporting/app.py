@@ -16,6 +16,7 @@ from shared.asyncapi import CONSUMERS, SHARED_GROUPS
 from shared.contracts import (
     EnrolmentConfirmed,
     EnrolmentEnded,
+    EnrolmentRefused,
     EnrolmentWaitlisted,
     IdentityRejected,
     IdentityReviewRequested,
@@ -36,6 +37,7 @@ REPORTED_EVENTS = (
     EnrolmentConfirmed,
     EnrolmentWaitlisted,
     EnrolmentEnded,
+    EnrolmentRefused,
     NotificationSent,
     NotificationFailed,
 )

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from shared.contracts import (
     EnrolmentConfirmed,
     EnrolmentEnded,
+    EnrolmentRefused,
     EnrolmentWaitlisted,
     Envelope,
     IdentityRejected,
@@ -31,10 +32,10 @@ from shared.contracts import (
 )
 
 WITA = ZoneInfo("Asia/Makassar")  # Kalimantan Timur: days are counted in local time
-STATUSES = ("submitted", "in_review", "verified", "rejected", "waitlisted", "enrolled", "ended")
+STATUSES = ("submitted", "in_review", "verified", "rejected", "waitlisted", "refused", "enrolled", "ended")
 
 # Milestones: the first time wins (a redelivery or a replay never moves it).
-_EARLIEST = ("submitted_at", "verified_at", "rejected_at", "waitlisted_at", "enrolled_at")
+_EARLIEST = ("submitted_at", "verified_at", "rejected_at", "waitlisted_at", "refused_at", "enrolled_at")
 _LATEST = ("review_requested_at",)  # a second review request re-opens the review
 _COUNTERS = ("notifications_sent", "notifications_failed")
 
@@ -53,6 +54,8 @@ class NominationRow:
     rejected_at: datetime | None = None
     waitlisted_at: datetime | None = None
     enrolled_at: datetime | None = None
+    refused_at: datetime | None = None  # BPJS refused the registration (no cover; the seat went to the next)
+    refusal_code: str | None = None
     ended_on: date | None = None
     end_reason: str | None = None
     funding_source: str | None = None
@@ -73,6 +76,8 @@ class NominationRow:
             return "ended"
         if self.enrolled_at is not None:
             return "enrolled"
+        if self.refused_at is not None:  # after a waitlist place, when the promoted seat was refused
+            return "refused"
         if self.waitlisted_at is not None:
             return "waitlisted"
         if self.rejected_at is not None:
@@ -121,6 +126,8 @@ def facts_of(envelope: Envelope[Any]) -> NominationRow:
                 funding_source=p.funding_source,
                 programme_year=p.programme_year,
             )
+        case EnrolmentRefused():
+            return NominationRow(nid, p.desa_code, refused_at=at, refusal_code=p.refusal_code)
         case NotificationSent():
             return NominationRow(nid, notifications_sent=1)
         case NotificationFailed():

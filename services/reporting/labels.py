@@ -86,6 +86,7 @@ STATUS: dict[str, dict[Lang, str]] = {
     "verified": {"id": "Terverifikasi", "en": "Verified"},
     "rejected": {"id": "Ditolak", "en": "Rejected"},
     "waitlisted": {"id": "Daftar tunggu", "en": "Waitlisted"},
+    "refused": {"id": "Ditolak BPJS", "en": "Refused by BPJS"},
     "enrolled": {"id": "Terlindungi", "en": "Enrolled"},
     "ended": {"id": "Berakhir", "en": "Ended"},
 }

@@ -24,6 +24,7 @@ from shared.consumer import Consumer
 from shared.contracts import (
     EnrolmentConfirmed,
     EnrolmentEnded,
+    EnrolmentRefused,
     Envelope,
     IdentityRejected,
     IdentityVerified,
@@ -89,7 +90,7 @@ async def api(pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
 
 def progress_consumer(pool: asyncpg.Pool) -> Consumer[Any]:
     """The nomination service's own consumer of downstream events (as shared/service.py wires it)."""
-    subscribed = (IdentityVerified, IdentityRejected, EnrolmentConfirmed, EnrolmentEnded)
+    subscribed = (IdentityVerified, IdentityRejected, EnrolmentConfirmed, EnrolmentEnded, EnrolmentRefused)
     first, *more = subscribed
     return Consumer(
         name="nomination.progress",
@@ -136,6 +137,14 @@ def ended(nomination_id: uuid.UUID) -> EnrolmentEnded:
         nomination_id=nomination_id, membership_number="26000000001", funding_source="APBD-KAB", programme_year=2026,
         reason="opted_out", coverage_end=date(2026, 12, 31), full_name="Siti", phone="+6281234567890",
         desa_code=DESA, nominator=NOMINATOR,
+    )  # fmt: skip
+
+
+def refused(nomination_id: uuid.UUID) -> EnrolmentRefused:
+    return EnrolmentRefused(
+        nomination_id=nomination_id, programme_year=2026, refusal_code="PU_ACTIVE",
+        refusal_reason="Sudah terdaftar sebagai peserta Penerima Upah", full_name="Siti", desa_code=DESA,
+        nominator=NOMINATOR,
     )  # fmt: skip
 
 
@@ -200,3 +209,24 @@ async def test_events_that_contradict_the_status_change_nothing_and_are_dead_let
     assert await pool.fetchval("SELECT count(*) FROM nominations WHERE id = $1", never_issued) == 0
     stages = await pool.fetch("SELECT stage FROM nomination_history WHERE nomination_id = $1", nomination_id)
     assert [s["stage"] for s in stages] == ["rejected"]
+
+
+async def test_a_registration_bpjs_refused_is_refused_frees_the_person_and_never_becomes_enrolled(
+    api: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    nik = "6408014501900003"
+    first = await api.post("/v1/nominations", json=request(nik))
+    nomination_id = uuid.UUID(first.json()["nomination_id"])
+    consumer = progress_consumer(pool)
+    await consumer.process(
+        [record(event(verified(nomination_id, nik), nik)), record(event(refused(nomination_id), nik))]
+    )
+    assert await status(pool, nomination_id) == ("refused", "refused")
+    shown = await api.get(f"/v1/nominations/{nomination_id}")
+    assert shown.status_code == 200 and shown.json()["status"] == "refused", shown.text
+    await consumer.process([record(event(confirmed(nomination_id), nik))])  # refused -> enrolled: impossible
+    assert await status(pool, nomination_id) == ("refused", "refused")
+    assert await dead_letters(pool) == ["inconsistent"]
+    # the official corrects the case and nominates again: the refused nomination does not block it
+    again = await api.post("/v1/nominations", json=request(nik))
+    assert again.status_code == 202, again.text

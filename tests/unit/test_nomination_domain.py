@@ -287,3 +287,38 @@ def test_a_rejection_after_a_seat_is_an_impossible_transition():
 
 def test_the_same_rejection_again_is_no_contradiction():
     assert apply(apply(Progress(), rejected_event()), rejected_event()).status == "rejected"
+
+
+def refused_event(code="PU_ACTIVE"):
+    from shared.contracts import EnrolmentRefused
+
+    return EnrolmentRefused(
+        nomination_id=NID,
+        programme_year=2026,
+        refusal_code=code,
+        refusal_reason="Sudah terdaftar sebagai peserta Penerima Upah",
+        full_name="Siti",
+        desa_code="64.08.01.2001",
+        nominator=NOMINATOR,
+    )
+
+
+def test_a_bpjs_refusal_is_the_outcome_and_reads_notified_once_the_nominator_was_told():
+    progress = apply(apply(Progress(), verified()), refused_event())
+    assert (progress.status, progress.end_reason) == ("refused", "bpjs_refused:PU_ACTIVE")
+    assert apply(progress, sent("enrolment_refused")).status == "notified"
+    # a message about another outcome does not make it "notified"
+    assert apply(progress, sent("enrolment_confirmed")).status == "refused"
+
+
+def test_a_promoted_person_whose_registration_bpjs_refused_is_refused_not_waitlisted():
+    progress = apply(apply(apply(Progress(), verified()), waitlisted_event()), refused_event())
+    assert progress.status == "refused"
+
+
+@pytest.mark.parametrize("first, second", [("refused", "confirmed"), ("confirmed", "refused"), ("refused", "ended"),
+                                           ("rejected", "refused"), ("refused", "rejected")])  # fmt: skip
+def test_a_refusal_contradicts_cover_and_rejection(first, second):
+    events = {"refused": refused_event, "confirmed": confirmed, "ended": ended_event, "rejected": rejected_event}
+    with pytest.raises(domain.ImpossibleTransition):
+        apply(apply(Progress(), events[first]()), events[second]())

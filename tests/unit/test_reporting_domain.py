@@ -170,3 +170,22 @@ def test_chart_geometry() -> None:
     assert chart.lines[0][2] == "0.0,50.0 100.0,0.0"
     assert [r["pct"] for r in dashboard.bars([{"n": 5}, {"n": 10}, {"n": 0}], "n")] == [50.0, 100.0, 0.0]
     assert dashboard.rupiah(3_024_000_000) == "Rp3.024.000.000"
+
+
+def test_a_bpjs_refusal_after_a_waitlist_place_is_refused_in_any_order() -> None:
+    from shared.contracts import EnrolmentRefused
+
+    refused = ev.envelope(
+        EnrolmentRefused(
+            nomination_id=NID, programme_year=2026, refusal_code="PU_ACTIVE", refusal_reason="x",
+            full_name="Siti", desa_code=DESA, nominator=NOMINATOR,
+        ),
+        T0 + timedelta(days=2),
+    )  # fmt: skip
+    events = [submitted(), verified(T0 + timedelta(minutes=5)), waitlisted(T0 + timedelta(minutes=6)), refused]
+    rows = {domain.fold(order)[NID] for order in itertools.permutations(events)}
+    assert len(rows) == 1
+    (row,) = rows
+    assert (row.status, row.refusal_code, row.refused_at) == ("refused", "PU_ACTIVE", T0 + timedelta(days=2))
+    assert "refused" in domain.STATUSES
+    assert labels.status("refused", "id") == "Ditolak BPJS" and labels.status("refused", "en") == "Refused by BPJS"
