@@ -378,11 +378,18 @@ def start_service(cfg: StackConfig, name: str, extra_env: Mapping[str, str] | No
     return pid
 
 
-def start_services(cfg: StackConfig, extra_env: Mapping[str, str] | None = None) -> dict[str, int]:
+def start_services(
+    cfg: StackConfig,
+    extra_env: Mapping[str, str] | None = None,
+    service_envs: Mapping[str, Mapping[str, str]] | None = None,
+) -> dict[str, int]:
     """Migrate and start every service, each with its ``cfg.replicas`` (all spawned before waiting, so they warm
-    up in parallel; replicas 1 first, so every migration has run before a replica > 1 starts). Keyed by instance."""
+    up in parallel; replicas 1 first, so every migration has run before a replica > 1 starts). Keyed by instance.
+
+    ``service_envs`` adds a service's own variables (by service name) on top of ``extra_env`` (the e2e tests)."""
     t0 = time.monotonic()
-    pids = {instance_name(n, k): _spawn_service(cfg, n, extra_env, k) for n, k in cfg.instances()}
+    envs = {n: {**(extra_env or {}), **(service_envs or {}).get(n, {})} for n in SERVICES}
+    pids = {instance_name(n, k): _spawn_service(cfg, n, envs[n], k) for n, k in cfg.instances()}
     for instance, pid in pids.items():
         name, replica = parse_instance(instance)
         _wait_ready(cfg, name, pid, replica=replica)
