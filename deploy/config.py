@@ -94,7 +94,10 @@ class StackConfig(BaseSettings):
     @field_validator("replicas")
     @classmethod
     def _valid_replicas(cls, value: str) -> str:
-        parse_replicas(value)  # refuses a typo at start rather than running one process silently
+        try:
+            parse_replicas(value)  # refuses a typo at start rather than running one process silently
+        except StackError as exc:
+            raise ValueError(str(exc)) from None  # a settings error, like any other PAYUNG_* one
         return value
 
     @field_validator("stack_dir")

@@ -10,8 +10,9 @@ take over the dead one's partitions (a consumer-group rebalance, once the broker
 member) and the relay (PostgreSQL drops the dead session and its lock). The test prints, per service, the time from
 the SIGKILL to the survivor owning every partition of each of the service's groups, and to its relay publishing.
 
-Ports: the test instance's service ports (PAYUNG_TEST_*_PORT) + 10, so neither the other e2e tests (ephemeral
-ports) nor another instance's services collide with them.
+Ports: the test instance's service ports (PAYUNG_TEST_*_PORT) + 10 (replica 2: + 110), so neither the other e2e
+tests (ephemeral ports) nor another instance's services collide with them; if one is taken when a replica binds
+(ports inside the ephemeral range can be, by any outgoing connection), the start is tried again at + 20, then + 30.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from aiokafka.protocol.admin import DescribeGroupsRequest_v0, DescribeGroupsRequ
 from aiokafka.protocol.api import Request
 
 from deploy import stack
-from deploy.config import SERVICES, StackTestConfig
+from deploy.config import SERVICES, StackError, StackTestConfig
 from deploy.procs import port_open
 from tests.e2e.pipeline import FINAL, Pipeline, build_pipeline, wait_for
 from tests.infra import Infra, unique_prefix
@@ -66,13 +67,24 @@ async def replicated(
     # Daily digests (made after 16:00 WITA) would add messages not tied to one nomination: not this test's subject.
     built.env["notification"]["PAYUNG_DIGEST_ENABLED"] = "false"
     base = StackTestConfig()
-    ports = {f"{name}_port": base.service_port(name) + PORT_OFFSET for name in SERVICES}
     replicas = ",".join(f"{name}={REPLICAS}" for name in SERVICES)
-    built.cfg = built.cfg.model_copy(update={**ports, "replicas": replicas})
-    busy = [p for n, k in built.cfg.instances() if port_open(built.cfg.host, p := built.cfg.service_port(n, k))]
-    assert not busy, f"ports of this test already in use: {busy} (PAYUNG_TEST_*_PORT + {PORT_OFFSET}, + 100)"
     try:
-        await asyncio.to_thread(stack.start_services, built.cfg, None, built.env)
+        for attempt in range(1, 4):
+            offset = PORT_OFFSET * attempt
+            ports = {f"{name}_port": base.service_port(name) + offset for name in SERVICES}
+            built.cfg = built.cfg.model_copy(update={**ports, "replicas": replicas})
+            cfg = built.cfg
+            if any(port_open(cfg.host, cfg.service_port(n, k)) for n, k in cfg.instances()) and attempt < 3:
+                continue  # something listens there (its health check would answer for ours): the next offset
+            try:
+                await asyncio.to_thread(stack.start_services, built.cfg, None, built.env)
+                break
+            except StackError as exc:
+                # Test ports inside the kernel's ephemeral range (36xxx on a developer's machine; CI's 18xxx are
+                # not) can be taken by any outgoing connection between our check and the service's bind.
+                built.stop_all()
+                if "address already in use" not in str(exc) or attempt == 3:
+                    raise
         yield built
     finally:
         built.stop_all()
