@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 from deploy import apikeys, cli_operator, keycloak, stack
-from deploy.config import REPO_ROOT, SERVICES, StackConfig, StackError, StackTestConfig
+from deploy.config import REPO_ROOT, SERVICES, StackConfig, StackError, StackTestConfig, instance_name, parse_replicas
 from deploy.procs import tail
 
 app = typer.Typer(
@@ -71,7 +71,10 @@ def _print_addresses(cfg: StackConfig, with_services: bool) -> None:
         ("kafka", f"{cfg.kafka_bootstrap} (topic prefix {cfg.topic_prefix!r})"),
     ]
     if with_services:
-        rows += [(name, f"http://{cfg.host}:{cfg.service_port(name)}/docs") for name in SERVICES]
+        rows += [
+            (instance_name(n, k), f"http://{cfg.host}:{cfg.service_port(n, k)}/docs")
+            for n, k in sorted(cfg.instances(), key=lambda i: (SERVICES.index(i[0]), i[1]))
+        ]
         # This instance's own keys (made once, kept 0600 in the stack dir): where they are, never the keys.
         rows += apikeys.describe(cfg.stack_dir)
         keys_file = _rel(apikeys.secrets_file(cfg.stack_dir))
@@ -91,10 +94,24 @@ def up(
     no_idp: Annotated[
         bool, typer.Option("--no-idp", help="Without Keycloak (pages then take API keys only); or PAYUNG_IDP=none.")
     ] = False,
+    replicas: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--replicas",
+            metavar="SERVICE=N",
+            help="Run N processes of SERVICE (repeatable; or PAYUNG_REPLICAS=verification=2,enrolment=3). "
+            "Replica k > 1 is <service>-<k>, on the service's port + 100 * (k - 1).",
+        ),
+    ] = None,
 ) -> None:
     """Start PostgreSQL, Kafka (with the topics), Keycloak and the services; print where everything is."""
     _setup_logging()
     cfg = StackConfig(idp="none") if no_idp else StackConfig()
+    if replicas:
+        try:
+            cfg = cfg.model_copy(update={"replicas": _merged_replicas(cfg.replicas, replicas)})
+        except StackError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--replicas") from exc
     if demo:
         # Small quotas so the demo fills them and shows the waitlist; an explicit setting wins.
         from deploy.demo import DEMO_FUNDING_SOURCES
@@ -115,6 +132,12 @@ def up(
     _print_addresses(cfg, with_services=not infra_only)
     if demo:
         _demo(cfg)
+
+
+def _merged_replicas(configured: str, options: list[str]) -> str:
+    """PAYUNG_REPLICAS with ``up``'s --replicas options added (an option wins for its service); validated."""
+    counts = parse_replicas(configured) | parse_replicas(",".join(options))
+    return ",".join(f"{name}={count}" for name, count in counts.items())
 
 
 def _demo(cfg: StackConfig, nominations: int = 3000) -> None:
@@ -156,7 +179,9 @@ def status_cmd() -> None:
 
 @app.command()
 def logs(
-    component: Annotated[str, typer.Argument(help=f"postgres, kafka, {', '.join(SERVICES)}")],
+    component: Annotated[
+        str, typer.Argument(help=f"postgres, kafka, keycloak, {', '.join(SERVICES)}, or a replica: <service>-<k>")
+    ],
     lines: Annotated[int, typer.Option("-n", "--lines", help="How many lines.")] = 50,
     follow: Annotated[bool, typer.Option("-f", "--follow", help="Keep printing new lines.")] = False,
 ) -> None:

@@ -7,6 +7,7 @@ never touches the data of a running ``./payung up``.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -20,6 +21,39 @@ SERVICES = ("nomination", "verification", "enrolment", "notification", "reportin
 KAFKA_LIBS_DIR = REPO_ROOT / ".stack" / "kafka-libs"
 KAFKA_POM = REPO_ROOT / "deploy" / "kafka" / "pom.xml"
 KAFKA_LOG4J = REPO_ROOT / "deploy" / "kafka" / "log4j2.properties"
+# More consumers than a topic has partitions would sit idle (shared/topics.py: 6 partitions per event topic).
+MAX_REPLICAS = 6
+# A replica's instance name: ``verification`` is replica 1 (today's names), ``verification-2`` replica 2, ...
+_INSTANCE = re.compile(r"^(?P<service>[a-z]+)(?:-(?P<replica>[1-9][0-9]*))?$")
+
+
+def instance_name(service: str, replica: int = 1) -> str:
+    """The name of replica ``replica`` of ``service`` in pid files, logs and ``./payung status``."""
+    return service if replica == 1 else f"{service}-{replica}"
+
+
+def parse_instance(instance: str) -> tuple[str, int]:
+    """``verification-2`` -> ("verification", 2), ``verification`` -> ("verification", 1); StackError otherwise."""
+    match = _INSTANCE.match(instance)
+    if match is None or match["service"] not in SERVICES or match["replica"] == "1":
+        known = ", ".join(SERVICES)
+        raise StackError(f"unknown service {instance!r}; known: {known} (replica k>1 of one: <service>-<k>)")
+    return match["service"], int(match["replica"] or 1)
+
+
+def parse_replicas(text: str) -> dict[str, int]:
+    """``"verification=2,enrolment=3"`` -> {"verification": 2, "enrolment": 3}; StackError for anything else."""
+    counts: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        service, _, count = item.partition("=")
+        service = service.strip()
+        if service not in SERVICES or not count.strip().isdigit() or not 1 <= int(count) <= MAX_REPLICAS:
+            raise StackError(
+                f"replicas: expected <service>=<1..{MAX_REPLICAS}> with a service of {', '.join(SERVICES)}, "
+                f"got {item!r}"
+            )
+        counts[service] = int(count)
+    return counts
 
 
 class StackError(RuntimeError):
@@ -52,6 +86,19 @@ class StackConfig(BaseSettings):
     # (PAYUNG_IDP=none, or ./payung up --no-idp) on machines without the memory for it: pages then take API keys.
     idp: Literal["keycloak", "none"] = "keycloak"
     keycloak_port: int = 8080
+    # Processes per service (PAYUNG_REPLICAS="verification=2,enrolment=3"; ./payung up --replicas verification=2):
+    # replica k > 1 listens on the service's port + replica_port_step * (k - 1), e.g. 8102 for verification-2.
+    replicas: str = ""
+    replica_port_step: int = Field(default=100, ge=1)
+
+    @field_validator("replicas")
+    @classmethod
+    def _valid_replicas(cls, value: str) -> str:
+        try:
+            parse_replicas(value)  # refuses a typo at start rather than running one process silently
+        except StackError as exc:
+            raise ValueError(str(exc)) from None  # a settings error, like any other PAYUNG_* one
+        return value
 
     @field_validator("stack_dir")
     @classmethod
@@ -80,12 +127,21 @@ class StackConfig(BaseSettings):
     def kafka_bootstrap(self) -> str:
         return f"{self.host}:{self.kafka_port}"
 
-    def service_port(self, name: str) -> int:
-        """The HTTP port of service ``name``."""
+    def service_port(self, name: str, replica: int = 1) -> int:
+        """The HTTP port of replica ``replica`` of service ``name`` (replica 1: the service's own port)."""
         if name not in SERVICES:
             raise StackError(f"unknown service {name!r}; known: {', '.join(SERVICES)}")
         port: int = getattr(self, f"{name}_port")
-        return port
+        return port + self.replica_port_step * (replica - 1)
+
+    def replica_count(self, name: str) -> int:
+        """How many processes of service ``name`` this instance runs (1 unless ``replicas`` says otherwise)."""
+        return parse_replicas(self.replicas).get(name, 1)
+
+    def instances(self) -> list[tuple[str, int]]:
+        """(service, replica) of every process of the services, in start order: all replicas 1 first."""
+        most = max(self.replica_count(name) for name in SERVICES)
+        return [(n, k) for k in range(1, most + 1) for n in SERVICES if k <= self.replica_count(n)]
 
 
 class StackTestConfig(StackConfig):

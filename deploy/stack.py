@@ -2,8 +2,13 @@
 supervised background processes.
 
 Everything an instance owns lives under ``cfg.stack_dir``: ``logs/<component>.log``, ``run/<component>.pid``,
-``kafka/`` and ``postgres/``. Functions are synchronous (the CLI's needs); they may be called from inside a
-running event loop too (the async parts then run on a helper thread). Importing this module has no side effects.
+``kafka/`` and ``postgres/``. A service may run as several replicas (``cfg.replicas``): replica 1 keeps the service's
+names and port, replica k > 1 is the component ``<service>-<k>`` (``run/<service>-<k>.pid``,
+``logs/<service>-<k>.log``) on the service's port + ``cfg.replica_port_step`` * (k - 1); all replicas share the
+service's database and consumer groups (docs/DEPLOYMENT.md, "Replicas on the native stack").
+
+Functions are synchronous (the CLI's needs); they may be called from inside a running event loop too (the async
+parts then run on a helper thread). Importing this module has no side effects.
 """
 
 from __future__ import annotations
@@ -28,7 +33,15 @@ import httpx
 
 from deploy import apikeys, kafka, keycloak, postgres
 from deploy.acls import principals
-from deploy.config import REPO_ROOT, SERVICES, StackConfig, StackError, StackTestConfig
+from deploy.config import (
+    REPO_ROOT,
+    SERVICES,
+    StackConfig,
+    StackError,
+    StackTestConfig,
+    instance_name,
+    parse_instance,
+)
 from deploy.procs import is_terminating, running_pid, send_signal, spawn, tail, terminate, wait_gone
 from shared import signing
 from shared.topics import OWNERS
@@ -92,13 +105,13 @@ def database_url(cfg: StackConfig, name: str) -> str:
     return f"postgresql://{user}:{password}@{cfg.host}:{cfg.pg_port}/{name}"
 
 
-def service_env(cfg: StackConfig, name: str) -> dict[str, str]:
-    """The ``PAYUNG_*`` environment variables service ``name`` is started with."""
+def service_env(cfg: StackConfig, name: str, replica: int = 1) -> dict[str, str]:
+    """The ``PAYUNG_*`` environment variables replica ``replica`` of service ``name`` is started with."""
     env = {
         "PAYUNG_DATABASE_URL": database_url(cfg, name),
         "PAYUNG_KAFKA_BOOTSTRAP": cfg.kafka_bootstrap,
         "PAYUNG_HTTP_HOST": cfg.host,
-        "PAYUNG_HTTP_PORT": str(cfg.service_port(name)),
+        "PAYUNG_HTTP_PORT": str(cfg.service_port(name, replica)),
         "PAYUNG_TOPIC_PREFIX": cfg.topic_prefix,
     }
     if cfg.kafka_sasl:
@@ -278,13 +291,15 @@ def _log_file(cfg: StackConfig, name: str) -> Path:
     return cfg.logs_dir / f"{name}.log"
 
 
-def _service_pid(cfg: StackConfig, name: str) -> int | None:
-    return running_pid(_pid_file(cfg, name), SERVICE_MODULE.format(name=name))
+def _service_pid(cfg: StackConfig, name: str, replica: int = 1) -> int | None:
+    return running_pid(_pid_file(cfg, instance_name(name, replica)), SERVICE_MODULE.format(name=name))
 
 
-def _process_env(cfg: StackConfig, name: str, extra_env: Mapping[str, str] | None) -> dict[str, str]:
-    # Unbuffered so that the log file shows a crash's last words.
-    return {**os.environ, "PYTHONUNBUFFERED": "1", **service_env(cfg, name), **(extra_env or {})}
+def _process_env(cfg: StackConfig, name: str, replica: int, extra_env: Mapping[str, str] | None) -> dict[str, str]:
+    # Unbuffered so that the log file shows a crash's last words. The replica's own port wins over a caller's
+    # PAYUNG_HTTP_PORT (the e2e tests pass the service's environment, port included, to every replica).
+    port = {"PAYUNG_HTTP_PORT": str(cfg.service_port(name, replica))}
+    return {**os.environ, "PYTHONUNBUFFERED": "1", **service_env(cfg, name, replica), **(extra_env or {}), **port}
 
 
 def _recent_log(cfg: StackConfig, name: str) -> str:
@@ -294,7 +309,7 @@ def _recent_log(cfg: StackConfig, name: str) -> str:
     return text[start:] if start >= 0 else text
 
 
-def _migrate(cfg: StackConfig, name: str, env: Mapping[str, str]) -> None:
+def _migrate(cfg: StackConfig, name: str, env: Mapping[str, str], instance: str) -> None:
     """``python -m services.<name> migrate``, synchronously; its output is kept in the service's log."""
     result = subprocess.run(  # noqa: S603
         [sys.executable, "-m", SERVICE_MODULE.format(name=name), "migrate"],
@@ -306,35 +321,40 @@ def _migrate(cfg: StackConfig, name: str, env: Mapping[str, str]) -> None:
         check=False,
     )
     cfg.logs_dir.mkdir(parents=True, exist_ok=True)
-    with _log_file(cfg, name).open("a") as f:
+    with _log_file(cfg, instance).open("a") as f:
         f.write(f"\n===== migrate exited {result.returncode}\n{result.stdout}{result.stderr}")
     if result.returncode != 0:
         raise StackError(f"{name}: migrate exited {result.returncode}:\n{(result.stdout + result.stderr)[-3000:]}")
 
 
-def _spawn_service(cfg: StackConfig, name: str, extra_env: Mapping[str, str] | None) -> int:
-    pid = _service_pid(cfg, name)
+def _spawn_service(cfg: StackConfig, name: str, extra_env: Mapping[str, str] | None, replica: int = 1) -> int:
+    instance = instance_name(name, replica)
+    pid = _service_pid(cfg, name, replica)
     if pid is not None:
-        log.info("%s already running (pid %s)", name, pid)
+        log.info("%s already running (pid %s)", instance, pid)
         return pid
-    env = _process_env(cfg, name, extra_env)
-    _migrate(cfg, name, env)
+    env = _process_env(cfg, name, replica, extra_env)
+    if replica == 1:  # the schema is the service's, not a replica's: replicas > 1 start on it as it is
+        _migrate(cfg, name, env, instance)
     return spawn(
         [sys.executable, "-m", SERVICE_MODULE.format(name=name), "serve"],
-        log_path=_log_file(cfg, name),
-        pid_file=_pid_file(cfg, name),
+        log_path=_log_file(cfg, instance),
+        pid_file=_pid_file(cfg, instance),
         env=env,
         cwd=REPO_ROOT,
     )
 
 
-def _wait_ready(cfg: StackConfig, name: str, pid: int, timeout: float = READY_TIMEOUT) -> None:
-    url = f"http://{cfg.host}:{cfg.service_port(name)}/health/ready"
+def _wait_ready(cfg: StackConfig, name: str, pid: int, timeout: float = READY_TIMEOUT, replica: int = 1) -> None:
+    url = f"http://{cfg.host}:{cfg.service_port(name, replica)}/health/ready"
     deadline = time.monotonic() + timeout
     last = "no answer"
+    instance = instance_name(name, replica)
     while True:
-        if _service_pid(cfg, name) != pid:
-            raise StackError(f"{name} exited while starting; {_log_file(cfg, name)}:\n{_recent_log(cfg, name)}")
+        if _service_pid(cfg, name, replica) != pid:
+            raise StackError(
+                f"{instance} exited while starting; {_log_file(cfg, instance)}:\n{_recent_log(cfg, instance)}"
+            )
         try:
             response = httpx.get(url, timeout=2)
             if response.status_code == 200:
@@ -344,44 +364,69 @@ def _wait_ready(cfg: StackConfig, name: str, pid: int, timeout: float = READY_TI
             last = type(exc).__name__
         if time.monotonic() >= deadline:
             raise StackError(
-                f"{name} not ready after {timeout:.0f} s ({url}: {last}); "
-                f"{_log_file(cfg, name)}:\n{_recent_log(cfg, name)}"
+                f"{instance} not ready after {timeout:.0f} s ({url}: {last}); "
+                f"{_log_file(cfg, instance)}:\n{_recent_log(cfg, instance)}"
             )
         time.sleep(0.3)
 
 
-def start_service(cfg: StackConfig, name: str, extra_env: Mapping[str, str] | None = None) -> int:
-    """Migrate and start one service, wait for ``/health/ready``; returns its pid."""
+def start_service(cfg: StackConfig, name: str, extra_env: Mapping[str, str] | None = None, replica: int = 1) -> int:
+    """Migrate and start one service (or replica ``replica`` of it), wait for ``/health/ready``; returns its pid."""
     cfg.service_port(name)  # validates the name
-    pid = _spawn_service(cfg, name, extra_env)
-    _wait_ready(cfg, name, pid)
+    pid = _spawn_service(cfg, name, extra_env, replica)
+    _wait_ready(cfg, name, pid, replica=replica)
     return pid
 
 
-def start_services(cfg: StackConfig, extra_env: Mapping[str, str] | None = None) -> dict[str, int]:
-    """Migrate and start every service (all spawned before waiting, so they warm up in parallel)."""
+def start_services(
+    cfg: StackConfig,
+    extra_env: Mapping[str, str] | None = None,
+    service_envs: Mapping[str, Mapping[str, str]] | None = None,
+) -> dict[str, int]:
+    """Migrate and start every service, each with its ``cfg.replicas`` (all spawned before waiting, so they warm
+    up in parallel; replicas 1 first, so every migration has run before a replica > 1 starts). Keyed by instance.
+
+    ``service_envs`` adds a service's own variables (by service name) on top of ``extra_env`` (the e2e tests)."""
     t0 = time.monotonic()
-    pids = {name: _spawn_service(cfg, name, extra_env) for name in SERVICES}
-    for name, pid in pids.items():
-        _wait_ready(cfg, name, pid)
-        log.info("%s ready on http://%s:%s (%.1f s)", name, cfg.host, cfg.service_port(name), time.monotonic() - t0)
+    envs = {n: {**(extra_env or {}), **(service_envs or {}).get(n, {})} for n in SERVICES}
+    pids = {instance_name(n, k): _spawn_service(cfg, n, envs[n], k) for n, k in cfg.instances()}
+    for instance, pid in pids.items():
+        name, replica = parse_instance(instance)
+        _wait_ready(cfg, name, pid, replica=replica)
+        port = cfg.service_port(name, replica)
+        log.info("%s ready on http://%s:%s (%.1f s)", instance, cfg.host, port, time.monotonic() - t0)
     return pids
 
 
-def stop_service(cfg: StackConfig, name: str, timeout: float = SERVICE_STOP_TIMEOUT) -> bool:
+def stop_service(cfg: StackConfig, name: str, timeout: float = SERVICE_STOP_TIMEOUT, replica: int = 1) -> bool:
     """SIGTERM (graceful shutdown), SIGKILL after ``timeout`` s. False if it was not running."""
-    pid = _service_pid(cfg, name)
+    pid = _service_pid(cfg, name, replica)
     if pid is None:
         return False
+    instance = instance_name(name, replica)
     if not terminate(pid, timeout):
-        log.warning("%s did not stop within %.0f s and was killed", name, timeout)
-    _pid_file(cfg, name).unlink(missing_ok=True)
+        log.warning("%s did not stop within %.0f s and was killed", instance, timeout)
+    _pid_file(cfg, instance).unlink(missing_ok=True)
     return True
 
 
+def _known_instances(cfg: StackConfig) -> list[tuple[str, int]]:
+    """The configured instances plus any replica with a pid file (started with more replicas than configured now:
+    ``./payung up --replicas verification=3`` then a plain ``./payung down`` stops all three)."""
+    known = cfg.instances()
+    for pid_file in sorted(cfg.run_dir.glob("*-*.pid")):
+        try:
+            found = parse_instance(pid_file.stem)
+        except StackError:
+            continue  # not a service's replica
+        if found not in known:
+            known.append(found)
+    return known
+
+
 def stop_services(cfg: StackConfig, timeout: float = SERVICE_STOP_TIMEOUT) -> list[str]:
-    """Stop every running service: all get SIGTERM at once, stragglers SIGKILL after ``timeout`` s."""
-    pids = {name: pid for name in SERVICES if (pid := _service_pid(cfg, name)) is not None}
+    """Stop every running service and replica: all get SIGTERM at once, stragglers SIGKILL after ``timeout`` s."""
+    pids = {instance_name(n, k): pid for n, k in _known_instances(cfg) if (pid := _service_pid(cfg, n, k)) is not None}
     for pid in pids.values():
         send_signal(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
@@ -394,13 +439,15 @@ def stop_services(cfg: StackConfig, timeout: float = SERVICE_STOP_TIMEOUT) -> li
     return list(pids)
 
 
-def kill_service(cfg: StackConfig, name: str, sig: int = signal.SIGKILL, timeout: float = 10.0) -> bool:
-    """Send ``sig`` to a service's process group (fault injection: SIGKILL, SIGSTOP, ...).
+def kill_service(
+    cfg: StackConfig, name: str, sig: int = signal.SIGKILL, timeout: float = 10.0, replica: int = 1
+) -> bool:
+    """Send ``sig`` to a service's (or one replica's) process group (fault injection: SIGKILL, SIGSTOP, ...).
 
     For terminating signals, waits up to ``timeout`` s for the exit and returns whether the process is gone;
     for others (SIGSTOP/SIGCONT) returns False right away. Also False if the service was not running.
     """
-    pid = _service_pid(cfg, name)
+    pid = _service_pid(cfg, name, replica)
     if pid is None:
         return False
     send_signal(pid, sig)
@@ -408,7 +455,7 @@ def kill_service(cfg: StackConfig, name: str, sig: int = signal.SIGKILL, timeout
         return False
     gone = wait_gone(pid, timeout)
     if gone:
-        _pid_file(cfg, name).unlink(missing_ok=True)
+        _pid_file(cfg, instance_name(name, replica)).unlink(missing_ok=True)
     return gone
 
 
@@ -420,9 +467,10 @@ def status(cfg: StackConfig) -> list[ComponentStatus]:
         ComponentStatus("postgres", pg_pid is not None, pg_pid, f"{cfg.host}:{cfg.pg_port}"),
         ComponentStatus("kafka", kafka_pid is not None, kafka_pid, cfg.kafka_bootstrap),
     ]
-    for name in SERVICES:
-        pid = _service_pid(cfg, name)
-        rows.append(ComponentStatus(name, pid is not None, pid, f"http://{cfg.host}:{cfg.service_port(name)}"))
+    for name, replica in sorted(_known_instances(cfg), key=lambda i: (SERVICES.index(i[0]), i[1])):
+        pid = _service_pid(cfg, name, replica)
+        address = f"http://{cfg.host}:{cfg.service_port(name, replica)}"
+        rows.append(ComponentStatus(instance_name(name, replica), pid is not None, pid, address))
     if keycloak.enabled(cfg) or keycloak.current_pid(cfg) is not None:
         kc_pid = keycloak.current_pid(cfg)
         rows.append(ComponentStatus("keycloak", kc_pid is not None, kc_pid, keycloak.issuer(cfg)))
@@ -430,7 +478,11 @@ def status(cfg: StackConfig) -> list[ComponentStatus]:
 
 
 def log_file(cfg: StackConfig, component: str) -> Path:
-    """The log file of ``component`` (postgres, kafka or a service name)."""
-    if component not in ("postgres", "kafka", "keycloak", *SERVICES):
-        raise StackError(f"unknown component {component!r}; known: postgres, kafka, keycloak, {', '.join(SERVICES)}")
+    """The log file of ``component`` (postgres, kafka, keycloak, a service name or a replica's, ``verification-2``)."""
+    if component not in ("postgres", "kafka", "keycloak"):
+        try:
+            parse_instance(component)
+        except StackError:
+            known = f"postgres, kafka, keycloak, {', '.join(SERVICES)}, <service>-<k> (a replica)"
+            raise StackError(f"unknown component {component!r}; known: {known}") from None
     return _log_file(cfg, component)

@@ -283,9 +283,13 @@ class DciRegistry:
     # ----------------------------------------------------------------------------------------- subscription
     async def subscribe(self) -> bool:
         """Ask for death events of the configured province unless a subscription exists; True when there is one."""
-        if await dci_repo.subscription(self._pool, DEATH) is not None:
-            return True
         transaction_id, region = str(uuid.uuid4()), self.config.subscribe_region
+        async with self._pool.acquire() as conn, conn.transaction():
+            # Replicas start together: the lock makes the check and the insert one step, so only one subscribes.
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('dci-death-subscription', 0))")
+            if await dci_repo.subscription(conn, DEATH) is not None:
+                return True
+            await dci_repo.add_subscription(conn, transaction_id, DEATH)
         message = {
             "transaction_id": transaction_id,
             "subscribe_request": [
@@ -307,7 +311,6 @@ class DciRegistry:
         header = dci.header(
             "subscribe", self.signer.sender_id, self.config.receiver_id, 1, f"{self.config.callback_base}/on-subscribe"
         )
-        await dci_repo.add_subscription(self._pool, transaction_id, DEATH)
         body = await self._post("/registry/subscribe", self.signer.envelope(header, message))
         if isinstance(body, Mapping) and body.get("message", {}).get("ack_status") == "ACK":
             return True
