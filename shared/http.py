@@ -41,7 +41,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from shared import auth
+from shared import auth, metrics
 from shared.logs import get_logger
 
 log = get_logger(__name__)
@@ -240,6 +240,7 @@ class Edge:
             await self.app(scope, receive, send)  # open routes, 404 and 405: none of them reads a body
             return
         template, is_public = found
+        scope.setdefault("state", {})[metrics.ROUTE_TEMPLATE] = template  # a refusal below still counts by route
         key = auth.route_key(method, template)
         if is_public:
             caller_key, limits = f"client:{_client(scope)}", self._public_limits

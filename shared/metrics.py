@@ -113,6 +113,10 @@ def exposition() -> tuple[bytes, str]:
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
 
 
+# Where the edge leaves the route template it matched (``scope["state"]``), for the request counter.
+ROUTE_TEMPLATE = "payung_route_template"
+
+
 class HttpMetrics:
     """ASGI middleware: count and time requests by the route template the router matched."""
 
@@ -141,5 +145,8 @@ class HttpMetrics:
 
 
 def _route_template(scope: Scope) -> str:
+    """The route's template (``/v1/nominations/{nomination_id}``), never the path with its ids. A request the edge
+    answered before routing (401, 403, 413, 429) has no route in its scope: the edge left the template it matched
+    in the scope's state (shared/http.py ``Edge``), so the refusal is counted under its route, not "unmatched"."""
     route = scope.get("route")
-    return str(getattr(route, "path", None) or "unmatched")
+    return str(getattr(route, "path", None) or scope.get("state", {}).get(ROUTE_TEMPLATE) or "unmatched")

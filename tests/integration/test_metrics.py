@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
-from datetime import date
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from aiokafka import ConsumerRecord
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -19,33 +17,11 @@ from services.nomination.app import SPEC, create
 from services.nomination.settings import NominationSettings
 from shared import db, outbox
 from shared.consumer import Consumer
-from shared.contracts import Envelope, IdentityVerified, Nominator, encode, new_envelope
+from shared.contracts import Envelope, IdentityVerified, encode
 from shared.service import Runtime
-from tests import signed
+from tests.records import record, verified
 
 pytestmark = pytest.mark.integration
-
-
-def verified() -> Envelope[IdentityVerified]:
-    nomination_id = uuid.uuid4()
-    payload = IdentityVerified(
-        nomination_id=nomination_id,
-        nik="6408014501900001",
-        full_name="Siti Rahmawati",
-        birth_date=date(1990, 1, 5),
-        sex="F",
-        phone="+6281234567890",
-        desa_code="64.08.01.2001",
-        occupation="nelayan",
-        nominator=Nominator(type="rt", name="Ketua RT 03", region_code="64.08.01.2001"),
-        programme_regency="64.08",
-        name_score=100,
-    )
-    return new_envelope(payload, producer="verification", person_key="k" * 32, correlation_id=nomination_id)
-
-
-def record(topic: str, offset: int, value: bytes) -> ConsumerRecord[bytes, bytes]:
-    return ConsumerRecord(topic, 0, offset, 0, 0, b"k" * 32, value, None, 32, len(value), signed.headers(topic, value))
 
 
 def sample(name: str, **labels: str) -> float:

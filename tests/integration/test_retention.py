@@ -7,12 +7,11 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka import ConsumerRecord
 from prometheus_client import REGISTRY
 
 from services.nomination.app import SPEC as NOMINATION
@@ -21,8 +20,8 @@ from services.notification.app import SPEC as NOTIFICATION
 from services.notification.settings import NotificationSettings
 from shared import db, retention
 from shared.consumer import Consumer
-from shared.contracts import Envelope, IdentityVerified, Nominator, encode, new_envelope
-from tests import signed
+from shared.contracts import Envelope, IdentityVerified, encode
+from tests.records import record, verified
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -97,28 +96,6 @@ async def test_old_rows_go_and_young_rows_stay(nomination_db: tuple[str, asyncpg
     assert (REGISTRY.get_sample_value("payung_retention_last_run_timestamp_seconds") or 0) > 0
     again = await retention.run(conn, "nomination", settings, now=NOW)  # nothing left to delete
     assert again.deleted == {"inbox": 0, "outbox_parked": 0, "idempotency_keys": 0}
-
-
-def verified() -> Envelope[IdentityVerified]:
-    nomination_id = uuid.uuid4()
-    payload = IdentityVerified(
-        nomination_id=nomination_id,
-        nik="6408014501900001",
-        full_name="Siti Rahmawati",
-        birth_date=date(1990, 1, 5),
-        sex="F",
-        phone="+6281234567890",
-        desa_code="64.08.01.2001",
-        occupation="nelayan",
-        nominator=Nominator(type="rt", name="Ketua RT 03", region_code="64.08.01.2001"),
-        programme_regency="64.08",
-        name_score=100,
-    )
-    return new_envelope(payload, producer="verification", person_key="k" * 32, correlation_id=nomination_id)
-
-
-def record(topic: str, offset: int, value: bytes) -> ConsumerRecord[bytes, bytes]:
-    return ConsumerRecord(topic, 0, offset, 0, 0, b"k" * 32, value, None, 32, len(value), signed.headers(topic, value))
 
 
 async def test_the_inbox_still_refuses_a_redelivery_of_a_young_event(
