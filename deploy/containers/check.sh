@@ -156,12 +156,15 @@ offsets() {
   { kafka /opt/kafka/bin/kafka-consumer-groups.sh --bootstrap-server localhost:9092 --describe --all-groups 2>/dev/null \
       || true; } | awk '$4 ~ /^[0-9]+$/ {print $1, $2, $3, $4}' | sort
 }
+# Lines on the local channel, and how many of them repeat a delivery id (a message sent twice).
 messages() {
-  compose exec -T notification python -c \
-    "import pathlib; p = pathlib.Path('/var/lib/payung/messages.jsonl'); print(len(p.read_bytes().splitlines()) if p.exists() else 0)"
+  compose exec -T notification python -c "import json, pathlib
+p = pathlib.Path('/var/lib/payung/messages.jsonl')
+ids = [json.loads(line)['delivery_id'] for line in p.read_bytes().splitlines()] if p.exists() else []
+print(len(ids), len(ids) - len(set(ids)))"
 }
 offsets >"$WORK/run/offsets-before.txt"
-sent_before="$(messages)"
+read -r sent_before _ <<<"$(messages)"
 [[ -s "$WORK/run/offsets-before.txt" ]] || die "no committed consumer offsets before the restart"
 [[ "$sent_before" -ge 3 ]] || die "only $sent_before message(s) on the local channel for 3 notified nominations"
 
@@ -186,7 +189,8 @@ fi
 echo "    $(wc -l <"$WORK/run/offsets-before.txt") committed offsets survived the restart"
 step "one more nomination after the restart"
 "$PY" -m deploy.containers.flow submit "$WORK/run/data" "$WORK/run/state.json" 1
-sent_after="$(messages)"
+read -r sent_after repeated <<<"$(messages)"
+[[ "$repeated" -eq 0 ]] || die "$repeated message(s) on the local channel repeat a delivery id (sent twice)"
 # Exactly the new nomination's messages were added: nothing was sent again for the first three.
 per_nomination=$(( sent_before / 3 ))
 [[ "$sent_after" -eq $(( sent_before + per_nomination )) ]] \
