@@ -1,7 +1,7 @@
 """Hostile Kafka records for the hostile-input suite (bench/hostile.py): poison and forgeries, generated.
 
 Everything is derived from the declarations, so a new topic, consumer or contract field is attacked without an edit
-here: the input topics and their consumer groups come from ``shared.asyncapi`` (``CONSUMERS``, ``SHARED_GROUPS``),
+here: the input topics and their consumer groups come from ``shared.topology`` (the services' declarations),
 each topic's owner from ``PRODUCERS``, the fields to violate from the contract models, the size limit from
 ``shared.topics`` (``TopicSpec.max_message_bytes`` when declared, else the broker's default).
 
@@ -28,8 +28,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 
-from shared import topics
-from shared.asyncapi import CONSUMERS, PRODUCERS, SHARED_GROUPS
+from shared import topics, topology
 from shared.contracts import PAYLOADS, Payload, envelope_class
 
 BROKER_DEFAULT_MAX_MESSAGE_BYTES = 1_048_588
@@ -60,15 +59,14 @@ class Attack:
 # ------------------------------------------------------------------------------------------------- declarations
 def input_topics() -> list[str]:
     """Every topic some service consumes, in declaration order."""
-    return list(dict.fromkeys(t for consumed in CONSUMERS.values() for t in consumed))
+    return list(dict.fromkeys(t for consumed in topology.consumers().values() for t in consumed))
 
 
 def consumer_groups(prefix: str) -> dict[str, list[tuple[str, str]]]:
     """topic -> [(service, consumer group)]: the groups that must move past every record of the topic."""
     out: dict[str, list[tuple[str, str]]] = {}
-    for service, consumed in CONSUMERS.items():
-        for topic in consumed:
-            out.setdefault(topic, []).append((service, f"{prefix}{service}.{SHARED_GROUPS.get(service, topic)}"))
+    for service, topic, group in topology.consumer_groups():
+        out.setdefault(topic, []).append((service, prefix + group))
     return out
 
 
@@ -83,7 +81,7 @@ def size_limit(topic: str) -> int:
 
 
 def owner(topic: str) -> str:
-    return PRODUCERS.get(topic, "unknown")
+    return topology.owners().get(topic, "unknown")
 
 
 # ------------------------------------------------------------------------------------------- sample envelopes
@@ -330,7 +328,7 @@ def replays(real: list[RealRecord], rng: random.Random) -> list[Attack]:
     out = []
     for record in real:
         env = record.envelope
-        others = sorted({*CONSUMERS, *PRODUCERS.values()} - {env["producer"]})
+        others = sorted({*topology.consumers(), *topology.owners().values()} - {env["producer"]})
         tampered = copy.deepcopy(env)
         strings = [k for k, v in tampered["payload"].items() if isinstance(v, str) and k != "nomination_id"]
         if strings:

@@ -1,19 +1,17 @@
-"""Who may do what on Kafka: one principal per service, derived from the contracts' consumer/producer maps.
+"""Who may do what on Kafka: one principal per service, from the services' declared topologies (shared/topology.py).
 
 A service may read the topics it consumes (and commit offsets in its own consumer groups, ``<prefix><service>.``),
 write the topics it produces and the dead-letter topics of what it consumes. Nothing else: no topic creation, no
 reading another service's input. The native stack (deploy/kafka.py) applies these with the admin API, and the
 Strimzi ``KafkaUser`` resources of deploy/k8s are generated from them (deploy/k8s_gen.py), so all stay in step with
-shared/asyncapi.py.
+the declarations.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared import topics
-from shared.asyncapi import CONSUMERS
-from shared.topics import OWNERS as PRODUCERS
+from shared import topics, topology
 
 ADMIN_USER = "payung-admin"
 # Services that also watch the others' consumer lag and dead letters (reporting's Kafka health panel): they may
@@ -33,16 +31,16 @@ class Acl:
 
 def principals() -> list[str]:
     """Every service with a Kafka principal: whoever consumes or produces a topic."""
-    return sorted(set(CONSUMERS) | set(PRODUCERS.values()))
+    return sorted(set(topology.consumers()) | set(topology.owners().values()))
 
 
 def consumed(service: str) -> list[str]:
-    return sorted(CONSUMERS.get(service, ()))
+    return sorted(topology.consumers().get(service, ()))
 
 
 def produced(service: str) -> list[str]:
     """The topics ``service`` writes: its events and the dead letters of the topics it consumes."""
-    own = [topic for topic, producer in PRODUCERS.items() if producer == service]
+    own = [topic for topic, producer in topology.owners().items() if producer == service]
     return sorted({*own, *(topics.dlq(t) for t in consumed(service))})
 
 
@@ -56,7 +54,9 @@ def service_acls(service: str, prefix: str = "") -> list[Acl]:
         # Lag = committed offsets of the other groups against end offsets; dead letters = the dlq end offsets.
         described = {a.name for a in acls if a.resource_type == "topic"}
         acls += [
-            Acl("group", f"{prefix}{other}.", "prefix", "Describe") for other in sorted(CONSUMERS) if other != service
+            Acl("group", f"{prefix}{other}.", "prefix", "Describe")
+            for other in sorted(topology.consumers())
+            if other != service
         ]
         every = [prefix + t for t in topics.EVENT_TOPICS] + [prefix + topics.dlq(t) for t in topics.EVENT_TOPICS]
         acls += [Acl("topic", t, "literal", "Describe") for t in every if t not in described]

@@ -43,8 +43,7 @@ from deploy.config import (
     parse_instance,
 )
 from deploy.procs import is_terminating, running_pid, send_signal, spawn, tail, terminate, wait_gone
-from shared import signing
-from shared.topics import OWNERS
+from shared import signing, topology
 
 __all__ = [
     "SERVICES",
@@ -173,7 +172,7 @@ def local_event_keys(cfg: StackConfig) -> Path:
     keys_dir.mkdir(parents=True, exist_ok=True)
     keys_dir.chmod(0o700)
     trusted: dict[str, dict[str, str]] = {}
-    for service in sorted(set(OWNERS.values())):
+    for service in sorted(set(topology.owners().values())):
         signer = signing.generate(f"{service}-{secrets.token_hex(4)}")
         _write_private(keys_dir / f"{service}.key", signer.secret_text())
         trusted |= signing.trusted_entry(signer, service)

@@ -16,59 +16,12 @@ from faststream import FastStream
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
-from shared import topics
+from shared import topics, topology
 from shared.contracts import PAYLOADS, envelope_class
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "asyncapi.json"
 
-# Who consumes what: each service consumes in its own consumer group "<service>.<topic>".
-CONSUMERS: dict[str, tuple[str, ...]] = {
-    "verification": (topics.NOMINATION_SUBMITTED, topics.ENROLMENT_ENDED),
-    "enrolment": (topics.IDENTITY_VERIFIED, topics.REGISTRY_PERSON_UPDATED),
-    "notification": (
-        topics.ENROLMENT_CONFIRMED,
-        topics.ENROLMENT_WAITLISTED,
-        topics.IDENTITY_REJECTED,
-        topics.ENROLMENT_ENDED,
-        topics.ENROLMENT_REFUSED,
-    ),
-    "nomination": (
-        topics.IDENTITY_REVIEW_REQUESTED,
-        topics.ENROLMENT_ENDED,
-        topics.IDENTITY_VERIFIED,
-        topics.IDENTITY_REJECTED,
-        topics.ENROLMENT_CONFIRMED,
-        topics.ENROLMENT_WAITLISTED,
-        topics.NOTIFICATION_SENT,
-        topics.NOTIFICATION_FAILED,
-        topics.ENROLMENT_REFUSED,
-    ),
-    # The read model behind the dashboard (dead letters are counted from Kafka offsets, not consumed).
-    "reporting": (
-        topics.NOMINATION_SUBMITTED,
-        topics.IDENTITY_REVIEW_REQUESTED,
-        topics.IDENTITY_VERIFIED,
-        topics.IDENTITY_REJECTED,
-        topics.ENROLMENT_CONFIRMED,
-        topics.ENROLMENT_WAITLISTED,
-        topics.ENROLMENT_ENDED,
-        topics.ENROLMENT_REFUSED,
-        topics.NOTIFICATION_SENT,
-        topics.NOTIFICATION_FAILED,
-    ),
-}
-# Services that consume all their topics in one consumer group, ``<service>.<group>`` (one transaction per fetched
-# batch across the topics, shared/consumer.py); the others have a group per topic, ``<service>.<topic>``.
-SHARED_GROUPS: dict[str, str] = {"nomination": "progress", "notification": "events", "reporting": "events"}
-
-
-def consumer_group(service: str, topic: str) -> str:
-    """The consumer group (without the topic prefix) in which ``service`` consumes ``topic``."""
-    return f"{service}.{SHARED_GROUPS.get(service, topic)}"
-
-
-# Who produces what: the owner declared next to each topic (shared/topics.py).
-PRODUCERS = topics.OWNERS
+# Who consumes and produces what: the services' declarations (services/<name>/topology.py, shared/topology.py).
 KEY_NOTE = (
     "Kafka key: the envelope's person_key (HMAC-SHA256 of the NIK), so one person's events stay in order. "
     "Headers payung-kid and payung-sig: the producer's Ed25519 signature of the topic and value (shared/signing.py); "
@@ -82,18 +35,21 @@ DLQ_NOTE = (
 
 def build() -> FastStream:
     broker = KafkaBroker("kafka:9092", description="Payung's Kafka cluster")
+    consumed_by: dict[str, list[tuple[str, topology.Subscription]]] = {}
+    for service, declared in topology.declared().items():
+        for sub in declared.subscriptions:
+            for topic in sub.topics:
+                consumed_by.setdefault(topic, []).append((service, sub))
     for payload in PAYLOADS:
-        envelope = envelope_class(payload)
+        envelope, owner = envelope_class(payload), topology.owner(payload.topic)
         broker.publisher(
             payload.topic,
-            title=f"{payload.topic}:{PRODUCERS[payload.topic]}",
-            description=f"{payload.event_type} v{payload.schema_version}, published by {PRODUCERS[payload.topic]}. "
-            + KEY_NOTE,
+            title=f"{payload.topic}:{owner}",
+            description=f"{payload.event_type} v{payload.schema_version}, published by {owner}. " + KEY_NOTE,
             schema=envelope,
         )
-        for service, consumed in CONSUMERS.items():
-            if payload.topic in consumed:
-                _document_consumer(broker, service, payload.topic, envelope)
+        for service, sub in consumed_by.get(payload.topic, ()):
+            _document_consumer(broker, service, sub, payload.topic, envelope)
         broker.publisher(
             topics.dlq(payload.topic),
             title=f"{topics.dlq(payload.topic)}:dead-letters",
@@ -103,14 +59,22 @@ def build() -> FastStream:
     return FastStream(broker, specification=AsyncAPI(title="Payung events", version="1.0.0"))
 
 
-def _document_consumer(broker: KafkaBroker, service: str, topic: str, envelope: Any) -> None:
+def _document_consumer(
+    broker: KafkaBroker, service: str, sub: topology.Subscription, topic: str, envelope: Any
+) -> None:
+    """One declared consumer group's reading of ``topic``, with the envelope it expects (the running service
+    consumes the group's topics in batches, shared/service.py; the declaration is the same)."""
+
     async def consume(event: Any) -> None:
-        """Documentation only: the services consume in batches through shared.consumer."""
+        pass
+
+    consume.__doc__ = f"{sub.summary}. Consumer group {service}.{sub.group}, ack policy {sub.ack_policy.name}."
 
     consume.__annotations__["event"] = envelope  # the real model, not the postponed string annotation
     consume.__name__ = f"{service}_{topic.replace('.', '_')}"
-    group = consumer_group(service, topic)
-    broker.subscriber(topic, group_id=group, title=f"{topic}:{service}", include_in_schema=True)(consume)
+    broker.subscriber(topic, group_id=f"{service}.{sub.group}", title=f"{topic}:{service}", include_in_schema=True)(
+        consume
+    )
 
 
 def render() -> str:

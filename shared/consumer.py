@@ -6,7 +6,8 @@ A ``Consumer`` turns one Kafka batch into one database transaction:
    (shared/signing.py); one that fails (bad JSON, unknown type or version, schema violation, forged) becomes a
    dead-letter row in the outbox, with the reason in its headers;
 2. the inbox keeps only event ids this consumer has not processed before (a redelivery is a no-op);
-3. the handler applies the new events and writes its own outbox rows;
+3. the handler applies the new events and returns the events it produced, which go to the outbox (work that must
+   not hold the transaction, such as a registry call over HTTP, runs before it opens: ``prepare``);
 4. inbox rows, effects and outbox rows commit together, and only then is the batch acknowledged.
 
 Failures of infrastructure (``errors.is_transient``) retry the whole batch with exponential backoff and jitter;
@@ -43,7 +44,10 @@ from shared.logs import get_logger
 
 log = get_logger(__name__)
 
-Handler = Callable[[Conn, Sequence[Envelope[P]]], Awaitable[None]]
+# A bound event handler (shared/messaging.py, with the service's Deps applied): it applies the batch's new events
+# inside the consumer's transaction and returns the events it produced, which the consumer writes to the outbox.
+Handler = Callable[[Conn, Sequence[Envelope[P]]], Awaitable[Sequence[Envelope[Any]] | None]]
+Prepare = Callable[[Sequence[Envelope[P]]], Awaitable[None]]
 _DLQ_NAMESPACE = uuid.UUID("6f1f5a53-6c2b-4b8e-9f0e-5041594e4744")
 # Room kept in a dead letter for Kafka's record and batch framing (varints, CRC, timestamps), beside the bytes.
 _FRAMING_BYTES = 1024
@@ -82,6 +86,8 @@ class Consumer(Generic[P]):
     more: Mapping[str, tuple[type[P], str]] = field(default_factory=dict)
     stats: ConsumerStats = field(default_factory=ConsumerStats)
     stall_after_s: float = 300.0  # failing on one batch longer than this is a stall (readiness, metric)
+    topic_prefix: str = ""  # of the events the handler returns
+    prepare: Prepare[P] | None = None  # called with the batch's decoded events before its transaction opens
 
     def __post_init__(self) -> None:
         first = (self.payload, self.inbox_name or self.name)
@@ -133,6 +139,7 @@ class Consumer(Generic[P]):
                 poison.append((record, exc))
             except Exception as exc:  # any check decoding runs: a record that cannot be read is a dead letter
                 poison.append((record, PoisonMessage(f"{type(exc).__name__}: {exc}", "undecodable")))
+        await self._prepare(good)
         async for attempt in self._retrying():
             with attempt:
                 try:
@@ -147,12 +154,27 @@ class Consumer(Generic[P]):
         self.stats.batches += 1
         self.stats.last_batch_at = time.time()
 
+    async def _prepare(self, good: list[tuple[Any, Envelope[P]]]) -> None:
+        """Best effort: what ``prepare`` could not do, the handler finds missing and handles (a registry answer
+        missing is a pending look-up, retried later)."""
+        if self.prepare is None or not good:
+            return
+        try:
+            await self.prepare([env for _, env in good])
+        except Exception as exc:
+            log.warning("preparing a batch failed", consumer=self.name, error_type=type(exc).__name__)
+
+    async def _apply(self, conn: Conn, envelopes: Sequence[Envelope[P]]) -> None:
+        produced = await self.handler(conn, envelopes)
+        if produced:
+            await outbox.add_events(conn, produced, self.topic_prefix)
+
     async def _in_one_transaction(self, good: list[Any], poison: list[Any]) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
             await self._dead_letter(conn, poison)
             fresh = await self._claim(conn, good)
             if fresh:
-                await self.handler(conn, [env for _, env in fresh])
+                await self._apply(conn, [env for _, env in fresh])
         self._count(fresh, good, poison)
 
     async def _one_by_one(self, good: list[Any], poison: list[Any]) -> None:
@@ -165,7 +187,7 @@ class Consumer(Generic[P]):
                     async with conn.transaction():
                         fresh = await self._claim(conn, [(record, envelope)])
                         if fresh:
-                            await self.handler(conn, [envelope])
+                            await self._apply(conn, [envelope])
                     self._count(fresh, [(record, envelope)], [])
                 except Exception as exc:
                     if is_transient(exc):

@@ -1,7 +1,9 @@
 """The runtime every service shares: one lifespan, health endpoints and a ``migrate`` / ``serve`` command line.
 
-A service describes itself with a ``ServiceSpec`` (its settings class, migrations, subscriptions, HTTP routers and
-background tasks); ``create_app`` wires it. Resources (pool, broker, producer, relay) are created in the lifespan and
+A service describes itself with a ``ServiceSpec``: its settings class, migrations, its topology (what it consumes, in
+which groups: ``services/<name>/topology.py``), its bootstrap (which builds the service's frozen ``Deps`` once),
+the event handler of each consumer group, its background jobs (shared/jobs.py) and its HTTP routers;
+``create_app`` wires it. Resources (pool, broker, producer, relay) are created in the lifespan and
 closed there, in the reverse order, so a SIGTERM lets in-flight batches commit and the outbox drain before exit.
 """
 
@@ -27,8 +29,12 @@ from starlette.routing import Route
 from typing_extensions import TypeVar  # a TypeVar default (PEP 696) needs Python 3.13's typing
 
 from shared import auth, db, http, logs, metrics, outbox, retention, signing
+from shared import topology as topo
 from shared.consumer import Consumer, Handler
-from shared.contracts import Payload
+from shared.contracts import Envelope, Payload
+from shared.db import Conn
+from shared.jobs import Job
+from shared.messaging import EventHandler, Prepare, Wired
 from shared.settings import ServiceSettings
 
 log = logs.get_logger(__name__)
@@ -36,6 +42,9 @@ log = logs.get_logger(__name__)
 # The service's own settings class: ``Runtime[NominationSettings]`` in a service's routes gives typed settings;
 # plain ``Runtime`` (shared code) sees the common ``ServiceSettings``.
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings, default=ServiceSettings)
+# The service's dependencies, built by its bootstrap and passed first to every handler.
+DepsT = TypeVar("DepsT", bound=Wired, default=Any)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -63,14 +72,26 @@ class Runtime(Generic[SettingsT]):
     broker: KafkaBroker
     consumers: list[Consumer[Any]] = field(default_factory=list)
     resources: dict[str, Any] = field(default_factory=dict)
+    deps: Any = None  # the service's Deps, once its bootstrap built them
+    jobs: list[Job] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
-class ServiceSpec(Generic[SettingsT]):
+class ServiceSpec(Generic[SettingsT, DepsT]):
     name: str
     settings_cls: type[SettingsT]
     migrations: Path
     title: str
+    # What the service consumes (its consumer groups) and produces, declared in services/<name>/topology.py.
+    topology: topo.Topology | None = None
+    # Builds the service's Deps from the runtime (adapters opened, closed when the context ends).
+    bootstrap: Callable[[Runtime[SettingsT]], contextlib.AbstractAsyncContextManager[DepsT]] | None = None
+    # The handler of each consumer group of the topology (exactly its groups), and what runs before a batch's
+    # transaction where a group needs it (shared/messaging.py).
+    event_handlers: Mapping[str, EventHandler[DepsT]] = field(default_factory=dict)
+    prepare: Mapping[str, Prepare[DepsT]] = field(default_factory=dict)
+    # The service's background jobs, started after its consumers and stopped before the relay drains.
+    jobs: Callable[[DepsT], Sequence[Job]] = lambda _deps: ()
     subscriptions: Callable[[Runtime[SettingsT]], Sequence[Subscription]] = lambda _rt: ()
     routers: Sequence[APIRouter] = ()
     # Set up service-specific resources (stored in runtime.resources) and give back the coroutines to run
@@ -89,6 +110,14 @@ class ServiceSpec(Generic[SettingsT]):
     body_limits: Callable[[SettingsT], Mapping[str, int]] = lambda _settings: {}
 
 
+def deps_of(request: Request, cls: type[T]) -> T:
+    """The running service's ``Deps`` (for a route's dependency: ``Depends(bootstrap.deps)``)."""
+    deps = request.app.state.runtime.deps
+    if not isinstance(deps, cls):
+        raise TypeError(f"the running service's deps are not {cls.__name__}")
+    return deps
+
+
 async def runtime(request: Request) -> Runtime:
     """FastAPI dependency: the running service's resources. ``async`` although it awaits nothing: FastAPI runs a
     plain ``def`` dependency in its thread pool, a thread hand-off on every request (seen in the profiles)."""
@@ -96,7 +125,7 @@ async def runtime(request: Request) -> Runtime:
     return rt
 
 
-def create_app(spec: ServiceSpec[SettingsT], settings: SettingsT | None = None) -> FastAPI:
+def create_app(spec: ServiceSpec[SettingsT, Any], settings: SettingsT | None = None) -> FastAPI:
     settings = settings or spec.settings_cls()
     logs.configure(spec.name, settings.log_level)
 
@@ -135,10 +164,11 @@ def create_app(spec: ServiceSpec[SettingsT], settings: SettingsT | None = None) 
     for router in spec.public_routers:
         app.include_router(router, responses=http.EDGE_RESPONSES)
     _check_route_roles(spec)
+    _check_handlers(spec)
     return app
 
 
-def _check_route_roles(spec: ServiceSpec[Any]) -> None:
+def _check_route_roles(spec: ServiceSpec[Any, Any]) -> None:
     """A rule for a route that does not exist is a typo that would silently leave the default in force."""
     routes = {
         auth.route_key(method, route.path)
@@ -153,7 +183,7 @@ def _check_route_roles(spec: ServiceSpec[Any]) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _running(spec: ServiceSpec[SettingsT], settings: SettingsT) -> AsyncIterator[Runtime[SettingsT]]:
+async def _running(spec: ServiceSpec[SettingsT, Any], settings: SettingsT) -> AsyncIterator[Runtime[SettingsT]]:
     signing.configure(spec.name)  # no signing key or no trusted keys: refuse to start
     pool = await db.create_pool(settings.database_url, settings.db_pool_min, settings.db_pool_max)
 
@@ -183,13 +213,20 @@ async def _running(spec: ServiceSpec[SettingsT], settings: SettingsT) -> AsyncIt
             background: Sequence[Awaitable[None]] = ()
             if spec.setup is not None:
                 background = await stack.enter_async_context(spec.setup(rt))
+            if spec.bootstrap is not None:
+                rt.deps = await stack.enter_async_context(spec.bootstrap(rt))
+                rt.jobs = list(spec.jobs(rt.deps))
             for group in _grouped(spec.subscriptions(rt)):
                 _subscribe(rt, spec.name, group)
+            if spec.topology is not None:
+                for declared in spec.topology.subscriptions:
+                    _subscribe_declared(rt, spec, declared)
             await producer.start()
             tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
             if settings.retention_enabled:  # daily; one replica at a time (an advisory lock, shared/retention.py)
                 tasks.append(asyncio.create_task(_logged(retention.run_forever(pool, spec.name, settings))))
             tasks += [asyncio.create_task(_logged(coro)) for coro in background]
+            tasks += [asyncio.create_task(job.run(), name=f"job-{job.name}") for job in rt.jobs]
             await broker.start()
             log.info("service started", http_port=settings.http_port, consumers=[c.name for c in rt.consumers])
             try:
@@ -217,7 +254,42 @@ def _grouped(subscriptions: Sequence[Subscription]) -> list[list[Subscription]]:
     return list(groups.values())
 
 
-def _subscribe(rt: Runtime[SettingsT], service: str, subs: Sequence[Subscription]) -> None:
+def _check_handlers(spec: ServiceSpec[Any, Any]) -> None:
+    """The bootstrap binds a handler to every declared group and to nothing else: a handler without a declaration
+    would consume undocumented, a declaration without a handler would document a consumer that does not run."""
+    if spec.topology is None:
+        return
+    groups = {s.group for s in spec.topology.subscriptions}
+    if set(spec.event_handlers) != groups or not set(spec.prepare) <= groups:
+        raise ValueError(
+            f"{spec.name}: event handlers {sorted(spec.event_handlers)} (prepare {sorted(spec.prepare)}) "
+            f"do not match the declared consumer groups {sorted(groups)}"
+        )
+
+
+def _subscribe_declared(rt: Runtime[Any], spec: ServiceSpec[Any, Any], declared: topo.Subscription) -> None:
+    """One consumer for one declared group, its handler bound to the service's deps."""
+    deps, handler, prepare = rt.deps, spec.event_handlers[declared.group], spec.prepare.get(declared.group)
+
+    async def bound(conn: Conn, events: Sequence[Envelope[Any]]) -> Sequence[Envelope[Any]]:
+        return await handler(deps, conn, events)
+
+    async def prepared(events: Sequence[Envelope[Any]]) -> None:
+        if prepare is not None:
+            await prepare(deps, events)
+
+    subs = [Subscription(event.topic, event, bound, group=declared.group) for event in declared.events]
+    _subscribe(rt, spec.name, subs, prepare=prepared if prepare is not None else None, ack=declared.ack_policy)
+
+
+def _subscribe(
+    rt: Runtime[SettingsT],
+    service: str,
+    subs: Sequence[Subscription],
+    *,
+    prepare: Callable[[Sequence[Envelope[Any]]], Awaitable[None]] | None = None,
+    ack: AckPolicy = AckPolicy.NACK_ON_ERROR,
+) -> None:
     settings = rt.settings
     first = subs[0]
     consumer: Consumer[Any] = Consumer(
@@ -231,6 +303,8 @@ def _subscribe(rt: Runtime[SettingsT], service: str, subs: Sequence[Subscription
         # the inbox name of each topic stays <service>.<topic>, as when every topic had a consumer of its own
         inbox_name=f"{service}.{first.topic}",
         more={settings.topic(s.topic): (s.payload, f"{service}.{s.topic}") for s in subs[1:]},
+        topic_prefix=settings.topic_prefix,
+        prepare=prepare,
     )
     rt.consumers.append(consumer)
 
@@ -247,7 +321,7 @@ def _subscribe(rt: Runtime[SettingsT], service: str, subs: Sequence[Subscription
         auto_offset_reset="earliest",
         # Commit only after the batch's transaction committed; on an error that survived the retries, rewind so
         # Kafka redelivers the batch. Poison messages never reach this point: the consumer dead-letters them.
-        ack_policy=AckPolicy.NACK_ON_ERROR,
+        ack_policy=ack,
         title=f"{consumer.name}:consume",
     )(on_batch)
 
@@ -285,6 +359,8 @@ def _health_router() -> APIRouter:
         checks["kafka"] = "ok" if await rt.broker.ping(timeout=2) else "unreachable"
         checks["relay"] = {"leader": rt.relay.is_leader, "published": rt.relay.published, "error": rt.relay.last_error}
         checks["consumers"] = {c.name: vars(c.stats) for c in rt.consumers}
+        if rt.jobs:
+            checks["jobs"] = {job.name: job.health() for job in rt.jobs}
         stalls = _stalls(rt, checks.get("outbox_backlog"))
         if stalls:
             checks["stalled"] = stalls
@@ -322,7 +398,7 @@ def _stalls(rt: Runtime, backlog: int | None) -> dict[str, str]:
 Command = Callable[[ServiceSettings, list[str]], int]
 
 
-def main(spec: ServiceSpec[Any], app_path: str, commands: dict[str, Command] | None = None) -> None:
+def main(spec: ServiceSpec[Any, Any], app_path: str, commands: dict[str, Command] | None = None) -> None:
     """``python -m services.<name> migrate|serve|<extra command> [args]``; extra commands get the remaining args."""
     commands = commands or {}
     parser = argparse.ArgumentParser(prog=f"services.{spec.name}")

@@ -7,7 +7,8 @@ included), so an event cannot be replayed on another topic. The signature travel
 (which key; several may be trusted at once, for rotation) and ``payung-sig`` (base64url, no padding).
 
 A consumer accepts an event only when its envelope's ``producer`` is the declared owner of the topic
-(``shared.topics.OWNERS``) and the signature verifies with a trusted key OF THAT OWNER. Anything else raises
+(``shared.topology.owner``, from each service's declared topology) and the signature verifies with a trusted key OF
+THAT OWNER. Anything else raises
 ``PoisonMessage`` (``forged_producer``, ``unsigned``, ``unknown_key``, ``bad_signature``): the consumer dead-letters it.
 
 Keys come from the environment (docs/security.md): ``PAYUNG_EVENT_SIGNING_KEY`` (``<kid>:<base64url private key>``)
@@ -33,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared import topics
+from shared import topology
 from shared.errors import PoisonMessage
 
 KID_HEADER = "payung-kid"
@@ -166,7 +167,7 @@ def check(topic: str, value: bytes, headers: Iterable[tuple[str, bytes | None]] 
     ``topic`` is the full topic the record was read from, ``envelope`` its decoded envelope (its payload class
     names the logical topic and so the owner).
     """
-    owner = topics.OWNERS.get(envelope.payload.topic)
+    owner = topology.owners().get(envelope.payload.topic)
     if owner is None or envelope.producer != owner:
         raise PoisonMessage(
             f"{envelope.event_type} must be produced by {owner}, the envelope names another producer",
@@ -245,7 +246,7 @@ def configure(service: str, settings: SigningSettings | None = None) -> None:
     if settings.event_trusted_keys_file is not None:
         trusted |= json.loads(settings.event_trusted_keys_file.read_text())
     trust(parse_trusted(trusted))
-    if service in topics.OWNERS.values() and service not in _SIGNERS:
+    if service in topology.owners().values() and service not in _SIGNERS:
         raise SigningNotConfigured(f"{service}: PAYUNG_EVENT_SIGNING_KEY(_FILE) is required (docs/security.md)")
     if not _TRUSTED:
         raise SigningNotConfigured(f"{service}: PAYUNG_EVENT_TRUSTED_KEYS(_FILE) is required (docs/security.md)")

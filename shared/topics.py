@@ -4,8 +4,8 @@ Every topic the services publish to or consume from is listed here, so the stack
 creates them with the intended settings instead of relying on broker auto-creation. Each consumed topic has a
 dead-letter companion ``<topic>.dlq``.
 
-Each event topic also declares its OWNER, the one service allowed to produce it (``OWNERS``): consumers dead-letter an
-event whose envelope names another producer or is not signed by a key of the owner (shared/signing.py), the Kafka ACLs
+Each event topic has an OWNER, the one service allowed to produce it (declared in that service's topology,
+``shared.topology.owner``): consumers dead-letter an event whose envelope names another producer or is not signed by a key of the owner (shared/signing.py), the Kafka ACLs
 grant WRITE to the owner only (deploy/acls.py) and the AsyncAPI document names it (shared/asyncapi.py). Dead-letter
 topics are not domain events: whoever consumes a topic writes its dead letters.
 
@@ -60,21 +60,6 @@ REGISTRY_PERSON_UPDATED = "registry.person_updated"
 ENROLMENT_ENDED = "enrolment.ended"
 ENROLMENT_REFUSED = "enrolment.refused"
 
-# The one producing service of each event topic (one event type per topic, shared/contracts.py).
-OWNERS: dict[str, str] = {
-    NOMINATION_SUBMITTED: "nomination",
-    IDENTITY_VERIFIED: "verification",
-    IDENTITY_REJECTED: "verification",
-    IDENTITY_REVIEW_REQUESTED: "verification",
-    REGISTRY_PERSON_UPDATED: "verification",
-    ENROLMENT_CONFIRMED: "enrolment",
-    ENROLMENT_WAITLISTED: "enrolment",
-    ENROLMENT_ENDED: "enrolment",
-    ENROLMENT_REFUSED: "enrolment",
-    NOTIFICATION_SENT: "notification",
-    NOTIFICATION_FAILED: "notification",
-}
-
 EVENT_TOPICS = (
     NOMINATION_SUBMITTED,
     IDENTITY_VERIFIED,
@@ -88,11 +73,6 @@ EVENT_TOPICS = (
     ENROLMENT_ENDED,
     ENROLMENT_REFUSED,
 )
-
-
-def owner(topic: str) -> str:
-    """The service that alone may produce ``topic`` (a logical name, without prefix); KeyError for no event topic."""
-    return OWNERS[topic]
 
 
 def dlq(topic: str) -> str:

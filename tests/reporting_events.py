@@ -10,7 +10,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from shared import topics
+from shared import topology
 from shared.auth import hash_api_key, new_api_key
 from shared.contracts import (
     Address,
@@ -39,7 +39,7 @@ def auditor() -> tuple[dict[str, Any], dict[str, str]]:
 
 def envelope(payload: Any, at: datetime) -> Envelope[Any]:
     e = new_envelope(
-        payload, producer=topics.owner(payload.topic), person_key="p" * 16, correlation_id=payload.nomination_id
+        payload, producer=topology.owner(payload.topic), person_key="p" * 16, correlation_id=payload.nomination_id
     )
     return e.model_copy(update={"occurred_at": at})
 

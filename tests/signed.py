@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from shared import signing, topics
+from shared import signing, topics, topology
 from shared.contracts import Envelope, SubmissionProof
 
 SIGNERS: dict[str, signing.Signer] = {
-    service: signing.generate(f"test-{service}") for service in sorted(set(topics.OWNERS.values()))
+    service: signing.generate(f"test-{service}") for service in sorted(set(topology.owners().values()))
 }
 
 
@@ -27,7 +27,7 @@ def install() -> None:
 def headers(topic: str, value: bytes, producer: str | None = None) -> list[tuple[str, bytes]]:
     """Kafka headers signing ``value`` on the full ``topic`` with ``producer``'s key (default: the topic's owner)."""
     logical = next((t for t in topics.EVENT_TOPICS if topic.endswith(t)), topic)
-    signer = SIGNERS[producer or topics.owner(logical)]
+    signer = SIGNERS[producer or topology.owner(logical)]
     return [(k, v.encode()) for k, v in signer.headers(topic, value)]
 
 

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from services.nomination import api, handlers, portal, portal_upload, uploads
 from services.nomination.settings import NominationSettings
-from shared.asyncapi import SHARED_GROUPS
+from services.nomination.topology import TOPOLOGY
 from shared.auth import EVERYONE, Role
 from shared.contracts import (
     EnrolmentConfirmed,
@@ -43,7 +43,7 @@ def _subscriptions(_: Runtime[NominationSettings]) -> list[Subscription]:
     # one consumer over every progress topic: one transaction per fetched batch, no two transactions of this
     # service locking the same nomination at once (docs/PERFORMANCE.md)
     return [
-        Subscription(event.topic, event, handlers.record_progress, group=SHARED_GROUPS["nomination"])
+        Subscription(event.topic, event, handlers.record_progress, group=TOPOLOGY.subscriptions[0].group)
         for event in PROGRESS_EVENTS
     ]
 

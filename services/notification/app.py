@@ -15,8 +15,8 @@ from services.notification.digests import DigestConfig, DigestJob
 from services.notification.dispatcher import Dispatcher, DispatcherConfig
 from services.notification.schedule import SendWindow
 from services.notification.settings import NotificationSettings
+from services.notification.topology import TOPOLOGY
 from shared import topics
-from shared.asyncapi import SHARED_GROUPS
 from shared.contracts import (
     EnrolmentConfirmed,
     EnrolmentEnded,
@@ -79,11 +79,11 @@ def _subscriptions(rt: Runtime[NotificationSettings]) -> list[Subscription]:
         hold_for_digest=settings.nominator_messages == "digest",
     )
     return [
-        Subscription(topics.ENROLMENT_CONFIRMED, EnrolmentConfirmed, handle, group=SHARED_GROUPS["notification"]),
-        Subscription(topics.ENROLMENT_WAITLISTED, EnrolmentWaitlisted, handle, group=SHARED_GROUPS["notification"]),
-        Subscription(topics.IDENTITY_REJECTED, IdentityRejected, handle, group=SHARED_GROUPS["notification"]),
-        Subscription(topics.ENROLMENT_ENDED, EnrolmentEnded, handle, group=SHARED_GROUPS["notification"]),
-        Subscription(topics.ENROLMENT_REFUSED, EnrolmentRefused, handle, group=SHARED_GROUPS["notification"]),
+        Subscription(topics.ENROLMENT_CONFIRMED, EnrolmentConfirmed, handle, group=TOPOLOGY.subscriptions[0].group),
+        Subscription(topics.ENROLMENT_WAITLISTED, EnrolmentWaitlisted, handle, group=TOPOLOGY.subscriptions[0].group),
+        Subscription(topics.IDENTITY_REJECTED, IdentityRejected, handle, group=TOPOLOGY.subscriptions[0].group),
+        Subscription(topics.ENROLMENT_ENDED, EnrolmentEnded, handle, group=TOPOLOGY.subscriptions[0].group),
+        Subscription(topics.ENROLMENT_REFUSED, EnrolmentRefused, handle, group=TOPOLOGY.subscriptions[0].group),
     ]
 
 

@@ -11,8 +11,8 @@ from fastapi import FastAPI
 from services.reporting import api, dashboard, handlers
 from services.reporting.kafka_health import KafkaHealth
 from services.reporting.settings import ReportingSettings
-from shared import websession
-from shared.asyncapi import CONSUMERS, SHARED_GROUPS
+from services.reporting.topology import TOPOLOGY
+from shared import topology, websession
 from shared.contracts import (
     EnrolmentConfirmed,
     EnrolmentEnded,
@@ -50,7 +50,7 @@ async def _setup(rt: Runtime[ReportingSettings]) -> AsyncIterator[Sequence[Await
     health = KafkaHealth(
         settings.kafka_bootstrap,
         settings.topic_prefix,
-        CONSUMERS,
+        topology.consumers(),
         settings.health_cache_s,
         settings.kafka_client_options(),
     )
@@ -64,7 +64,7 @@ async def _setup(rt: Runtime[ReportingSettings]) -> AsyncIterator[Sequence[Await
 
 def _subscriptions(_: Runtime[ReportingSettings]) -> list[Subscription]:
     return [
-        Subscription(event.topic, event, handlers.apply_events, group=SHARED_GROUPS["reporting"])
+        Subscription(event.topic, event, handlers.apply_events, group=TOPOLOGY.subscriptions[0].group)
         for event in REPORTED_EVENTS
     ]
 

@@ -1,7 +1,7 @@
 """Pipeline health read from Kafka itself: consumer lag per service and dead letters per topic.
 
 Lag is the committed offset of each consumer group against the partition's end offset; groups are named
-``<prefix>`` + ``shared.asyncapi.consumer_group``, and the list of who consumes what is ``shared.asyncapi.CONSUMERS``,
+``<prefix>`` + ``shared.topology.consumer_group``, and the list of who consumes what is ``shared.topology.consumers()``,
 so a group that never committed still shows, with everything since the beginning as its lag.
 
 Dead letters are counted from the dead-letter topics' offsets (end minus beginning) rather than by consuming them:
@@ -21,8 +21,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared import topics
-from shared.asyncapi import consumer_group
 from shared.logs import get_logger
+from shared.topology import consumer_group
 
 log = get_logger(__name__)
 

@@ -8,14 +8,13 @@ import uuid
 import orjson
 import pytest
 
-from shared import topics
-from shared.asyncapi import CONSUMERS, consumer_group
+from shared import topics, topology
 from tests.e2e.pipeline import wait_for
 
 pytestmark = pytest.mark.e2e
 
 # Every (topic, consumer group) pair of the system, from the documented consumer map.
-CONSUMED = [(topic, consumer_group(service, topic)) for service, consumed in CONSUMERS.items() for topic in consumed]
+CONSUMED = [(topic, group) for _service, topic, group in topology.consumer_groups()]
 INPUT_TOPICS = sorted({topic for topic, _ in CONSUMED})
 
 

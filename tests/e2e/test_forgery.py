@@ -16,7 +16,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from shared import signing, topics
+from shared import signing, topics, topology
 from shared.contracts import EnrolmentConfirmed, NominationSubmitted, Nominator, RegistryPersonUpdated, encode
 from shared.contracts import new_envelope as envelope_of
 from tests.e2e.pipeline import Pipeline
@@ -61,7 +61,7 @@ async def dead_letter(pipeline: Pipeline, topic: str, where: tuple[int, int], gr
 
 def forgeries(pipeline: Pipeline, topic: str, env: Any, impostor: str) -> list[tuple[str, bytes, Any, str]]:
     """(case, value, headers, expected error type) for one event that the owner of ``topic`` never produced."""
-    owner = topics.owner(topic)
+    owner = topology.owner(topic)
     signers = pipeline_signers(pipeline)
     value = encode(env)
     as_impostor = env.model_copy(update={"producer": impostor, "event_id": uuid.uuid4()})

@@ -23,7 +23,7 @@ from deploy.acls import ADMIN_USER, principals
 from deploy.config import StackConfig, StackTestConfig
 from services.enrolment.app import SPEC
 from services.enrolment.settings import EnrolmentSettings, FundingSourceConfig
-from shared import db, topics
+from shared import db, topics, topology
 from shared.contracts import Envelope, decode, encode
 from shared.service import create_app
 from tests import signed
@@ -156,14 +156,14 @@ async def test_a_wrong_password_is_refused(sasl_kafka: StackConfig) -> None:
 
 
 async def test_only_the_owner_of_an_event_topic_may_write_it(sasl_kafka: StackConfig) -> None:
-    # Generated from shared/topics.py OWNERS: every principal against every event topic (the owner's own write is
-    # the control that the refusals are about ACLs, not about the cluster).
+    # Generated from the declared topologies (shared/topology.py): every principal against every event topic (the
+    # owner's own write is the control that the refusals are about ACLs, not about the cluster).
     for service in principals():
         producer = AIOKafkaProducer(**as_user(sasl_kafka, service))
         await producer.start()
         try:
             for topic in topics.EVENT_TOPICS:
-                if topics.owner(topic) == service:
+                if topology.owner(topic) == service:
                     if topic != topics.ENROLMENT_CONFIRMED:  # read and decoded by the test above
                         await producer.send_and_wait(topic, b"owner's write")
                     continue

@@ -18,7 +18,7 @@ from aiokafka import ConsumerRecord
 from services.nomination import handlers
 from services.nomination.app import SPEC, create
 from services.nomination.settings import NominationSettings
-from shared import db, outbox, topics
+from shared import db, outbox, topology
 from shared.auth import hash_api_key, new_api_key
 from shared.consumer import Consumer
 from shared.contracts import (
@@ -105,7 +105,7 @@ def progress_consumer(pool: asyncpg.Pool) -> Consumer[Any]:
 
 def event(payload: Payload, nik: str) -> Envelope[Any]:
     nomination_id = payload.nomination_id  # type: ignore[attr-defined]
-    producer = topics.owner(payload.topic)
+    producer = topology.owner(payload.topic)
     return new_envelope(payload, producer=producer, person_key=person_key(nik, SECRET), correlation_id=nomination_id)
 
 

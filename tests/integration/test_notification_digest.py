@@ -21,7 +21,7 @@ from services.notification.domain import ChannelPolicy
 from services.notification.handlers import event_handler
 from services.notification.schedule import WITA
 from services.notification.settings import NotificationSettings
-from shared import db, topics
+from shared import db, topology
 from shared.contracts import (
     EnrolmentConfirmed,
     EnrolmentWaitlisted,
@@ -76,7 +76,7 @@ def rejected(desa: str, nominator: Nominator) -> IdentityRejected:
 
 async def ingest(pool: asyncpg.Pool, *payloads: Payload) -> list[Any]:
     envs = [
-        new_envelope(p, producer=topics.owner(p.topic), person_key=uuid.uuid4().hex, correlation_id=uuid.uuid4())
+        new_envelope(p, producer=topology.owner(p.topic), person_key=uuid.uuid4().hex, correlation_id=uuid.uuid4())
         for p in payloads
     ]
     await handle(pool, envs)

@@ -27,7 +27,7 @@ from services.notification.dispatcher import Dispatcher, DispatcherConfig
 from services.notification.domain import ChannelPolicy
 from services.notification.handlers import event_handler
 from services.notification.settings import NotificationSettings
-from shared import db, topics
+from shared import db, topology
 from shared.consumer import Consumer
 from shared.contracts import (
     EnrolmentConfirmed,
@@ -108,7 +108,7 @@ def rejected(contact: Nominator) -> IdentityRejected:
 def envelope(payload: Payload) -> Envelope[Any]:
     key = uuid.uuid4().hex
     return new_envelope(
-        payload, producer=topics.owner(payload.topic), person_key=key, correlation_id=payload.nomination_id
+        payload, producer=topology.owner(payload.topic), person_key=key, correlation_id=payload.nomination_id
     )  # type: ignore[attr-defined]
 
 

@@ -35,7 +35,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from shared import db, outbox, topics
+from shared import db, outbox, topics, topology
 from shared.consumer import Consumer
 from shared.contracts import PAYLOADS, Envelope, Payload, decode
 from tests import signed
@@ -74,7 +74,7 @@ def good_event(payload: type[Payload]) -> dict[str, Any]:
         "schema_version": payload.schema_version,
         "occurred_at": datetime.now(UTC).isoformat(),
         "correlation_id": str(uuid.uuid4()),
-        "producer": topics.owner(payload.topic),
+        "producer": topology.owner(payload.topic),
         "person_key": "p" * 32,
         "payload": sample(payload),
     }

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from deploy import k8s_gen
 from deploy.acls import Acl, principals, service_acls
-from shared import topics
+from shared import topics, topology
 
 
 def test_committed_manifests_match_the_code() -> None:
@@ -283,7 +283,7 @@ def test_make_env_gives_each_producer_a_key_every_service_trusts() -> None:
     from shared import signing
 
     make_env = _make_env_module()
-    assert set(make_env.PRODUCERS) == set(topics.OWNERS.values())
+    assert set(make_env.PRODUCERS) == set(topology.owners().values())
     for use_openssl in (False, True):  # the cryptography package if importable, else `openssl genpkey`
         if use_openssl:
             import shutil
@@ -313,7 +313,7 @@ def test_compose_gives_each_owner_its_own_signing_key_and_everyone_the_trusted_k
     for name in k8s_gen.services():
         env = services[name]["environment"]
         assert env["PAYUNG_EVENT_TRUSTED_KEYS"].startswith("${PAYUNG_EVENT_TRUSTED_KEYS:?"), name
-        if name in topics.OWNERS.values():
+        if name in topology.owners().values():
             assert env["PAYUNG_EVENT_SIGNING_KEY"].startswith(f"${{PAYUNG_EVENT_SIGNING_KEY_{name.upper()}:?"), name
         else:
             assert "PAYUNG_EVENT_SIGNING_KEY" not in env, name
@@ -327,7 +327,7 @@ def test_kubernetes_reads_event_keys_from_the_services_secret_and_the_shared_con
         env = {e["name"]: e.get("valueFrom") for e in _pod(doc)["containers"][0]["env"]}
         trusted = env["PAYUNG_EVENT_TRUSTED_KEYS"]["configMapKeyRef"]
         assert (trusted["name"], trusted["key"]) == ("payung-event-keys", "trusted-keys")
-        if name in topics.OWNERS.values():
+        if name in topology.owners().values():
             ref = env["PAYUNG_EVENT_SIGNING_KEY"]["secretKeyRef"]
             assert (ref["name"], ref["key"]) == (f"payung-{name}", "event-signing-key")
         else:

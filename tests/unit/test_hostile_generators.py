@@ -9,13 +9,13 @@ import orjson
 import pytest
 
 from bench import hostile_kafka as hk
-from shared.asyncapi import CONSUMERS
+from shared import topology
 from shared.contracts import decode
 from shared.errors import PoisonMessage
 
 
 def test_every_consumed_topic_is_attacked_and_has_its_groups() -> None:
-    consumed = {t for topics in CONSUMERS.values() for t in topics}
+    consumed = {t for topics in topology.consumers().values() for t in topics}
     assert set(hk.input_topics()) == consumed
     groups = hk.consumer_groups("p.")
     assert {t for t in groups} == consumed

@@ -12,7 +12,7 @@ import pytest
 
 from deploy import stack
 from deploy.config import StackConfig
-from shared import outbox, signing, topics
+from shared import outbox, signing, topics, topology
 from shared.contracts import EnrolmentConfirmed, Nominator, decode, new_envelope
 from shared.errors import PoisonMessage
 from tests import signed
@@ -42,11 +42,11 @@ def error_type(value: bytes, headers, topic: str = TOPIC) -> str:
 def test_every_event_topic_has_one_owner_and_acls_grant_write_to_it_alone() -> None:
     from deploy.acls import service_acls
 
-    assert set(topics.OWNERS) == set(topics.EVENT_TOPICS)
-    for topic, owner in topics.OWNERS.items():
+    assert set(topology.owners()) == set(topics.EVENT_TOPICS)
+    for topic, owner in topology.owners().items():
         writers = {
             service
-            for service in set(topics.OWNERS.values()) | {"reporting"}
+            for service in set(topology.owners().values()) | {"reporting"}
             if any(a.name == topic and a.operation == "Write" for a in service_acls(service))
         }
         assert writers == {owner}, topic
@@ -103,7 +103,7 @@ def test_the_native_stack_makes_one_key_pair_per_service_kept_private(tmp_path: 
     for path in keys_dir.iterdir():
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     trusted = json.loads((keys_dir / "trusted.json").read_text())
-    assert sorted(e["producer"] for e in trusted.values()) == sorted(set(topics.OWNERS.values()))
+    assert sorted(e["producer"] for e in trusted.values()) == sorted(set(topology.owners().values()))
     env = stack.service_env(cfg, "enrolment")
     assert env["PAYUNG_EVENT_SIGNING_KEY_FILE"] == str(keys_dir / "enrolment.key")
     assert "PAYUNG_EVENT_SIGNING_KEY_FILE" not in stack.service_env(cfg, "reporting")  # produces no events

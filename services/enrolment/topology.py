@@ -1,0 +1,30 @@
+"""What the enrolment service consumes and produces (shared/topology.py derives the rest from this)."""
+
+from __future__ import annotations
+
+from shared.contracts import (
+    EnrolmentConfirmed,
+    EnrolmentEnded,
+    EnrolmentRefused,
+    EnrolmentWaitlisted,
+    IdentityVerified,
+    RegistryPersonUpdated,
+)
+from shared.topology import Subscription, Topology
+
+TOPOLOGY = Topology(
+    service="enrolment",
+    subscriptions=(
+        Subscription(
+            group="identity.verified",
+            events=(IdentityVerified,),
+            summary="Seat each verified person against the quota of their funding source, or waitlist them",
+        ),
+        Subscription(
+            group="registry.person_updated",
+            events=(RegistryPersonUpdated,),
+            summary="End the cover of a member the civil registry reports dead or moved away",
+        ),
+    ),
+    produces=(EnrolmentConfirmed, EnrolmentWaitlisted, EnrolmentEnded, EnrolmentRefused),
+)

@@ -1,0 +1,41 @@
+"""What the nomination service consumes and produces (shared/topology.py derives the rest from this)."""
+
+from __future__ import annotations
+
+from shared.contracts import (
+    EnrolmentConfirmed,
+    EnrolmentEnded,
+    EnrolmentRefused,
+    EnrolmentWaitlisted,
+    IdentityRejected,
+    IdentityReviewRequested,
+    IdentityVerified,
+    NominationSubmitted,
+    NotificationFailed,
+    NotificationSent,
+)
+from shared.topology import Subscription, Topology
+
+TOPOLOGY = Topology(
+    service="nomination",
+    subscriptions=(
+        Subscription(
+            group="progress",
+            # one consumer over every progress topic: one transaction per fetched batch, no two transactions of
+            # this service locking the same nomination at once (docs/PERFORMANCE.md)
+            events=(
+                IdentityReviewRequested,
+                IdentityVerified,
+                IdentityRejected,
+                EnrolmentConfirmed,
+                EnrolmentWaitlisted,
+                NotificationSent,
+                NotificationFailed,
+                EnrolmentEnded,
+                EnrolmentRefused,
+            ),
+            summary="Follow each nomination through verification, enrolment and notification (its status)",
+        ),
+    ),
+    produces=(NominationSubmitted,),
+)

@@ -1,0 +1,26 @@
+"""What the notification service consumes and produces (shared/topology.py derives the rest from this)."""
+
+from __future__ import annotations
+
+from shared.contracts import (
+    EnrolmentConfirmed,
+    EnrolmentEnded,
+    EnrolmentRefused,
+    EnrolmentWaitlisted,
+    IdentityRejected,
+    NotificationFailed,
+    NotificationSent,
+)
+from shared.topology import Subscription, Topology
+
+TOPOLOGY = Topology(
+    service="notification",
+    subscriptions=(
+        Subscription(
+            group="events",
+            events=(EnrolmentConfirmed, EnrolmentWaitlisted, IdentityRejected, EnrolmentEnded, EnrolmentRefused),
+            summary="Plan one message per outcome to the person and their nominator (sent by the dispatcher)",
+        ),
+    ),
+    produces=(NotificationSent, NotificationFailed),
+)
