@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs and configures rootful podman on a Debian machine without a Docker engine (what the container check uses):
-#   apt-get install podman runc debootstrap netavark aardvark-dns, and a containers.conf drop-in with the settings these
+#   apt-get install podman runc debootstrap netavark aardvark-dns iptables, and a containers.conf drop-in with the settings these
 #   machines need (runc: crun refuses without CAP_SYS_RESOURCE on hybrid cgroups; explicit ulimits; the netavark
 #   network backend, whose aardvark-dns lets containers find each other by service name). See docs/DEPLOYMENT.md.
 set -euo pipefail
 need=()
-for pair in podman:podman runc:runc debootstrap:debootstrap mvn:maven; do
+# iptables: netavark 1.4 sets up each network's NAT and port forwards with it; without it every container start
+# fails with "netavark: No such file or directory (os error 2)" (a fresh machine has no iptables).
+for pair in podman:podman runc:runc debootstrap:debootstrap mvn:maven iptables:iptables; do
   command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
 done
 # Not on PATH (podman runs them from /usr/lib/podman): without them, and with --no-install-recommends, Debian's podman
