@@ -13,6 +13,16 @@ COPY requirements.lock /tmp/requirements.lock
 RUN python -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-compile --require-hashes --only-binary :all: -r /tmp/requirements.lock
 
+# Every service's topology declaration (services/<name>/topology.py: what it consumes and produces, importing only
+# shared.contracts): shared/topology.py reads all five, e.g. to know which service signs which topic. Only those
+# files, with their package's __init__.py, enter the image beside the one service's own code.
+FROM ${PYTHON_IMAGE} AS declarations
+WORKDIR /src/services
+COPY services ./
+RUN for f in */topology.py; do \
+      d="/out/services/${f%/topology.py}"; mkdir -p "$d" && cp "${f%topology.py}__init__.py" "$f" "$d/"; \
+    done
+
 FROM ${PYTHON_IMAGE}
 ARG SERVICE
 # The HTTP port of each service (its settings' default), kept where the healthcheck reads it.
@@ -29,6 +39,7 @@ COPY --from=deps /opt/venv /opt/venv
 WORKDIR /app
 COPY shared ./shared
 COPY services/__init__.py ./services/__init__.py
+COPY --from=declarations /out/services ./services
 COPY services/${SERVICE} ./services/${SERVICE}
 # No .pyc writes: the root filesystem is read-only in Kubernetes and compose. The local (demo) message channel, when
 # chosen, writes to /var/lib/payung (a volume), never to the working directory.
