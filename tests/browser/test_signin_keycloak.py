@@ -27,8 +27,9 @@ from openpyxl import load_workbook
 
 from deploy import keycloak
 from deploy.config import StackTestConfig
-from services.reporting import geomap, handlers
+from services.reporting import handlers
 from services.reporting.app import SPEC, create
+from services.reporting.domain import geomap
 from services.reporting.settings import FundingSource, ReportingSettings
 from shared import db, topics
 from shared.websession import WebSignInSettings
