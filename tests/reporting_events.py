@@ -10,6 +10,12 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
+import asyncpg
+
+from services.reporting.adapters.kafka_health import KafkaHealth
+from services.reporting.bootstrap import Deps
+from services.reporting.domain import geomap
+from services.reporting.settings import ReportingSettings
 from shared import topology
 from shared.auth import hash_api_key, new_api_key
 from shared.contracts import (
@@ -25,6 +31,7 @@ from shared.contracts import (
     Reason,
     new_envelope,
 )
+from shared.regions import default_regions
 
 DISNAKER = Nominator(type="disnaker", name="Petugas", region_code="64.08")
 _PERSON = {"nik": "6408014501900001", "full_name": "Warga", "birth_date": date(1990, 1, 5), "sex": "F"}
@@ -121,3 +128,10 @@ def rejected(
 def review(nid: uuid.UUID, desa: str, at: datetime) -> Envelope[Any]:
     reasons = (Reason(code="POSSIBLE_DUPLICATE", detail="-"),)
     return envelope(IdentityReviewRequested(nomination_id=nid, layer="duplicates", reasons=reasons, desa_code=desa), at)
+
+
+def reporting_deps(pool: asyncpg.Pool, settings: ReportingSettings) -> Deps:
+    """The reporting service's Deps outside a running service (its Kafka health reader not started, no map): enough
+    to seed the read model through the consumer's own handler, ``handlers.apply_events``."""
+    health = KafkaHealth(settings.kafka_bootstrap, settings.topic_prefix, topology.consumers())
+    return Deps(pool, settings.topic_prefix, settings, health, default_regions(), geomap.shapes([]))

@@ -1,4 +1,4 @@
-"""SQL of the reporting service. Functions take a connection (or the pool, for reads) and never commit."""
+"""SQL of the reporting service. Functions take a connection (the handler's transaction) and never commit."""
 
 from __future__ import annotations
 
@@ -8,13 +8,10 @@ from dataclasses import fields
 from datetime import date
 from typing import Any
 
-import asyncpg
-
-from services.reporting.domain import WITA, NominationRow
+from services.reporting.domain.readmodel import WITA, NominationRow
 from shared.db import Conn
 
 _COLUMNS = [f.name for f in fields(NominationRow)]
-Db = Conn | asyncpg.Pool
 
 
 async def lock_rows(conn: Conn, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, NominationRow]:
@@ -61,8 +58,8 @@ def _scope(n: int) -> str:
     return f"(${n}::text IS NULL OR desa_code = ${n} OR desa_code LIKE ${n} || '.%')"
 
 
-async def status_counts(db: Db, area: str | None = None) -> dict[str, int]:
-    rows = await db.fetch(
+async def status_counts(conn: Conn, area: str | None = None) -> dict[str, int]:
+    rows = await conn.fetch(
         "SELECT status, count(*) AS n FROM report_nominations WHERE"
         " ($1::text IS NULL OR desa_code = $1 OR desa_code LIKE $1 || '.%') GROUP BY status",
         area,
@@ -70,17 +67,17 @@ async def status_counts(db: Db, area: str | None = None) -> dict[str, int]:
     return {r["status"]: r["n"] for r in rows}
 
 
-async def per_day(db: Db, area: str | None = None) -> tuple[dict[date, int], dict[date, int], dict[date, int]]:
+async def per_day(conn: Conn, area: str | None = None) -> tuple[dict[date, int], dict[date, int], dict[date, int]]:
     """Nominations submitted, seats taken and seats ended per local (WITA) day."""
     tz = str(WITA)
-    submitted = await db.fetch(
+    submitted = await conn.fetch(
         "SELECT (submitted_at AT TIME ZONE $1)::date AS day, count(*) AS n FROM report_nominations"
         " WHERE submitted_at IS NOT NULL"
         " AND ($2::text IS NULL OR desa_code = $2 OR desa_code LIKE $2 || '.%') GROUP BY 1",
         tz,
         area,
     )
-    enrolled = await db.fetch(
+    enrolled = await conn.fetch(
         "SELECT (enrolled_at AT TIME ZONE $1)::date AS day, count(*) AS n FROM report_nominations"
         " WHERE enrolled_at IS NOT NULL"
         " AND ($2::text IS NULL OR desa_code = $2 OR desa_code LIKE $2 || '.%') GROUP BY 1",
@@ -88,7 +85,7 @@ async def per_day(db: Db, area: str | None = None) -> tuple[dict[date, int], dic
         area,
     )
     # An end counts only for someone whose enrolment is known, so coverage never goes below zero.
-    ended = await db.fetch(
+    ended = await conn.fetch(
         "SELECT ended_on AS day, count(*) AS n FROM report_nominations"
         " WHERE ended_on IS NOT NULL AND enrolled_at IS NOT NULL"
         " AND ($1::text IS NULL OR desa_code = $1 OR desa_code LIKE $1 || '.%') GROUP BY 1",
@@ -114,15 +111,15 @@ _AREA_QUERIES = {
 }
 
 
-async def by_area(db: Db, level: str, parent: str | None = None, area: str | None = None) -> list[dict[str, Any]]:
+async def by_area(conn: Conn, level: str, parent: str | None = None, area: str | None = None) -> list[dict[str, Any]]:
     """Counts by status per kecamatan (``level='kecamatan'``) or per desa (all, or those of kecamatan ``parent``)."""
     if level == "desa" and parent:
-        return [dict(r) for r in await db.fetch(_AREA_QUERIES["desa_of"], area, parent)]
-    return [dict(r) for r in await db.fetch(_AREA_QUERIES[level], area)]
+        return [dict(r) for r in await conn.fetch(_AREA_QUERIES["desa_of"], area, parent)]
+    return [dict(r) for r in await conn.fetch(_AREA_QUERIES[level], area)]
 
 
-async def by_occupation(db: Db, area: str | None = None) -> list[dict[str, Any]]:
-    rows = await db.fetch(
+async def by_occupation(conn: Conn, area: str | None = None) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
         """
         SELECT occupation AS code, count(*) AS nominated, count(*) FILTER (WHERE status = 'enrolled') AS covered
         FROM report_nominations WHERE occupation IS NOT NULL
@@ -134,8 +131,8 @@ async def by_occupation(db: Db, area: str | None = None) -> list[dict[str, Any]]
     return [dict(r) for r in rows]
 
 
-async def active_by_source(db: Db, programme_year: int) -> dict[str, int]:
-    rows = await db.fetch(
+async def active_by_source(conn: Conn, programme_year: int) -> dict[str, int]:
+    rows = await conn.fetch(
         "SELECT funding_source, count(*) AS n FROM report_nominations"
         " WHERE status = 'enrolled' AND programme_year = $1 GROUP BY 1",
         programme_year,
@@ -143,9 +140,9 @@ async def active_by_source(db: Db, programme_year: int) -> dict[str, int]:
     return {r["funding_source"]: r["n"] for r in rows}
 
 
-async def rejection_reasons(db: Db, limit: int, area: str | None = None) -> list[tuple[str, int]]:
+async def rejection_reasons(conn: Conn, limit: int, area: str | None = None) -> list[tuple[str, int]]:
     """Reason codes of rejected nominations, most frequent first (a nomination may have several)."""
-    rows = await db.fetch(
+    rows = await conn.fetch(
         """
         SELECT reason, count(*) AS n FROM report_nominations, unnest(rejection_reasons) AS reason
         WHERE status = 'rejected' AND ($2::text IS NULL OR desa_code = $2 OR desa_code LIKE $2 || '.%')
@@ -157,8 +154,8 @@ async def rejection_reasons(db: Db, limit: int, area: str | None = None) -> list
     return [(r["reason"], r["n"]) for r in rows]
 
 
-async def notification_totals(db: Db, area: str | None = None) -> dict[str, int]:
-    row = await db.fetchrow(
+async def notification_totals(conn: Conn, area: str | None = None) -> dict[str, int]:
+    row = await conn.fetchrow(
         "SELECT coalesce(sum(notifications_sent), 0) AS sent, coalesce(sum(notifications_failed), 0) AS failed"
         " FROM report_nominations WHERE ($1::text IS NULL OR desa_code = $1 OR desa_code LIKE $1 || '.%')",
         area,

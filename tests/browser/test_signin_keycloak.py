@@ -27,15 +27,16 @@ from openpyxl import load_workbook
 
 from deploy import keycloak
 from deploy.config import StackTestConfig
-from services.reporting import geomap, handlers
+from services.reporting import handlers
 from services.reporting.app import SPEC, create
+from services.reporting.domain import geomap
 from services.reporting.settings import FundingSource, ReportingSettings
 from shared import db, topics
 from shared.websession import WebSignInSettings
 from tests import reporting_events as events
 from tests.browser.conftest import ARTIFACTS, BROWSER_ARGS
 from tests.integration.test_reporting_dashboard import stream
-from tests.reporting_events import auditor
+from tests.reporting_events import auditor, reporting_deps
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -82,12 +83,6 @@ async def site(idp: StackTestConfig, infra: Any, create_database: Any) -> AsyncI
     await asyncio.to_thread(db.migrate, dsn, SPEC.migrations)
     prefix = f"signin{uuid.uuid4().hex[:8]}."
     await topics.ensure_topics(infra.kafka_bootstrap, prefix)
-    pool = await db.create_pool(dsn, 1, 2)
-    try:
-        async with pool.acquire() as conn, conn.transaction():
-            await handlers.apply_events(conn, local_stream())
-    finally:
-        await pool.close()
     port = idp.reporting_port
     auth_settings, _ = auditor()
     settings = ReportingSettings(
@@ -99,6 +94,12 @@ async def site(idp: StackTestConfig, infra: Any, create_database: Any) -> AsyncI
         funding_sources=[FundingSource(code="APBD-KAB", name="APBD Kab. Kutai Timur", quota=250, premium_idr=16800)],
         **auth_settings,
     )
+    pool = await db.create_pool(dsn, 1, 2)
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            await handlers.apply_events(reporting_deps(pool, settings), conn, local_stream())
+    finally:
+        await pool.close()
     env = keycloak.service_env(idp, "reporting")
     web = WebSignInSettings(**{k.removeprefix("PAYUNG_").lower(): v for k, v in env.items()})
     server = uvicorn.Server(uvicorn.Config(create(settings, web), host="127.0.0.1", port=port, log_config=None))

@@ -26,7 +26,7 @@ from services.reporting.settings import FundingSource, ReportingSettings
 from shared import db, topics
 from shared.regions import default_regions
 from tests import reporting_events as events
-from tests.reporting_events import auditor
+from tests.reporting_events import auditor, reporting_deps
 
 pytestmark = pytest.mark.integration
 
@@ -108,7 +108,7 @@ async def test_dashboard_renders_in_chromium(
     try:
         events = stream(400)
         async with pool.acquire() as conn, conn.transaction():
-            await handlers.apply_events(conn, events)
+            await handlers.apply_events(reporting_deps(pool, settings), conn, events)
         covered = await pool.fetchval("SELECT count(*) FROM report_nominations WHERE status = 'enrolled'")
     finally:
         await pool.close()

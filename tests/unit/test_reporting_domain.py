@@ -9,8 +9,9 @@ from typing import Any
 
 from aiokafka import TopicPartition
 
-from services.reporting import dashboard, domain, labels
-from services.reporting.kafka_health import group_lag
+from services.reporting.adapters.kafka_health import group_lag
+from services.reporting.domain import charts, figures, labels
+from services.reporting.domain import readmodel as domain
 from services.reporting.settings import FundingSource
 from shared.contracts import (
     EnrolmentEnded,
@@ -133,16 +134,16 @@ def test_rejection_reasons_are_kept_once_each_and_ended_beats_enrolled() -> None
 
 def test_coverage_series_fills_gaps_and_subtracts_ends() -> None:
     d = date(2026, 3, 1)
-    series = domain.coverage_series(
+    series = figures.coverage_series(
         {d: 5, d + timedelta(days=1): 3}, {d + timedelta(days=1): 4}, {d + timedelta(days=3): 1}
     )
     assert [(p.day.day, p.nominated, p.covered) for p in series] == [(1, 5, 0), (2, 8, 4), (3, 8, 4), (4, 8, 3)]
-    assert domain.coverage_series({}, {}, {}) == []
+    assert figures.coverage_series({}, {}, {}) == []
 
 
 def test_budget_is_quota_times_premium_against_active_seats() -> None:
     sources = [FundingSource(code="APBD-KAB", name="Kab", quota=15000, premium_idr=16800)]
-    kab, unknown = domain.budgets(sources, {"APBD-KAB": 100, "OLD": 2})
+    kab, unknown = figures.budgets(sources, {"APBD-KAB": 100, "OLD": 2})
     assert kab.yearly_allocated_idr == 3_024_000_000  # PPU's budget line: 15,000 x Rp16,800 x 12
     assert (kab.monthly_committed_idr, kab.yearly_committed_idr) == (1_680_000, 20_160_000)
     assert (unknown.code, unknown.quota, unknown.active) == ("OLD", 0, 2)  # money without a budget line shows
@@ -164,12 +165,12 @@ def test_labels_have_both_languages_and_fall_back_to_the_code() -> None:
 
 
 def test_chart_geometry() -> None:
-    chart = dashboard.line_chart(
+    chart = charts.line_chart(
         [{"day": "2026-03-01", "a": 0}, {"day": "2026-03-02", "a": 10}], [("a", "A")], width=100, height=50
     )
     assert chart.lines[0][2] == "0.0,50.0 100.0,0.0"
-    assert [r["pct"] for r in dashboard.bars([{"n": 5}, {"n": 10}, {"n": 0}], "n")] == [50.0, 100.0, 0.0]
-    assert dashboard.rupiah(3_024_000_000) == "Rp3.024.000.000"
+    assert [r["pct"] for r in charts.bars([{"n": 5}, {"n": 10}, {"n": 0}], "n")] == [50.0, 100.0, 0.0]
+    assert charts.rupiah(3_024_000_000) == "Rp3.024.000.000"
 
 
 def test_a_bpjs_refusal_after_a_waitlist_place_is_refused_in_any_order() -> None:

@@ -12,9 +12,12 @@ from openpyxl import load_workbook
 
 from deploy import keycloak
 from deploy.config import StackConfig
-from services.reporting import export, formats, geomap, handlers
+from services.reporting.adapters import boundaries
+from services.reporting.api import export
+from services.reporting.domain import figures, formats, geomap
 from services.reporting.settings import ReportingSettings
 from shared.auth import Role
+from shared.regions import default_regions
 from shared.websession import WebSignInSettings, user_from_claims
 
 BASES = ["http://127.0.0.1:8005", "http://127.0.0.1:8001"]
@@ -78,29 +81,31 @@ def test_numbers_and_times_by_locale() -> None:
 
 def test_kecamatan_targets_configured_and_shared() -> None:
     s = settings(target=1000, kecamatan_targets={"64.08.04": 100, "99.99.99": 5})
-    targets = handlers.kecamatan_targets(s)
+    codes = [r.code for r in default_regions().children(s.programme_regency)]
+    targets = figures.kecamatan_targets(codes, s.kecamatan_targets, s.target)
     assert len(targets) == 18 and targets["64.08.04"] == 100 and "99.99.99" not in targets
     assert sum(targets.values()) == 1000
-    assert handlers.area_target(s, "64.08.04") == 100
-    assert handlers.area_target(s, "64.08") == 1000
-    assert handlers.area_target(s, "64.08.04.1001") == 0  # no target for a single desa
+    assert figures.area_target(targets, "64.08.04") == 100
+    assert figures.area_target(targets, "64.08") == 1000
+    assert figures.area_target(targets, "64.08.04.1001") == 0  # no target for a single desa
 
 
 def test_the_cost_of_the_target_next_to_the_budget() -> None:
     s = settings(target=150_000)
     budget = {"totals": {"yearly_allocated_idr": 20_600 * 16_800 * 12}}
-    cost = handlers.target_cost(s, budget)
+    cost = figures.target_cost(s.target, s.funding_sources[0].premium_idr, budget)
     assert cost["yearly_cost_idr"] == 150_000 * 16_800 * 12 == 30_240_000_000
     assert cost["gap_idr"] == (150_000 - 20_600) * 16_800 * 12
 
 
 def test_the_map_has_every_kecamatan_inside_the_frame() -> None:
-    shapes, width, height = geomap.shapes("64.08")
+    frame = geomap.shapes(boundaries.kecamatan_features("64.08"))
+    shapes, width, height = frame
     assert len(shapes) == 18 and width == 520 and 200 < height < 600
     for s in shapes:
         xy = [tuple(map(float, p.lstrip("ML").split(","))) for p in s.path.replace(" Z", "").split() if "," in p]
         assert all(-0.5 <= x <= width + 0.5 and -0.5 <= y <= height + 0.5 for x, y in xy), s.name
-    coloured, _, _ = geomap.coverage_map("64.08", [{"code": "64.08.01", "covered": 60, "target": 100}])
+    coloured, _, _ = geomap.coverage_map(frame, [{"code": "64.08.01", "covered": 60, "target": 100}])
     fills = {m.code: m.fill for m in coloured}
     assert fills["64.08.01"] == geomap.colour(0.6) == geomap.COLOURS[3]
     assert [c for c, f in fills.items() if f == geomap.NO_DATA] == sorted(set(fills) - {"64.08.01"})

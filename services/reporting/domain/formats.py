@@ -13,8 +13,8 @@ from datetime import datetime
 from babel.dates import format_datetime
 from babel.numbers import format_decimal, format_percent
 
-from services.reporting.domain import WITA
-from services.reporting.labels import Lang
+from services.reporting.domain.labels import Lang
+from services.reporting.domain.readmodel import WITA
 
 LOCALES: dict[Lang, str] = {"id": "id_ID", "en": "en_GB"}
 

@@ -1,6 +1,7 @@
 """The regency's kecamatan as an inline SVG map, drawn on the server from a public boundary dataset.
 
-Boundaries: shared/data/kecamatan-kaltim.geojson (cahyadsn/wilayah_boundaries, MIT; see shared/data/README.md).
+Boundaries: shared/data/kecamatan-kaltim.geojson (cahyadsn/wilayah_boundaries, MIT; see shared/data/README.md),
+read by adapters/boundaries.py; this module only projects and colours them.
 Longitude and latitude are projected equirectangularly with the x axis scaled by cos(latitude) at the regency's
 middle: at the equator (Kutai Timur spans 0°-2° N) that is as faithful as any projection at dashboard size. No tile
 server, no JavaScript: the page renders the same offline and in print.
@@ -8,15 +9,11 @@ server, no JavaScript: the page renders the same offline and in print.
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
-BOUNDARIES = Path(__file__).parents[2] / "shared" / "data" / "kecamatan-kaltim.geojson"
 # Coverage of the kecamatan's target, light to dark green: the class limits and colours of the legend.
 STEPS = (0.0, 0.1, 0.25, 0.5, 0.75)
 COLOURS = ("#eef6f0", "#c7e7d2", "#8fcfa6", "#4fa874", "#1b7f4b")
@@ -53,12 +50,12 @@ def _rings(geometry: Mapping[str, Any]) -> list[list[list[float]]]:
     return []
 
 
-@lru_cache(maxsize=8)
-def shapes(regency: str, width: int = 520) -> tuple[tuple[Shape, ...], int, int]:
-    """The kecamatan of ``regency`` (dotted code, e.g. ``64.08``) as paths fitted to ``width``; (shapes, w, h)."""
-    features = [
-        f for f in json.loads(BOUNDARIES.read_text())["features"] if f["properties"]["kode"].startswith(regency + ".")
-    ]
+# The projected map: (shapes, width, height) in map units.
+Frame = tuple[tuple[Shape, ...], int, int]
+
+
+def shapes(features: Sequence[Mapping[str, Any]], width: int = 520) -> Frame:
+    """GeoJSON features (a regency's kecamatan) as paths fitted to ``width``; (shapes, w, h)."""
     points = [p for f in features for ring in _rings(f["geometry"]) for p in ring]
     if not points:
         return (), width, 0
@@ -87,11 +84,11 @@ def colour(share: float) -> str:
     return COLOURS[index]
 
 
-def coverage_map(regency: str, rows: list[dict[str, Any]]) -> tuple[list[MapShape], int, int]:
+def coverage_map(frame: Frame, rows: list[dict[str, Any]]) -> tuple[list[MapShape], int, int]:
     """Shapes coloured by covered/target of ``rows`` (``code``, ``covered``, ``target``); a kecamatan without a row
     (outside a nominator's area) is grey."""
     by_code = {r["code"]: r for r in rows}
-    found, width, height = shapes(regency)
+    found, width, height = frame
     out = []
     for s in found:
         row = by_code.get(s.code)

@@ -9,52 +9,51 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from services.reporting import handlers, labels
-from services.reporting.settings import ReportingSettings
-from shared.service import Runtime, runtime
+from services.reporting import bootstrap, handlers
+from services.reporting.commands import BudgetQuery, CoverageQuery, HealthQuery, OverviewQuery, RejectionsQuery
+from services.reporting.domain import labels
+from shared import messaging
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 KECAMATAN = r"^\d{2}\.\d{2}\.\d{2}$"
-RuntimeDep = Annotated[Runtime[ReportingSettings], Depends(runtime)]
+DepsDep = Annotated[bootstrap.Deps, Depends(bootstrap.deps)]
 LangQuery = Annotated[str, Query(pattern="^(id|en)$", description="Label language")]
 
 
-def _settings(rt: Runtime[ReportingSettings]) -> ReportingSettings:
-    return rt.settings
-
-
 @router.get("/overview")
-async def overview(rt: RuntimeDep, lang: LangQuery = "id") -> dict[str, Any]:
+async def overview(deps: DepsDep, lang: LangQuery = "id") -> dict[str, Any]:
     """Nominations by status, people covered against the target, the review queue."""
-    return await handlers.overview_report(rt.pool, _settings(rt), labels.lang_of(lang))
+    return await messaging.run(deps, handlers.overview, OverviewQuery(lang=labels.lang_of(lang)))
 
 
 @router.get("/coverage")
 async def coverage(
-    rt: RuntimeDep,
+    deps: DepsDep,
     lang: LangQuery = "id",
     kecamatan: Annotated[str | None, Query(pattern=KECAMATAN, description="List all desa of this kecamatan")] = None,
 ) -> dict[str, Any]:
     """Coverage by day, kecamatan, desa (top 20, or all of ``kecamatan``), worker category and funding source."""
-    return await handlers.coverage_report(rt.pool, _settings(rt), labels.lang_of(lang), kecamatan)
+    query = CoverageQuery(lang=labels.lang_of(lang), kecamatan=kecamatan)
+    return await messaging.run(deps, handlers.coverage, query)
 
 
 @router.get("/budget")
-async def budget(rt: RuntimeDep) -> dict[str, Any]:
+async def budget(deps: DepsDep) -> dict[str, Any]:
     """Per funding source of the programme year: allocated (quota x premium) versus committed (active seats x
     premium), per month and per year, in rupiah."""
-    return await handlers.budget_report(rt.pool, _settings(rt))
+    return await messaging.run(deps, handlers.budget, BudgetQuery())
 
 
 @router.get("/rejections")
 async def rejections(
-    rt: RuntimeDep, lang: LangQuery = "id", limit: Annotated[int, Query(ge=1, le=100)] = 10
+    deps: DepsDep, lang: LangQuery = "id", limit: Annotated[int, Query(ge=1, le=100)] = 10
 ) -> dict[str, Any]:
     """The most frequent rejection reason codes."""
-    return await handlers.rejections_report(rt.pool, labels.lang_of(lang), limit)
+    return await messaging.run(deps, handlers.rejections, RejectionsQuery(lang=labels.lang_of(lang), limit=limit))
 
 
 @router.get("/health")
-async def health(rt: RuntimeDep) -> dict[str, Any]:
+async def health(deps: DepsDep) -> dict[str, Any]:
     """Consumer lag per service and consumer group, dead letters per topic, the review queue."""
-    return await handlers.health_report(rt.pool, rt.resources["kafka_health"])
+    # Kafka is read before the handler's transaction (handlers.py says why), so this route calls the handler.
+    return await handlers.health(deps, HealthQuery())

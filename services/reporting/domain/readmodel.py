@@ -1,4 +1,5 @@
-"""The read model's rules: folding events into one row per nomination, and the figures derived from the rows.
+"""The read model's rules: folding events into one row per nomination (the figures derived from the rows are in
+figures.py).
 
 Pure functions only. Events of one nomination arrive on different topics, so in any order (a confirmation can be
 read before the submission it follows); a row therefore keeps *when* each thing happened and its status is derived
@@ -10,12 +11,13 @@ Rows hold codes, dates and counts only: never a NIK, a name or a phone number.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Iterable
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from services.reporting.errors import NoReportingRule, RowsMismatch
 from shared.contracts import (
     EnrolmentConfirmed,
     EnrolmentEnded,
@@ -132,7 +134,7 @@ def facts_of(envelope: Envelope[Any]) -> NominationRow:
             return NominationRow(nid, notifications_sent=1)
         case NotificationFailed():
             return NominationRow(nid, notifications_failed=1)
-    raise TypeError(f"no reporting rule for {type(p).__name__}")
+    raise NoReportingRule(type(p).__name__)
 
 
 def merge(old: NominationRow | None, new: NominationRow) -> NominationRow:
@@ -140,7 +142,7 @@ def merge(old: NominationRow | None, new: NominationRow) -> NominationRow:
     if old is None:
         return new
     if old.nomination_id != new.nomination_id:
-        raise ValueError("rows of different nominations")
+        raise RowsMismatch("rows of different nominations")
     changes: dict[str, Any] = {}
     for f in fields(NominationRow):
         a, b = getattr(old, f.name), getattr(new, f.name)
@@ -171,84 +173,3 @@ def fold(envelopes: Iterable[Envelope[Any]]) -> dict[uuid.UUID, NominationRow]:
 def local_day(at: datetime) -> date:
     """The calendar day in Kalimantan Timur of an instant."""
     return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(WITA).date()
-
-
-# ------------------------------------------------------------------------------------------------ derived figures
-
-
-@dataclass(frozen=True)
-class DayPoint:
-    day: date
-    nominated: int  # cumulative nominations submitted up to and including this day
-    covered: int  # people covered at the end of the day (enrolled minus ended)
-
-
-def coverage_series(
-    nominated_by_day: Mapping[date, int], enrolled_by_day: Mapping[date, int], ended_by_day: Mapping[date, int]
-) -> list[DayPoint]:
-    """Cumulative nominations and coverage for every day from the first event to the last one (gaps filled)."""
-    days = set(nominated_by_day) | set(enrolled_by_day) | set(ended_by_day)
-    if not days:
-        return []
-    day, last = min(days), max(days)
-    nominated = covered = 0
-    points = []
-    while day <= last:
-        nominated += nominated_by_day.get(day, 0)
-        covered += enrolled_by_day.get(day, 0) - ended_by_day.get(day, 0)
-        points.append(DayPoint(day, nominated, covered))
-        day += timedelta(days=1)
-    return points
-
-
-@dataclass(frozen=True)
-class Budget:
-    code: str
-    name: str
-    quota: int
-    active: int  # seats paid for now
-    premium_idr: int
-    monthly_allocated_idr: int
-    monthly_committed_idr: int
-    yearly_allocated_idr: int
-    yearly_committed_idr: int
-
-    @property
-    def used_share(self) -> float:
-        return self.active / self.quota if self.quota else 0.0
-
-
-def budgets(sources: Sequence[Any], active_by_source: Mapping[str, int]) -> list[Budget]:
-    """Allocated (quota x premium) versus committed (active seats x premium) per configured source.
-
-    A source that holds seats but is not configured (any more) is shown with a quota of 0, so money committed
-    without a budget line is visible rather than hidden.
-    """
-    rows = [(s.code, s.name, s.quota, s.premium_idr) for s in sources]
-    known = {s.code for s in sources}
-    premium = sources[0].premium_idr if sources else 0
-    rows += [(code, code, 0, premium) for code in sorted(active_by_source) if code not in known]
-    out = []
-    for code, name, quota, prem in rows:
-        active = active_by_source.get(code, 0)
-        out.append(
-            Budget(code, name, quota, active, prem, quota * prem, active * prem, quota * prem * 12, active * prem * 12)
-        )
-    return out
-
-
-@dataclass(frozen=True)
-class Share:
-    """One bar of a chart: a label, a count and its share of the largest bar (0..1) or of a total."""
-
-    key: str
-    label: str
-    count: int
-    share: float
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def shares(counts: Sequence[tuple[str, str, int]], of: int | None = None) -> list[Share]:
-    """Bars scaled to ``of`` (a target) or to the largest count."""
-    top = of if of else max((c for _, _, c in counts), default=0)
-    return [Share(k, label, c, (c / top) if top else 0.0) for k, label, c in counts]

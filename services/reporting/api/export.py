@@ -13,7 +13,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.worksheet.worksheet import Worksheet
 
-from services.reporting import labels
+from services.reporting.domain import labels
 
 Rows = list[list[Any]]
 
