@@ -21,7 +21,7 @@ from openpyxl.utils.exceptions import InvalidFileException
 
 from deploy import dlq, import_sheets, importer, operator, parked, retention_cli, stack
 from deploy.config import REPO_ROOT, StackConfig
-from services.nomination import sheets
+from shared.sheets import rows as sheets
 
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 

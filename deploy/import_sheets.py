@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from services.nomination import sheet_files, sheet_read
-from services.nomination.sheets import ImportResult, RowError, Sheet
 from shared.regions import RegionIndex
+from shared.sheets import files as sheet_files
+from shared.sheets import read as sheet_read
+from shared.sheets.rows import ImportResult, RowError, Sheet
 
 
 def report_path(source: Path) -> Path:

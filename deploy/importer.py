@@ -15,9 +15,10 @@ from typing import Any
 
 import httpx
 
-from services.nomination import sheet_read, sheets
-from services.nomination.sheet_read import SheetRefused
-from services.nomination.sheets import ImportResult, RowError, Sheet
+from shared.sheets import read as sheet_read
+from shared.sheets import rows as sheets
+from shared.sheets.read import SheetRefused
+from shared.sheets.rows import ImportResult, RowError, Sheet
 
 
 def read_rows(path: Path) -> list[tuple[int, dict[str, str]]]:

@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 from fastapi import FastAPI
 
+from services.nomination import bootstrap
 from services.nomination.app import create
 from services.nomination.settings import NominationSettings
 from shared import outbox
@@ -47,8 +48,19 @@ def nomination_app(
     )
     app = create(settings, web)
     relay = outbox.OutboxRelay("postgresql://unused/unused", producer=None)  # type: ignore[arg-type]  # never run
-    app.state.runtime = Runtime(settings=settings, pool=pool, relay=relay, broker=None)  # type: ignore[arg-type]
+    deps = bootstrap.make(pool, settings)
+    app.state.runtime = Runtime(settings=settings, pool=pool, relay=relay, broker=None, deps=deps)  # type: ignore[arg-type]
     return app
+
+
+def nomination_deps(pool: asyncpg.Pool) -> bootstrap.Deps:
+    """The service's Deps on ``pool`` with the settings ``nomination_app`` uses, for calling handlers directly."""
+    settings = NominationSettings(
+        database_url="postgresql://unused/unused",
+        kafka_bootstrap="unused:9092",
+        person_key_secret="integration-secret-0123456789",
+    )
+    return bootstrap.make(pool, settings)
 
 
 def request(nik: str, desa: str, name: str = "Siti Rahmawati") -> dict[str, Any]:

@@ -1,52 +1,19 @@
-"""Wiring of the nomination service: settings, subscriptions, HTTP app."""
+"""Wiring of the nomination service: settings, topology and its handlers, jobs, HTTP routes."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Sequence
 from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.nomination import api, handlers, portal, portal_upload, uploads
+from services.nomination import bootstrap
+from services.nomination.api import portal, rest, upload
+from services.nomination.handlers import progress
 from services.nomination.settings import NominationSettings
 from services.nomination.topology import TOPOLOGY
 from shared.auth import EVERYONE, Role
-from shared.contracts import (
-    EnrolmentConfirmed,
-    EnrolmentEnded,
-    EnrolmentRefused,
-    EnrolmentWaitlisted,
-    IdentityRejected,
-    IdentityReviewRequested,
-    IdentityVerified,
-    NotificationFailed,
-    NotificationSent,
-)
-from shared.service import Runtime, ServiceSpec, Subscription, create_app
+from shared.service import ServiceSpec, create_app
 from shared.websession import WebSignInSettings, install
-
-PROGRESS_EVENTS = (
-    IdentityReviewRequested,
-    IdentityVerified,
-    IdentityRejected,
-    EnrolmentConfirmed,
-    EnrolmentWaitlisted,
-    NotificationSent,
-    NotificationFailed,
-    EnrolmentEnded,
-    EnrolmentRefused,
-)
-
-
-def _subscriptions(_: Runtime[NominationSettings]) -> list[Subscription]:
-    # one consumer over every progress topic: one transaction per fetched batch, no two transactions of this
-    # service locking the same nomination at once (docs/PERFORMANCE.md)
-    return [
-        Subscription(event.topic, event, handlers.record_progress, group=TOPOLOGY.subscriptions[0].group)
-        for event in PROGRESS_EVENTS
-    ]
-
 
 # Who may do what (the handlers apply a caller's area on top: a nominator submits and sees its own area only).
 # Verifiers and auditors do not submit: verification is a separate layer, and auditors only read.
@@ -60,24 +27,17 @@ ROUTE_ROLES = {
     "GET /v1/nominations/{nomination_id}/letter": EVERYONE,
 }
 
-
-@contextlib.asynccontextmanager
-async def _setup(rt: Runtime[NominationSettings]) -> AsyncIterator[Sequence[Awaitable[None]]]:
-    # the portal's spreadsheet uploads: pending rows (also those of a job a restart interrupted) are sent here
-    worker = uploads.UploadWorker(rt)
-    rt.resources["uploads"] = worker
-    yield [worker.run()]
-
-
 SPEC = ServiceSpec(
     name="nomination",
     title="Payung nomination service",
     settings_cls=NominationSettings,
     migrations=Path(__file__).parent / "migrations",
-    subscriptions=_subscriptions,
-    routers=[api.router],
-    public_routers=[portal.router, portal_upload.router],
-    setup=_setup,
+    topology=TOPOLOGY,
+    bootstrap=bootstrap.bootstrap,
+    event_handlers={"progress": progress.record_progress},
+    jobs=bootstrap.jobs,
+    routers=[rest.router],
+    public_routers=[portal.router, upload.router],
     route_roles=ROUTE_ROLES,
     body_limits=lambda s: {
         "POST /v1/nominations": s.max_body_bytes,

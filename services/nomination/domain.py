@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date
-from functools import lru_cache
 from typing import Any
 
-import phonenumbers
-from stdnum.id import nik as stdnum_nik
-
+from services.nomination.errors import ImpossibleTransition, InvalidField, LetterRefused
+from shared import formats
+from shared.auth import in_area
 from shared.contracts import (
     EnrolmentConfirmed,
     EnrolmentEnded,
@@ -29,25 +28,6 @@ from shared.contracts import (
 )
 from shared.regions import RegionIndex, dotted, nik_place
 
-OCCUPATIONS = {
-    "petani_pekebun": "Petani / pekebun",
-    "buruh_tani": "Buruh tani / perkebunan",
-    "nelayan": "Nelayan",
-    "buruh_nelayan": "Buruh nelayan",
-    "ojek": "Ojek / ojek online",
-    "sopir": "Sopir",
-    "pedagang_kecil": "Pedagang kecil / keliling / kaki lima",
-    "buruh_harian_lepas": "Buruh harian lepas",
-    "pengrajin": "Pengrajin",
-    "umkm": "Pelaku UMKM",
-    "buruh_sawit": "Buruh sawit non-perusahaan",
-    "parkir": "Juru parkir",
-    "buruh_pelabuhan": "Buruh pelabuhan",
-    "pemuka_agama": "Marbot / guru ngaji / pendeta",
-    "penjaga_warung": "Penjaga warung",
-    "lainnya": "Pekerja informal lainnya",
-}
-
 # Which notification purposes report an outcome; a nomination is "notified" once a message about its current
 # outcome went out (a promoted person is told "enrolment_promoted"; the family of a member who died is told
 # "death_benefit_information").
@@ -59,19 +39,13 @@ PURPOSES_OF_OUTCOME: dict[str, frozenset[str]] = {
     # BPJS refused the registration: the nominator is told why (the person was never told they were covered)
     "refused": frozenset({"enrolment_refused"}),
 }
+# Outcomes an official corrects and sends again in one step: verification rejected it, or BPJS refused to register.
+CORRECTABLE = frozenset({"rejected", "refused"})
 # Outcomes that exclude each other: a nomination verification rejected never gets a seat or a waitlist place
 # (nor loses one), and a nomination with a seat or a place was never rejected. Ordering does not matter: whichever
 # arrives second contradicts the first. A registration BPJS refused never had cover, so it was never enrolled nor
 # ended (a seat is confirmed only with BPJS's number); a waitlisted person promoted and then refused is "refused".
 _EXCLUSIVE = {"rejected": {"enrolled", "waitlisted", "ended", "refused"}, "refused": {"enrolled", "ended"}}
-
-
-class ImpossibleTransition(ValueError):
-    """An event that contradicts what the nomination already is (e.g. enrolled after rejected)."""
-
-
-class InvalidField(ValueError):
-    """A field that breaks a rule; the API turns it into a 422 naming the field."""
 
 
 def validate_nik(value: str, regions: RegionIndex, national: RegionIndex | None = None) -> str:
@@ -83,39 +57,13 @@ def validate_nik(value: str, regions: RegionIndex, national: RegionIndex | None 
     2012, Papua 2022). Verification flags it (``NIK_REGENCY_UNKNOWN``) and the civil registry decides. ``regions``
     (the programme's own list) only adds codes newer than the national list's version.
     """
-    if not (len(value) == 16 and value.isascii() and value.isdigit()):
-        raise InvalidField("must be exactly 16 digits")
-    if not nik_date_valid(value[6:12]):
-        raise InvalidField("not a valid NIK: impossible birth date")
+    try:
+        formats.nik(value)
+    except formats.InvalidFormat as exc:
+        raise InvalidField(str(exc)) from None
     if nik_place(value, national) == "province_unknown" and not regions.is_level(dotted(value[:4]), "kabupaten_kota"):
         raise InvalidField("not a valid NIK: unknown province")
     return value
-
-
-@lru_cache(maxsize=100_000)
-def nik_date_valid(ddmmyy: str) -> bool:
-    """The DDMMYY part of a NIK is a date (day plus 40 for women), as python-stdnum checks it.
-
-    stdnum validates the date and the place part together; the place part given here is a fixed known one, so
-    only the date decides (the place is checked against the national list, newer than stdnum's).
-    """
-    return stdnum_nik.is_valid(f"640801{ddmmyy}0001")
-
-
-def normalise_phone(value: str) -> str:
-    """An Indonesian mobile number in E.164 (+628...), or InvalidField."""
-    try:
-        parsed = phonenumbers.parse(value, "ID")
-    except phonenumbers.NumberParseException:
-        raise InvalidField("not a phone number") from None
-    if parsed.country_code != 62 or not phonenumbers.is_valid_number(parsed):
-        raise InvalidField("not a valid Indonesian phone number")
-    if phonenumbers.number_type(parsed) not in (
-        phonenumbers.PhoneNumberType.MOBILE,
-        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
-    ):
-        raise InvalidField("must be a mobile number (SMS and WhatsApp reach mobiles only)")
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 def check_address(kecamatan_code: str, desa_code: str, regions: RegionIndex) -> None:
@@ -233,6 +181,13 @@ STAGE_OF_EVENT = {
 }
 
 
+def covers(area: str | None, region_code: str) -> bool:
+    """THE area rule: an account scoped to ``area`` (a desa, kecamatan, regency...) sees, submits and changes only
+    what lies in it (``region_code`` equal or below); ``area`` None (programme staff) covers everything. Every
+    route and page applies it through ``handlers.access``."""
+    return area is None or in_area(area, region_code)
+
+
 def nominator_claim_error(area: str | None, nominator_type: str, region_code: str) -> str | None:
     """Why a caller scoped to ``area`` may not nominate as (``nominator_type``, ``region_code``), or None.
 
@@ -247,6 +202,33 @@ def nominator_claim_error(area: str | None, nominator_type: str, region_code: st
     allowed = ("rt", "desa") if local else ("disnaker",)
     if nominator_type not in allowed:
         return f"this account may nominate as {' or '.join(allowed)} only"
-    if not (region_code == area or region_code.startswith(area + ".")):
+    if not covers(area, region_code):
         return "this account may name its own area only"
     return None
+
+
+# ------------------------------------------------------------------------------------------ supporting letters
+LETTER_MEDIA_TYPES = ("image/jpeg", "image/png", "application/pdf")
+
+
+def sniff(content: bytes) -> str | None:
+    """The media type the content's magic bytes show (JPEG, PNG, PDF), or None."""
+    if content.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if content.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if content.startswith(b"%PDF-"):
+        return "application/pdf"
+    return None
+
+
+def check_letter(content: bytes, max_bytes: int) -> str:
+    """The media type of an acceptable letter, or LetterRefused (empty, too large, not JPEG/PNG/PDF)."""
+    if not content:
+        raise LetterRefused(422, "LETTER_EMPTY", "the letter is empty")
+    if len(content) > max_bytes:
+        raise LetterRefused(413, "LETTER_TOO_LARGE", f"a letter may be at most {max_bytes} bytes")
+    media_type = sniff(content)
+    if media_type is None:
+        raise LetterRefused(415, "LETTER_TYPE", "a letter must be a JPEG or PNG photo or a PDF (checked by content)")
+    return media_type

@@ -18,11 +18,14 @@ import asyncpg
 import orjson
 import pytest
 
-from services.nomination import letters, repository
+from services.nomination.adapters.letters import Letter
 from services.nomination.app import SPEC as NOMINATION
+from services.nomination.commands import StoreLetter
+from services.nomination.handlers import letters
+from services.nomination.repository import nominations
 from services.verification.app import create
 from services.verification.settings import VerificationSettings
-from shared import db, outbox
+from shared import db, messaging, outbox
 from shared.auth import hash_api_key, new_api_key
 from shared.service import Runtime
 from tests.browser.conftest import ARTIFACTS, BROWSER_ARGS, DESKTOP, PHONE, check_axe
@@ -36,7 +39,7 @@ from tests.integration.test_verification_handler import (
     submitted,
 )
 from tests.integration.test_verification_reviews import PEOPLE, SITI, SITI_AGAIN
-from tests.portal_support import JPEG, KEYS, nomination_app
+from tests.portal_support import JPEG, KEYS, nomination_app, nomination_deps
 
 pytestmark = pytest.mark.integration
 REVIEWERS = {"verifikator-1": new_api_key(), "verifikator-2": new_api_key()}
@@ -69,8 +72,9 @@ async def store_nomination(target: asyncpg.Pool, env: Any) -> None:
         "supporting_letter": orjson.loads(p.supporting_letter.model_dump_json()) if p.supporting_letter else None,
     }
     async with target.acquire() as conn, conn.transaction():
-        await repository.insert(conn, row)
-    await letters.upload(target, p.nomination_id, JPEG, 1 << 20, _admin())
+        await nominations.insert(conn, row)
+    command = StoreLetter(caller=_admin(), nomination_id=p.nomination_id, content=JPEG)
+    assert isinstance(await messaging.run(nomination_deps(target), letters.store, command), Letter)
 
 
 def _admin() -> Any:

@@ -3,7 +3,7 @@ phone, the progress page refreshing itself to the end, the per-row report downlo
 axe-core on both pages; screenshots at 360x640 in test-artifacts/.
 
 The nomination service is its real app on real PostgreSQL, served by uvicorn in this test's loop with the runtime
-set by hand (lifespan off), so the test runs the service's background worker (``uploads.UploadWorker.run``) itself.
+set by hand (lifespan off), so the test runs the service's background worker (the ``uploads`` job) itself.
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ import asyncpg
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from services.nomination import sheets, uploads
+from services.nomination import bootstrap
 from services.nomination.app import SPEC
 from shared import db
+from shared.sheets import rows as sheets
 from tests.browser.conftest import ARTIFACTS, BROWSER_ARGS, PHONE, check_axe
 from tests.portal_support import JAK_LUAY, KEYS, SENYIUR, nomination_app
 
@@ -58,7 +59,8 @@ async def test_upload_a_village_sheet_and_download_the_report(
 
     app = nomination_app(pool)
     base = await serve(app)
-    worker = asyncio.create_task(uploads.UploadWorker(app.state.runtime, poll_interval_s=0.5).run())
+    [job] = bootstrap.jobs(app.state.runtime.deps, interval_s=0.5)
+    worker = asyncio.create_task(job.run())
     ARTIFACTS.mkdir(exist_ok=True)
     try:
         async with async_playwright() as pw:

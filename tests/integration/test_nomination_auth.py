@@ -15,13 +15,13 @@ import asyncpg
 import httpx
 import pytest
 
-from services.nomination import handlers
-from services.nomination.api import NominationRequest
+from services.nomination import bootstrap
 from services.nomination.app import SPEC, create
+from services.nomination.commands import NominationRequest, SubmitNomination
+from services.nomination.handlers import submission
 from services.nomination.settings import NominationSettings
 from shared import db, outbox
 from shared.auth import hash_api_key, new_api_key, system
-from shared.keys import person_key
 from shared.service import Runtime
 
 pytestmark = pytest.mark.integration
@@ -71,7 +71,8 @@ async def api(pool: asyncpg.Pool) -> AsyncIterator[Any]:
     )
     app = create(settings)
     relay = outbox.OutboxRelay("postgresql://unused/unused", producer=None)  # type: ignore[arg-type]  # never run
-    app.state.runtime = Runtime(settings=settings, pool=pool, relay=relay, broker=None)  # type: ignore[arg-type]
+    deps = bootstrap.make(pool, settings)
+    app.state.runtime = Runtime(settings=settings, pool=pool, relay=relay, broker=None, deps=deps)  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://nomination") as client:
 
         async def call(
@@ -233,13 +234,14 @@ async def test_a_batch_item_whose_person_is_nominated_meanwhile_points_to_that_n
         database_url="postgresql://unused/unused", kafka_bootstrap="unused:9092",
         person_key_secret="integration-secret-0123456789",
     )  # fmt: skip
-    validated = NominationRequest.model_validate(a).model_dump(mode="python")
+    command = SubmitNomination(caller=system("test"), request=NominationRequest.model_validate(a))
     async with pool.acquire() as conn:
         transaction = conn.transaction()
         await transaction.start()
-        first = await handlers._submit(
-            conn, validated, person_key(a["nik"], settings.person_key_secret), "h", settings, None, system("test")
-        )
+        handled = await submission.submit(bootstrap.make(pool, settings), conn, command)
+        await outbox.add_events(conn, handled.events, settings.topic_prefix)
+        first = handled.answer
+        assert isinstance(first, submission.Submitted)
         batch = asyncio.create_task(
             api("admin", "POST", "/v1/nominations:batch", {"items": [{"nomination": a}, {"nomination": b}]})
         )

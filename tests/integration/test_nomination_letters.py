@@ -11,10 +11,13 @@ import asyncpg
 import httpx
 import pytest
 
-from services.nomination import letters
+from services.nomination import domain
 from services.nomination.app import SPEC
-from shared import db
-from tests.portal_support import JAK_LUAY, JPEG, KEYS, PDF, SENYIUR, nomination_app, request
+from services.nomination.commands import PurgeLetters
+from services.nomination.errors import LetterRefused
+from services.nomination.handlers import letters
+from shared import db, messaging
+from tests.portal_support import JAK_LUAY, JPEG, KEYS, PDF, SENYIUR, nomination_app, nomination_deps, request
 
 pytestmark = pytest.mark.integration
 MAX = 4096
@@ -69,8 +72,8 @@ async def test_upload_checks_content_not_names(client: httpx.AsyncClient, pool: 
     # oversized: refused by the edge from the declared length, and by the route's own check when streamed
     big = await client.put(url, content=JPEG + b"\x00" * MAX, headers=key("desa"))
     assert big.status_code == 413
-    with pytest.raises(letters.LetterRefused) as refused:
-        letters.check(JPEG + b"\x00" * MAX, MAX)
+    with pytest.raises(LetterRefused) as refused:
+        domain.check_letter(JPEG + b"\x00" * MAX, MAX)
     assert refused.value.status == 413
     ok = await client.put(url, content=PDF, headers={**key("desa"), "Content-Type": "image/png"})
     assert ok.status_code == 200, ok.text
@@ -126,7 +129,7 @@ async def test_purge_keeps_letters_of_open_and_recent_nominations(
     await pool.execute(
         "UPDATE nominations SET updated_at = now() - interval '400 days' WHERE id = $1", uuid.UUID(open_)
     )
-    assert await letters.purge(pool, 365) == 1
+    assert await messaging.run(nomination_deps(pool), letters.purge, PurgeLetters(retention_days=365)) == 1
     left = {str(r["nomination_id"]) for r in await pool.fetch("SELECT nomination_id FROM nomination_letters")}
     assert left == {recent, open_}
     decided = await client.put(f"/v1/nominations/{recent}/letter", content=JPEG, headers=key("admin"))

@@ -4,6 +4,7 @@ dead-lettered as ``inconsistent``; an ended nomination does not block a new one 
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import uuid
 from collections.abc import AsyncIterator
@@ -15,8 +16,9 @@ import httpx
 import pytest
 from aiokafka import ConsumerRecord
 
-from services.nomination import handlers
+from services.nomination import bootstrap
 from services.nomination.app import SPEC, create
+from services.nomination.handlers import progress
 from services.nomination.settings import NominationSettings
 from shared import db, outbox, topology
 from shared.auth import hash_api_key, new_api_key
@@ -44,6 +46,12 @@ DESA = "64.08.01.2001"
 SECRET = "integration-secret-0123456789"
 KEY = new_api_key()
 PREFIX = "t."
+SETTINGS = NominationSettings(
+    database_url="postgresql://unused/unused",
+    kafka_bootstrap="unused:9092",
+    person_key_secret=SECRET,
+    topic_prefix=PREFIX,
+)
 NOMINATOR = Nominator(type="desa", name="Kepala Desa", region_code=DESA)
 _offsets = itertools.count()
 
@@ -82,7 +90,8 @@ async def api(pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
     )
     app = create(settings)
     relay = outbox.OutboxRelay("postgresql://unused/unused", producer=None)  # type: ignore[arg-type]  # never run
-    app.state.runtime = Runtime(settings=settings, pool=pool, relay=relay, broker=None)  # type: ignore[arg-type]
+    deps = bootstrap.make(pool, settings)
+    app.state.runtime = Runtime(settings=settings, pool=pool, relay=relay, broker=None, deps=deps)  # type: ignore[arg-type]
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://n", headers={"X-API-Key": KEY}) as client:
         yield client
@@ -96,7 +105,7 @@ def progress_consumer(pool: asyncpg.Pool) -> Consumer[Any]:
         name="nomination.progress",
         topic=PREFIX + first.topic,
         payload=first,
-        handler=handlers.record_progress,
+        handler=functools.partial(progress.record_progress, bootstrap.make(pool, SETTINGS)),
         pool=pool,
         inbox_name=f"nomination.{first.topic}",
         more={PREFIX + p.topic: (p, f"nomination.{p.topic}") for p in more},

@@ -2,7 +2,7 @@
 XLSX report; hostile files; the area of a job; a job resumed after a restart; retention.
 
 The service is its real app (edge, pages, API) with the runtime set by hand (no Kafka: the routes and the worker
-use the pool only); the background worker is ``uploads.UploadWorker`` driven round by round, as its loop does.
+use the pool only); the background ``uploads`` job is driven round by round (``uploads.send_pending``), as it runs.
 """
 
 from __future__ import annotations
@@ -19,9 +19,11 @@ import pytest
 from fastapi import FastAPI
 from openpyxl import Workbook, load_workbook
 
-from services.nomination import sheets, uploads
 from services.nomination.app import SPEC
+from services.nomination.commands import PurgeUploads
+from services.nomination.handlers import uploads
 from shared import db
+from shared.sheets import rows as sheets
 from tests.portal_support import JAK_LUAY, KEYS, SENYIUR, nomination_app
 
 pytestmark = pytest.mark.integration
@@ -79,8 +81,7 @@ async def upload(client: httpx.AsyncClient, content: bytes, account: str = "desa
 
 async def run_worker(app: FastAPI) -> None:
     """Rounds of the background loop until no row is pending (each round leases and sends rows)."""
-    worker = uploads.UploadWorker(app.state.runtime)
-    while await worker.run_once():
+    while await uploads.send_pending(app.state.runtime.deps):
         pass
 
 
@@ -192,10 +193,11 @@ async def test_a_job_survives_a_restart_and_is_purged_after_retention(
     await run_worker(app)  # a new process's worker
     assert await pool.fetchval("SELECT count(*) FROM upload_rows WHERE state = 'pending'") == 0
     assert await pool.fetchval("SELECT accepted FROM upload_jobs WHERE id = $1", uuid.UUID(job)) == 2
+    deps = app.state.runtime.deps
     async with pool.acquire() as conn:
-        assert await uploads.purge(conn, 30) == 0  # just finished: kept
+        assert (await uploads.purge(deps, conn, PurgeUploads(retention_days=30))).answer == 0  # just finished: kept
         await conn.execute("UPDATE upload_jobs SET finished_at = now() - interval '31 days'")
-        assert await uploads.purge(conn, 30) == 1
+        assert (await uploads.purge(deps, conn, PurgeUploads(retention_days=30))).answer == 1
     assert await pool.fetchval("SELECT content FROM upload_jobs WHERE id = $1", uuid.UUID(job)) is None
     assert await pool.fetchval("SELECT count(*) FROM upload_rows") == 0
     gone = await client.get(f"/portal/unggah/{job}/laporan.xlsx", headers=key("desa"))

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from deploy import import_sheets, importer, operator
-from services.nomination import sheet_files, sheets
+from shared.sheets import files as sheet_files
+from shared.sheets import rows as sheets
 
 BATCH = sheets.Batch(
     {"type": "desa", "name": "Kepala Desa", "region_code": "64.08.01.2001"},

@@ -13,7 +13,8 @@ import httpx
 from openpyxl import Workbook, load_workbook
 
 from deploy import import_sheets, importer
-from services.nomination import sheet_files, sheets
+from shared.sheets import files as sheet_files
+from shared.sheets import rows as sheets
 
 BATCH = sheets.Batch(
     {"type": "desa", "name": "Kepala Desa", "region_code": "64.08.01.2001"},

@@ -10,9 +10,9 @@ from datetime import date
 import pytest
 
 from services.nomination import domain as nomination
-from services.nomination import sheets
 from services.verification import domain as verification
 from shared.regions import NATIONAL_FILE, default_regions, national_regions, nik_place
+from shared.sheets import rows as sheets
 
 with NATIONAL_FILE.open(encoding="utf-8") as _handle:
     _ROWS = list(csv.DictReader(_handle))

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from services.nomination import domain
-from services.nomination.portal_rules import rules
+from services.nomination.api.rules import rules
 from shared.auth import Principal, Role
 from shared.regions import default_regions
 

@@ -8,7 +8,9 @@ import zipfile
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from services.nomination import sheet_files, sheet_read, sheets
+from shared.sheets import files as sheet_files
+from shared.sheets import read as sheet_read
+from shared.sheets import rows as sheets
 
 HEADER = list(sheets.COLUMNS)
 GOOD = ["6408014501900001", "Siti Aminah", "1990-01-05", "P", "081234567890", "64.08.01.2001", "3", "1", "", "nelayan"]

@@ -272,3 +272,10 @@ def _progress_from_json(data: dict[str, Any]) -> Progress:
     return Progress(
         **{**data, "reasons": tuple(data["reasons"]), "notified_purposes": frozenset(data["notified_purposes"])}
     )
+
+
+async def desa_and_outcome(conn: Conn, nomination_id: uuid.UUID, lock: bool = False) -> asyncpg.Record | None:
+    """Where a nomination lies and whether it is decided (``lock``: the row held until the transaction ends)."""
+    if lock:
+        return await conn.fetchrow("SELECT desa_code, outcome FROM nominations WHERE id = $1 FOR UPDATE", nomination_id)
+    return await conn.fetchrow("SELECT desa_code, outcome FROM nominations WHERE id = $1", nomination_id)

@@ -1,14 +1,14 @@
 """A village's spreadsheet of nominations (the import template): reading it, each row's nomination request, and
 how an answer to that request becomes the row's outcome. Pure: bytes in, values out, no I/O.
 
-Used by the portal's upload (services/nomination/uploads.py) and by the operator's ``payung import``
-(deploy/importer.py, which keeps the HTTP submission loop); the report and the template are ``sheet_files``.
+Used by the portal's upload (services/nomination/handlers/uploads.py) and by the operator's ``payung import``
+(deploy/importer.py, which keeps the HTTP submission loop).
 The columns are documented by the template and docs/cli.md. Every row is checked here first (required values,
 dates, codes, a NIK Excel cut to 15 digits); its request carries an ``Idempotency-Key`` derived from the request
 itself, so importing the same file again replays the earlier answers and creates nothing twice; a corrected row is
 a new request. The template's example row (``EXAMPLE_NIK``) is never imported.
 
-Reading a file is ``sheet_read``; the report and the template are ``sheet_files``.
+Reading a file is ``shared.sheets.read``; the report and the template are ``shared.sheets.files``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from services.nomination.domain import OCCUPATIONS, nik_date_valid
+from shared.formats import OCCUPATIONS, nik_date_valid
 from shared.regions import default_regions, nik_place
 
 # column -> (required, description in Bahasa Indonesia, description in English, example)

@@ -2,9 +2,9 @@
 
 Pages (``/portal/...``) are served by the nomination service itself, which owns the data; the person is signed in
 by shared/websession.py (OIDC). The page's own small scripts (static/) validate with the rules the server exports
-(``portal_rules``), queue a nomination on the device when there is no signal and send it later with the
+(``api/rules.py``), queue a nomination on the device when there is no signal and send it later with the
 Idempotency-Key made when it was filled in. The JSON routes under
-``/portal/api`` call the same code as the machine API (``api.submit_nomination``, ``letters``): the session
+``/portal/api`` run the same commands as the machine API (``rest.submit``, the letter handlers): the session
 cookie replaces the API key, a CSRF token is required on every write, the area check is the same.
 
 These routes are on the edge's public list (they authenticate the session themselves: ``websession.page_guard``,
@@ -23,18 +23,28 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from services.nomination import api, domain, letters, portal_queries, portal_rules
-from services.nomination.settings import NominationSettings
-from shared import audit, pages, reasons, websession
+from services.nomination import domain
+from services.nomination.api import rest, rules
+from services.nomination.api.rest import DepsDep
+from services.nomination.commands import (
+    CopyLetter,
+    ListNominations,
+    NominationRequest,
+    ReadRejectedRequest,
+    StoreLetter,
+    SubmitNomination,
+)
+from services.nomination.errors import LetterRefused
+from services.nomination.handlers import letters, reads
+from shared import messaging, pages, reasons, websession
 from shared.auth import EVERYONE, Principal, Role
+from shared.formats import OCCUPATIONS
 from shared.http import field_errors, problem
 from shared.regions import default_regions
-from shared.service import Runtime, runtime
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
 PORTAL_ROLES = frozenset({Role.NOMINATOR, Role.PROGRAMME_ADMIN})
-RuntimeDep = Annotated[Runtime[NominationSettings], Depends(runtime)]
-HERE = Path(__file__).parent
+HERE = Path(__file__).parent.parent  # the service folder: templates/ and static/
 ENV = pages.environment(HERE / "templates")
 STATIC = {
     "portal.css": "text/css",
@@ -69,17 +79,15 @@ async def home() -> Response:
 
 
 @router.get("/usul")
-async def form_page(request: Request, rt: RuntimeDep, user: PortalUser) -> Response:
-    desa = portal_rules.area_desa(user.area, rt.settings.programme_regency)
-    return pages.render(ENV, request, "portal/usul.html.j2", who=user, desa=desa, occupations=domain.OCCUPATIONS)
+async def form_page(request: Request, deps: DepsDep, user: PortalUser) -> Response:
+    desa = rules.area_desa(user.area, deps.settings.programme_regency)
+    return pages.render(ENV, request, "portal/usul.html.j2", who=user, desa=desa, occupations=OCCUPATIONS)
 
 
 @router.get("/daftar")
-async def list_page(request: Request, rt: RuntimeDep, user: PortalUser) -> Response:
+async def list_page(request: Request, deps: DepsDep, user: PortalUser) -> Response:
     regions = default_regions()
-    async with rt.pool.acquire() as conn, conn.transaction():
-        rows = await portal_queries.list_in_area(conn, user.area)
-        await audit.record(conn, user, "nomination.listed", None, {"area": user.area, "count": len(rows)})
+    rows = await messaging.run(deps, reads.list_in_area, ListNominations(caller=user))
     items = []
     for row in rows:
         found = _fixes(row["outcome"], row["progress"] or {})
@@ -90,17 +98,13 @@ async def list_page(request: Request, rt: RuntimeDep, user: PortalUser) -> Respo
                 "name": row["full_name"],
                 "desa": desa.name if desa else row["desa_code"],
                 "status": STATUS_ID.get(row["status"], row["status"]),
-                "rejected": row["outcome"] in CORRECTABLE,
+                "rejected": row["outcome"] in domain.CORRECTABLE,
                 "reasons": found,
                 "has_letter": row["has_letter"],
                 "submitted_at": row["submitted_at"],
             }
         )
     return pages.render(ENV, request, "portal/daftar.html.j2", who=user, items=items)
-
-
-# Outcomes an official corrects and sends again in one step: verification rejected it, or BPJS refused to register.
-CORRECTABLE = frozenset({"rejected", "refused"})
 
 
 def _fixes(outcome: str | None, progress: dict[str, object]) -> list[dict[str, str]]:
@@ -138,9 +142,9 @@ async def static(name: str) -> Response:
 
 # ---------------------------------------------------------------------------------------------- JSON routes
 @router.get("/api/aturan")
-async def rules(rt: RuntimeDep, user: PortalUser) -> Response:
-    settings = rt.settings
-    body = portal_rules.rules(user, settings.programme_regency, settings.letter_max_bytes)
+async def page_rules(deps: DepsDep, user: PortalUser) -> Response:
+    settings = deps.settings
+    body = rules.rules(user, settings.programme_regency, settings.letter_max_bytes)
     return Response(orjson.dumps(body), media_type="application/json", headers={"Cache-Control": "no-cache"})
 
 
@@ -154,61 +158,59 @@ async def csrf(request: Request, _: PortalUser) -> Response:
 @router.post("/api/nominations", dependencies=CSRF)
 async def submit(
     request: Request,
-    rt: RuntimeDep,
+    deps: DepsDep,
     user: PortalUser,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Response:
     try:
-        body = api.NominationRequest.model_validate_json(await request.body())
+        body = NominationRequest.model_validate_json(await request.body())
     except ValidationError as exc:
         return problem(422, "the request is not valid", errors=field_errors(exc.errors(), drop_body=False))
-    result: Response = await api.submit_nomination(body, rt, user, idempotency_key)
-    return result
+    return await rest.submit(deps, SubmitNomination(caller=user, request=body, idempotency_key=idempotency_key))
 
 
 @router.put("/api/nominations/{nomination_id}/letter", dependencies=CSRF)
 async def put_letter(
     nomination_id: uuid.UUID,
     request: Request,
-    rt: RuntimeDep,
+    deps: DepsDep,
     user: PortalUser,
     dari: uuid.UUID | None = None,
 ) -> Response:
     """The letter of a nomination: the body, or (``?dari=<rejected nomination>``, empty body) the letter of the
     nomination it corrects."""
     if dari is not None:
-        settings = rt.settings
-        try:
-            letter = await letters.copy(rt.pool, dari, nomination_id, settings.letter_max_bytes, user)
-        except letters.LetterRefused as exc:
-            return problem(exc.status, exc.message, code=exc.code, errors=[("letter", exc.message)])
-        body = {"nomination_id": str(nomination_id), "media_type": letter.media_type, "size_bytes": letter.size_bytes}
+        copied = await messaging.run(
+            deps, letters.copy, CopyLetter(caller=user, source_id=dari, nomination_id=nomination_id)
+        )
+        if isinstance(copied, LetterRefused):
+            return rest.letter_refused(copied)
+        body = {"nomination_id": str(nomination_id), "media_type": copied.media_type, "size_bytes": copied.size_bytes}
         return Response(orjson.dumps(body), media_type="application/json")
-    result: Response = await api.put_letter(nomination_id, request, rt, user)
-    return result
+    command = StoreLetter(caller=user, nomination_id=nomination_id, content=await request.body())
+    letter = await messaging.run(deps, letters.store, command)
+    if isinstance(letter, LetterRefused):
+        return rest.letter_refused(letter)
+    stored = rest.LetterStored(
+        nomination_id=nomination_id, media_type=letter.media_type, size_bytes=letter.size_bytes, sha256=letter.sha256
+    )
+    return Response(stored.model_dump_json(), media_type="application/json")
 
 
 @router.get("/api/nominations/{nomination_id}/request")
-async def rejected_request(nomination_id: uuid.UUID, rt: RuntimeDep, user: PortalUser) -> Response:
+async def rejected_request(nomination_id: uuid.UUID, deps: DepsDep, user: PortalUser) -> Response:
     """A rejected nomination's request, to prefill the corrected resubmission (audited; the area check applies)."""
-    async with rt.pool.acquire() as conn, conn.transaction():
-        row = await portal_queries.request_of(conn, nomination_id)
-        if row is None or not user.covers(row["desa_code"]):
-            if row is not None:
-                await audit.record(conn, user, "nomination.read_denied", nomination_id, {"reason": "out_of_area"})
-            return problem(404, "No such nomination")
-        if row["outcome"] not in CORRECTABLE:
-            return problem(
-                409, "only a rejected or refused nomination is corrected and sent again", code="NOT_REJECTED"
-            )
-        await audit.record(conn, user, "nomination.request_read", nomination_id, {"purpose": "resubmission"})
-    out = {k: v for k, v in row.items() if k not in ("outcome", "desa_code")}
-    return Response(orjson.dumps(out), media_type="application/json", headers={"Cache-Control": "no-store"})
+    command = ReadRejectedRequest(caller=user, nomination_id=nomination_id)
+    found = await messaging.run(deps, reads.rejected_request, command)
+    if found is None:
+        return problem(404, "No such nomination")
+    if isinstance(found, reads.NotCorrectable):
+        return problem(409, "only a rejected or refused nomination is corrected and sent again", code="NOT_REJECTED")
+    return Response(orjson.dumps(found), media_type="application/json", headers={"Cache-Control": "no-store"})
 
 
 @router.get("/surat/{nomination_id}")
-async def letter(nomination_id: uuid.UUID, rt: RuntimeDep, user: Reader) -> Response:
+async def letter(nomination_id: uuid.UUID, deps: DepsDep, user: Reader) -> Response:
     """The letter for a signed-in person of any role (the reviewer's workspace shows it from here, with the
     reviewer's own session; audited like the API's read, the area check applies)."""
-    result: Response = await api.get_letter(nomination_id, rt, user)
-    return result
+    return await rest.letter_response(deps, user, nomination_id)

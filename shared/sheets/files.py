@@ -9,7 +9,7 @@ No cell of a report starts with ``= + - @`` (formula injection): such values are
 
 The template formats the NIK, phone, desa, RT and RW columns as text, offers drop-down lists (sex, worker
 category, the desa of the user's area, the nominator type on the ``pengusul`` sheet) and carries one example row
-that the import always skips (``sheets.EXAMPLE_NIK``). Used by the portal and by ``payung import-template``.
+that the import always skips (``rows.EXAMPLE_NIK``). Used by the portal and by ``payung import-template``.
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
-from services.nomination.domain import OCCUPATIONS
-from services.nomination.sheet_read import escape_formula
-from services.nomination.sheets import (
+from shared.formats import OCCUPATIONS
+from shared.regions import RegionIndex, default_regions
+from shared.sheets.read import escape_formula
+from shared.sheets.rows import (
     BATCH_FIELDS,
     COLUMNS,
     EXAMPLE_NIK,
@@ -31,7 +32,6 @@ from services.nomination.sheets import (
     Sheet,
     is_example,
 )
-from shared.regions import RegionIndex, default_regions
 
 STATUS_IMPORTED = "diimpor"
 STATUS_REPLAYED = "sudah diimpor sebelumnya"
@@ -82,7 +82,7 @@ def report_bytes(sheet: Sheet, result: ImportResult, errors: Sequence[RowError],
     """The report as an XLSX (``kind`` "xlsx") or a CSV with the input's delimiter, and how many rows failed.
 
     Every value that Excel would take for a formula (``= + - @``) is written behind an apostrophe
-    (``sheet_read.escape_formula``); reading the report takes it off again."""
+    (``read.escape_formula``); reading the report takes it off again."""
     rows = report_rows(sheet, result, errors)
     failed = sum(1 for values, _ in rows if values[len(COLUMNS)] == STATUS_FAILED)
     if kind == "xlsx":

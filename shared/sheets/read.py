@@ -1,4 +1,4 @@
-"""Reading a village's spreadsheet (CSV or XLSX) from its bytes into a ``sheets.Sheet``; pure, no I/O.
+"""Reading a village's spreadsheet (CSV or XLSX) from its bytes into a ``rows.Sheet``; pure, no I/O.
 
 Hostile files: the kind is decided by content (``kind_of``: the zip magic for XLSX, UTF-8 text for CSV), an XLSX's
 declared uncompressed size is bounded before openpyxl opens it (a zip bomb is refused, not inflated), reading stops
@@ -15,7 +15,7 @@ import zipfile
 from datetime import date, datetime
 from typing import Any
 
-from services.nomination.sheets import BATCH_FIELDS, Sheet
+from shared.sheets.rows import BATCH_FIELDS, Sheet
 
 
 class SheetRefused(ValueError):

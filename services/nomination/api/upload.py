@@ -4,8 +4,8 @@
 edge (``upload_max_bytes`` in app.py's body_limits) and checked again here; its kind is decided by content. The
 nominator and the letter come from the form or, in an XLSX made from the template, its ``pengusul`` sheet (the
 form wins), as ``payung import`` takes them from its options or that sheet. The rows are sent in the background
-(``uploads.UploadWorker``); the progress page refreshes itself with a meta refresh (no script: the CSP forbids
-inline script and none is needed).
+(the ``uploads`` job, handlers/uploads.py); the progress page refreshes itself with a meta refresh (no script:
+the CSP forbids inline script and none is needed).
 """
 
 from __future__ import annotations
@@ -19,11 +19,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
-from services.nomination import handlers, portal_rules, sheet_files, sheet_read, sheets, uploads
-from services.nomination.portal import CSRF, ENV, PortalUser, RuntimeDep
-from shared import audit, pages
+from services.nomination.api import rules
+from services.nomination.api.portal import CSRF, ENV, PortalUser
+from services.nomination.api.rest import DepsDep
+from services.nomination.commands import CreateUpload, ReadUpload, RefuseUpload
+from services.nomination.handlers import uploads
+from shared import messaging, pages
 from shared.auth import Principal
 from shared.http import problem
+from shared.sheets import files as sheet_files
+from shared.sheets import read as sheet_read
+from shared.sheets import rows as sheets
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
 FORM_FIELDS = ("nama_pengusul", "hp_pengusul", "nomor_surat", "tanggal_surat", "penandatangan_surat")
@@ -36,9 +42,9 @@ async def upload_page(request: Request, user: PortalUser) -> Response:
 
 
 @router.get("/unggah/templat.xlsx")
-async def template(rt: RuntimeDep, user: PortalUser) -> Response:
+async def template(deps: DepsDep, user: PortalUser) -> Response:
     """The import template, its desa list limited to the account's area."""
-    area = user.area or rt.settings.programme_regency
+    area = user.area or deps.settings.programme_regency
     files = await asyncio.to_thread(sheet_files.template_files, area)
     disposition = 'attachment; filename="nominasi-template.xlsx"'
     headers = {"Content-Disposition": disposition, "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
@@ -46,8 +52,8 @@ async def template(rt: RuntimeDep, user: PortalUser) -> Response:
 
 
 @router.post("/unggah", dependencies=CSRF)
-async def upload(request: Request, rt: RuntimeDep, user: PortalUser) -> Response:
-    settings: Any = rt.settings
+async def upload(request: Request, deps: DepsDep, user: PortalUser) -> Response:
+    settings = deps.settings
     values: dict[str, str] = {}
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         # the context closes the spooled temporary file of the upload (left open, it leaks until collected)
@@ -61,7 +67,7 @@ async def upload(request: Request, rt: RuntimeDep, user: PortalUser) -> Response
 
     async def refuse(status: int, code: str, message: str) -> Response:
         # a refused upload is audited too (its code and size, never its content)
-        await handlers.record_denied(rt.pool, user, "upload.refused", {"code": code, "size_bytes": len(content)})
+        await messaging.run(deps, uploads.refuse, RefuseUpload(caller=user, code=code, size_bytes=len(content)))
         page = pages.render(
             ENV, request, "portal/unggah.html.j2", status=status, who=user, values=values, error=message
         )
@@ -71,7 +77,7 @@ async def upload(request: Request, rt: RuntimeDep, user: PortalUser) -> Response
     if len(content) > settings.upload_max_bytes:
         return await refuse(413, "SHEET_TOO_LARGE", f"Berkas lebih dari {settings.upload_max_bytes // 1024} KiB")
     try:
-        kind, sheet = await asyncio.to_thread(uploads.parse, content, settings.upload_max_rows)
+        kind, sheet = await asyncio.to_thread(_parse, content, settings.upload_max_rows)
         sheet_batch = await asyncio.to_thread(sheet_read.read_batch, content) if kind == "xlsx" else {}
     except sheet_read.SheetRefused as exc:
         status = 415 if exc.code == "SHEET_TYPE" else 413 if exc.code == "SHEET_TOO_LARGE" else 422
@@ -79,17 +85,25 @@ async def upload(request: Request, rt: RuntimeDep, user: PortalUser) -> Response
     batch = _batch(user, settings.programme_regency, {**sheet_batch, **{k: v for k, v in values.items() if v}})
     if isinstance(batch, str):
         return await refuse(422, "BATCH_INVALID", batch)
-    job_id, _ = await uploads.create(rt.pool, user, content, kind, sheet, batch)
-    worker = rt.resources.get("uploads")
-    if isinstance(worker, uploads.UploadWorker):
-        worker.wake()
+    command = CreateUpload(caller=user, content=content, kind=kind, sheet=sheet, batch=batch)
+    job_id, _ = await messaging.run(deps, uploads.create, command)
+    deps.uploads_waiting.set()  # the uploads job sends the rows now rather than at its next round
     return RedirectResponse(f"/portal/unggah/{job_id}", status_code=303)
+
+
+def _parse(content: bytes, max_rows: int) -> tuple[str, sheets.Sheet]:
+    """The file's kind and rows, or SheetRefused (CPU-bound: run in a thread)."""
+    kind = sheet_read.kind_of(content)
+    sheet = sheet_read.read_sheet(content, kind, max_rows)
+    if not sheet.rows:
+        raise sheet_read.SheetRefused("SHEET_EMPTY", "Berkas tidak berisi baris data")
+    return kind, sheet
 
 
 def _batch(user: Principal, regency: str, fields: dict[str, str]) -> sheets.Batch | str:
     """Who nominates and the letter, or why not (in Bahasa). The type follows the account (a desa or kecamatan
     account nominates as its desa's officials, each row as its own desa's; programme staff as Disnaker)."""
-    claim = portal_rules._nominator(user, regency)
+    claim = rules.nominator(user, regency)
     ntype = fields.get("jenis_pengusul") if fields.get("jenis_pengusul") in ("rt", "desa") else None
     ntype = ntype if ntype and claim["type"] != "disnaker" else claim["type"]
     name = fields.get("nama_pengusul", "")
@@ -112,19 +126,16 @@ def _batch(user: Principal, regency: str, fields: dict[str, str]) -> sheets.Batc
 
 
 @router.get("/unggah/{job_id}")
-async def progress(job_id: uuid.UUID, request: Request, rt: RuntimeDep, user: PortalUser) -> Response:
-    async with rt.pool.acquire() as conn, conn.transaction():
-        job = await uploads.visible(conn, job_id, user)
-        if job is not None:
-            await audit.record(conn, user, "upload.read", job_id, {"done": job.done, "total": job.total})
+async def progress(job_id: uuid.UUID, request: Request, deps: DepsDep, user: PortalUser) -> Response:
+    job = await messaging.run(deps, uploads.read, ReadUpload(caller=user, job_id=job_id))
     if job is None:
         return problem(404, "No such upload")
     return pages.render(ENV, request, "portal/unggah-status.html.j2", who=user, job=job)
 
 
 @router.get("/unggah/{job_id}/laporan.xlsx")
-async def report(job_id: uuid.UUID, rt: RuntimeDep, user: PortalUser) -> Response:
-    found = await uploads.report(rt.pool, job_id, user)
+async def report(job_id: uuid.UUID, deps: DepsDep, user: PortalUser) -> Response:
+    found = await uploads.report(deps, ReadUpload(caller=user, job_id=job_id))
     if found is None:
         return problem(404, "No such upload")
     job, body = found

@@ -1,0 +1,236 @@
+"""The nomination service's commands: what a route, the upload job or the CLI asks a handler to do, as frozen
+models. The request models (``NominationRequest`` and its parts) are the body of ``POST /v1/nominations`` and
+validate it; a command acting for a caller carries that caller (``caller: Principal``), whose area the handler
+applies (handlers/access.py).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+import uuid
+from datetime import date
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from services.nomination import domain
+from shared import formats
+from shared.auth import Principal
+from shared.regions import default_regions
+from shared.sheets.rows import Batch, Sheet
+
+Occupation = StrEnum("Occupation", {code: code for code in formats.OCCUPATIONS})  # type: ignore[misc]  # an enum made at run time from the codes
+
+_NAME_PUNCTUATION = set(" .'-,")
+
+
+def _clean_name(value: str) -> str:
+    value = " ".join(unicodedata.normalize("NFC", value).split())
+    if not value:
+        raise ValueError("must not be empty")
+    for char in value:
+        if char not in _NAME_PUNCTUATION and unicodedata.category(char)[0] not in "LM":
+            raise ValueError("may hold letters, spaces and . ' - , only")
+    if not any(unicodedata.category(c).startswith("L") for c in value):
+        raise ValueError("must contain letters")
+    return value
+
+
+def _plain_text(value: str) -> str:
+    """Free text (street, letter number, issuer): no control or format characters. PostgreSQL cannot store NUL,
+    and escape sequences or bidi overrides have no place in an address printed on a letter."""
+    if any(unicodedata.category(c) in ("Cc", "Cf") for c in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+
+class AddressIn(Strict):
+    kecamatan_code: str = Field(examples=["64.08.01"], max_length=20)
+    desa_code: str = Field(examples=["64.08.01.2001"], max_length=20)
+    rt: str = Field(pattern=r"^\d{1,3}$", examples=["003"])
+    rw: str = Field(pattern=r"^\d{1,3}$", examples=["002"])
+    street: str = Field(default="", max_length=200)
+
+    _street = field_validator("street")(_plain_text)
+
+    @model_validator(mode="after")
+    def _in_region_list(self) -> AddressIn:
+        domain.check_address(self.kecamatan_code, self.desa_code, default_regions())
+        return self
+
+
+class NominatorIn(Strict):
+    type: Literal["rt", "desa", "disnaker"]
+    name: str = Field(min_length=1, max_length=120)
+    region_code: str = Field(max_length=20, description="The desa code (rt, desa) or regency code (disnaker)")
+    phone: str | None = Field(default=None, max_length=20)
+    email: str | None = Field(default=None, max_length=200, pattern=formats.EMAIL_PATTERN)
+
+    _name = field_validator("name")(_clean_name)
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        return None if value is None else formats.mobile_number(value)
+
+    @model_validator(mode="after")
+    def _area_matches_type(self) -> NominatorIn:
+        domain.check_nominator_area(self.type, self.region_code, default_regions())
+        return self
+
+
+class SupportingLetterIn(Strict):
+    number: str = Field(min_length=1, max_length=100)
+    date: date
+    issuer: str = Field(min_length=1, max_length=120)
+
+    _text = field_validator("number", "issuer")(_plain_text)
+
+
+class NominationRequest(Strict):
+    """A proposal to cover one informal worker."""
+
+    nik: str = Field(description="16-digit NIK", examples=["6408014501900001"])
+    full_name: str = Field(min_length=1, max_length=150)
+    birth_date: date
+    sex: Literal["M", "F"]
+    phone: str = Field(max_length=20, description="Mobile number, 08... or +628...")
+    address: AddressIn
+    occupation: Occupation
+    nominator: NominatorIn
+    supporting_letter: SupportingLetterIn | None = None
+
+    _name = field_validator("full_name")(_clean_name)
+
+    @field_validator("nik")
+    @classmethod
+    def _nik(cls, value: str) -> str:
+        return domain.validate_nik(value, default_regions())
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str) -> str:
+        return formats.mobile_number(value)
+
+    @field_validator("birth_date")
+    @classmethod
+    def _birth_date(cls, value: date) -> date:
+        domain.check_birth_date(value, date.today())
+        return value
+
+    @model_validator(mode="after")
+    def _letter(self) -> NominationRequest:
+        if domain.letter_required(self.nominator.type) and self.supporting_letter is None:
+            raise ValueError(f"supporting_letter is required for a {self.nominator.type} nomination")
+        if self.supporting_letter is not None and self.supporting_letter.date > date.today():
+            raise ValueError("supporting_letter.date is in the future")
+        return self
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class SubmitNomination(Command):
+    """One validated nomination, as ``POST /v1/nominations`` (or a row of an upload) sends it."""
+
+    caller: Principal
+    request: NominationRequest
+    idempotency_key: str | None = None
+
+
+class BatchEntry(Command):
+    request: NominationRequest
+    idempotency_key: str | None = None
+
+
+class SubmitBatch(Command):
+    """The validated items of ``POST /v1/nominations:batch``, stored in one transaction (one outcome each)."""
+
+    caller: Principal
+    items: tuple[BatchEntry, ...]
+
+
+class ReadNomination(Command):
+    caller: Principal
+    nomination_id: uuid.UUID
+
+
+class Summarise(Command):
+    caller: Principal
+
+
+class ListNominations(Command):
+    caller: Principal
+
+
+class ReadRejectedRequest(Command):
+    caller: Principal
+    nomination_id: uuid.UUID
+
+
+class StoreLetter(Command):
+    caller: Principal
+    nomination_id: uuid.UUID
+    content: bytes
+
+
+class CopyLetter(Command):
+    """A corrected resubmission keeps the letter of the nomination it corrects (``source_id``)."""
+
+    caller: Principal
+    source_id: uuid.UUID
+    nomination_id: uuid.UUID
+
+
+class ReadLetter(Command):
+    caller: Principal
+    nomination_id: uuid.UUID
+
+
+class PurgeLetters(Command):
+    retention_days: int
+
+
+class CreateUpload(Command):
+    """A spreadsheet the portal took: its bytes, kind and rows (read already), who nominates and the letter."""
+
+    caller: Principal
+    content: bytes
+    kind: str
+    sheet: Sheet
+    batch: Batch
+
+
+class RefuseUpload(Command):
+    """An upload refused before it became a job: audited with its code and size, never its content."""
+
+    caller: Principal
+    code: str
+    size_bytes: int
+
+
+class ReadUpload(Command):
+    caller: Principal
+    job_id: uuid.UUID
+
+
+class LeaseUploadRows(Command):
+    limit: int
+
+
+class FinishUploadRow(Command):
+    job_id: uuid.UUID
+    row_number: int
+    nomination_id: uuid.UUID | None
+    replayed: bool
+    errors: tuple[tuple[str, str, str], ...]  # (column, reason in Bahasa, reason in English)
+
+
+class PurgeUploads(Command):
+    retention_days: int
