@@ -31,7 +31,7 @@ from services.notification.adapters.registry import open_channels
 from services.notification.adapters.sms import SmsHttpChannel
 from services.notification.adapters.smtp import EmailSmtpChannel
 from services.notification.app import SPEC
-from services.notification.bootstrap import Deps
+from services.notification.bootstrap import Deps, jobs
 from services.notification.domain.dispatch import DispatchPolicy, Message, RetryPolicy
 from services.notification.domain.routes import ChannelPolicy
 from services.notification.errors import SendFailed
@@ -438,7 +438,9 @@ async def test_shutdown_finishes_the_round_in_flight(
     delivery_id = await enrol(pool, SMS)
     gateway.script.append(("slow", {}, {}))
     async with open_channels(settings_for(dsn, gateway, tmp_path)) as channels:
-        running = asyncio.create_task(make_dispatcher(pool, settings_for(dsn, gateway, tmp_path), channels).run())
+        deps = make_dispatcher(pool, settings_for(dsn, gateway, tmp_path), channels)
+        [job] = jobs(deps)  # the dispatch job, as the service runtime starts it
+        running = asyncio.create_task(job.run())
         async with asyncio.timeout(5):
             while not gateway.requests:  # noqa: ASYNC110 - the gateway has the message in hand
                 await asyncio.sleep(0.01)
@@ -448,6 +450,7 @@ async def test_shutdown_finishes_the_round_in_flight(
         gateway.release.set()
         with pytest.raises(asyncio.CancelledError):
             await running
+        await deps.listener.close()
     assert (await row(pool, delivery_id))["status"] == "sent"
     assert [e.event_type for e in await events(pool)] == ["NotificationSent"]
 

@@ -140,7 +140,7 @@ def records(topic: str, envelopes: list[Envelope[Any]]) -> list[ConsumerRecord[A
 def consumer(pool: asyncpg.Pool, payload: type[Payload], policy: ChannelPolicy = ChannelPolicy()) -> Consumer[Any]:
     handler = bound(deps_for(pool, policy=policy))
     return Consumer(name=f"notification.{payload.topic}", topic=PREFIX + payload.topic, payload=payload,
-                    handler=handler, pool=pool)  # fmt: skip
+                    handler=handler, pool=pool, topic_prefix=PREFIX)  # fmt: skip
 
 
 async def outbox_events(pool: asyncpg.Pool) -> list[tuple[str, Envelope[Any]]]:
