@@ -2,7 +2,7 @@ import sys
 
 if sys.argv[1:2] == ["preview-template"]:
     # Needs neither settings nor infrastructure: a template author runs it anywhere.
-    from services.notification.preview import command
+    from services.notification.handlers.preview import command
 
     raise SystemExit(command(sys.argv[2:]))
 

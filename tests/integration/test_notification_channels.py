@@ -26,22 +26,20 @@ from aiosmtpd.controller import Controller
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from services.notification.adapters.channel import parse_retry_after
+from services.notification.adapters.registry import open_channels
+from services.notification.adapters.sms import SmsHttpChannel
+from services.notification.adapters.smtp import EmailSmtpChannel
 from services.notification.app import SPEC
-from services.notification.channels import (
-    EmailSmtpChannel,
-    Message,
-    SendFailed,
-    SmsHttpChannel,
-    open_channels,
-    parse_retry_after,
-)
-from services.notification.dispatcher import Dispatcher, DispatcherConfig
-from services.notification.domain import ChannelPolicy, RetryPolicy
-from services.notification.handlers import event_handler
+from services.notification.bootstrap import Deps, jobs
+from services.notification.domain.dispatch import DispatchPolicy, Message, RetryPolicy
+from services.notification.domain.routes import ChannelPolicy
+from services.notification.errors import SendFailed
+from services.notification.handlers.dispatch import dispatch_once
 from services.notification.settings import NotificationSettings
 from shared import db, reasons
 from shared.contracts import EnrolmentConfirmed, IdentityRejected, Nominator, Reason, decode, new_envelope
-from shared.regions import default_regions
+from tests.notification_deps import deps_for, handle
 
 pytestmark = pytest.mark.integration
 
@@ -300,12 +298,11 @@ def settings_for(dsn: str, gateway: Gateway, tmp_path: Path, **extra: Any) -> No
     )  # fmt: skip
 
 
-def make_dispatcher(pool: asyncpg.Pool, settings: NotificationSettings, channels: Any, attempts: int = 3) -> Dispatcher:
-    config = DispatcherConfig(
-        topic_prefix=PREFIX, poll_interval_s=0.05, shutdown_grace_s=5,
-        retry=RetryPolicy(max_attempts=attempts, initial_s=0.01, max_s=600, jitter_s=0),
-    )  # fmt: skip
-    return Dispatcher(pool, settings.database_url, channels, config, random_fraction=lambda: 0.0)
+def make_dispatcher(pool: asyncpg.Pool, settings: NotificationSettings, channels: Any, attempts: int = 3) -> Deps:
+    policy = DispatchPolicy(
+        shutdown_grace_s=5, retry=RetryPolicy(max_attempts=attempts, initial_s=0.01, max_s=600, jitter_s=0)
+    )
+    return deps_for(pool, settings, channels=channels, dispatch=policy, random_fraction=lambda: 0.0)
 
 
 async def enrol(pool: asyncpg.Pool, policy: ChannelPolicy) -> uuid.UUID:
@@ -318,7 +315,7 @@ async def enrol(pool: asyncpg.Pool, policy: ChannelPolicy) -> uuid.UUID:
     )  # fmt: skip
     env = new_envelope(payload, producer="enrolment", person_key=uuid.uuid4().hex, correlation_id=payload.nomination_id)
     async with pool.acquire() as conn, conn.transaction():
-        await event_handler(policy, default_regions(), PREFIX)(conn, [env])
+        await handle(deps_for(pool, policy=policy), conn, [env])
     return await pool.fetchval("SELECT id FROM deliveries WHERE event_id = $1", env.event_id)
 
 
@@ -332,10 +329,10 @@ async def events(pool: asyncpg.Pool) -> list[Any]:
     return [decode(v) for v in await pool.fetchval("SELECT coalesce(array_agg(value ORDER BY id), '{}') FROM outbox")]
 
 
-async def dispatch_until_due(dispatcher: Dispatcher) -> int:
+async def dispatch_until_due(dispatcher: Deps) -> int:
     """Run rounds until one claims something (a rescheduled delivery becomes due after its short backoff)."""
     async with asyncio.timeout(5):
-        while not (claimed := await dispatcher.dispatch_once()):  # noqa: ASYNC110 - a time in the database
+        while not (claimed := await dispatch_once(dispatcher)):  # noqa: ASYNC110 - a time in the database
             await asyncio.sleep(0.01)
     return claimed
 
@@ -350,7 +347,7 @@ async def test_a_500_is_retried_and_the_same_delivery_id_is_sent_again(
     gateway.script.append((500, {}, {"error": "upstream down"}))
     async with open_channels(settings_for(dsn, gateway, tmp_path)) as channels:
         dispatcher = make_dispatcher(pool, settings_for(dsn, gateway, tmp_path), channels)
-        assert await dispatcher.dispatch_once() == 1
+        assert await dispatch_once(dispatcher) == 1
         first = await row(pool, delivery_id)
         assert (first["status"], first["attempts"], first["last_error"]) == (
             "pending",
@@ -383,8 +380,8 @@ async def test_a_429_waits_as_long_as_retry_after_says(
     gateway.script.append((429, {"Retry-After": "120"}, {}))
     async with open_channels(settings_for(dsn, gateway, tmp_path)) as channels:
         dispatcher = make_dispatcher(pool, settings_for(dsn, gateway, tmp_path), channels)
-        assert await dispatcher.dispatch_once() == 1
-        assert await dispatcher.dispatch_once() == 0  # not due again before Retry-After
+        assert await dispatch_once(dispatcher) == 1
+        assert await dispatch_once(dispatcher) == 0  # not due again before Retry-After
     after = await row(pool, delivery_id)
     assert (after["status"], after["attempts"]) == ("pending", 1)
     assert 110 < after["due_in"] <= 120
@@ -396,7 +393,7 @@ async def test_a_400_fails_at_once_and_is_reported(
     delivery_id = await enrol(pool, SMS)
     gateway.script.append((400, {}, {"error": "unknown sender id"}))
     async with open_channels(settings_for(dsn, gateway, tmp_path)) as channels:
-        assert await make_dispatcher(pool, settings_for(dsn, gateway, tmp_path), channels).dispatch_once() == 1
+        assert await dispatch_once(make_dispatcher(pool, settings_for(dsn, gateway, tmp_path), channels)) == 1
     after = await row(pool, delivery_id)
     assert (after["status"], after["attempts"], after["next_attempt_at"]) == ("failed", 1, None)
     assert after["last_error"] == "gateway answered 400: unknown sender id"
@@ -412,7 +409,7 @@ async def test_a_slow_gateway_is_retried_later(dsn: str, pool: asyncpg.Pool, gat
     settings = settings_for(dsn, gateway, tmp_path, sms_timeout_s=0.3)
     async with open_channels(settings) as channels:
         dispatcher = make_dispatcher(pool, settings, channels)
-        assert await dispatcher.dispatch_once() == 1
+        assert await dispatch_once(dispatcher) == 1
         after = await row(pool, delivery_id)
         assert (after["status"], after["attempts"]) == ("pending", 1) and "timeout" in after["last_error"]
         await dispatch_until_due(dispatcher)
@@ -426,7 +423,7 @@ async def test_transient_failures_fail_the_delivery_once_the_attempts_run_out(
     gateway.script += [(503, {}, {}), (503, {}, {})]
     async with open_channels(settings_for(dsn, gateway, tmp_path)) as channels:
         dispatcher = make_dispatcher(pool, settings_for(dsn, gateway, tmp_path), channels, attempts=2)
-        await dispatcher.dispatch_once()
+        await dispatch_once(dispatcher)
         await dispatch_until_due(dispatcher)
     after = await row(pool, delivery_id)
     assert (after["status"], after["attempts"]) == ("failed", 2)
@@ -441,7 +438,9 @@ async def test_shutdown_finishes_the_round_in_flight(
     delivery_id = await enrol(pool, SMS)
     gateway.script.append(("slow", {}, {}))
     async with open_channels(settings_for(dsn, gateway, tmp_path)) as channels:
-        running = asyncio.create_task(make_dispatcher(pool, settings_for(dsn, gateway, tmp_path), channels).run())
+        deps = make_dispatcher(pool, settings_for(dsn, gateway, tmp_path), channels)
+        [job] = jobs(deps)  # the dispatch job, as the service runtime starts it
+        running = asyncio.create_task(job.run())
         async with asyncio.timeout(5):
             while not gateway.requests:  # noqa: ASYNC110 - the gateway has the message in hand
                 await asyncio.sleep(0.01)
@@ -451,6 +450,7 @@ async def test_shutdown_finishes_the_round_in_flight(
         gateway.release.set()
         with pytest.raises(asyncio.CancelledError):
             await running
+        await deps.listener.close()
     assert (await row(pool, delivery_id))["status"] == "sent"
     assert [e.event_type for e in await events(pool)] == ["NotificationSent"]
 
@@ -470,10 +470,9 @@ async def test_a_rejection_reaches_the_nominator_by_email(
     settings = smtp_settings(port, database_url=dsn, topic_prefix=PREFIX, local_outbox_file=tmp_path / "m.jsonl")
     policy = ChannelPolicy(smtp_configured=settings.smtp_configured)
     async with pool.acquire() as conn, conn.transaction():
-        await event_handler(policy, default_regions(), PREFIX)(conn, [env])
+        await handle(deps_for(pool, policy=policy), conn, [env])
     async with open_channels(settings) as channels:
-        dispatcher = Dispatcher(pool, dsn, channels, DispatcherConfig(topic_prefix=PREFIX))
-        assert await dispatcher.dispatch_once() == 1
+        assert await dispatch_once(deps_for(pool, settings, channels=channels)) == 1
     [(_, recipients, mail)] = handler.received
     assert recipients == ["kades@desa.example"]
     assert mail["Subject"] == "Usulan BPJS Ketenagakerjaan tidak lolos verifikasi"

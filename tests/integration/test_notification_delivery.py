@@ -24,20 +24,23 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from services.notification import api, receipts
+from services.notification import api
+from services.notification.adapters.registry import open_channels
+from services.notification.adapters.whatsapp import WhatsAppChannel
 from services.notification.app import SPEC
-from services.notification.channels import Message, SendFailed, open_channels
-from services.notification.dispatcher import Dispatcher, DispatcherConfig
-from services.notification.domain import ChannelPolicy, RetryPolicy
-from services.notification.handlers import event_handler
-from services.notification.schedule import WITA, SendWindow
+from services.notification.bootstrap import Deps
+from services.notification.domain import receipts
+from services.notification.domain.dispatch import DispatchPolicy, Message, RetryPolicy
+from services.notification.domain.routes import ChannelPolicy
+from services.notification.domain.schedule import WITA, SendWindow
+from services.notification.errors import SendFailed
+from services.notification.handlers.dispatch import dispatch_once
 from services.notification.settings import NotificationSettings
-from services.notification.whatsapp import WhatsAppChannel
 from shared import db
 from shared.contracts import EnrolmentConfirmed, Nominator, decode, new_envelope
 from shared.http import install_error_format
-from shared.regions import default_regions
 from shared.service import Runtime
+from tests.notification_deps import deps_for, handle
 from tests.operator import OPERATOR, OPERATOR_HEADERS, authenticate_operator
 
 pytestmark = pytest.mark.integration
@@ -162,7 +165,7 @@ async def webhook(servers: list[Any], pool: asyncpg.Pool, dsn: str, tmp_path: Pa
         database_url=dsn, kafka_bootstrap="127.0.0.1:1", topic_prefix=PREFIX, webhook_secret=SECRET,
         local_outbox_file=tmp_path / "unused.jsonl",
     )  # fmt: skip
-    app.state.runtime = Runtime(settings=settings, pool=pool, relay=None, broker=None)  # type: ignore[arg-type]
+    app.state.runtime = Runtime(settings=settings, pool=pool, relay=None, broker=None, deps=deps_for(pool, settings))  # type: ignore[arg-type]
     authenticate_operator(app)
     install_error_format(app)
     served = await serve(app)
@@ -172,12 +175,11 @@ async def webhook(servers: list[Any], pool: asyncpg.Pool, dsn: str, tmp_path: Pa
 
 def dispatcher(
     pool: asyncpg.Pool, channels: Any, now: Callable[[], datetime] = lambda: datetime.now(UTC), **config: Any
-) -> Dispatcher:
-    cfg = DispatcherConfig(
-        topic_prefix=PREFIX, poll_interval_s=0.05, shutdown_grace_s=5,
-        retry=RetryPolicy(max_attempts=3, initial_s=0.01, max_s=600, jitter_s=0), **config,
-    )  # fmt: skip
-    return Dispatcher(pool, "unused", channels, cfg, random_fraction=lambda: 0.0, now=now)
+) -> Deps:
+    policy = DispatchPolicy(
+        shutdown_grace_s=5, retry=RetryPolicy(max_attempts=3, initial_s=0.01, max_s=600, jitter_s=0), **config
+    )
+    return deps_for(pool, channels=channels, dispatch=policy, random_fraction=lambda: 0.0, now=now)
 
 
 POLICY = ChannelPolicy(beneficiary=("whatsapp", "sms_http"))
@@ -192,7 +194,7 @@ async def enrol(pool: asyncpg.Pool, phone: str = "081234567890", policy: Channel
     )  # fmt: skip
     env = new_envelope(payload, producer="enrolment", person_key=uuid.uuid4().hex, correlation_id=payload.nomination_id)
     async with pool.acquire() as conn, conn.transaction():
-        await event_handler(policy, default_regions(), PREFIX)(conn, [env])
+        await handle(deps_for(pool, policy=policy), conn, [env])
     return await pool.fetchval(
         "SELECT id FROM deliveries WHERE event_id = $1 AND recipient_role = 'beneficiary'", env.event_id
     )
@@ -302,14 +304,14 @@ async def test_not_a_whatsapp_user_falls_back_to_sms_with_the_short_text(
     whatsapp.script.append((400, {}, {"error": {"code": 131026, "message": "Message undeliverable"}}))
     async with open_channels(settings_for(dsn, whatsapp, sms, tmp_path)) as channels:
         d = dispatcher(pool, channels)
-        assert await d.dispatch_once() == 1
+        assert await dispatch_once(d) == 1
         moved = await row(pool, delivery_id)
         assert (moved["status"], moved["channel"], moved["route_index"], moved["attempts"]) == (
             "pending", "sms_http", 1, 0
         )  # fmt: skip
         assert moved["last_error"] == "not a whatsapp user (131026)"
         assert await events(pool) == []  # not an outcome yet
-        assert await d.dispatch_once() == 1
+        assert await dispatch_once(d) == 1
     done = await row(pool, delivery_id)
     assert (done["status"], done["channel"]) == ("sent", "sms_http")
     [wa_request] = whatsapp.requests
@@ -330,8 +332,8 @@ async def test_only_the_last_channels_permanent_failure_fails_the_delivery(
     sms.script.append((400, {}, {"error": "unknown destination"}))
     async with open_channels(settings_for(dsn, whatsapp, sms, tmp_path)) as channels:
         d = dispatcher(pool, channels)
-        await d.dispatch_once()
-        await d.dispatch_once()
+        await dispatch_once(d)
+        await dispatch_once(d)
     failed = await row(pool, delivery_id)
     assert (failed["status"], failed["last_error"]) == ("failed", "gateway answered 400: unknown destination")
     assert await history(pool, delivery_id) == [("whatsapp", "fallback"), ("sms_http", "failed")]
@@ -348,10 +350,10 @@ async def test_a_whatsapp_outage_is_retried_on_whatsapp_not_moved_to_sms(
     whatsapp.script.append((503, {}, {}))
     async with open_channels(settings_for(dsn, whatsapp, sms, tmp_path)) as channels:
         d = dispatcher(pool, channels)
-        await d.dispatch_once()
+        await dispatch_once(d)
         async with asyncio.timeout(10):
             while (await row(pool, delivery_id))["status"] != "sent":
-                await d.dispatch_once()
+                await dispatch_once(d)
                 await asyncio.sleep(0.01)
     assert len(whatsapp.requests) == 2 and sms.requests == []
     assert await history(pool, delivery_id) == [("whatsapp", "retry"), ("whatsapp", "sent")]
@@ -375,7 +377,7 @@ async def test_receipts_arriving_before_the_send_call_returns_are_not_lost(
 
     whatsapp.on_send = early_receipts
     async with open_channels(settings_for(dsn, whatsapp, sms, tmp_path)) as channels:
-        await dispatcher(pool, channels).dispatch_once()
+        await dispatch_once(dispatcher(pool, channels))
     done = await row(pool, delivery_id)
     assert done["status"] == "read" and done["delivered_at"] and done["read_at"]
     assert [a["new"] for a in answers] == [1, 1, 0]  # the repeated receipt is stored once
@@ -388,7 +390,7 @@ async def test_a_failed_receipt_after_sending_fails_the_delivery_visibly_and_an_
     delivery_id = await enrol(pool, policy=ChannelPolicy(beneficiary="sms_http"))
     settings = settings_for(dsn, whatsapp, sms, tmp_path, beneficiary_channels="sms_http")
     async with open_channels(settings) as channels:
-        await dispatcher(pool, channels).dispatch_once()
+        await dispatch_once(dispatcher(pool, channels))
     message_id = (await row(pool, delivery_id))["provider_message_id"]
     dlr = [{"id": message_id, "status": "UNDELIV", "error": "absent subscriber +6281234567890"}]
     response = await post_signed(f"{webhook}/v1/receipts/sms_http", dlr)
@@ -473,8 +475,8 @@ async def test_an_opted_out_number_gets_nothing_more(
     delivery_id = await enrol(pool)
     async with open_channels(settings_for(dsn, whatsapp, sms, tmp_path)) as channels:
         d = dispatcher(pool, channels)
-        await d.dispatch_once()  # WhatsApp: opted out -> next channel, the same number: opted out too
-        await d.dispatch_once()
+        await dispatch_once(d)  # WhatsApp: opted out -> next channel, the same number: opted out too
+        await dispatch_once(d)
     failed = await row(pool, delivery_id)
     assert (failed["status"], failed["last_error"]) == ("failed", "opted_out")
     assert whatsapp.requests == [] and sms.requests == []
@@ -494,7 +496,7 @@ async def test_no_sms_or_whatsapp_at_night_the_message_waits_for_the_morning(
         d = dispatcher(
             pool, channels, window=SendWindow(), quiet_channels=frozenset({"whatsapp", "sms_http"}), now=lambda: night
         )
-        assert await d.dispatch_once() == 1
+        assert await dispatch_once(d) == 1
     waiting = await row(pool, delivery_id)
     assert (waiting["status"], waiting["attempts"], waiting["channel"]) == ("pending", 0, "whatsapp")
     assert waiting["next_attempt_at"] == datetime(2026, 12, 2, 8, 0, tzinfo=WITA)

@@ -13,13 +13,14 @@ import asyncpg
 import orjson
 import pytest
 
+from services.notification.adapters.registry import open_channels
 from services.notification.app import SPEC
-from services.notification.channels import open_channels
-from services.notification.digests import NO_OFFICIAL, DigestConfig, DigestJob
-from services.notification.dispatcher import Dispatcher, DispatcherConfig
-from services.notification.domain import ChannelPolicy
-from services.notification.handlers import event_handler
-from services.notification.schedule import WITA
+from services.notification.bootstrap import Deps
+from services.notification.domain.digests import NO_OFFICIAL, DigestPolicy
+from services.notification.domain.dispatch import DispatchPolicy
+from services.notification.domain.schedule import WITA
+from services.notification.handlers.digests import make_due
+from services.notification.handlers.dispatch import dispatch_once
 from services.notification.settings import NotificationSettings
 from shared import db, topology
 from shared.contracts import (
@@ -33,6 +34,8 @@ from shared.contracts import (
     new_envelope,
 )
 from shared.regions import default_regions
+from tests.notification_deps import deps_for
+from tests.notification_deps import handle as handle_batch
 
 pytestmark = pytest.mark.integration
 
@@ -84,13 +87,13 @@ async def ingest(pool: asyncpg.Pool, *payloads: Payload) -> list[Any]:
 
 
 async def handle(pool: asyncpg.Pool, envs: list[Any]) -> None:
-    handler = event_handler(ChannelPolicy(), REGIONS, PREFIX, digests=True, hold_for_digest=True)
+    deps = deps_for(pool, digest=DigestPolicy(enabled=True, hold=True), regions=REGIONS)
     async with pool.acquire() as conn, conn.transaction():
-        await handler(conn, envs)
+        await handle_batch(deps, conn, envs)
 
 
-def job(pool: asyncpg.Pool, at: datetime) -> DigestJob:
-    return DigestJob(pool, REGIONS, DigestConfig(topic_prefix=PREFIX), now=lambda: at)
+def job(pool: asyncpg.Pool, at: datetime) -> Deps:
+    return deps_for(pool, digest=DigestPolicy(enabled=True), regions=REGIONS, now=lambda: at)
 
 
 async def events(pool: asyncpg.Pool) -> list[Any]:
@@ -103,12 +106,12 @@ async def test_one_digest_per_desa_and_day_with_the_news_and_the_rejections_to_f
         rejected(DESA_B, DISNAKER),
     )  # fmt: skip
     await handle(pool, envs[:2])  # a redelivered event adds nothing
-    assert await job(pool, datetime(2026, 12, 1, 15, 59, tzinfo=WITA)).run_once() == 0  # before 16:00 WITA
+    assert await make_due(job(pool, datetime(2026, 12, 1, 15, 59, tzinfo=WITA))) == 0  # before 16:00 WITA
 
     afternoon = datetime(2026, 12, 1, 16, 5, tzinfo=WITA)
     # Two replicas at once, then a rerun: still one digest per desa.
-    made = await asyncio.gather(job(pool, afternoon).run_once(), job(pool, afternoon).run_once())
-    assert sum(made) == 2 and await job(pool, afternoon).run_once() == 0
+    made = await asyncio.gather(make_due(job(pool, afternoon)), make_due(job(pool, afternoon)))
+    assert sum(made) == 2 and await make_due(job(pool, afternoon)) == 0
     digests = {r["desa_code"]: dict(r) for r in await pool.fetch("SELECT * FROM digests")}
     assert (digests[DESA_A]["items"], digests[DESA_A]["recipients"]) == (4, 1)
     assert (digests[DESA_B]["items"], digests[DESA_B]["recipients"]) == (1, 0)  # a Disnaker nominator: no official
@@ -128,22 +131,22 @@ async def test_one_digest_per_desa_and_day_with_the_news_and_the_rejections_to_f
 
 async def test_items_after_the_digest_wait_for_the_next_day(pool: asyncpg.Pool) -> None:
     await ingest(pool, confirmed(DESA_A, RT_A))
-    assert await job(pool, datetime(2026, 12, 1, 16, 5, tzinfo=WITA)).run_once() == 1
+    assert await make_due(job(pool, datetime(2026, 12, 1, 16, 5, tzinfo=WITA))) == 1
     await ingest(pool, confirmed(DESA_A, RT_A))
-    assert await job(pool, datetime(2026, 12, 1, 19, 0, tzinfo=WITA)).run_once() == 0
-    assert await job(pool, datetime(2026, 12, 2, 16, 0, tzinfo=WITA)).run_once() == 1
+    assert await make_due(job(pool, datetime(2026, 12, 1, 19, 0, tzinfo=WITA))) == 0
+    assert await make_due(job(pool, datetime(2026, 12, 2, 16, 0, tzinfo=WITA))) == 1
     days = [r["day"] for r in await pool.fetch("SELECT day FROM digests ORDER BY day")]
     assert days == [date(2026, 12, 1), date(2026, 12, 2)]
 
 
 async def test_a_sent_digest_resolves_its_held_messages_with_their_events(pool: asyncpg.Pool, tmp_path: Path) -> None:
     [env] = await ingest(pool, rejected(DESA_A, RT_A))
-    await job(pool, datetime(2026, 12, 1, 16, 5, tzinfo=WITA)).run_once()
+    await make_due(job(pool, datetime(2026, 12, 1, 16, 5, tzinfo=WITA)))
     settings = NotificationSettings(
         database_url="postgresql://unused/db", kafka_bootstrap="127.0.0.1:1", local_outbox_file=tmp_path / "m.jsonl"
     )
     async with open_channels(settings) as channels:
-        assert await Dispatcher(pool, "unused", channels, DispatcherConfig(topic_prefix=PREFIX)).dispatch_once() == 1
+        assert await dispatch_once(deps_for(pool, settings, channels=channels)) == 1
     rows = {r["purpose"]: r for r in await pool.fetch("SELECT * FROM deliveries")}
     assert rows["daily_digest"]["status"] == "sent" and rows["identity_rejected"]["status"] == "sent"
     [sent] = await events(pool)  # the rejection's, not the digest's
@@ -157,7 +160,7 @@ async def test_a_sent_digest_resolves_its_held_messages_with_their_events(pool: 
 async def test_held_messages_fail_when_the_desa_has_no_official_to_send_the_digest_to(pool: asyncpg.Pool) -> None:
     await ingest(pool, rejected(DESA_A, RT_A))
     await pool.execute("DELETE FROM desa_contacts")  # the official's contact is gone
-    await job(pool, datetime(2026, 12, 1, 16, 5, tzinfo=WITA)).run_once()
+    await make_due(job(pool, datetime(2026, 12, 1, 16, 5, tzinfo=WITA)))
     assert await pool.fetchval("SELECT status FROM deliveries WHERE purpose = 'identity_rejected'") == "failed"
     [failed] = await events(pool)
     assert (failed.event_type, failed.payload.reason) == ("NotificationFailed", NO_OFFICIAL)
@@ -168,17 +171,17 @@ async def test_beyond_the_daily_limit_per_recipient_messages_fold_into_the_diges
 ) -> None:
     """2,000 rejected submissions sent 2,000 messages to one nominator's phone in three minutes. With a limit of 2
     a day: 2 go out, the official's others travel inside the desa's digest, a beneficiary's third waits a day."""
-    handler = event_handler(ChannelPolicy(), REGIONS, PREFIX, digests=True, hold_for_digest=False)
+    deps = deps_for(pool, digest=DigestPolicy(enabled=True, hold=False), regions=REGIONS)
     envs = [
         new_envelope(p, producer="test", person_key=uuid.uuid4().hex, correlation_id=uuid.uuid4())
         for p in [rejected(DESA_A, RT_A) for _ in range(5)] + [confirmed(DESA_B, DISNAKER) for _ in range(3)]
     ]
     async with pool.acquire() as conn, conn.transaction():
-        await handler(conn, envs)
+        await handle_batch(deps, conn, envs)
     settings = NotificationSettings(
         database_url="postgresql://unused/db", kafka_bootstrap="127.0.0.1:1", local_outbox_file=tmp_path / "m.jsonl"
     )
-    config = DispatcherConfig(topic_prefix=PREFIX, recipient_daily_limit=2, digests=True)
+    config = DispatchPolicy(recipient_daily_limit=2, digests=True)
 
     async def statuses(address: str) -> list[str]:
         rows = await pool.fetch(
@@ -187,7 +190,7 @@ async def test_beyond_the_daily_limit_per_recipient_messages_fold_into_the_diges
         return sorted(r["status"] for r in rows)
 
     async with open_channels(settings) as channels:
-        await Dispatcher(pool, "unused", channels, config).dispatch_once()
+        await dispatch_once(deps_for(pool, settings, channels=channels, dispatch=config))
         assert await statuses("+6281298765432") == ["held", "held", "held", "sent", "sent"]  # the RT official
         assert await statuses("+6281234567890") == ["pending", "sent", "sent"]  # the beneficiaries' phone
         waiting = await pool.fetchval(
@@ -195,12 +198,12 @@ async def test_beyond_the_daily_limit_per_recipient_messages_fold_into_the_diges
         )
         assert waiting.astimezone(WITA).date() > datetime.now(WITA).date()  # tomorrow, local time
         # a second round sends nothing more to them today
-        await Dispatcher(pool, "unused", channels, config).dispatch_once()
+        await dispatch_once(deps_for(pool, settings, channels=channels, dispatch=config))
         assert await statuses("+6281298765432") == ["held", "held", "held", "sent", "sent"]
         # the day's digest carries the held ones, and sending it resolves them with their events
         today = datetime.now(WITA).replace(hour=16, minute=5)
-        assert await job(pool, today).run_once() >= 1
-        await Dispatcher(pool, "unused", channels, config).dispatch_once()
+        assert await make_due(job(pool, today)) >= 1
+        await dispatch_once(deps_for(pool, settings, channels=channels, dispatch=config))
     assert await statuses("+6281298765432") == ["sent"] * 5
     lines = [orjson.loads(x) for x in (tmp_path / "m.jsonl").read_bytes().splitlines()]
     assert sum(1 for line in lines if line["to"] == "+6281298765432") == 3  # 2 messages + 1 digest

@@ -20,12 +20,15 @@ import pytest
 from aiokafka import ConsumerRecord
 from fastapi import FastAPI
 
-from services.notification import api, repository
+from services.notification import api
+from services.notification.adapters.registry import open_channels
 from services.notification.app import SPEC
-from services.notification.channels import open_channels
-from services.notification.dispatcher import Dispatcher, DispatcherConfig
-from services.notification.domain import ChannelPolicy
-from services.notification.handlers import event_handler
+from services.notification.bootstrap import Deps, jobs
+from services.notification.domain.deliveries import Delivery
+from services.notification.domain.dispatch import DispatchPolicy
+from services.notification.domain.routes import ChannelPolicy
+from services.notification.handlers.dispatch import dispatch_once
+from services.notification.repository import deliveries as repository
 from services.notification.settings import NotificationSettings
 from shared import db, topology
 from shared.consumer import Consumer
@@ -42,9 +45,9 @@ from shared.contracts import (
     encode,
     new_envelope,
 )
-from shared.regions import default_regions
 from shared.service import Runtime
 from tests import signed
+from tests.notification_deps import bound, deps_for, handle
 from tests.operator import authenticate_operator
 
 pytestmark = pytest.mark.integration
@@ -135,9 +138,9 @@ def records(topic: str, envelopes: list[Envelope[Any]]) -> list[ConsumerRecord[A
 
 
 def consumer(pool: asyncpg.Pool, payload: type[Payload], policy: ChannelPolicy = ChannelPolicy()) -> Consumer[Any]:
-    handler = event_handler(policy, default_regions(), PREFIX)
+    handler = bound(deps_for(pool, policy=policy))
     return Consumer(name=f"notification.{payload.topic}", topic=PREFIX + payload.topic, payload=payload,
-                    handler=handler, pool=pool)  # fmt: skip
+                    handler=handler, pool=pool, topic_prefix=PREFIX)  # fmt: skip
 
 
 async def outbox_events(pool: asyncpg.Pool) -> list[tuple[str, Envelope[Any]]]:
@@ -224,10 +227,10 @@ async def test_a_bpjs_refusal_becomes_one_message_to_the_nominator_with_the_reas
 async def test_a_replay_past_the_inbox_still_adds_nothing(pool: asyncpg.Pool) -> None:
     """The unique key holds even when the inbox does not filter (e.g. a replay after inbox rows were pruned)."""
     batch = [envelope(waitlisted()), envelope(rejected(nominator(phone=None)))]
-    handle = event_handler(ChannelPolicy(), default_regions(), PREFIX)
+    deps = deps_for(pool)
     for _ in range(2):
         async with pool.acquire() as conn, conn.transaction():
-            await handle(conn, batch)
+            await handle(deps, conn, batch)
     assert len(await deliveries(pool)) == 2
     assert len(await outbox_events(pool)) == 1
 
@@ -235,20 +238,19 @@ async def test_a_replay_past_the_inbox_still_adds_nothing(pool: asyncpg.Pool) ->
 # --- dispatcher on the local channel --------------------------------------------------------------------------------
 
 
-def dispatcher(pool: asyncpg.Pool, settings: NotificationSettings, channels: Any, **config: Any) -> Dispatcher:
-    return Dispatcher(pool, settings.database_url, channels, DispatcherConfig(topic_prefix=PREFIX, **config))
+def dispatcher(pool: asyncpg.Pool, settings: NotificationSettings, channels: Any, **config: Any) -> Deps:
+    return deps_for(pool, settings, channels=channels, dispatch=DispatchPolicy(**config))
 
 
 async def test_dispatcher_sends_pending_deliveries_and_reports_them(
     pool: asyncpg.Pool, settings: NotificationSettings
 ) -> None:
     events = [envelope(confirmed()), envelope(waitlisted()), envelope(rejected(nominator(email="rt@desa.id")))]
-    handle = event_handler(ChannelPolicy(), default_regions(), PREFIX)
     async with pool.acquire() as conn, conn.transaction():
-        await handle(conn, events)
+        await handle(deps_for(pool), conn, events)
 
     async with open_channels(settings) as channels:
-        assert await dispatcher(pool, settings, channels).dispatch_once() == 3
+        assert await dispatch_once(dispatcher(pool, settings, channels)) == 3
 
     lines = [orjson.loads(line) for line in settings.local_outbox_file.read_text().splitlines()]
     rows = {r["id"]: r for r in await deliveries(pool)}
@@ -277,7 +279,10 @@ async def test_dispatcher_sends_pending_deliveries_and_reports_them(
 async def test_a_notify_wakes_the_running_dispatcher(pool: asyncpg.Pool, settings: NotificationSettings) -> None:
     async with open_channels(settings) as channels:
         # A poll interval far beyond the wait below: only the NOTIFY can explain a quick send.
-        running = asyncio.create_task(dispatcher(pool, settings, channels, poll_interval_s=300).run())
+        slow = settings.model_copy(update={"dispatch_poll_interval_s": 300})
+        deps = dispatcher(pool, slow, channels)
+        [job] = jobs(deps)
+        running = asyncio.create_task(job.run())
         try:
             await wait_for(lambda: listening(pool))
             env = envelope(confirmed())
@@ -287,14 +292,14 @@ async def test_a_notify_wakes_the_running_dispatcher(pool: asyncpg.Pool, setting
             running.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await running
+            await deps.listener.close()
 
 
 async def test_claims_are_exclusive_and_a_stale_answer_changes_nothing(pool: asyncpg.Pool) -> None:
-    handle = event_handler(ChannelPolicy(), default_regions(), PREFIX)
     async with pool.acquire() as conn, conn.transaction():
-        await handle(conn, [envelope(confirmed()) for _ in range(40)])
+        await handle(deps_for(pool), conn, [envelope(confirmed()) for _ in range(40)])
 
-    async def claim() -> list[repository.Delivery]:
+    async def claim() -> list[Delivery]:
         async with pool.acquire() as conn:
             return await repository.claim_due(conn, 25, lease_s=60)
 
@@ -323,7 +328,7 @@ async def test_claims_are_exclusive_and_a_stale_answer_changes_nothing(pool: asy
 async def client(pool: asyncpg.Pool, settings: NotificationSettings) -> AsyncIterator[httpx.AsyncClient]:
     app = FastAPI()
     app.include_router(api.router)
-    app.state.runtime = Runtime(settings=settings, pool=pool, relay=None, broker=None)  # type: ignore[arg-type]
+    app.state.runtime = Runtime(settings=settings, pool=pool, relay=None, broker=None, deps=deps_for(pool, settings))  # type: ignore[arg-type]
     headers = authenticate_operator(app)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://notification", headers=headers) as c:

@@ -8,8 +8,9 @@ from datetime import date
 import pytest
 from pydantic import ValidationError
 
-from services.notification import domain
-from services.notification.domain import ChannelPolicy, InvalidAddress, Route
+from services.notification.domain import addresses, dispatch, plan, routes, texts
+from services.notification.domain.routes import ChannelPolicy, Route
+from services.notification.errors import InvalidAddress
 from services.notification.settings import NotificationSettings
 from shared import reasons
 from shared.contracts import EnrolmentConfirmed, EnrolmentWaitlisted, IdentityRejected, Nominator, Reason
@@ -61,59 +62,59 @@ def rejected(contact: Nominator, *codes: str) -> IdentityRejected:
     ],
 )
 def test_dates_are_written_in_indonesian(value: date, text: str) -> None:
-    assert domain.format_date_id(value) == text
+    assert texts.format_date_id(value) == text
 
 
 def test_every_month_has_its_indonesian_name() -> None:
-    names = [domain.format_date_id(date(2026, m, 1)).split()[1] for m in range(1, 13)]
+    names = [texts.format_date_id(date(2026, m, 1)).split()[1] for m in range(1, 13)]
     assert names[4] == "Mei" and names[9] == "Oktober" and len(set(names)) == 12
 
 
 @pytest.mark.parametrize("raw", ["081234567890", "+6281234567890", "+62 812-3456-7890", "6281234567890"])
 def test_mobile_numbers_are_normalised_to_e164(raw: str) -> None:
-    assert domain.normalise_phone(raw) == "+6281234567890"
+    assert addresses.normalise_phone(raw) == "+6281234567890"
 
 
 @pytest.mark.parametrize("raw", ["12345", "not a number", "+62", "0812"])
 def test_invalid_numbers_are_refused(raw: str) -> None:
     with pytest.raises(InvalidAddress, match="invalid phone number"):
-        domain.normalise_phone(raw)
+        addresses.normalise_phone(raw)
 
 
 def test_a_landline_is_not_a_mobile_number() -> None:
     with pytest.raises(InvalidAddress, match="not a mobile"):
-        domain.normalise_phone("0215551234")  # Jakarta fixed line: cannot receive SMS
+        addresses.normalise_phone("0215551234")  # Jakarta fixed line: cannot receive SMS
 
 
 def test_emails_are_checked_for_shape() -> None:
-    assert domain.normalise_email(" rt05@desa.id ") == "rt05@desa.id"
+    assert addresses.normalise_email(" rt05@desa.id ") == "rt05@desa.id"
     for bad in ("rt05", "rt05@desa", "a@b@c.id", "rt 05@desa.id"):
         with pytest.raises(InvalidAddress, match="invalid email"):
-            domain.normalise_email(bad)
+            addresses.normalise_email(bad)
 
 
 def test_addresses_are_masked_for_operators() -> None:
-    assert domain.mask_address("+6281234567890") == "+62812****890"
-    assert domain.mask_address("budi@desa.id") == "b***@desa.id"
-    assert domain.mask_address("+62812") == "******"
-    assert domain.mask_address(None) is None
+    assert addresses.mask_address("+6281234567890") == "+62812****890"
+    assert addresses.mask_address("budi@desa.id") == "b***@desa.id"
+    assert addresses.mask_address("+62812") == "******"
+    assert addresses.mask_address(None) is None
 
 
 # --- channel choice -------------------------------------------------------------------------------------------------
 
 
 def test_beneficiary_gets_the_beneficiary_channel_with_a_normalised_phone() -> None:
-    assert domain.beneficiary_route("0812 3456 7890", ChannelPolicy()) == Route("local", "+6281234567890")
+    assert routes.beneficiary_route("0812 3456 7890", ChannelPolicy()) == Route("local", "+6281234567890")
     sms = ChannelPolicy(beneficiary="sms_http")
-    assert domain.beneficiary_route("081234567890", sms) == Route("sms_http", "+6281234567890")
+    assert routes.beneficiary_route("081234567890", sms) == Route("sms_http", "+6281234567890")
 
 
 def test_beneficiary_with_a_bad_phone_fails_on_the_channel_it_would_have_taken() -> None:
     with pytest.raises(InvalidAddress) as caught:
-        domain.beneficiary_route("0812", ChannelPolicy(beneficiary="sms_http"))
+        routes.beneficiary_route("0812", ChannelPolicy(beneficiary="sms_http"))
     assert (caught.value.cause, caught.value.channel) == ("invalid phone number", "sms_http")
     with pytest.raises(InvalidAddress, match="no contact"):
-        domain.beneficiary_route("  ", ChannelPolicy())
+        routes.beneficiary_route("  ", ChannelPolicy())
 
 
 @pytest.mark.parametrize(
@@ -141,7 +142,7 @@ def test_beneficiary_with_a_bad_phone_fails_on_the_channel_it_would_have_taken()
     ],
 )  # fmt: skip
 def test_nominator_channel_choice(policy: ChannelPolicy, contact: Nominator, route: Route) -> None:
-    assert domain.nominator_route(contact, policy) == route
+    assert routes.nominator_route(contact, policy) == route
 
 
 @pytest.mark.parametrize(
@@ -158,7 +159,7 @@ def test_nominator_without_a_usable_contact(
     policy: ChannelPolicy, contact: Nominator, cause: str, channel: str | None
 ) -> None:
     with pytest.raises(InvalidAddress) as caught:
-        domain.nominator_route(contact, policy)
+        routes.nominator_route(contact, policy)
     assert (caught.value.cause, caught.value.channel) == (cause, channel)
 
 
@@ -167,14 +168,14 @@ def test_nominator_without_a_usable_contact(
 
 def test_confirmed_enrolment_tells_the_beneficiary() -> None:
     event_id, payload = uuid.uuid4(), confirmed()
-    [planned] = domain.plan(event_id, payload, ChannelPolicy(beneficiary="sms_http"), REGIONS)
+    [planned] = plan.plan(event_id, payload, ChannelPolicy(beneficiary="sms_http"), REGIONS)
     assert (planned.purpose, planned.recipient_role, planned.template) == (
         "enrolment_confirmed", "beneficiary", "enrolment_confirmed"
     )  # fmt: skip
     assert planned.route == Route("sms_http", "+6281234567890") and planned.failure is None
     assert planned.variables["membership_number"] == "12345678901"
     assert planned.variables["coverage_start"] == date(2026, 12, 1)
-    assert planned.template_version == domain.TEMPLATE_VERSIONS["enrolment_confirmed"]
+    assert planned.template_version == texts.TEMPLATE_VERSIONS["enrolment_confirmed"]
 
 
 def test_waitlisted_enrolment_tells_the_beneficiary_their_position() -> None:
@@ -187,14 +188,14 @@ def test_waitlisted_enrolment_tells_the_beneficiary_their_position() -> None:
         desa_code=DESA,
         nominator=nominator(),
     )
-    [planned] = domain.plan(uuid.uuid4(), payload, ChannelPolicy(), REGIONS)
+    [planned] = plan.plan(uuid.uuid4(), payload, ChannelPolicy(), REGIONS)
     assert (planned.purpose, planned.recipient_role) == ("enrolment_waitlisted", "beneficiary")
     assert planned.variables == {"position": 37, "programme_year": 2026}
 
 
 def test_rejection_tells_the_nominator_with_explained_reasons() -> None:
     payload = rejected(nominator(phone="081298765432"), "NAME_MISMATCH", "DECEASED")
-    [planned] = domain.plan(uuid.uuid4(), payload, ChannelPolicy(), REGIONS)
+    [planned] = plan.plan(uuid.uuid4(), payload, ChannelPolicy(), REGIONS)
     assert (planned.purpose, planned.recipient_role) == ("identity_rejected", "nominator")
     assert planned.route == Route("local", "+6281298765432")
     assert [r["code"] for r in planned.variables["reasons"]] == ["NAME_MISMATCH", "DECEASED"]
@@ -203,14 +204,14 @@ def test_rejection_tells_the_nominator_with_explained_reasons() -> None:
 
 
 def test_rejection_of_a_nomination_whose_nominator_has_no_contact_fails_at_once() -> None:
-    [planned] = domain.plan(uuid.uuid4(), rejected(nominator()), ChannelPolicy(), REGIONS)
+    [planned] = plan.plan(uuid.uuid4(), rejected(nominator()), ChannelPolicy(), REGIONS)
     assert planned.route is None
     assert (planned.failure, planned.intended_channel) == ("no contact", None)
 
 
 def test_a_bad_beneficiary_phone_fails_with_its_cause_and_the_nominator_is_told() -> None:
     payload = confirmed(phone="0812")
-    planned, note = domain.plan(uuid.uuid4(), payload, ChannelPolicy(beneficiary="sms_http"), REGIONS)
+    planned, note = plan.plan(uuid.uuid4(), payload, ChannelPolicy(beneficiary="sms_http"), REGIONS)
     assert (planned.failure, planned.intended_channel) == ("invalid phone number", "sms_http")
     # The nominator hears of it (under the same purpose), so that the number gets corrected.
     assert (note.purpose, note.recipient_role, note.template) == ("enrolment_confirmed", "nominator", "contact_invalid")
@@ -220,10 +221,10 @@ def test_a_bad_beneficiary_phone_fails_with_its_cause_and_the_nominator_is_told(
 
 def test_delivery_ids_are_stable_per_event_recipient_and_purpose() -> None:
     event_id = uuid.uuid4()
-    first = domain.plan(event_id, confirmed(), ChannelPolicy(), REGIONS)[0].delivery_id
-    assert domain.plan(event_id, confirmed(), ChannelPolicy(), REGIONS)[0].delivery_id == first
-    assert domain.delivery_id(event_id, "nominator", "enrolment_confirmed") != first
-    assert domain.plan(uuid.uuid4(), confirmed(), ChannelPolicy(), REGIONS)[0].delivery_id != first
+    first = plan.plan(event_id, confirmed(), ChannelPolicy(), REGIONS)[0].delivery_id
+    assert plan.plan(event_id, confirmed(), ChannelPolicy(), REGIONS)[0].delivery_id == first
+    assert plan.delivery_id(event_id, "nominator", "enrolment_confirmed") != first
+    assert plan.plan(uuid.uuid4(), confirmed(), ChannelPolicy(), REGIONS)[0].delivery_id != first
 
 
 def test_only_the_three_outcomes_are_notified() -> None:
@@ -234,7 +235,7 @@ def test_only_the_three_outcomes_are_notified() -> None:
         recipient_role="beneficiary", channel="local",
     )  # fmt: skip
     with pytest.raises(TypeError):
-        domain.plan(uuid.uuid4(), other, ChannelPolicy(), REGIONS)
+        plan.plan(uuid.uuid4(), other, ChannelPolicy(), REGIONS)
 
 
 # --- reasons and villages -------------------------------------------------------------------------------------------
@@ -243,46 +244,46 @@ CATALOGUE = tuple(reasons.REASONS)
 
 
 def test_every_catalogued_reason_has_its_own_explanation_from_the_shared_catalogue() -> None:
-    assert set(domain.REASON_EXPLANATIONS) == set(CATALOGUE)
-    assert domain.explain_reasons(["NIK_INVALID"])[0]["explanation"] == reasons.fix_text("NIK_INVALID")
-    explanations = [domain.explain_reasons([code])[0]["explanation"] for code in CATALOGUE]
+    assert set(texts.REASON_EXPLANATIONS) == set(CATALOGUE)
+    assert texts.explain_reasons(["NIK_INVALID"])[0]["explanation"] == reasons.fix_text("NIK_INVALID")
+    explanations = [texts.explain_reasons([code])[0]["explanation"] for code in CATALOGUE]
     assert len(set(explanations)) == len(CATALOGUE)
-    assert domain.GENERIC_EXPLANATION not in explanations
+    assert texts.GENERIC_EXPLANATION not in explanations
 
 
 def test_unknown_reasons_get_the_generic_explanation_and_repeats_are_told_once() -> None:
-    explained = domain.explain_reasons(["SOMETHING_NEW", "NIK_INVALID", "SOMETHING_NEW"])
+    explained = texts.explain_reasons(["SOMETHING_NEW", "NIK_INVALID", "SOMETHING_NEW"])
     assert [r["code"] for r in explained] == ["SOMETHING_NEW", "NIK_INVALID"]
-    assert explained[0]["explanation"] == domain.GENERIC_EXPLANATION
+    assert explained[0]["explanation"] == texts.GENERIC_EXPLANATION
 
 
 def test_village_names() -> None:
     kelurahan = next(r for r in REGIONS.by_level("desa_kelurahan") if r.code.rsplit(".", 1)[1].startswith("1"))
-    assert domain.village_name(kelurahan.code, REGIONS) == f"Kelurahan {kelurahan.name}"
-    assert domain.village_name(DESA, REGIONS) == "Desa Samurangau"
-    assert domain.village_name("64.99.99.2999", REGIONS) == "64.99.99.2999"
+    assert texts.village_name(kelurahan.code, REGIONS) == f"Kelurahan {kelurahan.name}"
+    assert texts.village_name(DESA, REGIONS) == "Desa Samurangau"
+    assert texts.village_name("64.99.99.2999", REGIONS) == "64.99.99.2999"
 
 
 # --- retries --------------------------------------------------------------------------------------------------------
 
 
 def test_backoff_grows_exponentially_with_jitter_and_is_capped() -> None:
-    policy = domain.RetryPolicy(max_attempts=10, initial_s=5, max_s=60, jitter_s=2)
-    assert [domain.retry_delay(n, policy, 0.0) for n in (1, 2, 3, 4, 5)] == [5, 10, 20, 40, 60]
-    assert domain.retry_delay(1, policy, 0.5) == 6.0
+    policy = dispatch.RetryPolicy(max_attempts=10, initial_s=5, max_s=60, jitter_s=2)
+    assert [dispatch.retry_delay(n, policy, 0.0) for n in (1, 2, 3, 4, 5)] == [5, 10, 20, 40, 60]
+    assert dispatch.retry_delay(1, policy, 0.5) == 6.0
 
 
 def test_retry_after_wins_and_is_capped() -> None:
-    policy = domain.RetryPolicy(max_attempts=5, initial_s=5, max_s=600, jitter_s=2)
-    assert domain.retry_delay(1, policy, 0.9, retry_after_s=120) == 120
-    assert domain.retry_delay(1, policy, 0.9, retry_after_s=86_400) == 600
+    policy = dispatch.RetryPolicy(max_attempts=5, initial_s=5, max_s=600, jitter_s=2)
+    assert dispatch.retry_delay(1, policy, 0.9, retry_after_s=120) == 120
+    assert dispatch.retry_delay(1, policy, 0.9, retry_after_s=86_400) == 600
 
 
 def test_no_retry_once_the_attempts_are_spent() -> None:
-    policy = domain.RetryPolicy(max_attempts=3)
-    assert domain.retry_delay(2, policy, 0.0) is not None
-    assert domain.retry_delay(3, policy, 0.0) is None
-    assert domain.retry_delay(3, policy, 0.0, retry_after_s=1) is None
+    policy = dispatch.RetryPolicy(max_attempts=3)
+    assert dispatch.retry_delay(2, policy, 0.0) is not None
+    assert dispatch.retry_delay(3, policy, 0.0) is None
+    assert dispatch.retry_delay(3, policy, 0.0, retry_after_s=1) is None
 
 
 # --- settings -------------------------------------------------------------------------------------------------------

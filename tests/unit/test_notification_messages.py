@@ -8,8 +8,8 @@ from datetime import date
 import jinja2
 import pytest
 
-from services.notification import domain, messages
-from services.notification.domain import ChannelPolicy
+from services.notification.domain import messages, plan, texts
+from services.notification.domain.routes import ChannelPolicy
 from shared.contracts import EnrolmentConfirmed, EnrolmentWaitlisted, IdentityRejected, Nominator, Reason
 from shared.regions import default_regions
 
@@ -20,7 +20,7 @@ FUNDERS = ("APBD Kab. Kutai Timur", "APBD Kab. PPU", "APBD Prov. Kaltim", "APBD 
 LONGEST_DATE = date(2026, 9, 30)  # "30 September 2026": the longest day + month
 
 
-def render(planned: domain.Planned) -> str:
+def render(planned: plan.Planned) -> str:
     return messages.render(planned.template, planned.template_version, planned.variables)
 
 
@@ -30,7 +30,7 @@ def confirmed_text(funder: str, start: date, membership: str = "12345678901") ->
         funding_source_name=funder, programme_year=2026,
         coverage_start=start, full_name="Siti", phone="081234567890", desa_code="64.08.01.2001", nominator=NOMINATOR,
     )  # fmt: skip
-    return render(domain.plan(uuid.uuid4(), payload, ChannelPolicy(), REGIONS)[0])
+    return render(plan.plan(uuid.uuid4(), payload, ChannelPolicy(), REGIONS)[0])
 
 
 def waitlisted_text(position: int, year: int = 2026) -> str:
@@ -38,7 +38,7 @@ def waitlisted_text(position: int, year: int = 2026) -> str:
         nomination_id=uuid.uuid4(), programme_year=year, position=position, full_name="Siti", phone="081234567890",
         desa_code="64.08.01.2001", nominator=NOMINATOR,
     )  # fmt: skip
-    return render(domain.plan(uuid.uuid4(), payload, ChannelPolicy(), REGIONS)[0])
+    return render(plan.plan(uuid.uuid4(), payload, ChannelPolicy(), REGIONS)[0])
 
 
 def rejected_text(*codes: str, desa: str = "64.01.01.2009") -> tuple[str, uuid.UUID]:
@@ -47,7 +47,7 @@ def rejected_text(*codes: str, desa: str = "64.01.01.2009") -> tuple[str, uuid.U
         full_name="Siti Aminah", nominator=NOMINATOR,
         desa_code=desa,
     )  # fmt: skip
-    return render(domain.plan(uuid.uuid4(), payload, ChannelPolicy(), REGIONS)[0]), payload.nomination_id
+    return render(plan.plan(uuid.uuid4(), payload, ChannelPolicy(), REGIONS)[0]), payload.nomination_id
 
 
 def test_confirmation_says_what_cover_who_pays_the_number_the_start_benefit_and_call_centre() -> None:
@@ -76,24 +76,24 @@ def test_rejection_names_the_nomination_its_village_and_how_to_fix_each_reason()
     lines = text.splitlines()
     assert nomination_id.hex[:8].upper() in lines[0] and "Desa Samurangau" in lines[0]
     assert lines[1:4] == [
-        "- " + domain.REASON_EXPLANATIONS["NAME_MISMATCH"],
-        "- " + domain.REASON_EXPLANATIONS["AGE_OUT_OF_RANGE"],
-        "- " + domain.GENERIC_EXPLANATION,
+        "- " + texts.REASON_EXPLANATIONS["NAME_MISMATCH"],
+        "- " + texts.REASON_EXPLANATIONS["AGE_OUT_OF_RANGE"],
+        "- " + texts.GENERIC_EXPLANATION,
     ]
     assert lines[-1] == "Pertanyaan: hubungi Disnaker setempat."
 
 
-@pytest.mark.parametrize("code", sorted(domain.REASON_EXPLANATIONS))
+@pytest.mark.parametrize("code", sorted(texts.REASON_EXPLANATIONS))
 def test_each_reason_renders_in_gsm7(code: str) -> None:
     text, _ = rejected_text(code)
-    assert domain.REASON_EXPLANATIONS[code] in text
+    assert texts.REASON_EXPLANATIONS[code] in text
     assert messages.gsm7_length(text) is not None
     # One reason stays within two SMS parts (153 septets each when concatenated).
     assert messages.gsm7_length(text) <= 2 * 153
 
 
 def test_every_current_template_exists_and_uses_only_known_variables() -> None:
-    for template, version in domain.TEMPLATE_VERSIONS.items():
+    for template, version in texts.TEMPLATE_VERSIONS.items():
         assert (messages.TEMPLATES_DIR / messages.template_file(template, version)).is_file()
     with pytest.raises(jinja2.UndefinedError):
         messages.render("enrolment_waitlisted", 1, {"position": 3})  # programme_year missing

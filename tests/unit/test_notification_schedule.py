@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.notification import receipts
-from services.notification.receipts import Receipt
-from services.notification.schedule import WITA, SendWindow, TokenBucket
+from services.notification.domain import receipts
+from services.notification.domain.receipts import Receipt
+from services.notification.domain.schedule import WITA, SendWindow, TokenBucket
 
 WINDOW = SendWindow(time(8, 0), time(20, 0), WITA)
 

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from services.notification import domain, messages, preview
-from services.notification.domain import ChannelPolicy, Route
+from services.notification.domain import messages, plan, texts
+from services.notification.domain.routes import ChannelPolicy, Route, nominator_routes, template_form
+from services.notification.handlers import preview
 from services.notification.settings import NotificationSettings
 from shared.contracts import EnrolmentConfirmed, EnrolmentEnded, EnrolmentRefused, Nominator
 from shared.regions import default_regions
@@ -37,7 +38,7 @@ def ended(reason: str, phone: str = "081234567890") -> EnrolmentEnded:
     )  # fmt: skip
 
 
-def render(planned: domain.Planned, form: messages.Form = "short") -> str:
+def render(planned: plan.Planned, form: messages.Form = "short") -> str:
     return messages.render(planned.template, planned.template_version, planned.variables, form)
 
 
@@ -46,14 +47,14 @@ def test_every_purpose_of_the_contract_has_a_template() -> None:
 
     from shared.contracts import Purpose
 
-    assert set(get_args(Purpose)) <= set(domain.TEMPLATE_VERSIONS)
-    for name in domain.TEMPLATE_VERSIONS:
+    assert set(get_args(Purpose)) <= set(texts.TEMPLATE_VERSIONS)
+    for name in texts.TEMPLATE_VERSIONS:
         for channel in ("sms", "whatsapp", "email"):
             assert preview.preview(name, channel=channel)
 
 
 def test_a_promotion_from_the_waitlist_has_its_own_purpose_and_fits_one_sms() -> None:
-    [planned] = domain.plan(uuid.uuid4(), confirmed(promoted=True), ChannelPolicy(), REGIONS)
+    [planned] = plan.plan(uuid.uuid4(), confirmed(promoted=True), ChannelPolicy(), REGIONS)
     assert (planned.purpose, planned.template) == ("enrolment_promoted", "enrolment_promoted")
     text = render(planned)
     assert "daftar tunggu" in text and "12345678901" in text and messages.fits_one_sms(text), len(text)
@@ -62,24 +63,24 @@ def test_a_promotion_from_the_waitlist_has_its_own_purpose_and_fits_one_sms() ->
 
 
 def test_the_long_confirmation_tells_what_jkk_and_jkm_pay_how_to_claim_and_the_call_centre() -> None:
-    [planned] = domain.plan(uuid.uuid4(), confirmed(), ChannelPolicy(), REGIONS)
+    [planned] = plan.plan(uuid.uuid4(), confirmed(), ChannelPolicy(), REGIONS)
     text = render(planned, "long")
     for needle in ("12345678901", "30 September 2026", "JKK", "JKM", "Rp42 juta", "Rp20 juta", "Rp12 juta",
                    "Rp10 juta", "beasiswa", "Cara klaim", "5 tahun", "175", LONGEST_FUNDER):  # fmt: skip
         assert needle in text, needle
 
 
-@pytest.mark.parametrize("reason", sorted(set(domain.END_REASONS_ID) - {"deceased"}))
+@pytest.mark.parametrize("reason", sorted(set(texts.END_REASONS_ID) - {"deceased"}))
 def test_coverage_ended_says_why_in_one_sms(reason: str) -> None:
-    [planned] = domain.plan(uuid.uuid4(), ended(reason), ChannelPolicy(), REGIONS)
+    [planned] = plan.plan(uuid.uuid4(), ended(reason), ChannelPolicy(), REGIONS)
     assert (planned.purpose, planned.recipient_role) == ("enrolment_ended", "beneficiary")
     text = render(planned)
-    assert domain.END_REASONS_ID[reason] in text and "30 September 2026" in text
+    assert texts.END_REASONS_ID[reason] in text and "30 September 2026" in text
     assert messages.fits_one_sms(text), (len(text), text)
 
 
 def test_a_death_tells_the_family_and_the_nominator_how_to_claim_the_death_benefit() -> None:
-    family, official = domain.plan(uuid.uuid4(), ended("deceased"), ChannelPolicy(), REGIONS)
+    family, official = plan.plan(uuid.uuid4(), ended("deceased"), ChannelPolicy(), REGIONS)
     assert {(p.purpose, p.recipient_role) for p in (family, official)} == {
         ("death_benefit_information", "beneficiary"), ("death_benefit_information", "nominator")
     }  # fmt: skip
@@ -97,11 +98,11 @@ def test_a_bpjs_refusal_tells_the_nominator_bpjs_reason_and_not_the_beneficiary(
         refusal_reason="Sudah terdaftar sebagai peserta Penerima Upah", full_name="Siti Aminah",
         desa_code=DESA, nominator=NOMINATOR,
     )  # fmt: skip
-    [planned] = domain.plan(uuid.uuid4(), refused, ChannelPolicy(), REGIONS)
+    [planned] = plan.plan(uuid.uuid4(), refused, ChannelPolicy(), REGIONS)
     assert (planned.purpose, planned.recipient_role) == ("enrolment_refused", "nominator")
     text = render(planned)
     for needle in ("ditolak BPJS", "Sudah terdaftar sebagai peserta Penerima Upah", "PU_ACTIVE", "Siti Aminah",
-                   domain.short_reference(nomination_id)):  # fmt: skip
+                   texts.short_reference(nomination_id)):  # fmt: skip
         assert needle in text, needle
 
 
@@ -113,7 +114,7 @@ def test_sms_segments_count_gsm7_and_ucs2_parts() -> None:
 
 
 def test_the_preview_command_prints_text_length_and_parts(capsys: pytest.CaptureFixture[str]) -> None:
-    from services.notification.preview import command
+    from services.notification.handlers.preview import command
 
     assert command(["enrolment_confirmed", "--channel", "sms"]) == 0
     out = capsys.readouterr().out
@@ -124,7 +125,7 @@ def test_the_preview_command_prints_text_length_and_parts(capsys: pytest.Capture
 
 
 def test_whatsapp_parameters_are_single_line_texts_in_template_order() -> None:
-    [planned] = domain.plan(uuid.uuid4(), confirmed(), ChannelPolicy(), REGIONS)
+    [planned] = plan.plan(uuid.uuid4(), confirmed(), ChannelPolicy(), REGIONS)
     assert messages.whatsapp_parameters(planned.template, planned.variables) == [
         "30 September 2026", LONGEST_FUNDER, "12345678901", "Rp42 juta", "175"
     ]  # fmt: skip
@@ -135,9 +136,9 @@ def test_whatsapp_parameters_are_single_line_texts_in_template_order() -> None:
 
 def test_a_beneficiary_is_routed_over_every_channel_of_the_order() -> None:
     policy = ChannelPolicy(beneficiary=("whatsapp", "sms_http"))
-    [planned] = domain.plan(uuid.uuid4(), confirmed(), policy, REGIONS)
+    [planned] = plan.plan(uuid.uuid4(), confirmed(), policy, REGIONS)
     assert planned.routes == (Route("whatsapp", "+6281234567890"), Route("sms_http", "+6281234567890"))
-    assert domain.template_form("whatsapp") == "long" and domain.template_form("sms_http") == "short"
+    assert template_form("whatsapp") == "long" and template_form("sms_http") == "short"
 
 
 @pytest.mark.parametrize(
@@ -156,7 +157,7 @@ def test_a_beneficiary_is_routed_over_every_channel_of_the_order() -> None:
 def test_a_nominator_is_routed_over_the_channels_that_can_carry_their_contacts(
     order: tuple[str, ...], contact: Nominator, routes: list[Route]
 ) -> None:
-    assert domain.nominator_routes(contact, ChannelPolicy(nominator=order, smtp_configured=True)) == routes
+    assert nominator_routes(contact, ChannelPolicy(nominator=order, smtp_configured=True)) == routes
 
 
 def settings(**extra: Any) -> NotificationSettings:
@@ -184,13 +185,16 @@ async def test_provider_webhooks_bypass_the_api_key_guard_but_not_the_signature(
     import httpx
 
     from services.notification.app import create
+    from services.notification.bootstrap import make_deps
     from shared.service import Runtime
 
     monkeypatch.setenv("PAYUNG_DATABASE_URL", "postgresql://unused/db")
     monkeypatch.setenv("PAYUNG_KAFKA_BOOTSTRAP", "127.0.0.1:1")
     monkeypatch.setenv("PAYUNG_WEBHOOK_SECRET", "s3cret")
     app = create()
-    app.state.runtime = Runtime(settings=settings(webhook_secret="s3cret"), pool=None, relay=None, broker=None)  # type: ignore[arg-type]
+    configured = settings(webhook_secret="s3cret")
+    app.state.runtime = Runtime(settings=configured, pool=None, relay=None, broker=None)  # type: ignore[arg-type]
+    app.state.runtime.deps = make_deps(None, configured, {})  # type: ignore[arg-type]  # no database: refused first
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         receipt = await client.post("/v1/receipts/whatsapp", content=b"{}", headers={"X-Hub-Signature-256": "sha256=0"})
         assert (receipt.status_code, receipt.json()["detail"], receipt.headers["content-type"]) == (

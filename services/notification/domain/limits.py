@@ -1,7 +1,7 @@
 """The per-recipient daily limit: beyond ``limit`` messages to one address in one local day, a message is not sent.
 
-The dispatcher asks, for each claimed round, how many messages every address of the round was already sent today
-(``repository_limits.sent_today``) and this module decides, in the round's order, which deliveries are over the
+The dispatch job asks, for each claimed round, how many messages every address of the round was already sent today
+(``repository.limits.sent_today``) and this module decides, in the round's order, which deliveries are over the
 limit. Over the limit, a message to a desa's official (a nominator) folds into the desa's daily digest: it is held
 and resolved with the digest, which already lists the case. Any other message (a beneficiary's own) waits for the
 next local day. Digests themselves are never limited: they are where the surplus goes.
@@ -11,14 +11,13 @@ Why: 2,000 rejected submissions in three minutes sent 2,000 messages to one nomi
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from services.notification import domain
-from services.notification.repository import Delivery
+from services.notification.domain.deliveries import Delivery
+from services.notification.domain.texts import DIGEST
 
 
 @dataclass(frozen=True)
@@ -45,7 +44,7 @@ def over_limit(claimed: Sequence[Delivery], sent_today: Mapping[str, int], limit
         return OverLimit(fold, later)
     counts = dict(sent_today)
     for delivery in claimed:
-        if delivery.purpose == domain.DIGEST or delivery.address is None:
+        if delivery.purpose == DIGEST or delivery.address is None:
             continue
         if counts.get(delivery.address, 0) < limit:
             counts[delivery.address] = counts.get(delivery.address, 0) + 1
@@ -53,7 +52,3 @@ def over_limit(claimed: Sequence[Delivery], sent_today: Mapping[str, int], limit
         foldable = digests and delivery.recipient_role == "nominator" and delivery.desa_code is not None
         (fold if foldable else later).append(delivery)
     return OverLimit(fold, later)
-
-
-def ids(deliveries: Sequence[Delivery]) -> list[uuid.UUID]:
-    return [d.id for d in deliveries]

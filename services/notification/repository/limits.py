@@ -1,11 +1,11 @@
-"""SQL of the per-recipient daily limit (``recipient_limit``). Never commits: callers own the transaction."""
+"""SQL of the per-recipient daily limit (``domain.limits``). Never commits: callers own the transaction."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from services.notification.repository import Delivery
+from services.notification.domain.deliveries import Delivery
 from shared.db import Conn
 
 

@@ -19,9 +19,10 @@ from typing import Any, Literal
 
 import jinja2
 
-from services.notification.domain import format_date_id
+from services.notification.domain.routes import Route, template_form
+from services.notification.domain.texts import format_date_id
 
-TEMPLATES_DIR = Path(__file__).parent / "templates"
+TEMPLATES_DIR = Path(__file__).parent.parent / "templates"
 SMS_SEGMENT = 160  # GSM-7 characters in one single-part SMS
 
 # GSM 03.38 default alphabet, and the extension table whose characters take two septets (ESC + char).
@@ -116,3 +117,18 @@ def sms_segments(text: str) -> int:
     else:
         units, single, multi = length, SMS_SEGMENT, 153
     return 1 if units <= single else math.ceil(units / multi)
+
+
+def rendered_route(
+    template: str, version: int, variables: dict[str, Any], route: Route, whatsapp_prefix: str
+) -> dict[str, Any]:
+    """A route with the text it carries: one SMS on SMS, the full text elsewhere, template + parameters on WhatsApp."""
+    rendered: dict[str, Any] = {
+        "channel": route.channel,
+        "address": route.address,
+        "body": render(template, version, variables, template_form(route.channel)),
+    }
+    if route.channel == "whatsapp":
+        rendered["whatsapp_template"] = whatsapp_template_name(whatsapp_prefix, template, version)
+        rendered["params"] = whatsapp_parameters(template, variables)
+    return rendered

@@ -7,7 +7,7 @@ id (``messages[0].id``, a ``wamid``) that later status webhooks refer to.
 
 Errors: HTTP 429, 5xx, timeouts and the API's throttling codes are transient; other 4xx are permanent. A recipient
 who does not use WhatsApp (error 131026, "message undeliverable") is a permanent failure of this channel only: the
-dispatcher moves the delivery on to the next channel (SMS). The Cloud API has no idempotency key; the delivery id
+dispatch job moves the delivery on to the next channel (SMS). The Cloud API has no idempotency key; the delivery id
 travels as ``biz_opaque_callback_data`` (echoed in status webhooks) and as an ``Idempotency-Key`` header for
 gateways in front of it that honour one.
 """
@@ -20,8 +20,10 @@ from typing import Any
 
 import httpx
 
-from services.notification.channels import Accepted, Message, SendFailed, parse_retry_after
-from services.notification.domain import InvalidAddress, normalise_phone
+from services.notification.adapters.channel import parse_retry_after
+from services.notification.domain.addresses import normalise_phone
+from services.notification.domain.dispatch import Accepted, Message
+from services.notification.errors import InvalidAddress, SendFailed
 from shared.logs import mask_text
 
 NOT_ON_WHATSAPP = frozenset({131026, 131030})  # undeliverable (not a WhatsApp user) / not an allowed recipient

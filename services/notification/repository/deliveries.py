@@ -1,70 +1,23 @@
-"""SQL of the notification service. Never commits: callers own the transaction."""
+"""SQL of deliveries: insert, claim, the answers of a round, the operator's views. Never commits: callers own the
+transaction."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 import orjson
 
+from services.notification.domain.deliveries import Delivery, NewDelivery
 from shared.db import Conn
 
-WAKE_CHANNEL = "payung_notification"  # NOTIFY'd when deliveries become due, LISTEN'd by the dispatcher
+WAKE_CHANNEL = "payung_notification"  # NOTIFY'd when deliveries become due, LISTEN'd by the dispatch job
 
 
-@dataclass(frozen=True)
-class NewDelivery:
-    id: uuid.UUID
-    event_id: uuid.UUID
-    nomination_id: uuid.UUID
-    person_key: str
-    purpose: str
-    recipient_role: str
-    channel: str | None
-    address: str | None
-    template: str
-    template_version: int
-    body: str
-    failure: str | None  # set: the delivery is failed from the start (no usable address)
-    # The ordered fallback: [{"channel", "address", "body", "whatsapp_template", "params"}, ...]; the first is current.
-    routes: list[dict[str, Any]] = field(default_factory=list)
-    desa_code: str | None = None
-    held: bool = False  # travels inside the desa's digest (status 'held' until the digest is sent)
-    digest_day: date | None = None  # set on digest deliveries
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """A delivery as the dispatcher and the outcome events need it."""
-
-    id: uuid.UUID
-    event_id: uuid.UUID
-    nomination_id: uuid.UUID
-    person_key: str
-    purpose: str
-    recipient_role: str
-    channel: str | None
-    address: str | None
-    body: str
-    attempts: int
-    last_error: str | None = None
-    route_index: int = 0
-    routes: tuple[dict[str, Any], ...] = ()
-    provider_message_id: str | None = None
-    desa_code: str | None = None
-    digest_day: date | None = None
-
-    @property
-    def route(self) -> dict[str, Any]:
-        """The current route's stored rendering (WhatsApp template name and parameters live here)."""
-        return self.routes[self.route_index] if self.route_index < len(self.routes) else {}
-
-
-def _delivery(row: asyncpg.Record | Mapping[str, Any]) -> Delivery:
+def delivery_of(row: asyncpg.Record | Mapping[str, Any]) -> Delivery:
     values = dict(row)
     if "routes" in values:
         values["routes"] = tuple(values["routes"] or ())
@@ -117,7 +70,7 @@ async def insert_deliveries(conn: Conn, rows: Sequence[NewDelivery]) -> list[Del
         """,
         *(list(column) for column in zip(*(_new_row(r) for r in rows), strict=True)),
     )
-    return [_delivery(r) for r in records]
+    return [delivery_of(r) for r in records]
 
 
 def _new_row(r: NewDelivery) -> tuple[object, ...]:
@@ -157,7 +110,7 @@ async def claim_due(conn: Conn, limit: int, lease_s: float) -> list[Delivery]:
         limit,
         lease_s,
     )
-    return [_delivery(r) for r in records]
+    return [delivery_of(r) for r in records]
 
 
 # The updates below apply only to the claim they answer (same attempt, still sending): if a claim expired and
@@ -183,7 +136,7 @@ async def mark_sent(conn: Conn, sent: Sequence[tuple[uuid.UUID, int, str | None]
         attempts,
         provider_ids,
     )
-    return [_delivery(r) for r in records]
+    return [delivery_of(r) for r in records]
 
 
 async def mark_failed(conn: Conn, failed: Sequence[tuple[uuid.UUID, int, str]]) -> list[Delivery]:
@@ -204,7 +157,7 @@ async def mark_failed(conn: Conn, failed: Sequence[tuple[uuid.UUID, int, str]]) 
         attempts,
         causes,
     )
-    return [_delivery(r) for r in records]
+    return [delivery_of(r) for r in records]
 
 
 async def reschedule(conn: Conn, retries: Sequence[tuple[uuid.UUID, int, float, str]]) -> None:

@@ -1,27 +1,36 @@
 """Digest rules: what an event adds to its desa's daily digest, who the desa's officials are, the digest's text.
 
-Pure functions only; ``digests`` (the job) and ``repository_digests`` (SQL) do the I/O.
+Pure functions only; ``handlers.digests`` (the job) and ``repository.digests`` (SQL) do the I/O.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, time
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
-from services.notification.domain import (
-    _DELIVERY_NAMESPACE,
-    ChannelPolicy,
-    InvalidAddress,
-    Route,
-    explain_reasons,
-    nominator_routes,
-    short_reference,
-)
+from services.notification.domain.plan import DELIVERY_NAMESPACE
+from services.notification.domain.routes import ChannelPolicy, Route, nominator_routes
+from services.notification.domain.schedule import WITA
+from services.notification.domain.texts import explain_reasons, short_reference
+from services.notification.errors import InvalidAddress
 from shared.contracts import EnrolmentConfirmed, EnrolmentWaitlisted, IdentityRejected, Nominator, Payload
 
 DigestKind = Literal["enrolled", "waitlisted", "rejected"]
+NO_OFFICIAL = "no official known for this desa"
+
+
+@dataclass(frozen=True)
+class DigestPolicy:
+    """Whether desas get a daily digest, made once the local time passes ``at``; ``hold``: a rejection's message
+    to a desa's official travels only inside the digest (held until it is sent)."""
+
+    enabled: bool = False
+    hold: bool = False
+    at: time = time(16, 0)
+    zone: ZoneInfo = WITA
 
 
 @dataclass(frozen=True)
@@ -86,4 +95,4 @@ def digest_variables(village: str, day: date, items: list[dict[str, Any]]) -> di
 
 def digest_delivery_id(desa_code: str, day: date, contact: str) -> uuid.UUID:
     """Stable per (desa, day, official): making the same digest twice maps onto the same delivery."""
-    return uuid.uuid5(_DELIVERY_NAMESPACE, f"digest/{desa_code}/{day.isoformat()}/{contact}")
+    return uuid.uuid5(DELIVERY_NAMESPACE, f"digest/{desa_code}/{day.isoformat()}/{contact}")

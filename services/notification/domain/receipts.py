@@ -3,7 +3,7 @@
 Providers call ``POST /v1/receipts/{channel}`` with a JSON body signed by a shared secret: the header
 ``X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>`` (the scheme of the WhatsApp Cloud API webhooks;
 the SMS gateway is configured to sign the same way). A receipt names the provider's message id and a status; it may
-arrive in any order, more than once, and even before our send call returned (see ``repository_receipts``).
+arrive in any order, more than once, and even before our send call returned (see ``repository.receipts``).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import hmac
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from services.notification.errors import MalformedWebhook
 from shared.logs import mask_text
 
 ReceiptStatus = Literal["sent", "delivered", "read", "failed"]
@@ -57,10 +58,6 @@ def signature_ok(secret: str, body: bytes, header: str | None) -> bool:
     if not header:
         return False
     return hmac.compare_digest(sign(secret, body).encode(), header.strip().encode("utf-8", "surrogateescape"))
-
-
-class MalformedWebhook(ValueError):
-    """A signed body whose fields have the wrong types or hold control characters (answered 422)."""
 
 
 def is_stop(text: str) -> bool:

@@ -2,7 +2,7 @@
 
 A receipt can arrive before the send call that produced its message id has been recorded. Both sides therefore
 take the same transaction-scoped advisory lock per (channel, provider message id) before looking at the other:
-the webhook stores the receipt and applies it to a delivery already recorded as sent; the dispatcher records the
+the webhook stores the receipt and applies it to a delivery already recorded as sent; the dispatch job records the
 send result and applies receipts already stored. Whichever commits second sees the other's row, so no receipt is
 lost and none is applied twice (receipts are keyed by (channel, id, status), so a repeated one is a no-op).
 """
@@ -13,8 +13,9 @@ from collections.abc import Iterable, Sequence
 
 import asyncpg
 
-from services.notification.receipts import Receipt, status_after
-from services.notification.repository import Delivery, _delivery
+from services.notification.domain.deliveries import Delivery
+from services.notification.domain.receipts import Receipt, status_after
+from services.notification.repository.deliveries import delivery_of
 from shared.db import Conn
 
 Key = tuple[str, str]  # (channel, provider message id)
@@ -98,7 +99,7 @@ async def apply_receipts(conn: Conn, keys: Sequence[Key]) -> tuple[int, list[Del
         [k[0] for k in keys],
         [k[1] for k in keys],
     )
-    failed = [_delivery({k: v for k, v in r.items() if k != "status"}) for r in records if r["status"] == "failed"]
+    failed = [delivery_of({k: v for k, v in r.items() if k != "status"}) for r in records if r["status"] == "failed"]
     return len(records), failed
 
 

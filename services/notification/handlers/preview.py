@@ -10,31 +10,31 @@ import argparse
 from datetime import date
 from typing import Any
 
-from services.notification import digest_rules, domain, messages
+from services.notification.domain import addresses, digests, messages, texts
 
 SAMPLE: dict[str, Any] = {
     "membership_number": "12345678901",
     "funding_source": "APBD Kab. Kutai Timur",
     "coverage_start": date(2026, 9, 30),
     "coverage_end": date(2026, 9, 30),
-    "jkm_benefit": domain.JKM_DEATH_BENEFIT,
-    "call_centre": domain.BPJS_CALL_CENTRE,
+    "jkm_benefit": texts.JKM_DEATH_BENEFIT,
+    "call_centre": texts.BPJS_CALL_CENTRE,
     "programme_year": 2026,
     "position": 137,
     "full_name": "Siti Aminah binti Abdullah",
     "reference": "1A2B3C4D",
     "village": "Desa Sangatta Selatan",
-    "reasons": domain.explain_reasons(["NAME_MISMATCH", "BIRTH_DATE_MISMATCH"]),
-    "reason": domain.END_REASONS_ID["contributions_unpaid"],
-    "subject": domain.SUBJECTS["enrolment_confirmed"],
-    "cause": domain.INVALID_PHONE,
+    "reasons": texts.explain_reasons(["NAME_MISMATCH", "BIRTH_DATE_MISMATCH"]),
+    "reason": texts.END_REASONS_ID["contributions_unpaid"],
+    "subject": texts.SUBJECTS["enrolment_confirmed"],
+    "cause": addresses.INVALID_PHONE,
     "refusal_code": "PU_ACTIVE",
     "refusal_reason": "Sudah terdaftar sebagai peserta Penerima Upah",
 }
 SAMPLE.update(
     {
         key: value
-        for key, value in digest_rules.digest_variables(
+        for key, value in digests.digest_variables(
             "Desa Sangatta Selatan",
             date(2026, 9, 30),
             [
@@ -58,7 +58,7 @@ FORMS: dict[str, messages.Form] = {"sms": "short", "whatsapp": "long", "email": 
 
 
 def preview(name: str, version: int | None = None, channel: str = "sms") -> str:
-    version = version or domain.TEMPLATE_VERSIONS[name]
+    version = version or texts.TEMPLATE_VERSIONS[name]
     text = messages.render(name, version, SAMPLE, FORMS[channel])
     lines = [text, "", f"template {name} v{version}, channel {channel}: {len(text)} characters"]
     if channel == "sms":
@@ -74,7 +74,7 @@ def preview(name: str, version: int | None = None, channel: str = "sms") -> str:
 
 def command(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="services.notification preview-template")
-    parser.add_argument("name", choices=sorted(domain.TEMPLATE_VERSIONS))
+    parser.add_argument("name", choices=sorted(texts.TEMPLATE_VERSIONS))
     parser.add_argument("--version", type=int, default=None)
     parser.add_argument("--channel", choices=sorted(FORMS), default="sms")
     args = parser.parse_args(argv)

@@ -9,9 +9,11 @@ from typing import Any
 
 import asyncpg
 
-from services.notification.digest_rules import DigestItem
-from services.notification.domain import DIGEST, Route
-from services.notification.repository import Delivery, _delivery
+from services.notification.domain.deliveries import Delivery
+from services.notification.domain.digests import DigestItem
+from services.notification.domain.routes import Route
+from services.notification.domain.texts import DIGEST
+from services.notification.repository.deliveries import delivery_of
 from shared.db import Conn
 
 _RETURNED = """d.id, d.event_id, d.nomination_id, d.person_key, d.purpose, d.recipient_role, d.channel, d.address,
@@ -110,7 +112,7 @@ async def resolve_held(conn: Conn, digests: Sequence[Delivery]) -> list[Delivery
             day,
             channel,
         )
-        resolved += [_delivery(r) for r in records]
+        resolved += [delivery_of(r) for r in records]
     return resolved
 
 
@@ -129,4 +131,4 @@ async def fail_held(conn: Conn, desa_code: str, day: date, cause: str) -> list[D
         day,
         cause,
     )
-    return [_delivery(r) for r in records]
+    return [delivery_of(r) for r in records]

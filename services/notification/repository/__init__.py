@@ -1,0 +1,1 @@
+"""SQL of the notification service, one module per table group. Never commits: callers own the transaction."""
