@@ -102,7 +102,7 @@ def start_simulators(cfg: StackConfig, registry: Path) -> list[int]:
             "--port", str(REGISTRY_SIM_PORT), "--user", _SIM_USER, "--password", _SIM_PASSWORD,
         ],
         "bpjs-simulator": [
-            sys.executable, "-m", "uvicorn", "services.enrolment.bpjs_simulator:create", "--factory",
+            sys.executable, "-m", "uvicorn", "simulators.bpjs:create", "--factory",
             "--port", str(BPJS_SIM_PORT), "--log-level", "warning",
         ],
     }  # fmt: skip

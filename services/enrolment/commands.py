@@ -1,90 +1,102 @@
-"""Command-line jobs of the enrolment service: the BPJS file exchange and the yearly renewal.
+"""The enrolment service's commands: what a route, a job or the command line asks a handler to do, typed and frozen.
 
-``python -m services.enrolment export-roster --month 2026-12 --format csv|xlsx --out F``
-``python -m services.enrolment import-bpjs-response F``
-``python -m services.enrolment renew --from-year 2026 --to-year 2027``
+A command acting for a caller carries ``caller``: the handler audits in the same transaction, with that principal.
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-from collections.abc import Awaitable, Callable
+import uuid
 from datetime import date
-from pathlib import Path
-from typing import Any, cast
+from typing import Literal
 
-import asyncpg
+from pydantic import BaseModel, ConfigDict
 
-from services.enrolment import bpjs_files, domain, lifecycle, renewal
-from services.enrolment import repository_lifecycle as lrepo
-from services.enrolment.settings import EnrolmentSettings
-from shared import db, logs
-from shared.settings import ServiceSettings
-
-log = logs.get_logger(__name__)
+from services.enrolment.domain import Answer
+from shared.auth import Principal
 
 
-def _with_pool(settings: ServiceSettings, job: Callable[[asyncpg.Pool], Awaitable[Any]]) -> Any:
-    async def run() -> Any:
-        pool = await db.create_pool(settings.database_url, 1, 2)
-        try:
-            return await job(pool)
-        finally:
-            await pool.close()
-
-    return asyncio.run(run())
+class Command(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-async def export_roster(pool: asyncpg.Pool, month: str, fmt: str, out: Path) -> int:
-    """Write the roster of the seats waiting for BPJS whose cover starts in ``month`` (YYYY-MM)."""
-    first = date.fromisoformat(f"{month}-01")
-    seats = await lrepo.roster(pool, first, domain.last_day_of_month(first))
-    return bpjs_files.write_roster([lifecycle.request_from_seat(s) for s in seats], out, fmt)
+# --- reads of the HTTP API ----------------------------------------------------------------------------------------
 
 
-async def import_response(pool: asyncpg.Pool, seating: lifecycle.Seating, path: Path) -> tuple[Any, list[str]]:
-    parsed = bpjs_files.parse_response(bpjs_files.read_table(path))
-    async with pool.acquire() as conn, conn.transaction():
-        result = await lifecycle.apply_answers(conn, seating, parsed.answers, recorded_by=f"bpjs:file:{path.name}")
-    return result, parsed.errors
+class ListFundingSources(Command):
+    programme_year: int
 
 
-def export_roster_command(settings: ServiceSettings, args: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="services.enrolment export-roster")
-    parser.add_argument("--month", required=True, help="YYYY-MM: the month cover starts")
-    parser.add_argument("--format", choices=["csv", "xlsx"], default="csv")
-    parser.add_argument("--out", required=True, type=Path)
-    ns = parser.parse_args(args)
-    count = _with_pool(settings, lambda pool: export_roster(pool, ns.month, ns.format, ns.out))
-    log.info("roster exported", month=ns.month, format=ns.format, seats=count, out=str(ns.out))
-    return 0
+class GetEnrolment(Command):
+    nomination_id: uuid.UUID
+    caller: Principal
 
 
-def import_response_command(settings: ServiceSettings, args: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="services.enrolment import-bpjs-response")
-    parser.add_argument("file", type=Path)
-    ns = parser.parse_args(args)
-    # Promotions made by a command follow the service's adapter: local numbers at once, else pending BPJS.
-    seating = lifecycle.seating_for(cast(EnrolmentSettings, settings))
-    result, errors = _with_pool(settings, lambda pool: import_response(pool, seating, ns.file))
-    for error in errors:
-        log.error("response row not applied", file=ns.file.name, error=error)
-    log.info("bpjs response imported", confirmed=result.confirmed, refused=result.refused,
-             skipped=len(result.skipped), errors=len(errors))  # fmt: skip
-    return 1 if errors else 0
+class ListChanges(Command):
+    nomination_id: uuid.UUID
+    caller: Principal
 
 
-def renew_command(settings: ServiceSettings, args: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="services.enrolment renew")
-    parser.add_argument("--from-year", type=int, required=True)
-    parser.add_argument("--to-year", type=int, required=True)
-    ns = parser.parse_args(args)
-    # Promotions made by a command follow the service's adapter: local numbers at once, else pending BPJS.
-    seating = lifecycle.seating_for(cast(EnrolmentSettings, settings))
-    try:
-        _with_pool(settings, lambda pool: renewal.renew(pool, seating, ns.from_year, ns.to_year))
-    except (renewal.RenewalRefused, domain.QuotaBelowSeatsTaken) as exc:
-        log.error("renewal refused", error=str(exc))
-        return 1
-    return 0
+class WaitlistSummary(Command):
+    pass
+
+
+class GetBudget(Command):
+    programme_year: int
+
+
+class CheckEnrolled(Command):
+    """The DCI question of another agency: is the person with this NIK covered by this programme today?"""
+
+    nik: str
+    programme: str | None  # the programme the caller asks about; None: this one
+    transaction_id: str
+    caller: Principal
+
+
+# --- changes ------------------------------------------------------------------------------------------------------
+
+
+class EndEnrolment(Command):
+    """Disnaker records that a person left the programme (deaths and moves come from the civil registry)."""
+
+    nomination_id: uuid.UUID
+    reason: Literal["became_wage_earner", "opted_out", "contributions_unpaid"]
+    effective_date: date
+    note: str | None
+    caller: Principal
+
+
+class SyncFundingSources(Command):
+    """Bring the programme year's funding sources in line with the configuration (``Deps.settings``)."""
+
+
+class ApplyAnswers(Command):
+    """BPJS's answers for pending seats, from the registrar's HTTP round or a response file."""
+
+    answers: tuple[Answer, ...]
+    recorded_by: str
+
+
+class Renew(Command):
+    from_year: int
+    to_year: int
+
+
+class ExportRoster(Command):
+    """The seats waiting for BPJS whose cover starts in ``month``."""
+
+    month: str  # YYYY-MM
+
+
+# --- the registrar ------------------------------------------------------------------------------------------------
+
+
+class ClaimDuePending(Command):
+    limit: int
+    lease_s: float
+
+
+class PostponePending(Command):
+    nomination_ids: tuple[uuid.UUID, ...]
+    delay_s: float
+    error: str

@@ -1,33 +1,26 @@
 """Enrolment decisions, pure: who gets a seat from which funding source, who waits, who is a duplicate.
 
-Nothing here does I/O. The handler loads the state (funding sources locked for the batch, the seats and waitlist
-entries that concern the batch's people), asks ``allocate`` and saves what it decided.
+Nothing here does I/O. The handlers load the state (funding sources locked for the batch, the seats and waitlist
+entries that concern the batch's people), ask these functions and save what they decided.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Literal
 
+from services.enrolment.errors import EnrolmentError, QuotaBelowSeatsTaken
 from shared.contracts import EndReason
-from shared.errors import PayungError
 
 # Kalimantan Timur keeps WITA (UTC+8) all year, with no daylight saving: a fixed offset is exact.
 WITA = timezone(timedelta(hours=8), "WITA")
 MEMBERSHIP_NUMBER_DIGITS = 11  # KPJ length by convention (unconfirmed)
 
 DuplicateReason = Literal["nik_holds_seat", "nik_waitlisted", "nomination_already_decided"]
-
-
-class EnrolmentError(PayungError):
-    """Base of the enrolment service's errors."""
-
-
-class QuotaBelowSeatsTaken(EnrolmentError):
-    """The configuration would give a funding source fewer seats than it has already handed out."""
 
 
 @dataclass(frozen=True)
@@ -219,6 +212,11 @@ def promotions(sources: Sequence[SourceState], waiting: Sequence[Waiting]) -> li
     return seats
 
 
+def freed(sources: Sequence[SourceState], code: str, n: int = 1) -> list[SourceState]:
+    """The sources after ``n`` seats of ``code`` were given back (ended or refused)."""
+    return [replace(s, used=s.used - n) if s.code == code else s for s in sources]
+
+
 def last_day_of_month(day: date) -> date:
     first_of_next = date(day.year + 1, 1, 1) if day.month == 12 else date(day.year, day.month + 1, 1)
     return first_of_next - timedelta(days=1)
@@ -315,3 +313,63 @@ def plan_renewal(sources: Sequence[SourceState], seats: Sequence[Renewing]) -> R
         used[code] += 1
         renewed.append(Seat(seat.nomination_id, code))
     return RenewalPlan(tuple(renewed), tuple(not_renewed))
+
+
+# --- registration with BPJS ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MembershipRequest:
+    """What BPJS needs to register one BPU participant paid by a funding source."""
+
+    nomination_id: uuid.UUID  # sent as the request's reference: BPJS answers a repeated reference the same way
+    nik: str
+    full_name: str
+    birth_date: date
+    sex: str
+    phone: str
+    desa_code: str
+    occupation: str
+    funding_source: str
+    programme_year: int
+    coverage_start: date
+
+
+@dataclass(frozen=True)
+class Registered:
+    nomination_id: uuid.UUID
+    membership_number: str
+
+
+@dataclass(frozen=True)
+class Refused:
+    """BPJS will not register the person (e.g. already a wage-earner participant): the seat is freed."""
+
+    nomination_id: uuid.UUID
+    code: str
+    reason: str
+
+
+Answer = Registered | Refused
+
+
+# --- the DCI enrolment check --------------------------------------------------------------------------------------
+
+
+class RateLimiter:
+    """A token bucket per principal: ``per_minute`` checks on average, bursts up to the same number."""
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate, self.capacity, self._clock = per_minute / 60.0, float(per_minute), clock
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def take(self, who: str) -> float:
+        """0 when allowed; otherwise seconds until the next check is allowed."""
+        now = self._clock()
+        tokens, at = self._buckets.get(who, (self.capacity, now))
+        tokens = min(self.capacity, tokens + (now - at) * self.rate)
+        if tokens >= 1:
+            self._buckets[who] = (tokens - 1, now)
+            return 0.0
+        self._buckets[who] = (tokens, now)
+        return (1 - tokens) / self.rate

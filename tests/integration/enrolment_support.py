@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Sequence
 from datetime import date
@@ -10,10 +11,13 @@ from typing import Any
 import asyncpg
 from aiokafka import ConsumerRecord
 
-from services.enrolment import handlers, lifecycle
-from services.enrolment.bpjs import BpjsGateway, LocalNumberIssuer
+from services.enrolment.adapters.bpjs_http import HttpBpjsClient
+from services.enrolment.adapters.local_issuer import LocalNumberIssuer
+from services.enrolment.bootstrap import Deps, make_deps
+from services.enrolment.commands import SyncFundingSources
+from services.enrolment.handlers import funding, seating
 from services.enrolment.settings import EnrolmentSettings, FundingSourceConfig
-from shared import keys, topics
+from shared import keys, messaging, topics
 from shared.consumer import Consumer
 from shared.contracts import (
     Envelope,
@@ -44,8 +48,16 @@ def make_settings(
     return EnrolmentSettings(database_url=dsn, funding_sources=sources, **options)
 
 
-def seating(settings: EnrolmentSettings, local: bool = True) -> lifecycle.Seating:
-    return lifecycle.Seating(settings, LocalNumberIssuer() if local else None)
+def deps_for(
+    pool: asyncpg.Pool, settings: EnrolmentSettings, local: bool = True, bpjs: HttpBpjsClient | None = None
+) -> Deps:
+    """The service's deps over ``pool``; ``local``: seats numbered at once (else they wait for BPJS)."""
+    return dataclasses.replace(make_deps(pool, settings, bpjs), issuer=LocalNumberIssuer() if local else None)
+
+
+async def sync(pool: asyncpg.Pool, settings: EnrolmentSettings) -> int:
+    """The funding source configuration into the database, as at startup; how many were promoted."""
+    return await messaging.run(deps_for(pool, settings), funding.sync_funding_sources, SyncFundingSources())
 
 
 def nik(i: int) -> str:
@@ -103,17 +115,22 @@ def records(topic: str, envelopes: Sequence[Envelope[Any]]) -> list[ConsumerReco
 
 
 async def enrol(
-    pool: asyncpg.Pool, settings: EnrolmentSettings, people: Sequence[Envelope[IdentityVerified]],
-    gateway: BpjsGateway | None = None, local: bool = True,
-) -> None:  # fmt: skip
+    pool: asyncpg.Pool, settings: EnrolmentSettings, people: Sequence[Envelope[IdentityVerified]], local: bool = True
+) -> None:
     """People through the real ``identity.verified`` consumer (inbox, outbox, one transaction)."""
+    deps = deps_for(pool, settings, local)
+
+    async def handler(conn: Any, events: Sequence[Envelope[IdentityVerified]]) -> list[Envelope[Any]]:
+        return await seating.seat_verified(deps, conn, events)
+
     consumer = Consumer(
         name="enrolment.identity.verified",
         topic=settings.topic(topics.IDENTITY_VERIFIED),
         payload=IdentityVerified,
-        handler=handlers.identity_verified(settings, gateway or (LocalNumberIssuer() if local else None)),
+        handler=handler,
         pool=pool,
         max_attempts=2,
+        topic_prefix=settings.topic_prefix,
     )
     await consumer.process(records(topics.IDENTITY_VERIFIED, people))
 

@@ -13,14 +13,15 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.enrolment import api, handlers
+from services.enrolment.api import rest
 from services.enrolment.app import SPEC
-from services.enrolment.bpjs import LocalNumberIssuer
+from services.enrolment.handlers import seating
 from services.enrolment.settings import EnrolmentSettings, FundingSourceConfig
-from shared import db, keys
+from shared import db, keys, outbox
 from shared.contracts import Envelope, IdentityVerified, Nominator, new_envelope
 from shared.service import Runtime
 from tests import signed
+from tests.integration.enrolment_support import deps_for, sync
 from tests.operator import authenticate_operator
 
 pytestmark = pytest.mark.integration
@@ -45,16 +46,17 @@ async def settings(pool: asyncpg.Pool) -> EnrolmentSettings:
             FundingSourceConfig(code="APBD-PROV", name="APBD Provinsi", quota=1, priority=2, premium_idr=17500),
         ],
     )
-    await handlers.sync_funding_sources(pool, settings)
+    await sync(pool, settings)
     return settings
 
 
 @pytest.fixture
 async def client(pool: asyncpg.Pool, settings: EnrolmentSettings) -> AsyncIterator[httpx.AsyncClient]:
     app = FastAPI()
-    app.include_router(api.router)
+    app.include_router(rest.router)
     # Only what the routes use: the API needs neither Kafka nor the relay.
     app.state.runtime = Runtime(settings=settings, pool=pool, relay=None, broker=None)  # type: ignore[arg-type]
+    app.state.runtime.deps = deps_for(pool, settings)
     headers = authenticate_operator(app)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://enrolment", headers=headers
@@ -86,7 +88,8 @@ def verified(i: int) -> Envelope[IdentityVerified]:
 
 async def enrol(pool: asyncpg.Pool, settings: EnrolmentSettings, events: list[Envelope[IdentityVerified]]) -> None:
     async with pool.acquire() as conn, conn.transaction():
-        await handlers.identity_verified(settings, LocalNumberIssuer())(conn, events)
+        produced = await seating.seat_verified(deps_for(pool, settings), conn, events)
+        await outbox.add_events(conn, produced, settings.topic_prefix)
 
 
 async def test_funding_sources_show_quota_use_and_money(client, pool, settings) -> None:

@@ -19,30 +19,28 @@ import uvicorn
 from aiokafka import AIOKafkaProducer
 from openpyxl import Workbook, load_workbook
 
-from services.enrolment import bpjs_simulator, commands, domain, handlers, registrar
+from services.enrolment import domain
+from services.enrolment.adapters.bpjs_files import RESPONSE_COLUMNS, ROSTER_COLUMNS
+from services.enrolment.adapters.bpjs_http import HttpBpjsClient, HttpConfig
 from services.enrolment.app import SPEC
-from services.enrolment.bpjs import (
-    BpjsUnavailable,
-    HttpBpjsClient,
-    HttpConfig,
-    MembershipRequest,
-    Refused,
-    Registered,
-)
-from services.enrolment.bpjs_files import RESPONSE_COLUMNS, ROSTER_COLUMNS
+from services.enrolment.domain import MembershipRequest, Refused, Registered
+from services.enrolment.errors import BpjsUnavailable
+from services.enrolment.handlers import files, registrar
 from services.enrolment.settings import EnrolmentSettings
 from shared import db, topics
 from shared.contracts import encode
 from shared.service import create_app
+from simulators import bpjs as bpjs_simulator
 from tests import signed
 from tests.integration.enrolment_support import (
+    deps_for,
     emitted,
     enrol,
     make_settings,
     nik,
     person_updated,
     seat_status,
-    seating,
+    sync,
     used,
     verified,
 )
@@ -100,20 +98,20 @@ async def test_http_client_registers_refuses_retries_and_gives_up(sim: Any) -> N
     c = client(url)
     try:
         ok, refused = request(0), request(1)
-        (answer,) = await c.register(None, [ok])  # type: ignore[arg-type]
+        (answer,) = await c.register([ok])
         assert isinstance(answer, Registered) and len(answer.membership_number) == 11
-        assert await c.register(None, [ok]) == [answer]  # type: ignore[arg-type]  # same reference, same number
-        assert await c.register(None, [refused]) == [  # type: ignore[arg-type]
+        assert await c.register([ok]) == [answer]  # same reference, same number
+        assert await c.register([refused]) == [
             Refused(refused.nomination_id, "PU_ACTIVE", "Sudah terdaftar sebagai peserta Penerima Upah (simulator)")
         ]
 
         simulator.fail_next, before = 2, simulator.requests
-        (third,) = await c.register(None, [request(2)])  # type: ignore[arg-type]  # 500, 500, then 200
+        (third,) = await c.register([request(2)])  # 500, 500, then 200
         assert isinstance(third, Registered) and simulator.requests - before == 3
 
         simulator.fail_next = 3
         with pytest.raises(BpjsUnavailable, match="after 3 attempts: HTTP 500"):
-            await c.register(None, [request(3)])  # type: ignore[arg-type]
+            await c.register([request(3)])
     finally:
         await c.aclose()
 
@@ -125,13 +123,13 @@ async def test_http_client_times_out_and_rejects_bad_credentials(sim: Any) -> No
     try:
         simulator.delay_s = 1.0
         with pytest.raises(BpjsUnavailable, match="ReadTimeout"):
-            await slow.register(None, [request(0)])  # type: ignore[arg-type]
+            await slow.register([request(0)])
         simulator.delay_s = 0.0
-        (answer,) = await slow.register(None, [request(0)])  # type: ignore[arg-type]
+        (answer,) = await slow.register([request(0)])
         assert isinstance(answer, Registered)
         before = simulator.requests
         with pytest.raises(BpjsUnavailable, match="credentials"):
-            await wrong.register(None, [request(4)])  # type: ignore[arg-type]
+            await wrong.register([request(4)])
         assert simulator.requests - before == 1  # no retry against a refused login
     finally:
         await slow.aclose()
@@ -144,25 +142,26 @@ async def test_registrar_confirms_only_when_bpjs_answers_and_loses_nothing_in_an
     simulator, url = sim
     settings = make_settings("postgresql://unused/unused", bpjs_adapter="http", bpjs_token=TOKEN, bpjs_url=url,
                              bpjs_attempts=2, bpjs_backoff_s=0.01)  # fmt: skip
-    await handlers.sync_funding_sources(pool, settings)
+    await sync(pool, settings)
     people = [verified(i) for i in range(4)]  # people[1] is refused by BPJS; people[3] waits
     await enrol(pool, settings, people, local=False)
     assert [await seat_status(pool, p) for p in people] == ["pending_bpjs"] * 3 + [None]
     assert await emitted(pool, "EnrolmentConfirmed") == []  # nothing before BPJS confirms
     c = client(url, attempts=2)
+    deps = deps_for(pool, settings, local=False)
     try:
         simulator.fail_next = 100  # BPJS is down
-        assert await registrar.run_once(pool, seating(settings, local=False), c) == 3
+        assert await registrar.register_round(deps, c) == 3
         assert [await seat_status(pool, p) for p in people[:3]] == ["pending_bpjs"] * 3
         errors = await pool.fetch("SELECT bpjs_last_error, bpjs_attempts FROM seats")
         assert all(r["bpjs_last_error"] and r["bpjs_attempts"] == 1 for r in errors)
-        assert await registrar.run_once(pool, seating(settings, local=False), c) == 0  # postponed, not due yet
+        assert await registrar.register_round(deps, c) == 0  # postponed, not due yet
 
         simulator.fail_next = 0
         await pool.execute("UPDATE seats SET bpjs_next_attempt = now()")  # the postponement is over
-        assert await registrar.run_once(pool, seating(settings, local=False), c) == 3
+        assert await registrar.register_round(deps, c) == 3
         assert [await seat_status(pool, p) for p in people] == ["active", "refused", "active", "pending_bpjs"]
-        assert await registrar.run_once(pool, seating(settings, local=False), c) == 1  # the promoted person
+        assert await registrar.register_round(deps, c) == 1  # the promoted person
     finally:
         await c.aclose()
 
@@ -191,14 +190,15 @@ async def test_registrar_confirms_only_when_bpjs_answers_and_loses_nothing_in_an
 
 async def test_roster_export_and_response_import_with_real_files(pool: asyncpg.Pool, tmp_path: Path) -> None:
     settings: EnrolmentSettings = make_settings("postgresql://unused/unused", bpjs_adapter="file")
-    await handlers.sync_funding_sources(pool, settings)
+    await sync(pool, settings)
     people = [verified(i) for i in range(4)]
     await enrol(pool, settings, people, local=False)
+    deps = deps_for(pool, settings, local=False)
     month = domain.coverage_start(datetime.now(UTC)).strftime("%Y-%m")
 
-    assert await commands.export_roster(pool, month, "csv", tmp_path / "roster.csv") == 3
-    assert await commands.export_roster(pool, month, "xlsx", tmp_path / "roster.xlsx") == 3
-    assert await commands.export_roster(pool, "2020-01", "csv", tmp_path / "empty.csv") == 0
+    assert await files.export_roster(deps, month, "csv", tmp_path / "roster.csv") == 3
+    assert await files.export_roster(deps, month, "xlsx", tmp_path / "roster.xlsx") == 3
+    assert await files.export_roster(deps, "2020-01", "csv", tmp_path / "empty.csv") == 0
     with (tmp_path / "roster.csv").open(newline="", encoding="utf-8") as f:
         from_csv = list(csv.reader(f))
     wb = load_workbook(tmp_path / "roster.xlsx", read_only=True)
@@ -217,9 +217,8 @@ async def test_roster_export_and_response_import_with_real_files(pool: asyncpg.P
     sheet.append([refs[1], "refused", None, "NIK_INVALID", "NIK tidak ditemukan"])
     sheet.append(["garbage", "registered", "1", None, None])
     response.save(tmp_path / "response.xlsx")
-    seating_ = seating(settings, local=False)
 
-    result, errors = await commands.import_response(pool, seating_, tmp_path / "response.xlsx")
+    result, errors = await files.import_response(deps, tmp_path / "response.xlsx")
     assert (result.confirmed, result.refused, result.skipped, errors) == (
         1,
         1,
@@ -227,13 +226,13 @@ async def test_roster_export_and_response_import_with_real_files(pool: asyncpg.P
         ["row 4: reference is not a nomination id"],
     )
     assert [await seat_status(pool, p) for p in people] == ["active", "refused", "pending_bpjs", "pending_bpjs"]
-    again, _ = await commands.import_response(pool, seating_, tmp_path / "response.xlsx")
+    again, _ = await files.import_response(deps, tmp_path / "response.xlsx")
     assert (again.confirmed, again.refused, len(again.skipped)) == (0, 0, 2)  # already answered
 
     with (tmp_path / "response.csv").open("w", newline="", encoding="utf-8") as f:
         csv.writer(f).writerows([RESPONSE_COLUMNS, [refs[2], "registered", "12345678902", "", ""],
                                  [refs[3], "registered", "12345678903", "", ""]])  # fmt: skip
-    result, errors = await commands.import_response(pool, seating_, tmp_path / "response.csv")
+    result, errors = await files.import_response(deps, tmp_path / "response.csv")
     assert (result.confirmed, errors) == (2, [])
     confirmed = await emitted(pool, "EnrolmentConfirmed")
     assert [(e.payload.membership_number, e.payload.promoted_from_waitlist) for e in confirmed] == [

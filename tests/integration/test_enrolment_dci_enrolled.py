@@ -12,12 +12,12 @@ import asyncpg
 import httpx
 import pytest
 
-from services.enrolment import domain, enrolled, handlers
+from services.enrolment import domain
 from services.enrolment.app import SPEC
 from shared import db
 from shared.auth import hash_api_key, new_api_key
 from shared.service import Runtime, create_app
-from tests.integration.enrolment_support import enrol, make_settings, nik, verified
+from tests.integration.enrolment_support import deps_for, enrol, make_settings, nik, sync, verified
 
 pytestmark = pytest.mark.integration
 
@@ -41,10 +41,9 @@ async def client(pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
         for role, key in KEYS.items()
     }
     settings = make_settings("postgresql://unused/unused", api_keys=api_keys, enrolment_check_per_minute=PER_MINUTE)
-    await handlers.sync_funding_sources(pool, settings)
+    await sync(pool, settings)
     app = create_app(SPEC, settings)  # the real guard; the lifespan (Kafka, relay) is not run
-    resources = {"enrolled_limiter": enrolled.RateLimiter(PER_MINUTE)}
-    app.state.runtime = Runtime(settings, pool, relay=None, broker=None, resources=resources)  # type: ignore[arg-type]
+    app.state.runtime = Runtime(settings, pool, relay=None, broker=None, deps=deps_for(pool, settings))  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://enrolment") as c:
         c.settings = settings  # type: ignore[attr-defined]
         yield c

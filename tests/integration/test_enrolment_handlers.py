@@ -15,16 +15,16 @@ import asyncpg
 import pytest
 from aiokafka import ConsumerRecord
 
-from services.enrolment import handlers
 from services.enrolment.app import SPEC
-from services.enrolment.bpjs import LocalNumberIssuer
-from services.enrolment.domain import QuotaBelowSeatsTaken
+from services.enrolment.errors import QuotaBelowSeatsTaken
+from services.enrolment.handlers import seating
 from services.enrolment.settings import EnrolmentSettings, FundingSourceConfig
 from shared import db, keys, outbox, signing, topics
 from shared.consumer import Consumer
 from shared.contracts import Envelope, IdentityVerified, Nominator, SubmissionProof, decode, encode, new_envelope
 from shared.errors import TransientError
 from tests import signed
+from tests.integration.enrolment_support import deps_for, sync
 
 pytestmark = pytest.mark.integration
 
@@ -60,7 +60,7 @@ def make_settings(dsn: str, quotas: Sequence[tuple[str, int]] = (("APBD-KAB", 3)
 
 
 async def synced(pool: asyncpg.Pool, settings: EnrolmentSettings) -> EnrolmentSettings:
-    await handlers.sync_funding_sources(pool, settings)
+    await sync(pool, settings)
     return settings
 
 
@@ -69,9 +69,10 @@ def make_consumer(pool: asyncpg.Pool, settings: EnrolmentSettings) -> Consumer[I
         name="enrolment.identity.verified",
         topic=settings.topic(topics.IDENTITY_VERIFIED),
         payload=IdentityVerified,
-        handler=handlers.identity_verified(settings, LocalNumberIssuer()),
+        handler=lambda conn, events: seating.seat_verified(deps_for(pool, settings), conn, events),
         pool=pool,
         max_attempts=2,
+        topic_prefix=settings.topic_prefix,
     )
 
 
@@ -295,7 +296,7 @@ async def test_sync_inserts_updates_and_refuses_a_quota_below_the_seats_taken(ds
     await make_consumer(pool, make_settings(dsn)).process(records([verified(nik) for nik in niks(4)]))
 
     raised = make_settings(dsn, quotas=[("APBD-KAB", 10), ("APBD-PROV", 1), ("CSR-X", 4)])
-    await handlers.sync_funding_sources(pool, raised)
+    await sync(pool, raised)
     rows = {r["code"]: dict(r) for r in await pool.fetch("SELECT * FROM funding_sources")}
     assert {c: (r["quota"], r["used"], r["priority"]) for c, r in rows.items()} == {
         "APBD-KAB": (10, 3, 1),
@@ -305,7 +306,7 @@ async def test_sync_inserts_updates_and_refuses_a_quota_below_the_seats_taken(ds
 
     lowered = make_settings(dsn, quotas=[("APBD-KAB", 2), ("APBD-PROV", 0)])
     with pytest.raises(QuotaBelowSeatsTaken, match=r"APBD-KAB: quota 2 < 3.*APBD-PROV: quota 0 < 1"):
-        await handlers.sync_funding_sources(pool, lowered)
+        await sync(pool, lowered)
     assert {r["code"]: r["quota"] for r in await pool.fetch("SELECT code, quota FROM funding_sources")} == {
         "APBD-KAB": 10,
         "APBD-PROV": 1,

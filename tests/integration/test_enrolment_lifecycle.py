@@ -12,15 +12,19 @@ import asyncpg
 import httpx
 import pytest
 
-from services.enrolment import handlers, lifecycle, renewal
 from services.enrolment.app import SPEC
+from services.enrolment.commands import Renew
+from services.enrolment.errors import RenewalRefused
+from services.enrolment.handlers import ending, renewal
+from services.enrolment.handlers.ending import EndRequest, EndResult
 from services.enrolment.settings import EnrolmentSettings
-from shared import db, topics
+from shared import db, messaging, topics
 from shared.auth import hash_api_key, new_api_key
 from shared.consumer import Consumer
 from shared.contracts import RegistryPersonUpdated
 from shared.service import Runtime, create_app
 from tests.integration.enrolment_support import (
+    deps_for,
     emitted,
     enrol,
     live_seats,
@@ -28,7 +32,7 @@ from tests.integration.enrolment_support import (
     person_updated,
     records,
     seat_status,
-    seating,
+    sync,
     used,
     verified,
     waiting,
@@ -49,7 +53,7 @@ async def pool(create_database: Any) -> AsyncIterator[asyncpg.Pool]:
 @pytest.fixture
 async def settings(pool: asyncpg.Pool) -> EnrolmentSettings:
     settings = make_settings("postgresql://unused/unused")  # quotas: APBD-KAB 2, APBD-PROV 1
-    await handlers.sync_funding_sources(pool, settings)
+    await sync(pool, settings)
     return settings
 
 
@@ -61,7 +65,7 @@ async def client(pool: asyncpg.Pool, settings: EnrolmentSettings) -> AsyncIterat
     )
     app = create_app(SPEC, keyed)
     rt = Runtime(settings=keyed, pool=pool, relay=None, broker=None)  # type: ignore[arg-type]
-    rt.resources["seating"] = seating(settings)
+    rt.deps = deps_for(pool, keyed)
     app.state.runtime = rt
     transport = httpx.ASGITransport(app=app)
     headers = {"X-API-Key": OFFICER_KEY}
@@ -72,9 +76,8 @@ async def client(pool: asyncpg.Pool, settings: EnrolmentSettings) -> AsyncIterat
 OFFICER, OFFICER_KEY = "disnaker-officer-7", new_api_key()
 
 
-async def end(pool: asyncpg.Pool, settings: EnrolmentSettings, req: lifecycle.EndRequest) -> lifecycle.EndResult:
-    async with pool.acquire() as conn, conn.transaction():
-        return await lifecycle.end_enrolment(conn, seating(settings), req)
+async def end(pool: asyncpg.Pool, settings: EnrolmentSettings, req: EndRequest) -> EndResult:
+    return await messaging.run(deps_for(pool, settings), ending.end, req)
 
 
 @pytest.mark.parametrize(
@@ -94,7 +97,7 @@ async def test_every_end_reason_frees_the_seat_for_the_first_person_waiting(
     await enrol(pool, settings, people)
     assert await waiting(pool) == 2
 
-    result = await end(pool, settings, lifecycle.EndRequest(people[0].payload.nomination_id, reason, effective, "op-1"))
+    result = await end(pool, settings, EndRequest(people[0].payload.nomination_id, reason, effective, "op-1"))
 
     assert (result.outcome, result.coverage_end) == ("ended", coverage_end)
     assert await seat_status(pool, people[0]) == "ended"
@@ -120,9 +123,10 @@ async def test_registry_life_events_through_the_consumer(pool: asyncpg.Pool, set
         name="enrolment.registry.person_updated",
         topic=settings.topic(topics.REGISTRY_PERSON_UPDATED),
         payload=RegistryPersonUpdated,
-        handler=handlers.registry_person_updated(settings, seating(settings).gateway),
+        handler=lambda conn, events: ending.registry_person_updated(deps_for(pool, settings), conn, events),
         pool=pool,
         max_attempts=2,
+        topic_prefix=settings.topic_prefix,
     )
     batch = records(
         topics.REGISTRY_PERSON_UPDATED,
@@ -228,13 +232,11 @@ async def test_renewal_rolls_active_seats_and_the_waitlist_once(
 ) -> None:
     people = [verified(i) for i in range(6)]  # 3 seats, 3 waiting
     await enrol(pool, settings, people)
-    await end(
-        pool, settings, lifecycle.EndRequest(people[0].payload.nomination_id, "opted_out", date(2026, 12, 5), "op")
-    )
+    await end(pool, settings, EndRequest(people[0].payload.nomination_id, "opted_out", date(2026, 12, 5), "op"))
     numbers = dict(await pool.fetch("SELECT nomination_id, membership_number FROM seats WHERE status = 'active'"))
     settings27 = make_settings("postgresql://unused/unused", (("APBD-KAB", 3), ("APBD-PROV", 1)), programme_year=2027)
 
-    result = await renewal.renew(pool, seating(settings27), 2026, 2027)
+    result = await renewal.renew(deps_for(pool, settings27), Renew(from_year=2026, to_year=2027))
 
     # 3 renewed (people 1, 2 and the promoted 3); people 4 and 5 carried over; one free seat goes to person 4
     assert (result.renewed, result.not_renewed, result.waitlist_carried, result.promoted) == (3, 0, 2, 1)
@@ -252,7 +254,7 @@ async def test_renewal_rolls_active_seats_and_the_waitlist_once(
     assert await seat_status(pool, people[4]) == "active"
 
     before = (await pool.fetchval("SELECT count(*) FROM seats"), await pool.fetchval("SELECT count(*) FROM outbox"))
-    again = await renewal.renew(pool, seating(settings27), 2026, 2027)
+    again = await renewal.renew(deps_for(pool, settings27), Renew(from_year=2026, to_year=2027))
     assert (again.renewed, again.not_renewed, again.waitlist_carried, again.promoted) == (0, 0, 0, 0)
     after = (await pool.fetchval("SELECT count(*) FROM seats"), await pool.fetchval("SELECT count(*) FROM outbox"))
     assert after == before
@@ -275,10 +277,10 @@ async def test_renewal_into_smaller_quotas_ends_the_latest_seated(
     people = [verified(i) for i in range(3)]
     await enrol(pool, settings, people)
     settings27 = make_settings("postgresql://unused/unused", (("APBD-KAB", 2),), programme_year=2027)
-    with pytest.raises(renewal.RenewalRefused):
-        await renewal.renew(pool, seating(settings27), 2025, 2027)
+    with pytest.raises(RenewalRefused):
+        await renewal.renew(deps_for(pool, settings27), Renew(from_year=2025, to_year=2027))
 
-    result = await renewal.renew(pool, seating(settings27), 2026, 2027)
+    result = await renewal.renew(deps_for(pool, settings27), Renew(from_year=2026, to_year=2027))
 
     assert (result.renewed, result.not_renewed) == (2, 1)
     (ended,) = await emitted(pool, "EnrolmentEnded")
@@ -291,7 +293,7 @@ async def test_a_raised_quota_goes_to_the_people_waiting_first(pool: asyncpg.Poo
     people = [verified(i) for i in range(6)]  # 3 seats, 3 waiting
     await enrol(pool, settings, people)
 
-    await handlers.sync_funding_sources(pool, make_settings("unused", (("APBD-KAB", 4), ("APBD-PROV", 1))))
+    await sync(pool, make_settings("unused", (("APBD-KAB", 4), ("APBD-PROV", 1))))
 
     assert [await seat_status(pool, p) for p in people[3:]] == ["active", "active", None]
     assert await used(pool) == {"APBD-KAB": 4, "APBD-PROV": 1}
@@ -306,10 +308,8 @@ async def test_a_person_whose_seat_ended_can_be_nominated_again_but_never_holds_
     people = [verified(i) for i in range(4)]  # 3 seats, people[3] waits
     await enrol(pool, settings, people)
     first = people[0].payload.nomination_id
-    await end(pool, settings, lifecycle.EndRequest(first, "became_wage_earner", date(2026, 12, 1), "op"))
-    await end(
-        pool, settings, lifecycle.EndRequest(people[3].payload.nomination_id, "opted_out", date(2026, 12, 1), "op")
-    )
+    await end(pool, settings, EndRequest(first, "became_wage_earner", date(2026, 12, 1), "op"))
+    await end(pool, settings, EndRequest(people[3].payload.nomination_id, "opted_out", date(2026, 12, 1), "op"))
 
     back = [verified(0), verified(0)]  # lost the job: nominated again, twice (two villages)
     await enrol(pool, settings, back)
@@ -328,7 +328,7 @@ async def test_concurrent_ends_and_arrivals_keep_counters_exact(
     await enrol(pool, settings, people)
     arrivals = [verified(i) for i in range(100, 106)]
     ends = [
-        end(pool, settings, lifecycle.EndRequest(p.payload.nomination_id, "opted_out", date(2026, 12, 1), "op"))
+        end(pool, settings, EndRequest(p.payload.nomination_id, "opted_out", date(2026, 12, 1), "op"))
         for p in people[:3]
     ]
     await asyncio.gather(*ends, *(enrol(pool, settings, [p]) for p in arrivals))

@@ -24,9 +24,8 @@ import uvicorn
 from fastapi import FastAPI
 
 from deploy import procs
-from services.enrolment import handlers as enrolment_handlers
 from services.enrolment.app import SPEC as ENROLMENT
-from services.enrolment.bpjs import LocalNumberIssuer
+from services.enrolment.handlers import ending as enrolment_ending
 from services.verification import dci_api
 from services.verification.app import retry_pending_forever
 from services.verification.handlers import Verifier
@@ -193,7 +192,7 @@ async def assert_the_cover_ends(create_database: Any, dead: Any, alive: Any, eve
     settings = enrolment_support.make_settings(seats_dsn)
     seats = await db.create_pool(seats_dsn, 1, 4)
     try:
-        await enrolment_handlers.sync_funding_sources(seats, settings)
+        await enrolment_support.sync(seats, settings)
         people = [verified_from(e) for e in (dead, alive)]
         await enrolment_support.enrol(seats, settings, people)
         assert [await enrolment_support.seat_status(seats, p) for p in people] == ["active", "active"]
@@ -201,9 +200,12 @@ async def assert_the_cover_ends(create_database: Any, dead: Any, alive: Any, eve
             name="enrolment.registry.person_updated",
             topic=settings.topic(topics.REGISTRY_PERSON_UPDATED),
             payload=RegistryPersonUpdated,
-            handler=enrolment_handlers.registry_person_updated(settings, LocalNumberIssuer()),
+            handler=lambda conn, events: enrolment_ending.registry_person_updated(
+                enrolment_support.deps_for(seats, settings), conn, events
+            ),
             pool=seats,
             max_attempts=1,
+            topic_prefix=settings.topic_prefix,
         )
         await consumer.process(enrolment_support.records(topics.REGISTRY_PERSON_UPDATED, [event]))
         assert [await enrolment_support.seat_status(seats, p) for p in people] == ["ended", "active"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from services.enrolment.bpjs import Refused, Registered
-from services.enrolment.bpjs_files import parse_response
+from services.enrolment.adapters.bpjs_files import parse_response
+from services.enrolment.domain import Refused, Registered
 
 
 def test_registered_and_refused_rows_become_answers_and_bad_rows_are_reported_by_row_number() -> None:

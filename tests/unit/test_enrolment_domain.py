@@ -9,9 +9,7 @@ import pytest
 
 from services.enrolment.domain import (
     Duplicate,
-    EnrolmentError,
     Holding,
-    QuotaBelowSeatsTaken,
     Request,
     Seat,
     SourceState,
@@ -22,6 +20,7 @@ from services.enrolment.domain import (
     figures,
     format_membership_number,
 )
+from services.enrolment.errors import EnrolmentError, QuotaBelowSeatsTaken
 
 
 def ids(n: int) -> list[uuid.UUID]:

@@ -1,4 +1,4 @@
-"""SQL of a seat's life after allocation: BPJS answers, ending, promotion, the audit, budget and renewal reads.
+"""SQL of a seat's life after allocation: BPJS answers, ending, promotion from the waitlist, the audit, renewal.
 
 Functions take a connection and never commit. Anything that changes ``funding_sources.used`` or the waitlist runs
 after ``lock_year`` (the same (priority, code) row order as the allocation batches, so no deadlocks).
@@ -10,7 +10,6 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
 import asyncpg
 
@@ -100,16 +99,6 @@ async def insert_changes(conn: Conn, changes: Sequence[ChangeRow]) -> None:
             for c in changes
         ],
     )  # fmt: skip
-
-
-async def changes_of(conn: Conn | asyncpg.Pool, nomination_id: uuid.UUID) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        """
-        SELECT programme_year, change, reason, effective_date, note, recorded_by, recorded_at
-        FROM enrolment_changes WHERE nomination_id = $1 ORDER BY id
-        """,
-        nomination_id,
-    )
 
 
 # --- the waitlist -------------------------------------------------------------------------------------------------
@@ -290,33 +279,7 @@ async def roster(conn: Conn | asyncpg.Pool, first: date, last: date) -> list[asy
     )
 
 
-# --- budget and renewal -------------------------------------------------------------------------------------------
-
-
-async def coverage_by_source(conn: Conn | asyncpg.Pool, year: int) -> dict[str, list[tuple[date, Any]]]:
-    """Each source's covered seats of the year (confirmed by BPJS): (coverage_start, coverage_end)."""
-    rows = await conn.fetch(
-        """
-        SELECT funding_source, coverage_start, coverage_end FROM seats
-        WHERE programme_year = $1 AND status IN ('active', 'ended', 'renewed') AND membership_number IS NOT NULL
-        """,
-        year,
-    )
-    out: dict[str, list[tuple[date, Any]]] = {}
-    for r in rows:
-        out.setdefault(r["funding_source"], []).append((r["coverage_start"], r["coverage_end"]))
-    return out
-
-
-async def pending_by_source(conn: Conn | asyncpg.Pool, year: int) -> dict[str, int]:
-    rows = await conn.fetch(
-        """
-        SELECT funding_source, count(*) AS n FROM seats WHERE programme_year = $1 AND status = 'pending_bpjs'
-        GROUP BY funding_source
-        """,
-        year,
-    )
-    return {r["funding_source"]: r["n"] for r in rows}
+# --- renewal -------------------------------------------------------------------------------------------
 
 
 async def renewable_seats(conn: Conn, year: int) -> list[asyncpg.Record]:

@@ -1,4 +1,7 @@
-"""SQL of the enrolment service. Functions take a connection and never commit: the caller owns the transaction."""
+"""SQL of seating: the batch's locks and holdings, new seats, waitlist places and duplicates, the configuration.
+
+Functions take a connection and never commit: the caller owns the transaction.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +10,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
-
-import asyncpg
 
 from services.enrolment.domain import Holding, SourceState
 from services.enrolment.settings import FundingSourceConfig
@@ -191,7 +192,7 @@ def _columns(rows: Sequence[Any], cls: type[DataclassInstance]) -> list[list[Any
 # --- configuration ------------------------------------------------------------------------------------------------
 
 
-async def lock_year(conn: Conn, year: int) -> dict[str, int]:
+async def lock_used(conn: Conn, year: int) -> dict[str, int]:
     """Lock every source row of the year (same order as the batches) and return the seats each has taken."""
     rows = await conn.fetch(
         "SELECT code, used FROM funding_sources WHERE programme_year = $1 ORDER BY priority, code FOR UPDATE", year
@@ -219,53 +220,4 @@ async def upsert_funding_sources(conn: Conn, year: int, sources: Iterable[Fundin
         [s.quota for s in sources],
         [s.priority for s in sources],
         [s.premium_idr for s in sources],
-    )
-
-
-# --- reads for the HTTP API ---------------------------------------------------------------------------------------
-
-
-async def funding_sources(conn: Conn | asyncpg.Pool, year: int) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        """
-        SELECT code, programme_year, name, priority, quota, used, premium_idr FROM funding_sources
-        WHERE programme_year = $1 ORDER BY priority, code
-        """,
-        year,
-    )
-
-
-async def find_seat(conn: Conn | asyncpg.Pool, nomination_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        """
-        SELECT nomination_id, funding_source, programme_year, membership_number, membership_issuer, coverage_start,
-               enrolled_at, status, coverage_end, end_reason, bpjs_refusal_code, promoted
-        FROM seats WHERE nomination_id = $1 ORDER BY programme_year DESC LIMIT 1
-        """,
-        nomination_id,
-    )
-
-
-async def find_waitlisted(conn: Conn | asyncpg.Pool, nomination_id: uuid.UUID) -> asyncpg.Record | None:
-    """A waiting entry with its current rank in its year (it moves up as people ahead of it are promoted)."""
-    return await conn.fetchrow(
-        """
-        SELECT w.nomination_id, w.programme_year, w.waitlisted_at,
-               (SELECT count(*) FROM waitlist a
-                WHERE a.programme_year = w.programme_year AND a.promoted_at IS NULL AND a.removed_at IS NULL
-                  AND a.position <= w.position)
-               AS position
-        FROM waitlist w WHERE w.nomination_id = $1 AND w.promoted_at IS NULL AND w.removed_at IS NULL
-        """,
-        nomination_id,
-    )
-
-
-async def waitlist_summary(conn: Conn | asyncpg.Pool) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        """
-        SELECT programme_year, count(*) FILTER (WHERE promoted_at IS NULL AND removed_at IS NULL) AS waiting,
-               count(*) FILTER (WHERE promoted_at IS NOT NULL) AS promoted
-        FROM waitlist GROUP BY programme_year ORDER BY programme_year
-        """
     )

@@ -21,7 +21,7 @@ from typing import Any
 from openpyxl import Workbook, load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
-from services.enrolment.bpjs import Answer, MembershipRequest, Refused, Registered
+from services.enrolment.domain import Answer, MembershipRequest, Refused, Registered
 
 ROSTER_COLUMNS = (
     "reference", "category", "nik", "full_name", "birth_date", "sex", "phone", "desa_code", "occupation",

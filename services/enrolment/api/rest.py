@@ -8,21 +8,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Literal, cast
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
-from services.enrolment import domain, lifecycle, repository
-from services.enrolment import repository_lifecycle as lrepo
-from services.enrolment.settings import EnrolmentSettings
-from shared import audit
+from services.enrolment import bootstrap, commands
+from services.enrolment.bootstrap import Deps
+from services.enrolment.handlers import ending, reads
+from shared import messaging
 from shared.auth import Principal, principal
-from shared.service import Runtime, runtime
 
 router = APIRouter(prefix="/v1", tags=["enrolment"])
-RuntimeDep = Annotated[Runtime[EnrolmentSettings], Depends(runtime)]
+DepsDep = Annotated[Deps, Depends(bootstrap.deps)]
 Caller = Annotated[Principal, Depends(principal)]
+Status = Literal["enrolled", "pending_bpjs", "ended", "refused", "renewed", "waitlisted"]
 
 
 class FundingSourceOut(BaseModel):
@@ -45,7 +45,7 @@ class FundingSourcesOut(BaseModel):
 
 class EnrolmentOut(BaseModel):
     nomination_id: uuid.UUID
-    status: Literal["enrolled", "pending_bpjs", "ended", "refused", "renewed", "waitlisted"]
+    status: Status
     programme_year: int
     coverage_end: date | None = None
     end_reason: str | None = None
@@ -72,37 +72,31 @@ class WaitlistSummaryOut(BaseModel):
 
 @router.get("/funding-sources")
 async def list_funding_sources(
-    rt: RuntimeDep, programme_year: Annotated[int | None, Query(ge=2000, le=2100)] = None
+    deps: DepsDep, programme_year: Annotated[int | None, Query(ge=2000, le=2100)] = None
 ) -> FundingSourcesOut:
     """Quota, seats used and money per funding source of a programme year (default: the current one)."""
-    year = programme_year or rt.settings.programme_year
-    rows = await repository.funding_sources(rt.pool, year)
-    sources = []
-    for r in rows:
-        f = domain.figures(r["quota"], r["used"], r["premium_idr"])
-        sources.append(
-            FundingSourceOut(
-                **dict(r),
-                remaining=f.remaining,
-                monthly_committed_idr=f.monthly_committed_idr,
-                yearly_allocated_idr=f.yearly_allocated_idr,
-            )
+    year = programme_year or deps.settings.programme_year
+    rows = await messaging.run(deps, reads.funding_sources, commands.ListFundingSources(programme_year=year))
+    sources = [
+        FundingSourceOut(
+            **dict(r),
+            remaining=f.remaining,
+            monthly_committed_idr=f.monthly_committed_idr,
+            yearly_allocated_idr=f.yearly_allocated_idr,
         )
+        for r, f in rows
+    ]
     return FundingSourcesOut(programme_year=year, sources=sources)
 
 
 @router.get("/enrolments/{nomination_id}", responses={404: {"description": "No seat and no waitlist place"}})
-async def get_enrolment(rt: RuntimeDep, nomination_id: uuid.UUID, caller: Caller) -> EnrolmentOut:
+async def get_enrolment(deps: DepsDep, nomination_id: uuid.UUID, caller: Caller) -> EnrolmentOut:
     """The latest seat of a nomination (any status), or its current place on the waitlist. A membership number is
     personal data: every read is audited with the caller."""
-    async with rt.pool.acquire() as conn, conn.transaction():
-        await audit.record(conn, caller, "enrolment.read", nomination_id)
-        seat = await repository.find_seat(conn, nomination_id)
-        waiting = None if seat is not None else await repository.find_waitlisted(conn, nomination_id)
-    if seat is not None:
-        status: Literal["enrolled", "pending_bpjs", "ended", "refused", "renewed", "waitlisted"] = (
-            "enrolled" if seat["status"] == "active" else seat["status"]
-        )
+    command = commands.GetEnrolment(nomination_id=nomination_id, caller=caller)
+    found = await messaging.run(deps, reads.enrolment, command)
+    if (seat := found.seat) is not None:
+        status: Status = "enrolled" if seat["status"] == "active" else seat["status"]
         return EnrolmentOut(
             nomination_id=nomination_id,
             status=status,
@@ -117,7 +111,7 @@ async def get_enrolment(rt: RuntimeDep, nomination_id: uuid.UUID, caller: Caller
             coverage_start=seat["coverage_start"],
             enrolled_at=seat["enrolled_at"],
         )
-    if waiting is not None:
+    if (waiting := found.waiting) is not None:
         return EnrolmentOut(
             nomination_id=nomination_id,
             status="waitlisted",
@@ -129,9 +123,9 @@ async def get_enrolment(rt: RuntimeDep, nomination_id: uuid.UUID, caller: Caller
 
 
 @router.get("/waitlist/summary")
-async def waitlist_summary(rt: RuntimeDep) -> WaitlistSummaryOut:
+async def waitlist_summary(deps: DepsDep) -> WaitlistSummaryOut:
     """How many people wait for a seat (and how many were promoted from the waitlist), per programme year."""
-    rows = await repository.waitlist_summary(rt.pool)
+    rows = await messaging.run(deps, reads.waitlist_summary, commands.WaitlistSummary())
     return WaitlistSummaryOut(years=[WaitlistYearOut(**dict(r)) for r in rows])
 
 
@@ -164,27 +158,25 @@ class ChangeOut(BaseModel):
     "/enrolments/{nomination_id}/end",
     responses={404: {"description": "No live seat and no waitlist place"}},
 )
-async def end_enrolment(rt: RuntimeDep, nomination_id: uuid.UUID, body: EndIn, caller: Caller) -> EndOut:
+async def end_enrolment(deps: DepsDep, nomination_id: uuid.UUID, body: EndIn, caller: Caller) -> EndOut:
     """Record that a person left the programme; the seat goes to the next person waiting, in the same
     transaction. Deaths and moves come from the civil registry instead (``registry.person_updated``).
     Who recorded it is the authenticated caller, never a name from the body."""
-    seating = cast(lifecycle.Seating, rt.resources["seating"])
-    request = lifecycle.EndRequest(nomination_id, body.reason, body.effective_date, caller.name, body.note)
-    async with rt.pool.acquire() as conn, conn.transaction():
-        result = await lifecycle.end_enrolment(conn, seating, request)
-        if result.outcome != "nothing_to_end":
-            await audit.record(conn, caller, "enrolment.ended", nomination_id, {"reason": body.reason})
+    command = commands.EndEnrolment(
+        nomination_id=nomination_id, reason=body.reason, effective_date=body.effective_date, note=body.note,
+        caller=caller,
+    )  # fmt: skip
+    result = await messaging.run(deps, ending.end_enrolment, command)
     if result.outcome == "nothing_to_end":
         raise HTTPException(status_code=404, detail="no live seat and no waitlist place for this nomination")
     return EndOut(nomination_id=nomination_id, outcome=result.outcome, coverage_end=result.coverage_end)
 
 
 @router.get("/enrolments/{nomination_id}/changes")
-async def enrolment_changes(rt: RuntimeDep, nomination_id: uuid.UUID, caller: Caller) -> list[ChangeOut]:
+async def enrolment_changes(deps: DepsDep, nomination_id: uuid.UUID, caller: Caller) -> list[ChangeOut]:
     """The audit of a nomination's seat after allocation: who changed what, when and why (the read is audited)."""
-    async with rt.pool.acquire() as conn, conn.transaction():
-        await audit.record(conn, caller, "enrolment.changes_read", nomination_id)
-        return [ChangeOut(**dict(r)) for r in await lrepo.changes_of(conn, nomination_id)]
+    command = commands.ListChanges(nomination_id=nomination_id, caller=caller)
+    return [ChangeOut(**dict(r)) for r in await messaging.run(deps, reads.changes, command)]
 
 
 # --- budget -------------------------------------------------------------------------------------------------------
@@ -216,31 +208,16 @@ class BudgetOut(BaseModel):
 
 
 @router.get("/budget")
-async def budget(rt: RuntimeDep, programme_year: Annotated[int | None, Query(ge=2000, le=2100)] = None) -> BudgetOut:
+async def budget(deps: DepsDep, programme_year: Annotated[int | None, Query(ge=2000, le=2100)] = None) -> BudgetOut:
     """Allocated (quota x premium) versus committed (seats covered that month x premium) per source and month.
 
     A month counts a seat covered for at least one day of it (contributions are paid per calendar month);
     seats still waiting for BPJS are shown apart (``pending_bpjs``), not committed.
     """
-    year = programme_year or rt.settings.programme_year
-    coverage = await lrepo.coverage_by_source(rt.pool, year)
-    pending = await lrepo.pending_by_source(rt.pool, year)
+    year = programme_year or deps.settings.programme_year
+    lines = await messaging.run(deps, reads.budget, commands.GetBudget(programme_year=year))
     sources = []
-    for r in await repository.funding_sources(rt.pool, year):
-        months = domain.budget_months(r["quota"], r["premium_idr"], year, coverage.get(r["code"], []))
-        committed = sum(m.committed_idr for m in months)
-        allocated = sum(m.allocated_idr for m in months)
-        sources.append(
-            BudgetSourceOut(
-                code=r["code"],
-                name=r["name"],
-                quota=r["quota"],
-                premium_idr=r["premium_idr"],
-                pending_bpjs=pending.get(r["code"], 0),
-                months=[BudgetMonthOut(**vars(m)) for m in months],
-                committed_idr=committed,
-                allocated_idr=allocated,
-                absorption_pct=round(100 * committed / allocated, 2) if allocated else 0.0,
-            )
-        )
+    for line in lines:
+        months = [BudgetMonthOut(**vars(m)) for m in line.months]
+        sources.append(BudgetSourceOut(**{**vars(line), "months": months}))
     return BudgetOut(programme_year=year, sources=sources)

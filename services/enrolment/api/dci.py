@@ -17,24 +17,22 @@ from __future__ import annotations
 
 import math
 import re
-import time
 import uuid
-from collections.abc import Callable
-from datetime import date, datetime
-from typing import Annotated, Any, Literal, cast
+from datetime import date
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.enrolment.domain import WITA
-from services.enrolment.settings import EnrolmentSettings
-from shared import audit, dci
+from services.enrolment import bootstrap, commands
+from services.enrolment.bootstrap import Deps
+from services.enrolment.handlers import reads
+from shared import dci, messaging
 from shared.auth import Principal, principal
-from shared.service import Runtime, runtime
 
 router = APIRouter(prefix="/dci/registry", tags=["dci"])
-RuntimeDep = Annotated[Runtime[EnrolmentSettings], Depends(runtime)]
+DepsDep = Annotated[Deps, Depends(bootstrap.deps)]
 Caller = Annotated[Principal, Depends(principal)]
 _NIK = re.compile(r"^\d{16}$")
 
@@ -65,25 +63,6 @@ class EnrolledRequest(BaseModel):
     message: EnrolledMessage
 
 
-class RateLimiter:
-    """A token bucket per principal: ``per_minute`` checks on average, bursts up to the same number."""
-
-    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self.rate, self.capacity, self._clock = per_minute / 60.0, float(per_minute), clock
-        self._buckets: dict[str, tuple[float, float]] = {}
-
-    def take(self, who: str) -> float:
-        """0 when allowed; otherwise seconds until the next check is allowed."""
-        now = self._clock()
-        tokens, at = self._buckets.get(who, (self.capacity, now))
-        tokens = min(self.capacity, tokens + (now - at) * self.rate)
-        if tokens >= 1:
-            self._buckets[who] = (tokens - 1, now)
-            return 0.0
-        self._buckets[who] = (tokens, now)
-        return (1 - tokens) / self.rate
-
-
 def nik_of(criteria: EnrolledCriteria) -> str | None:
     query = criteria.query
     if criteria.query_type == "idtype-value":
@@ -99,37 +78,21 @@ def _programme_asked(criteria: EnrolledCriteria) -> str | None:
     return wanted.get("eq") if isinstance(wanted, dict) else wanted if isinstance(wanted, str) else None
 
 
-async def _covering_seat(conn: Any, nik: str, on: date) -> Any:
-    return await conn.fetchrow(
-        """
-        SELECT nomination_id, programme_year, coverage_start, coverage_end FROM seats
-        WHERE nik = $1 AND status = 'active' AND (coverage_end IS NULL OR coverage_end >= $2)
-        ORDER BY programme_year DESC LIMIT 1
-        """,
-        nik,
-        on,
-    )
-
-
 @router.post("/sync/enrolled")
-async def enrolled(body: EnrolledRequest, rt: RuntimeDep, caller: Caller) -> JSONResponse:
+async def enrolled(body: EnrolledRequest, deps: DepsDep, caller: Caller) -> JSONResponse:
     """Is the person with this NIK enrolled in this programme now? yes/no, the programme and the period."""
-    settings = rt.settings
-    wait = cast(RateLimiter, rt.resources["enrolled_limiter"]).take(caller.name)
+    settings = deps.settings
+    wait = deps.enrolled_limiter.take(caller.name)
     if wait:
         raise HTTPException(429, "too many enrolment checks: slow down", headers={"Retry-After": str(math.ceil(wait))})
     criteria = body.message.enrolled_criteria
     nik = nik_of(criteria)
     if nik is None:
         raise HTTPException(422, "the query must name one NIK (16 digits) as UIN")
-    asked = _programme_asked(criteria)
-    today = datetime.now(WITA).date()  # coverage days are counted in WITA, like everywhere in enrolment
-    async with rt.pool.acquire() as conn, conn.transaction():
-        seat = await _covering_seat(conn, nik, today) if asked in (None, settings.dci_programme_id) else None
-        detail = {"enrolled": "yes" if seat else "no", "transaction_id": body.message.transaction_id}
-        if seat is not None:
-            detail["programme_year"] = seat["programme_year"]
-        await audit.record(conn, caller, "enrolment.checked", seat["nomination_id"] if seat else None, detail)
+    command = commands.CheckEnrolled(
+        nik=nik, programme=_programme_asked(criteria), transaction_id=body.message.transaction_id, caller=caller
+    )
+    seat = await messaging.run(deps, reads.check_enrolled, command)
     item: dict[str, Any] = {
         "reference_id": criteria.reference_id or str(uuid.uuid4()),
         "timestamp": dci.timestamp(),

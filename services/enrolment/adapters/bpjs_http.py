@@ -1,13 +1,12 @@
-"""The BPJS Ketenagakerjaan gateway: registering BPU participants and getting their membership numbers (KPJ).
+"""The BPJS Ketenagakerjaan registration web service (``PAYUNG_BPJS_ADAPTER=http``): registering BPU participants
+and getting their membership numbers (KPJ).
 
-One interface (``BpjsGateway.register``: requests in, one ``Registered`` or ``Refused`` per request out) and its
-adapters, chosen with ``PAYUNG_BPJS_ADAPTER``:
+The adapters, chosen with ``PAYUNG_BPJS_ADAPTER``:
 
-- ``local``: ``LocalNumberIssuer``, a local issuer and NOT BPJS. Numbers come from the PostgreSQL sequence
-  ``local_membership_number_seq`` in the allocation's own transaction, never refused, recorded with issuer
-  ``local``. The default, so the demo and the end-to-end suite run without any BPJS.
-- ``http``: ``HttpBpjsClient``, a client of a BPJS-style web service (``bpjs_simulator.py`` is a local stand-in
-  for it). Seats wait as ``pending_bpjs``; the registrar (``registrar.py``) sends them and applies the answers.
+- ``local``: ``local_issuer.LocalNumberIssuer``, a local issuer and NOT BPJS (numbers at once, in the seating
+  transaction). The default, so the demo and the end-to-end suite run without any BPJS.
+- ``http``: this client of a BPJS-style web service (``simulators/bpjs.py`` is a local stand-in for it). Seats wait
+  as ``pending_bpjs``; the registrar job (``handlers/registrar.py``) sends them and applies the answers.
 - ``file``: the batch file exchange of ``bpjs_files.py`` (export the month's roster, import BPJS's response).
   Seats wait as ``pending_bpjs`` until the response file is imported.
 """
@@ -15,86 +14,17 @@ adapters, chosen with ``PAYUNG_BPJS_ADAPTER``:
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 
-from services.enrolment.domain import format_membership_number
+from services.enrolment.domain import Answer, MembershipRequest, Refused, Registered
+from services.enrolment.errors import BpjsUnavailable
 from shared import logs
-from shared.db import Conn
-from shared.errors import TransientError
 
 log = logs.get_logger(__name__)
-
-
-@dataclass(frozen=True)
-class MembershipRequest:
-    """What BPJS needs to register one BPU participant paid by a funding source."""
-
-    nomination_id: uuid.UUID  # sent as the request's reference: BPJS answers a repeated reference the same way
-    nik: str
-    full_name: str
-    birth_date: date
-    sex: str
-    phone: str
-    desa_code: str
-    occupation: str
-    funding_source: str
-    programme_year: int
-    coverage_start: date
-
-
-@dataclass(frozen=True)
-class Registered:
-    nomination_id: uuid.UUID
-    membership_number: str
-
-
-@dataclass(frozen=True)
-class Refused:
-    """BPJS will not register the person (e.g. already a wage-earner participant): the seat is freed."""
-
-    nomination_id: uuid.UUID
-    code: str
-    reason: str
-
-
-Answer = Registered | Refused
-
-
-class BpjsUnavailable(TransientError):
-    """BPJS did not answer usefully (down, timing out, refusing our credentials): ask again later."""
-
-
-class BpjsGateway(Protocol):
-    """Registers participants with BPJS Ketenagakerjaan."""
-
-    issuer: str  # recorded on each seat: which authority issued its number
-
-    async def register(self, conn: Conn, requests: Sequence[MembershipRequest]) -> list[Answer]:
-        """One answer per request, in order. ``conn`` is the caller's connection (the local issuer's sequence
-        lives there). Raise ``BpjsUnavailable`` when no answer could be had: nothing is lost, the seats stay
-        pending and are sent again."""
-        ...
-
-
-class LocalNumberIssuer:
-    """A local issuer, not BPJS: numbers from the sequence ``local_membership_number_seq``, never a refusal."""
-
-    issuer = "local"
-
-    async def register(self, conn: Conn, requests: Sequence[MembershipRequest]) -> list[Answer]:
-        if not requests:
-            return []
-        serials = await conn.fetch(
-            "SELECT nextval('local_membership_number_seq') AS n FROM generate_series(1, $1)", len(requests)
-        )
-        numbers = [format_membership_number(r["n"]) for r in sorted(serials, key=lambda r: r["n"])]
-        return [Registered(r.nomination_id, n) for r, n in zip(requests, numbers, strict=True)]
 
 
 @dataclass(frozen=True)
@@ -129,7 +59,9 @@ class HttpBpjsClient:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def register(self, conn: Conn, requests: Sequence[MembershipRequest]) -> list[Answer]:
+    async def register(self, requests: Sequence[MembershipRequest]) -> list[Answer]:
+        """One answer per request, in order; ``BpjsUnavailable`` when no answer could be had (the seats stay
+        pending and are sent again)."""
         return [await self._register_one(r) for r in requests]
 
     async def _register_one(self, request: MembershipRequest) -> Answer:

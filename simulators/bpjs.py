@@ -1,14 +1,15 @@
 """A BPJS Ketenagakerjaan SIMULATOR for the demo and the tests: it is not BPJS and issues no real numbers.
 
-It speaks the protocol ``bpjs.HttpBpjsClient`` expects (``POST /v1/registrations``, bearer token, 200 with a
-membership number, 422 with a refusal code) and remembers each reference, so a repeated request gets the same
-answer. It refuses the NIKs listed in ``refuse`` (code ``PU_ACTIVE``: already a wage-earner participant) and can
-be told to fail (``fail_next`` answers 500, ``down`` answers 503 until lifted) or to answer slowly (``delay_s``)
-to exercise retries and timeouts, in process or over HTTP: ``POST /_simulator/faults`` with any of
-``{"down": true, "delay_s": 30, "fail_next": 5}``. ``GET /_simulator/stats`` counts requests, references and
-distinct NIKs registered (a person registered under two references would show as fewer NIKs than references).
+It speaks the protocol ``services.enrolment.adapters.bpjs_http.HttpBpjsClient`` expects (``POST
+/v1/registrations``, bearer token, 200 with a membership number, 422 with a refusal code) and remembers each
+reference, so a repeated request gets the same answer. It refuses the NIKs listed in ``refuse`` (code
+``PU_ACTIVE``: already a wage-earner participant) and can be told to fail (``fail_next`` answers 500, ``down``
+answers 503 until lifted) or to answer slowly (``delay_s``) to exercise retries and timeouts, in process or over
+HTTP: ``POST /_simulator/faults`` with any of ``{"down": true, "delay_s": 30, "fail_next": 5}``. ``GET
+/_simulator/stats`` counts requests, references and distinct NIKs registered (a person registered under two
+references would show as fewer NIKs than references).
 
-Run it: ``uvicorn services.enrolment.bpjs_simulator:create --factory --port 8090``
+Run it: ``uvicorn simulators.bpjs:create --factory --port 8090``
 (``PAYUNG_BPJS_SIM_TOKEN``, ``PAYUNG_BPJS_SIM_REFUSE`` = comma-separated NIKs).
 """
 

@@ -1,0 +1,2 @@
+"""The enrolment service's HTTP API: ``rest`` (funding sources, enrolments, ending, budget, waitlist) and ``dci``
+(the DCI enrolment check for other agencies)."""
