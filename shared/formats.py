@@ -19,6 +19,10 @@ class InvalidFormat(ValueError):
     """A value that breaks a format rule; ``str(exc)`` is the reason, without the value."""
 
 
+class NotAMobileNumber(InvalidFormat):
+    """A valid phone number that is no mobile (a landline): the one phone failure an official can act on as such."""
+
+
 # --- NIK (Nomor Induk Kependudukan) -------------------------------------------------------------------------------
 NIK_LENGTH: Final = 16
 
@@ -59,7 +63,7 @@ def mobile_number(value: str) -> str:
     if parsed.country_code != 62 or not phonenumbers.is_valid_number(parsed):
         raise InvalidFormat("not a valid Indonesian phone number")
     if phonenumbers.number_type(parsed) not in _MOBILE_TYPES:
-        raise InvalidFormat("must be a mobile number (SMS and WhatsApp reach mobiles only)")
+        raise NotAMobileNumber("must be a mobile number (SMS and WhatsApp reach mobiles only)")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 

@@ -18,11 +18,10 @@ def normalise_phone(raw: str) -> str:
     """The E.164 form of an Indonesian mobile number (``0812...`` and ``+62812...`` alike), or ``InvalidAddress``."""
     try:
         return formats.mobile_number(raw)
-    except formats.InvalidFormat as exc:
+    except formats.NotAMobileNumber:
         # A valid number that is no mobile (a landline) says so: the nominator then knows what to correct.
-        # (shared.formats tells the two apart only by its reason.)
-        if str(exc).startswith("must be a mobile"):
-            raise InvalidAddress(f"{INVALID_PHONE}: not a mobile number") from None
+        raise InvalidAddress(f"{INVALID_PHONE}: not a mobile number") from None
+    except formats.InvalidFormat:
         raise InvalidAddress(INVALID_PHONE) from None
 
 
