@@ -14,15 +14,15 @@ import httpx
 import pytest
 import uvicorn
 
+from services.verification.adapters.http import HttpRegistry, HttpRegistryConfig
+from services.verification.adapters.resilience import CircuitBreaker
 from services.verification.handlers import Verifier
-from services.verification.registry_http import HttpRegistry, HttpRegistryConfig
-from services.verification.registry_simulator import create_simulator, read_registry
-from services.verification.repository import REGISTRY_COLUMNS
-from services.verification.resilience import CircuitBreaker
+from services.verification.repository.registry import REGISTRY_COLUMNS
 from shared import topics
 from shared.consumer import Consumer
 from shared.contracts import IdentityRejected, IdentityVerified, NominationSubmitted
 from shared.regions import default_regions
+from simulators.registry_http import create_simulator, read_registry
 from tests.integration.test_verification_handler import (
     CLEAN,
     DECEASED,

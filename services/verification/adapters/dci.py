@@ -142,13 +142,11 @@ class DciRegistry:
         signer: dci.Signer,
         verifier: dci.Verifier,
         *,
-        topic_prefix: str = "",
         client: httpx.AsyncClient | None = None,
         breaker: CircuitBreaker | None = None,
         bucket: TokenBucket | None = None,
     ) -> None:
         self.config, self._pool, self.signer, self.verifier = config, pool, signer, verifier
-        self.topic_prefix = topic_prefix
         self._client = client or httpx.AsyncClient(base_url=config.url, timeout=config.timeout_s)
         self.breaker = breaker or CircuitBreaker(config.breaker_failures, config.breaker_reset_s)
         self.bucket = bucket or TokenBucket(config.rate_per_s, config.burst)
