@@ -94,14 +94,14 @@ class Fetched:
 
 
 async def known(conn: Conn | asyncpg.Pool | None, fetched: Fetched, niks: Sequence[str]) -> dict[str, Lookup]:
-    """The answers of the NIKs at hand: fetched by the last prefetch, else definite ones from the cache table
-    (none without a database: an adapter made without a pool)."""
-    found = fetched.get(niks)
-    rest = [n for n in niks if n not in found or found[n].state not in DEFINITE]
-    if rest and conn is not None:
-        for r in await repository.cached_answers(conn, rest):
+    """The answers of the NIKs at hand: the cache table's first (a callback may have updated it since: a death
+    notification), else what the last prefetch got (none in the table without a database: an adapter made
+    without a pool)."""
+    found: dict[str, Lookup] = {}
+    if conn is not None and niks:
+        for r in await repository.cached_answers(conn, niks):
             found[r["nik"]] = Lookup(r["state"], from_json(r["record"]) if r["record"] else None)
-    return found
+    return fetched.get([n for n in niks if n not in found]) | found
 
 
 def as_answer(found: Mapping[str, Lookup], niks: Sequence[str], waiting: Sequence[str] = ()) -> RegistryAnswer:
