@@ -26,7 +26,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from deploy import apikeys, stack
 from deploy.config import REPO_ROOT, SERVICES, StackTestConfig
 from shared.keys import person_key
-from shared.topics import all_topics, ensure_topics, owner
+from shared.topics import all_topics, ensure_topics
+from shared.topology import owner
 from tests.waiting import wait_for
 
 SECRET = "e2e-person-key-secret-0123456789"
