@@ -98,7 +98,7 @@ def start_simulators(cfg: StackConfig, registry: Path) -> list[int]:
     run, logs = cfg.stack_dir / "run", cfg.stack_dir / "logs"
     commands = {
         "registry-simulator": [
-            sys.executable, "-m", "services.verification.registry_simulator", str(registry),
+            sys.executable, "-m", "simulators.registry_http", str(registry),
             "--port", str(REGISTRY_SIM_PORT), "--user", _SIM_USER, "--password", _SIM_PASSWORD,
         ],
         "bpjs-simulator": [

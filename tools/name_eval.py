@@ -20,7 +20,7 @@ from typing import Annotated
 
 import typer
 
-from services.verification import duplicates, names
+from services.verification.domain import duplicates, names
 from tools.name_pairs import DEFAULT_FILE, Pair, read
 
 TABLE_THRESHOLDS = (60.0, 70.0, 75.0, 80.0, 85.0, 90.0, 95.0, 100.0)

@@ -3,7 +3,7 @@ from typing import Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 
-from services.verification.domain import INFORMAL_OCCUPATIONS
+from shared.formats import OCCUPATION_CODES
 from shared.regions import DEFAULT_FILE, DEFAULT_VERSION
 from shared.settings import ServiceSettings
 
@@ -23,7 +23,7 @@ class VerificationSettings(ServiceSettings):
     region_data_file: Path = Field(default=DEFAULT_FILE, description="Official region list (CSV) for NIK checks")
     region_data_version: str = DEFAULT_VERSION
     informal_occupations: list[str] = Field(
-        default=sorted(INFORMAL_OCCUPATIONS), description="Occupation codes the programme counts as informal work"
+        default=sorted(OCCUPATION_CODES), description="Occupation codes the programme counts as informal work"
     )
     letter_required_for: list[str] = Field(
         default=["rt", "desa"], description="Nominator types whose nominations need a supporting letter"

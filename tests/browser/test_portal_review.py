@@ -34,6 +34,7 @@ from tests.integration.test_verification_handler import (
     dsn,  # noqa: F401  (fixture)
     load_registry,
     make_consumer,
+    make_deps,
     pool,  # noqa: F401  (fixture)
     records,
     submitted,
@@ -113,6 +114,7 @@ async def test_two_reviewers_decide_a_duplicate(
     app = create(settings)
     relay = outbox.OutboxRelay("postgresql://unused/unused", producer=None)  # type: ignore[arg-type]
     app.state.runtime = Runtime(settings=settings, pool=pool, relay=relay, broker=None)  # type: ignore[arg-type]
+    app.state.runtime.deps = make_deps(pool, nomination_public_url=nomination_base)
     base = await serve(app)
     ARTIFACTS.mkdir(exist_ok=True)
 

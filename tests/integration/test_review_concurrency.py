@@ -9,12 +9,16 @@ from typing import Any
 import asyncpg
 import pytest
 
-from services.verification import reviews
+from services.verification import errors
+from services.verification.commands import DecideReview, Verdict
+from services.verification.handlers import reviews
+from shared import messaging
+from shared.auth import Principal, Role
 from tests.integration.test_verification_handler import (
-    PREFIX,
     dsn,  # noqa: F401  (fixture)
     load_registry,
     make_consumer,
+    make_deps,
     pool,  # noqa: F401  (fixture)
     records,
     submitted,
@@ -31,12 +35,19 @@ async def open_cases(dsn: str, pool: asyncpg.Pool, tmp_path: Any) -> list[int]: 
     return [r["id"] for r in await pool.fetch("SELECT id FROM reviews WHERE status = 'open' ORDER BY id")]
 
 
-async def decide(pool: asyncpg.Pool, case: int, verdict: str, who: str, version: int | None) -> Any:  # noqa: F811
+async def decide(pool: asyncpg.Pool, case: int, verdict: Verdict, who: str, version: int | None) -> Any:  # noqa: F811
     try:
-        async with pool.acquire() as conn, conn.transaction():
-            reason = "DUPLICATE_PERSON" if verdict == "reject" else None
-            return await reviews.decide(conn, case, verdict, reason, "catatan", who, PREFIX, expected_version=version)  # type: ignore[arg-type]
-    except reviews.ReviewError as exc:
+        reason = "DUPLICATE_PERSON" if verdict == "reject" else None
+        cmd = DecideReview(
+            caller=Principal(who, Role.VERIFIER),
+            review_id=case,
+            verdict=verdict,
+            reason_code=reason,
+            note="catatan",
+            expected_version=version,
+        )
+        return await messaging.run(make_deps(pool), reviews.decide, cmd)
+    except errors.ReviewError as exc:
         return exc
 
 
@@ -47,7 +58,7 @@ async def test_a_decision_on_an_older_version_is_refused(dsn: str, pool: asyncpg
     assert isinstance(won, reviews.ReviewDecided)
     assert await pool.fetchval("SELECT version FROM reviews WHERE id = $1", first) == 1
     late = await decide(pool, first, "approve", "verifikator-2", 0)  # the page showed version 0
-    assert isinstance(late, reviews.ReviewChanged) and late.status_code == 409
+    assert isinstance(late, errors.ReviewChanged) and late.status_code == 409
     assert await pool.fetchval("SELECT count(*) FROM review_decisions WHERE review_id = $1", first) == 1
 
 

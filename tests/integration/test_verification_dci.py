@@ -26,11 +26,11 @@ from fastapi import FastAPI
 from deploy import procs
 from services.enrolment.app import SPEC as ENROLMENT
 from services.enrolment.handlers import ending as enrolment_ending
-from services.verification import dci_api
-from services.verification.app import retry_pending_forever
-from services.verification.handlers import Verifier
-from services.verification.registry_dci import DciConfig, DciRegistry
-from services.verification.repository import REGISTRY_COLUMNS
+from services.verification.adapters.dci import DciConfig, DciRegistry
+from services.verification.api import dci as dci_api
+from services.verification.bootstrap import Deps, jobs
+from services.verification.handlers import dci as dci_handlers
+from services.verification.repository.registry import REGISTRY_COLUMNS
 from services.verification.settings import VerificationSettings
 from shared import db, dci, topics
 from shared.consumer import Consumer
@@ -41,7 +41,6 @@ from shared.contracts import (
     RegistryPersonUpdated,
     new_envelope,
 )
-from shared.regions import default_regions
 from shared.service import Runtime
 from tests import signed
 from tests.integration import enrolment_support
@@ -51,11 +50,12 @@ from tests.integration.test_verification_handler import (
     INACTIVE,
     LATER,
     NOT_REGISTERED_NIK,
-    POLICY,
     PREFIX,
     TWICE,
+    consumer_of,
     dsn,  # noqa: F401  (fixture)
     emitted,
+    make_deps,
     pool,  # noqa: F401  (fixture)
     records,
     submitted,
@@ -119,6 +119,7 @@ class Callbacks:
 
     url: str
     registry: DciRegistry
+    deps: Deps  # the service's, with this registry; pending look-ups retried hourly
 
 
 @pytest.fixture
@@ -135,12 +136,14 @@ async def ours(dsn: str, pool: asyncpg.Pool, request: pytest.FixtureRequest) -> 
                        backoff_s=0.01, backoff_max_s=0.02, timeout_s=5)  # fmt: skip
     signer = dci.Signer.from_seed(US, "1", US_SEED)
     verifier = dci.Verifier.from_config({f"{REGISTRY_ID}|1|ed25519": SIM_PUBLIC})
-    registry = DciRegistry(config, pool, signer, verifier, topic_prefix=PREFIX)
+    registry = DciRegistry(config, pool, signer, verifier)
     settings = VerificationSettings(database_url=dsn, kafka_bootstrap="unused:9092")
     # Only what the routes use: the callbacks need neither Kafka nor the relay.
-    app.state.runtime = Runtime(settings, pool, relay=None, broker=None, resources={"dci": registry})  # type: ignore[arg-type]
+    app.state.runtime = Runtime(settings, pool, relay=None, broker=None)  # type: ignore[arg-type]
+    deps = make_deps(pool, registry, dci=registry, pending_retry_base_s=3600, pending_poll_s=3600)
+    app.state.runtime.deps = deps
     try:
-        yield Callbacks(base, registry)
+        yield Callbacks(base, registry, deps)
     finally:
         await registry.aclose()
         server.should_exit = True
@@ -152,15 +155,8 @@ async def _started(server: uvicorn.Server, task: asyncio.Task[None]) -> bool:
     return server.started
 
 
-def consumer(pool: asyncpg.Pool, verifier: Verifier) -> Consumer[NominationSubmitted]:  # noqa: F811
-    return Consumer(
-        name="verification.nomination.submitted",
-        topic=PREFIX + topics.NOMINATION_SUBMITTED,
-        payload=NominationSubmitted,
-        handler=verifier.nominations_submitted,
-        pool=pool,
-        max_attempts=1,
-    )
+def consumer(deps: Deps) -> Consumer[NominationSubmitted]:
+    return consumer_of(deps, max_attempts=1)
 
 
 async def outcome(pool: asyncpg.Pool, envelope: Any) -> str:  # noqa: F811
@@ -236,16 +232,14 @@ async def test_an_async_search_waits_and_its_on_search_callback_resolves_the_pen
     ours,
     pool,  # noqa: F811
 ):
-    verifier = Verifier(ours.registry, default_regions(), POLICY, topic_prefix=PREFIX, retry_base_s=3600)
     clean, dead = submitted(CLEAN), submitted(DECEASED)
-    await consumer(pool, verifier).process(records([clean, dead]))
+    await consumer(ours.deps).process(records([clean, dead]))
     # Asked, not answered yet: both wait (pending, no event), scheduled an hour away.
     assert [await outcome(pool, e) for e in (clean, dead)] == ["pending", "pending"]
 
-    # The service's retry task, polling only hourly: the callback makes them due and wakes it.
-    rt = Runtime(VerificationSettings(database_url="postgresql://unused/unused", kafka_bootstrap="unused:9092"),
-                 pool, relay=None, broker=None)  # type: ignore[arg-type]  # fmt: skip
-    task = asyncio.create_task(retry_pending_forever(rt, verifier, 3600, 100, ours.registry.answered))
+    # The service's retry job, polling only hourly: the callback makes them due and wakes it.
+    retry = next(job for job in jobs(ours.deps) if job.name == "retry-pending-lookups")
+    task = asyncio.create_task(retry.run())
     try:
         await wait_for(lambda: answered(pool, 2), "the on-search callback to be applied")
 
@@ -296,15 +290,14 @@ async def test_a_sync_search_answers_every_state_in_one_signed_response(simulato
 
 @pytest.mark.parametrize("ours", ["sync"], indirect=True)
 async def test_a_death_notification_ends_the_right_persons_cover_once(simulator, ours, pool, create_database):  # noqa: F811
-    verifier = Verifier(ours.registry, default_regions(), POLICY, topic_prefix=PREFIX)
     clean, later = submitted(CLEAN), submitted(LATER)
-    await consumer(pool, verifier).process(records([clean, later]))
+    await consumer(ours.deps).process(records([clean, later]))
     assert [await outcome(pool, e) for e in (clean, later)] == ["verified", "verified"]
 
-    assert await ours.registry.subscribe()
+    assert await dci_handlers.subscribe(ours.deps)
     active = "SELECT code FROM dci_subscriptions WHERE status = 'active'"
     assert await wait_for(lambda: pool.fetchval(active), "the on-subscribe callback")
-    assert await ours.registry.subscribe()  # already subscribed: nothing is asked again
+    assert await dci_handlers.subscribe(ours.deps)  # already subscribed: nothing is asked again
     assert (await simulator.get("/_simulator/stats"))["subscriptions"] >= 1
 
     result = await simulator.post("/_simulator/deaths", {"niks": [CLEAN.nik], "date": "2026-11-30"})
@@ -325,11 +318,10 @@ async def test_a_death_notification_ends_the_right_persons_cover_once(simulator,
 
 
 async def test_forged_replayed_and_unknown_callbacks_are_refused_and_change_nothing(simulator, ours, pool):  # noqa: F811
-    verifier = Verifier(ours.registry, default_regions(), POLICY, topic_prefix=PREFIX, retry_base_s=3600)
     await simulator.post("/_simulator/faults", {"drop_callbacks": True})  # we hold the genuine callback back
     try:
         waiting = submitted(TWICE)
-        await consumer(pool, verifier).process(records([waiting]))
+        await consumer(ours.deps).process(records([waiting]))
     finally:
         await simulator.post("/_simulator/faults", {})
     transaction = await pool.fetchval("SELECT transaction_id FROM dci_searches")

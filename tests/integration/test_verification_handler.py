@@ -21,13 +21,17 @@ import pytest
 from aiokafka import ConsumerRecord
 from fastapi import FastAPI
 
-from services.verification import api, domain, handlers
+from services.verification import domain
+from services.verification.adapters.dci import DciRegistry
+from services.verification.adapters.registry import CivilRegistry, SnapshotRegistry
+from services.verification.api import rest
 from services.verification.app import SPEC
-from services.verification.handlers import Verifier
-from services.verification.registry import RegistryUnavailable, SnapshotRegistry
-from services.verification.repository import REGISTRY_COLUMNS
+from services.verification.bootstrap import Deps
+from services.verification.errors import RegistryUnavailable
+from services.verification.handlers import decide as handlers
+from services.verification.handlers.loads import LoadResult, load_snapshot
+from services.verification.repository.registry import REGISTRY_COLUMNS
 from services.verification.settings import VerificationSettings
-from services.verification.snapshot_loader import LoadResult, load_snapshot
 from shared import db, keys, topics
 from shared.consumer import Consumer
 from shared.contracts import (
@@ -193,16 +197,39 @@ async def load_registry(dsn: str, folder: Path, people: Sequence[Person] = REGIS
     return await load_snapshot(dsn, path, "test-registry")
 
 
-def make_consumer(pool: asyncpg.Pool, max_attempts: int = 2) -> Consumer[NominationSubmitted]:
-    verifier = Verifier(SnapshotRegistry(pool), default_regions(), POLICY, topic_prefix=PREFIX)
+def make_deps(
+    pool: asyncpg.Pool, registry: CivilRegistry | None = None, dci: DciRegistry | None = None, **settings: Any
+) -> Deps:
+    """The service's Deps over the test database (the snapshot registry unless another is given)."""
+    config = VerificationSettings(
+        database_url="postgresql://unused/unused", kafka_bootstrap="unused:9092", topic_prefix=PREFIX, **settings
+    )
+    return Deps(pool, config, registry or SnapshotRegistry(pool), default_regions(), POLICY, dci)
+
+
+def consumer_of(deps: Deps, max_attempts: int = 2) -> Consumer[NominationSubmitted]:
+    """The nomination.submitted consumer as shared.service wires it: the handler bound to deps, prepare first."""
+
+    async def handler(conn: Any, events: Sequence[Envelope[NominationSubmitted]]) -> list[Envelope[Any]]:
+        return await handlers.nominations_submitted(deps, conn, events)
+
+    async def prepare(events: Sequence[Envelope[NominationSubmitted]]) -> None:
+        await handlers.prepare_submitted(deps, events)
+
     return Consumer(
         name="verification.nomination.submitted",
         topic=PREFIX + topics.NOMINATION_SUBMITTED,
         payload=NominationSubmitted,
-        handler=verifier.nominations_submitted,
-        pool=pool,
+        handler=handler,
+        pool=deps.pool,
         max_attempts=max_attempts,
+        topic_prefix=PREFIX,
+        prepare=prepare,
     )
+
+
+def make_consumer(pool: asyncpg.Pool, max_attempts: int = 2) -> Consumer[NominationSubmitted]:
+    return consumer_of(make_deps(pool), max_attempts)
 
 
 async def emitted(pool: asyncpg.Pool) -> list[tuple[str, bytes, Any]]:
@@ -337,10 +364,10 @@ async def test_a_batch_mixing_every_outcome_is_decided_in_order_and_announced(ds
 async def test_the_handler_itself_keeps_the_same_person_twice_in_one_batch_apart(dsn, pool, tmp_path):
     # Called directly in one transaction: the consumer's one-by-one fallback must not be what saves the batch.
     await load_registry(dsn, tmp_path)
-    verifier = Verifier(SnapshotRegistry(pool), default_regions(), POLICY, topic_prefix=PREFIX)
+    deps = make_deps(pool)
     first, again, rejected_then_again = submitted(TWICE), submitted(TWICE), submitted(DECEASED)
     async with pool.acquire() as conn, conn.transaction():
-        await verifier.nominations_submitted(conn, [rejected_then_again, first, again, submitted(DECEASED)])
+        await handlers.nominations_submitted(deps, conn, [rejected_then_again, first, again, submitted(DECEASED)])
     rows = await pool.fetch("SELECT nomination_id, outcome, reasons FROM verifications")
     outcome = {r["nomination_id"]: (r["outcome"], [x["code"] for x in r["reasons"]]) for r in rows}
     assert outcome[first.payload.nomination_id] == ("verified", [])
@@ -378,10 +405,11 @@ async def test_without_a_loaded_registry_the_batch_is_retried_not_rejected(dsn, 
 @pytest.fixture
 async def client(dsn: str, pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
     app = FastAPI()
-    app.include_router(api.router)
+    app.include_router(rest.router)
     settings = VerificationSettings(database_url=dsn, kafka_bootstrap="unused:9092")
     # Only what the routes use: the API needs neither Kafka nor the relay.
     app.state.runtime = Runtime(settings=settings, pool=pool, relay=None, broker=None)  # type: ignore[arg-type]
+    app.state.runtime.deps = make_deps(pool)
     headers = authenticate_operator(app)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://verification", headers=headers) as c:
@@ -419,10 +447,10 @@ async def test_the_api_explains_a_decision_without_personal_data(dsn, pool, tmp_
 
 async def test_a_person_whose_cover_ended_is_verified_again_not_refused_as_a_duplicate(dsn, pool, tmp_path):
     await load_registry(dsn, tmp_path)
-    verifier = Verifier(SnapshotRegistry(pool), default_regions(), POLICY, topic_prefix=PREFIX)
+    deps = make_deps(pool)
     first, while_covered, after_end = submitted(TWICE), submitted(TWICE), submitted(TWICE)
     async with pool.acquire() as conn, conn.transaction():
-        await verifier.nominations_submitted(conn, [first, while_covered])
+        await handlers.nominations_submitted(deps, conn, [first, while_covered])
     end = EnrolmentEnded(
         nomination_id=first.payload.nomination_id, membership_number="26000000001", funding_source="APBD-KAB",
         programme_year=2026, reason="opted_out", coverage_end=date(2026, 12, 31), full_name="x", phone="+62812",
@@ -430,8 +458,8 @@ async def test_a_person_whose_cover_ended_is_verified_again_not_refused_as_a_dup
     )  # fmt: skip
     ended = new_envelope(end, producer="enrolment", person_key=first.person_key, correlation_id=end.nomination_id)
     async with pool.acquire() as conn, conn.transaction():
-        await handlers.enrolment_ended(conn, [ended])
-        await verifier.nominations_submitted(conn, [after_end])
+        await handlers.enrolment_ended(deps, conn, [ended])
+        await handlers.nominations_submitted(deps, conn, [after_end])
     rows = await pool.fetch("SELECT nomination_id, outcome, reasons FROM verifications")
     outcome = {r["nomination_id"]: (r["outcome"], [x["code"] for x in r["reasons"]]) for r in rows}
     assert outcome[first.payload.nomination_id] == ("ended", [])

@@ -9,20 +9,20 @@ from pathlib import Path
 
 import pytest
 
-from services.verification import roster_loader
-from services.verification.recheck import recheck
-from services.verification.registry import RegistryAnswer, SnapshotRegistry
+from services.verification.adapters.registry import RegistryAnswer
+from services.verification.handlers import loads
+from services.verification.handlers.recheck import recheck
 from shared.contracts import RegistryPersonUpdated
 from tests.integration.test_verification_handler import (
     CLEAN,
     LATER,
     OTHER_NAME,
-    PREFIX,
     TWICE,
     dsn,  # noqa: F401  (fixture)
     emitted,
     load_registry,
     make_consumer,
+    make_deps,
     pool,  # noqa: F401  (fixture)
     records,
     submitted,
@@ -48,9 +48,9 @@ async def test_the_recheck_announces_what_changed_since_verification_once(dsn, p
     await pool.execute("UPDATE registry_people SET kel_code = '64.72.01.1001' WHERE nik = $1", TWICE.nik)
     roster = tmp_path / "roster.csv"
     roster.write_text(f"NIK\n{LATER.nik}\n")
-    await roster_loader.load_roster(dsn, roster, "bpjs-roster")
+    await loads.load_roster(dsn, roster, "bpjs-roster")
 
-    result = await recheck(pool, SnapshotRegistry(pool), PREFIX, today=ON, page=2)
+    result = await recheck(make_deps(pool), today=ON, page=2)
     assert result.checked == 4 and result.unavailable == result.not_found == 0
     assert dict(result.announced) == {"deceased": 1, "moved_out": 1, "became_wage_earner": 1}
     events = {e.nomination_id: e for e in await life_events(pool)}
@@ -61,20 +61,23 @@ async def test_the_recheck_announces_what_changed_since_verification_once(dsn, p
     assert all(e.effective_date == ON for e in events.values())
     assert people[OTHER_NAME].payload.nomination_id not in events
 
-    again = await recheck(pool, SnapshotRegistry(pool), PREFIX, today=ON)
+    again = await recheck(make_deps(pool), today=ON)
     assert sum(again.announced.values()) == 0 and len(await life_events(pool)) == 3
 
 
 class Silent:
     """A registry that cannot answer anyone now (the web service is down)."""
 
-    async def lookup(self, niks):
+    async def prefetch(self, niks):
+        pass
+
+    async def answer(self, conn, niks):
         return RegistryAnswer({}, None, frozenset(niks))
 
 
 async def test_members_the_registry_cannot_answer_are_counted_and_left_alone(dsn, pool, tmp_path: Path):  # noqa: F811
     await load_registry(dsn, tmp_path)
     await make_consumer(pool).process(records([submitted(CLEAN)]))
-    result = await recheck(pool, Silent(), PREFIX, today=ON)
+    result = await recheck(make_deps(pool, Silent()), today=ON)
     assert (result.checked, result.unavailable, sum(result.announced.values())) == (1, 1, 0)
     assert await life_events(pool) == []

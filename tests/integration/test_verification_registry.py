@@ -14,12 +14,14 @@ from typing import Any
 import asyncpg
 import pytest
 
-from services.verification import snapshot_loader
+from services.verification import __main__ as cli
+from services.verification.adapters.registry import SnapshotRegistry
 from services.verification.app import SPEC
-from services.verification.registry import RegistryUnavailable, SnapshotRegistry
-from services.verification.repository import REGISTRY_COLUMNS
+from services.verification.errors import RegistryFileRefused, RegistryUnavailable
+from services.verification.handlers import loads
+from services.verification.handlers.loads import load_snapshot
+from services.verification.repository.registry import REGISTRY_COLUMNS
 from services.verification.settings import VerificationSettings
-from services.verification.snapshot_loader import RegistryFileRefused, load_snapshot
 from shared import db
 from tests import signed
 
@@ -174,14 +176,14 @@ async def test_the_command_line_loads_a_file_and_refuses_a_wrong_header(dsn, poo
 
     bad = write_csv(tmp_path / "bad.csv", [person("6408014501900003")], header=["NIK", "NAMA"])
     code, out, err = await run_cli(dsn, str(bad))
-    assert code == snapshot_loader.EXIT_REFUSED
+    assert code == loads.EXIT_REFUSED
     assert "wrong header" in err and "missing NO_KK" in err
     assert (await live_state(pool))[0] == 2
 
 
 def test_the_command_refuses_a_missing_file(tmp_path, capsys):
     settings = VerificationSettings(database_url="postgresql://unused/unused", kafka_bootstrap="unused:9092")
-    assert snapshot_loader.command(settings, [str(tmp_path / "missing.csv")]) == snapshot_loader.EXIT_REFUSED
+    assert cli.load_registry(settings, [str(tmp_path / "missing.csv")]) == loads.EXIT_REFUSED
     assert "cannot read the file" in capsys.readouterr().err
 
 
@@ -189,7 +191,7 @@ async def test_the_command_asks_for_migrations_on_a_bare_database(create_databas
     bare = await create_database("verification_bare")
     settings = VerificationSettings(database_url=bare, kafka_bootstrap="unused:9092")
     path = write_csv(tmp_path / "r.csv", [person("6408014501900001")])
-    assert await asyncio.to_thread(snapshot_loader.command, settings, [str(path)]) == 1
+    assert await asyncio.to_thread(cli.load_registry, settings, [str(path)]) == 1
     assert "run `migrate` first" in capsys.readouterr().err
 
 

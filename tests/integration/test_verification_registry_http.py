@@ -14,26 +14,23 @@ import httpx
 import pytest
 import uvicorn
 
-from services.verification.handlers import Verifier
-from services.verification.registry_http import HttpRegistry, HttpRegistryConfig
-from services.verification.registry_simulator import create_simulator, read_registry
-from services.verification.repository import REGISTRY_COLUMNS
-from services.verification.resilience import CircuitBreaker
-from shared import topics
-from shared.consumer import Consumer
-from shared.contracts import IdentityRejected, IdentityVerified, NominationSubmitted
-from shared.regions import default_regions
+from services.verification.adapters.http import HttpRegistry, HttpRegistryConfig
+from services.verification.adapters.resilience import CircuitBreaker
+from services.verification.handlers import decide
+from services.verification.repository.registry import REGISTRY_COLUMNS
+from shared.contracts import IdentityRejected, IdentityVerified
+from simulators.registry_http import create_simulator, read_registry
 from tests.integration.test_verification_handler import (
     CLEAN,
     DECEASED,
     INACTIVE,
     LATER,
     NOT_REGISTERED_NIK,
-    POLICY,
-    PREFIX,
     TWICE,
+    consumer_of,
     dsn,  # noqa: F401  (fixture)
     emitted,
+    make_deps,
     pool,  # noqa: F401  (fixture)
     records,
     submitted,
@@ -174,15 +171,8 @@ async def test_throttling_quota_and_refused_logins_are_unavailable_never_not_fou
 async def test_nominations_wait_while_the_registry_cannot_answer_and_are_decided_by_the_retry(simulator, pool):  # noqa: F811
     url, sim = simulator
     reg = await registry(url, pool, breaker_failures=100)
-    verifier = Verifier(reg, default_regions(), POLICY, topic_prefix=PREFIX, retry_base_s=60)
-    consumer: Consumer[NominationSubmitted] = Consumer(
-        name="verification.nomination.submitted",
-        topic=PREFIX + topics.NOMINATION_SUBMITTED,
-        payload=NominationSubmitted,
-        handler=verifier.nominations_submitted,
-        pool=pool,
-        max_attempts=1,
-    )
+    deps = make_deps(pool, reg, pending_retry_base_s=60)
+    consumer = consumer_of(deps, max_attempts=1)
     try:
         first, second = sorted([CLEAN, DECEASED], key=lambda p: p.nik)
         sim.faults.quota_left = 1  # the registry answers the first NIK, then its quota is exhausted
@@ -199,19 +189,16 @@ async def test_nominations_wait_while_the_registry_cannot_answer_and_are_decided
         await consumer.process(records([waiting]))
         assert len(await emitted(pool)) == 1
 
-        async with pool.acquire() as conn, conn.transaction():
-            assert await verifier.retry_pending(conn, 100) == 0  # not due yet
+        assert await decide.retry_due(deps, 100) == 0  # not due yet
         sim.faults.quota_left = None
         await pool.execute("UPDATE pending_lookups SET next_attempt_at = now()")
         sim.faults.down = True  # still down at the first retry: rescheduled later, attempts counted
-        async with pool.acquire() as conn, conn.transaction():
-            assert await verifier.retry_pending(conn, 100) == 1
+        assert await decide.retry_due(deps, 100) == 1
         again = await pool.fetchrow("SELECT attempts, next_attempt_at > now() AS later FROM pending_lookups")
         assert again["attempts"] == 1 and again["later"]
         sim.faults.down = False
         await pool.execute("UPDATE pending_lookups SET next_attempt_at = now()")
-        async with pool.acquire() as conn, conn.transaction():
-            assert await verifier.retry_pending(conn, 100) == 1
+        assert await decide.retry_due(deps, 100) == 1
 
         assert await pool.fetchval("SELECT count(*) FROM pending_lookups") == 0
         out = await emitted(pool)
@@ -224,6 +211,41 @@ async def test_nominations_wait_while_the_registry_cannot_answer_and_are_decided
         assert row["outcome"] in ("verified", "rejected") and row["event_id"] == env.event_id
     finally:
         await reg.aclose()
+
+
+async def test_the_registry_is_never_called_while_a_transaction_is_open(simulator, pool, dsn):  # noqa: F811
+    """The consumer asks the registry in its prepare step and the retry job before its transaction: at every
+    request sent, no connection to the service's database has a transaction open (row locks held while a remote
+    service answers, or times out, would stall every other writer)."""
+    url, sim = simulator
+    watcher = await asyncpg.connect(dsn)
+    open_at_request: list[int] = []
+
+    async def no_transaction_open(request: httpx.Request) -> None:
+        open_at_request.append(
+            await watcher.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid() AND xact_start IS NOT NULL"
+            )
+        )
+
+    client = httpx.AsyncClient(base_url=url, timeout=5.0, event_hooks={"request": [no_transaction_open]})
+    reg = HttpRegistry(config(url), pool, client=client, breaker=CircuitBreaker(100, 60))
+    deps = make_deps(pool, reg, pending_retry_base_s=60)
+    try:
+        first, second = sorted([CLEAN, INACTIVE], key=lambda p: p.nik)
+        sim.faults.quota_left = 1  # the second NIK waits for the retry job
+        waiting, decided = submitted(second), submitted(first)
+        await consumer_of(deps, max_attempts=1).process(records([waiting, decided]))
+        assert await pool.fetchval("SELECT count(*) FROM pending_lookups") == 1
+        sim.faults.quota_left = None
+        await pool.execute("UPDATE pending_lookups SET next_attempt_at = now()")
+        assert await decide.retry_due(deps, 100) == 1
+        assert await pool.fetchval("SELECT count(*) FROM pending_lookups") == 0
+        assert len(open_at_request) >= 3 and set(open_at_request) == {0}, open_at_request
+    finally:
+        await reg.aclose()
+        await watcher.close()
 
 
 async def test_the_simulator_reports_its_state(simulator):

@@ -18,11 +18,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.verification import api
-from services.verification.repository import REGISTRY_COLUMNS
-from services.verification.roster_loader import load_roster
+from services.verification.api import rest
+from services.verification.errors import RegistryFileRefused
+from services.verification.handlers.loads import LoadResult, load_roster, load_snapshot
+from services.verification.repository.registry import REGISTRY_COLUMNS
 from services.verification.settings import VerificationSettings
-from services.verification.snapshot_loader import LoadResult, RegistryFileRefused, load_snapshot
 from shared import topics
 from shared.auth import ApiKeyStore, Authenticator, hash_api_key, new_api_key
 from shared.contracts import (
@@ -43,6 +43,7 @@ from tests.integration.test_verification_handler import (
     emitted,
     load_registry,
     make_consumer,
+    make_deps,
     pool,  # noqa: F401  (fixture)
     records,
     registered,
@@ -75,9 +76,10 @@ KEYS = {"verifikator-1": new_api_key(), "verifikator-2": new_api_key()}
 @pytest.fixture
 async def client(dsn: str, pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:  # noqa: F811
     app = FastAPI()
-    app.include_router(api.router)
+    app.include_router(rest.router)
     settings = VerificationSettings(database_url=dsn, kafka_bootstrap="unused:9092", topic_prefix=PREFIX)
     app.state.runtime = Runtime(settings=settings, pool=pool, relay=None, broker=None)  # type: ignore[arg-type]
+    app.state.runtime.deps = make_deps(pool)
     app.state.authenticator = Authenticator(
         ApiKeyStore.from_config({hash_api_key(key): {"name": name, "role": "verifier"} for name, key in KEYS.items()})
     )

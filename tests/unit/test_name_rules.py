@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.verification.names import normalise, parse, phonetic, score
+from services.verification.domain.names import normalise, parse, phonetic, score
 from tools import name_eval, name_pairs
 
 THRESHOLD = 80  # the name match's default

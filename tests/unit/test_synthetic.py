@@ -15,8 +15,7 @@ from rapidfuzz.distance import Levenshtein
 from stdnum.id import nik as stdnum_nik
 from typer.testing import CliRunner
 
-from services.verification import names
-from services.verification.domain import Policy
+from services.verification.domain import Policy, names
 from shared.regions import default_regions, nik_place, nik_prefix
 from tools.synthetic import (
     API_OCCUPATIONS,

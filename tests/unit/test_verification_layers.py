@@ -6,9 +6,10 @@ from datetime import date
 
 import pytest
 
-from services.verification import domain, duplicates
-from services.verification.duplicates import KnownPerson, likely_same_person
-from services.verification.registry_http import interpret
+from services.verification import domain
+from services.verification.adapters.http import interpret
+from services.verification.domain import duplicates
+from services.verification.domain.duplicates import KnownPerson, likely_same_person
 from shared import reasons
 from shared.contracts import IdentityReviewRequested, IdentityVerified, SupportingLetter
 from tests.unit.test_verification_domain import BORN, NIK, make_nik, nomination, record, run

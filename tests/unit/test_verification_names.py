@@ -1,7 +1,7 @@
 import pytest
 from rapidfuzz import fuzz
 
-from services.verification.names import NormalName, fold_spelling, normalise, score
+from services.verification.domain.names import NormalName, fold_spelling, normalise, score
 
 THRESHOLD = 80
 

@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from services.verification.resilience import CircuitBreaker, TokenBucket
+from services.verification.adapters.resilience import CircuitBreaker, TokenBucket
 
 
 class Clock:

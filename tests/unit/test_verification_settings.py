@@ -3,7 +3,8 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from services.verification.app import SPEC, policy
+from services.verification.app import SPEC
+from services.verification.bootstrap import policy
 from services.verification.settings import VerificationSettings
 from shared import dci
 
@@ -46,7 +47,9 @@ def test_the_service_is_described_for_the_shared_runtime():
         "0005.verification-review-version.sql",
         "0006.verification-retention-indexes.sql",
     ]
-    assert SPEC.setup is not None  # the registry adapter and the pending-retry task
+    assert SPEC.bootstrap is not None and SPEC.setup is None  # the registry adapter, in Deps
+    assert set(SPEC.event_handlers) == {"nomination.submitted", "enrolment.ended"}
+    assert set(SPEC.prepare) == {"nomination.submitted"}  # the registry asked before the transaction
     paths = {route.path for router in SPEC.routers for route in router.routes}
     public = {route.path for router in SPEC.public_routers for route in router.routes}
     dci = {"/dci/registry/on-search", "/dci/registry/on-subscribe", "/dci/registry/notify"}

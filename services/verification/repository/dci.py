@@ -98,6 +98,11 @@ async def claim_life_event(conn: Conn, nomination_id: uuid.UUID, change: str, so
     return bool(inserted)
 
 
+async def lock_subscriptions(conn: Conn) -> None:
+    """Until the transaction ends: one replica at a time checks for and records a subscription."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('dci-death-subscription', 0))")
+
+
 async def subscription(conn: Conn | asyncpg.Pool, event_type: str) -> asyncpg.Record | None:
     """The latest subscription request for ``event_type`` that was not refused."""
     return await conn.fetchrow(

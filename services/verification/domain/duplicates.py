@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from services.verification import names
+from services.verification.domain import names
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ that keeps failing (every NIK is ``registry_unavailable`` at once while it is op
 limit); per-request timeouts; retries with exponential backoff (tenacity) for timeouts, connection errors, 5xx and
 429. Whatever is still unanswered is ``registry_unavailable``: those nominations wait and are retried later, never
 rejected (see ``handlers``).
+
+``prefetch`` does all of that before the consumer's transaction; ``answer`` reads what it learnt (and the cache).
 """
 
 from __future__ import annotations
@@ -26,10 +28,20 @@ import asyncpg
 import httpx
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from services.verification import repository
-from services.verification.domain import RegistryRecord
-from services.verification.registry import LookupState, RegistryAnswer, from_json, record_json, to_record
-from services.verification.resilience import CircuitBreaker, TokenBucket
+from services.verification.adapters.registry import (
+    DEFINITE,
+    Fetched,
+    Lookup,
+    LookupState,
+    RegistryAnswer,
+    as_answer,
+    known,
+    record_json,
+    to_record,
+)
+from services.verification.adapters.resilience import CircuitBreaker, TokenBucket
+from services.verification.repository import registry as repository
+from shared.db import Conn
 from shared.logs import get_logger
 
 log = get_logger(__name__)
@@ -43,7 +55,6 @@ ERROR_TEXTS: dict[str, LookupState] = {
     "daily quota exhausted": "registry_unavailable",
     "quota": "registry_unavailable",
 }
-_DEFINITE: frozenset[LookupState] = frozenset({"match", "no_match", "deceased", "inactive"})
 _STATE_OF_STATUS: dict[str, LookupState] = {"HIDUP": "match", "MATI": "deceased", "TIDAK_AKTIF": "inactive"}
 
 
@@ -65,15 +76,12 @@ class HttpRegistryConfig:
     cache_ttl_s: float = 7 * 24 * 3600.0
 
 
+# An answer fetched for a batch serves the batch's transaction, whatever the cache's time to live.
+PREFETCH_KEEP_S = 300.0
+
+
 class _Retryable(Exception):
     """A failure worth another attempt: timeout, connection error, 5xx, 429."""
-
-
-@dataclass(frozen=True)
-class Lookup:
-    state: LookupState
-    record: RegistryRecord | None = None
-    error: str = ""
 
 
 def interpret(body: Any) -> Lookup:
@@ -123,25 +131,34 @@ class HttpRegistry:
         self.bucket = bucket or TokenBucket(config.rate_per_s, config.burst)
         self._concurrency = asyncio.Semaphore(config.concurrency)
         self.calls = 0  # requests sent (a figure for the health endpoint and the tests)
+        # answers of the last prefetches, for the transaction that follows (even when the cache keeps nothing)
+        self.fetched = Fetched(max(config.cache_ttl_s, PREFETCH_KEEP_S))
 
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def lookup(self, niks: Sequence[str]) -> RegistryAnswer:
+    async def prefetch(self, niks: Sequence[str]) -> None:
         unique = sorted(set(niks))
-        found = await self._cached(unique)
-        asked = [n for n in unique if n not in found]
+        cached = await self._cached(unique)
+        asked = [n for n in unique if n not in cached]
         answers = await asyncio.gather(*(self._guarded(n) for n in asked))
         fresh = dict(zip(asked, answers, strict=True))
-        await self._remember({n: a for n, a in fresh.items() if a.state in _DEFINITE})
-        found.update(fresh)
+        self.fetched.put(fresh)
+        await self._remember({n: a for n, a in fresh.items() if a.state in DEFINITE})
         errors = {a.error for a in fresh.values() if a.error}
         if errors:
             log.warning("civil registry could not answer", niks=sum(a.error != "" for a in fresh.values()),
                         errors=sorted(errors)[:5], breaker=self.breaker.state)  # fmt: skip
-        records = {n: a.record for n, a in found.items() if a.record is not None}
-        unavailable = frozenset(n for n, a in found.items() if a.state == "registry_unavailable")
-        return RegistryAnswer(records, None, unavailable)
+
+    async def answer(self, conn: Conn, niks: Sequence[str]) -> RegistryAnswer:
+        unique = sorted(set(niks))
+        return as_answer(await known(conn if self._pool is not None else None, self.fetched, unique), unique)
+
+    async def lookup(self, niks: Sequence[str]) -> RegistryAnswer:
+        """Ask and answer at once (outside any transaction: the yearly re-check, tests)."""
+        await self.prefetch(niks)
+        unique = sorted(set(niks))
+        return as_answer(await known(self._pool, self.fetched, unique), unique)
 
     async def _guarded(self, nik: str) -> Lookup:
         async with self._concurrency:
@@ -188,10 +205,9 @@ class HttpRegistry:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _cached(self, niks: Sequence[str]) -> dict[str, Lookup]:
-        if self._pool is None or not niks:
-            return {}
-        rows = await repository.cached_answers(self._pool, niks)
-        return {r["nik"]: Lookup(r["state"], from_json(r["record"]) if r["record"] else None) for r in rows}
+        """The NIKs with a definite answer already (fetched a moment ago, or in the cache table)."""
+        found = await known(self._pool, self.fetched, niks)
+        return {n: a for n, a in found.items() if a.state in DEFINITE}
 
     async def _remember(self, answers: Mapping[str, Lookup]) -> None:
         if self._pool is None or not answers:

@@ -1,24 +1,24 @@
 """The civil registry through the DCI standard (spdci "Registry core API" v1.0.0): search and death subscription.
 
-Messages are signed envelopes (``shared.dci``). Look-ups (``CivilRegistry.lookup``):
+Messages are signed envelopes (``shared.dci``). Look-ups (``CivilRegistry.prefetch``, then ``answer``):
 - ``sync`` mode: ``POST /registry/sync/search`` answers the batch in the response (signed; verified here).
 - ``async`` mode (the standard's usual flow): ``POST /registry/search`` is only acknowledged; every NIK of it waits
   (``registry_unavailable``, so its nomination is ``pending``) until the registry POSTs the signed
-  ``/on-search`` callback to ``dci_api``. ``on_search`` stores the answers in ``registry_cache`` and makes the
-  waiting nominations due at once; the service's retry task then decides them from the cache. A NIK asked and not
+  ``/on-search`` callback (``api/dci.py``; ``handlers/dci.py`` stores the answers in ``registry_cache`` and makes the
+  waiting nominations due at once); the service's retry job then decides them from the cache. A NIK asked and not
   answered within ``callback_wait_s`` is asked again.
 
 Each search item: ``reference_id`` (ours, one per NIK), ``query_type`` ``idtype-value`` with ``{"type": "UIN",
 "value": NIK}``, ``consent`` and ``authorize`` carrying the programme's purpose. A person record maps to the
 domain's ``RegistryRecord`` as in ``person_from_dci``.
 
-Deaths: ``subscribe`` asks for ``death`` events of the configured province (``/registry/subscribe``, answered by
+Deaths: ``ask_subscription`` asks for ``death`` events of the configured province (``/registry/subscribe``, answered by
 ``/on-subscribe``); each ``/notify`` naming a verified person becomes ``RegistryPersonUpdated(change="deceased")``
 through the outbox, once per nomination (``snapshot_id`` 0: no snapshot was involved).
 
-Callbacks are refused, changing nothing, when the signature does not verify (``SignatureRefused``), when the
-message id was accepted before (a replay), when they are addressed to another receiver, or when they name a
-transaction we never started (``CallbackRefused``).
+Callbacks are refused, changing nothing, when the signature does not verify (``SignatureRefused``) or when they are
+addressed to another receiver (``check``, here), when the message id was accepted before (a replay) or when they
+name a transaction we never started (``CallbackRefused``, in the handlers).
 Outgoing calls share the HTTP adapter's guards: token bucket, circuit breaker, timeouts, retries with backoff.
 """
 
@@ -35,33 +35,33 @@ import asyncpg
 import httpx
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from services.verification import dci_repository as dci_repo
-from services.verification import repository
+from services.verification.adapters.http import PREFETCH_KEEP_S
+from services.verification.adapters.registry import (
+    DEFINITE,
+    Fetched,
+    Lookup,
+    LookupState,
+    RegistryAnswer,
+    as_answer,
+    known,
+    record_json,
+)
+from services.verification.adapters.resilience import CircuitBreaker, TokenBucket
 from services.verification.domain import RegistryRecord, RegistryStatus
-from services.verification.registry import LookupState, RegistryAnswer, from_json, record_json
-from services.verification.registry_http import Lookup
-from services.verification.resilience import CircuitBreaker, TokenBucket
-from shared import dci, outbox
-from shared.contracts import Envelope, RegistryPersonUpdated, Sex, new_envelope
+from services.verification.errors import CallbackRefused
+from services.verification.repository import dci as dci_repo
+from services.verification.repository import registry as repository
+from shared import dci
+from shared.contracts import Sex
 from shared.db import Conn
-from shared.errors import PayungError
 from shared.logs import get_logger
 
 log = get_logger(__name__)
 
-_DEFINITE = frozenset({"match", "no_match", "deceased", "inactive"})
 _STATE_OF_STATUS: dict[RegistryStatus, LookupState] = {"HIDUP": "match", "MATI": "deceased", "TIDAK_AKTIF": "inactive"}
 _STATUSES: dict[str, RegistryStatus] = {status: status for status in _STATE_OF_STATUS}
 _SEX: dict[str, Sex] = {"male": "M", "female": "F"}
 DEATH = "death"
-
-
-class CallbackRefused(PayungError):
-    """A verified callback that cannot be applied: a replay, or a transaction we never started."""
-
-    def __init__(self, code: str, message: str, status: int = 409) -> None:
-        super().__init__(message)
-        self.code, self.message, self.status = code, message, status
 
 
 class _Retryable(Exception):
@@ -142,41 +142,45 @@ class DciRegistry:
         signer: dci.Signer,
         verifier: dci.Verifier,
         *,
-        topic_prefix: str = "",
         client: httpx.AsyncClient | None = None,
         breaker: CircuitBreaker | None = None,
         bucket: TokenBucket | None = None,
     ) -> None:
         self.config, self._pool, self.signer, self.verifier = config, pool, signer, verifier
-        self.topic_prefix = topic_prefix
         self._client = client or httpx.AsyncClient(base_url=config.url, timeout=config.timeout_s)
         self.breaker = breaker or CircuitBreaker(config.breaker_failures, config.breaker_reset_s)
         self.bucket = bucket or TokenBucket(config.rate_per_s, config.burst)
-        self.answered = asyncio.Event()  # set by each applied on-search: the retry task need not wait its poll
+        self.answered = asyncio.Event()  # set by each applied on-search: the retry job need not wait its poll
         self.calls = 0
+        self.fetched = Fetched(max(config.cache_ttl_s, PREFETCH_KEEP_S))  # sync answers, for the transaction after
 
     async def aclose(self) -> None:
         await self._client.aclose()
 
     # ------------------------------------------------------------------------------------------- look-ups
-    async def lookup(self, niks: Sequence[str]) -> RegistryAnswer:
+    async def prefetch(self, niks: Sequence[str]) -> None:
+        """Search the NIKs without an answer: in sync mode the answers arrive now, in async mode by callback."""
         unique = sorted(set(niks))
-        rows = await repository.cached_answers(self._pool, unique)
-        found = {r["nik"]: Lookup(r["state"], from_json(r["record"]) if r["record"] else None) for r in rows}
-        asked = [n for n in unique if n not in found]
-        unavailable: set[str] = set()
+        found = await known(self._pool, self.fetched, unique)
+        asked = [n for n in unique if n not in found or found[n].state not in DEFINITE]
         for start in range(0, len(asked), self.config.batch_size):
             chunk = asked[start : start + self.config.batch_size]
             if self.config.mode == "sync":
                 fresh = await self._sync_search(chunk)
-                await self._remember(self._pool, {n: a for n, a in fresh.items() if a.state in _DEFINITE})
-                found.update(fresh)
+                self.fetched.put(fresh)
+                await self.remember(self._pool, {n: a for n, a in fresh.items() if a.state in DEFINITE})
             else:
                 await self._async_search(chunk)
-                unavailable.update(chunk)  # the answer comes by callback
-        unavailable.update(n for n, a in found.items() if a.state == "registry_unavailable")
-        records = {n: a.record for n, a in found.items() if a.record is not None}
-        return RegistryAnswer(records, None, frozenset(unavailable))
+
+    async def answer(self, conn: Conn, niks: Sequence[str]) -> RegistryAnswer:
+        unique = sorted(set(niks))
+        return as_answer(await known(conn, self.fetched, unique), unique)
+
+    async def lookup(self, niks: Sequence[str]) -> RegistryAnswer:
+        """Ask and answer at once (outside any transaction: the yearly re-check, tests)."""
+        await self.prefetch(niks)
+        unique = sorted(set(niks))
+        return as_answer(await known(self._pool, self.fetched, unique), unique)
 
     def _search_message(self, refs: Mapping[str, str]) -> dict[str, Any]:
         consent = dci.purpose(self.config.purpose_code, self.config.purpose_text)
@@ -275,21 +279,16 @@ class DciRegistry:
         self.breaker.record_success()
         return body
 
-    async def _remember(self, conn: Conn | asyncpg.Pool, answers: Mapping[str, Lookup]) -> None:
+    async def remember(self, conn: Conn | asyncpg.Pool, answers: Mapping[str, Lookup]) -> None:
+        """Cache definite answers (a callback's, inside its transaction; a sync search's, on the pool)."""
         rows = [(nik, a.state, record_json(a.record) if a.record else None) for nik, a in answers.items()]
         if rows:
             await repository.remember_answers(conn, rows, self.config.cache_ttl_s)
 
     # ----------------------------------------------------------------------------------------- subscription
-    async def subscribe(self) -> bool:
-        """Ask for death events of the configured province unless a subscription exists; True when there is one."""
-        transaction_id, region = str(uuid.uuid4()), self.config.subscribe_region
-        async with self._pool.acquire() as conn, conn.transaction():
-            # Replicas start together: the lock makes the check and the insert one step, so only one subscribes.
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('dci-death-subscription', 0))")
-            if await dci_repo.subscription(conn, DEATH) is not None:
-                return True
-            await dci_repo.add_subscription(conn, transaction_id, DEATH)
+    async def ask_subscription(self, transaction_id: str) -> bool:
+        """Ask for death events of the configured province (the subscription is recorded by the caller first);
+        True when the registry acknowledged."""
         message = {
             "transaction_id": transaction_id,
             "subscribe_request": [
@@ -301,7 +300,13 @@ class DciRegistry:
                         "reg_type": "ns:org:RegistryType:Civil",
                         "reg_event_type": DEATH,
                         "filter_type": "predicate",
-                        "filter": [{"attribute_name": "province_code", "operator": "eq", "attribute_value": region}],
+                        "filter": [
+                            {
+                                "attribute_name": "province_code",
+                                "operator": "eq",
+                                "attribute_value": self.config.subscribe_region,
+                            }
+                        ],
                         "notify_record_type": "spdci-extensions-dci:Person",
                         "authorize": dci.purpose(self.config.purpose_code, self.config.purpose_text),
                     },
@@ -314,14 +319,12 @@ class DciRegistry:
         body = await self._post("/registry/subscribe", self.signer.envelope(header, message))
         if isinstance(body, Mapping) and body.get("message", {}).get("ack_status") == "ACK":
             return True
-        async with self._pool.acquire() as conn:
-            await dci_repo.settle_subscription(conn, transaction_id, "refused", None)
         log.warning("death subscription not acknowledged", answer=str(body)[:80])
         return False
 
     # -------------------------------------------------------------------------------------------- callbacks
-    async def _accepted(self, conn: Conn, body: Mapping[str, Any], action: str) -> str:
-        """Verify and record one callback (inside the caller's transaction); returns its sender."""
+    def check(self, body: Mapping[str, Any], action: str) -> str:
+        """Verify a callback's signature and that it is an ``action`` addressed to us; returns its sender."""
         sender = self.verifier.verify(body)
         header = body["header"]
         if header.get("action") != action:
@@ -329,79 +332,4 @@ class DciRegistry:
         if header.get("receiver_id") != self.signer.sender_id:
             # Signed by the registry, but for another of its subscribers: not ours to apply.
             raise CallbackRefused("rjct.receiver_id.invalid", "this message is addressed to another receiver", 400)
-        if not await dci_repo.accept_message(conn, sender, str(header.get("message_id")), action):
-            raise CallbackRefused("rjct.message_id.duplicate", "this message was received before (replay)")
         return sender
-
-    async def on_search(self, body: Mapping[str, Any]) -> int:
-        """Apply a signed on-search callback: cache the answers, wake the waiting nominations. Returns NIKs answered."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            await self._accepted(conn, body, "on-search")
-            message = body.get("message") or {}
-            refs = await dci_repo.searches_of(conn, str(message.get("transaction_id")))
-            if not refs:
-                raise CallbackRefused("rjct.reference_id.invalid", "no open search with this transaction_id", 422)
-            answers: dict[str, Lookup] = {}
-            for item in message.get("search_response") or ():
-                nik = refs.get(str(item.get("reference_id")))
-                if nik is not None:
-                    answers[nik] = interpret(item)
-            applied = [ref for ref, nik in refs.items() if nik in answers]
-            await dci_repo.mark_answered(conn, str(message["transaction_id"]), applied)
-            definite = {n: a for n, a in answers.items() if a.state in _DEFINITE}
-            await self._remember(conn, definite)
-            await dci_repo.wake_pending(conn, list(definite))
-        self.answered.set()
-        log.info("on-search applied", answered=len(definite), unavailable=len(answers) - len(definite))
-        return len(definite)
-
-    async def on_subscribe(self, body: Mapping[str, Any]) -> bool:
-        async with self._pool.acquire() as conn, conn.transaction():
-            await self._accepted(conn, body, "on-subscribe")
-            message = body.get("message") or {}
-            items = message.get("subscribe_response") or [{}]
-            ok: bool = items[0].get("status") == "succ"
-            codes = [s.get("code") for s in items[0].get("subscriptions") or () if s.get("code")]
-            if not await dci_repo.settle_subscription(
-                conn, str(message.get("transaction_id")), "active" if ok else "refused", codes[0] if codes else None
-            ):
-                raise CallbackRefused("rjct.reference_id.invalid", "no subscription with this transaction_id", 422)
-        return ok
-
-    async def notify(self, body: Mapping[str, Any]) -> int:
-        """Apply a signed death notification: a life event per verified nomination of each person who died."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            await self._accepted(conn, body, "notify")
-            message_id = str(body["header"]["message_id"])
-            deaths: dict[str, tuple[RegistryRecord, date]] = {}
-            for event in (body.get("message") or {}).get("notify_event") or ():
-                records = (event.get("data") or {}).get("reg_records") or []
-                for raw in [records] if isinstance(records, Mapping) else records:
-                    try:
-                        person = person_from_dci(raw)
-                        died = date.fromisoformat(str(raw["deathdate"])[:10])
-                    except (KeyError, ValueError, TypeError):
-                        log.warning("notification record unreadable: skipped")
-                        continue
-                    deaths[person.nik] = (person, died)
-            await self._remember(conn, {n: Lookup("deceased", p) for n, (p, _d) in deaths.items()})
-            events: list[Envelope[RegistryPersonUpdated]] = []
-            for row in await dci_repo.verified_nominations(conn, list(deaths)):
-                envelope = new_envelope(
-                    RegistryPersonUpdated(
-                        nomination_id=row["nomination_id"],
-                        nik=row["nik"],
-                        change="deceased",
-                        effective_date=deaths[row["nik"]][1],
-                        snapshot_id=0,
-                    ),
-                    producer="verification",
-                    person_key=row["person_key"],
-                    correlation_id=row["nomination_id"],
-                )
-                nomination_id = row["nomination_id"]
-                if await dci_repo.claim_life_event(conn, nomination_id, "deceased", message_id, envelope.event_id):
-                    events.append(envelope)
-            await outbox.add_events(conn, events, self.topic_prefix)
-        log.info("death notification applied", people=len(deaths), life_events=len(events))
-        return len(events)

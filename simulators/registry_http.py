@@ -1,12 +1,12 @@
 """A SIMULATOR of a Dukcapil-style civil-registry web service, for tests and the demo. Not the real registry.
 
-It answers ``POST /nik`` from a registry CSV (the ``load-registry`` format) the way ``registry_http`` expects, and
-can be told to misbehave through ``POST /_simulator/faults`` (JSON, every field optional): ``down`` (answers 503),
-``delay_s`` (answers late), ``throttle`` (answers 429), ``quota_left`` (then "daily quota exhausted"),
-``login_ok`` false ("login failed"), ``ip_allowed`` false ("IP not allowed"). ``GET /_simulator/stats`` counts
-requests.
+It answers ``POST /nik`` from a registry CSV (the ``load-registry`` format) the way the verification service's HTTP
+adapter (``services/verification/adapters/http.py``) expects, and can be told to misbehave through ``POST
+/_simulator/faults`` (JSON, every field optional): ``down`` (answers 503), ``delay_s`` (answers late), ``throttle``
+(answers 429), ``quota_left`` (then "daily quota exhausted"), ``login_ok`` false ("login failed"), ``ip_allowed`` false
+("IP not allowed"). ``GET /_simulator/stats`` counts requests.
 
-    python -m services.verification.registry_simulator REGISTRY.csv [--port 8090] [--user payung --password x]
+    python -m simulators.registry_http REGISTRY.csv [--port 8090] [--user payung --password x]
 """
 
 from __future__ import annotations

@@ -14,16 +14,18 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
-from services.verification import repository, reviews, reviews_repository
-from services.verification.settings import VerificationSettings
-from shared import audit
+from services.verification import bootstrap
+from services.verification.bootstrap import Deps
+from services.verification.commands import DecideReview, InspectReview, ListReviews, ListSnapshots, ReadVerification
+from services.verification.errors import ReviewError
+from services.verification.handlers import reads, reviews
+from shared import messaging
 from shared.auth import Principal, principal
 from shared.contracts import Reason
-from shared.service import Runtime, runtime
 
 Caller = Annotated[Principal, Depends(principal)]
 router = APIRouter(prefix="/v1", tags=["verification"])
-RuntimeDep = Annotated[Runtime[VerificationSettings], Depends(runtime)]
+DepsDep = Annotated[Deps, Depends(bootstrap.deps)]
 # Review ids are PostgreSQL bigints: a larger number is refused at the edge (422), never sent to the database.
 ReviewId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 DESA = r"^\d{2}\.\d{2}\.\d{2}\.\d{4}$"
@@ -63,19 +65,19 @@ class SnapshotsOut(BaseModel):
 
 
 @router.get("/verifications/{nomination_id}", response_model=VerificationOut)
-async def get_verification(nomination_id: uuid.UUID, rt: RuntimeDep, caller: Caller) -> dict[str, Any]:
+async def get_verification(nomination_id: uuid.UUID, deps: DepsDep, caller: Caller) -> dict[str, Any]:
     """The decision on one nomination (codes and scores); the read is audited with the caller."""
-    async with rt.pool.acquire() as conn, conn.transaction():
-        row = await repository.get_verification(conn, nomination_id)
-        if row is None:
-            raise HTTPException(status_code=404, detail="no decision for this nomination (yet)")
-        await audit.record(conn, caller, "verification.read", nomination_id)
-    return dict(row)
+    row = await messaging.run(
+        deps, reads.read_verification, ReadVerification(caller=caller, nomination_id=nomination_id)
+    )
+    if row is None:
+        raise HTTPException(status_code=404, detail="no decision for this nomination (yet)")
+    return row
 
 
 @router.get("/registry/snapshots", response_model=SnapshotsOut)
-async def registry_snapshots(rt: RuntimeDep) -> dict[str, Any]:
-    recent = [dict(r) for r in await repository.recent_snapshots(rt.pool)]
+async def registry_snapshots(deps: DepsDep) -> dict[str, Any]:
+    recent = await messaging.run(deps, reads.list_snapshots, ListSnapshots())
     return {"latest": recent[0] if recent else None, "recent": recent}
 
 
@@ -117,7 +119,7 @@ class ReviewDecisionOut(BaseModel):
 
 @router.get("/reviews", response_model=ReviewList)
 async def list_reviews(
-    rt: RuntimeDep,
+    deps: DepsDep,
     caller: Caller,
     status: Literal["open", "approved", "rejected"] = "open",
     desa_code: Annotated[str | None, Query(pattern=DESA)] = None,
@@ -125,47 +127,35 @@ async def list_reviews(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
     """Cases by id; the read (which cases the caller was shown) is audited."""
-    async with rt.pool.acquire() as conn, conn.transaction():
-        rows = await reviews_repository.list_reviews(conn, status, desa_code, after_id, limit)
-        items = [dict(r) for r in rows]
-        await audit.record(
-            conn,
-            caller,
-            "reviews.listed",
-            None,
-            {"status": status, "desa_code": desa_code, "ids": [i["id"] for i in items]},
-        )
+    cmd = ListReviews(caller=caller, status=status, desa_code=desa_code, after_id=after_id, limit=limit)
+    items = await messaging.run(deps, reads.list_reviews, cmd)
     return {"items": items, "next_after_id": items[-1]["id"] if len(items) == limit else None}
 
 
 @router.get("/reviews/{review_id}")
-async def get_review(review_id: ReviewId, rt: RuntimeDep, caller: Caller) -> dict[str, Any]:
+async def get_review(review_id: ReviewId, deps: DepsDep, caller: Caller) -> dict[str, Any]:
     """A case with the names and birth dates to compare: personal data, so each read is audited with the caller."""
     try:
-        async with rt.pool.acquire() as conn, conn.transaction():
-            case = await reviews.inspect(conn, review_id)
-            await audit.record(conn, caller, "review.read", str(review_id))
-    except reviews.ReviewError as exc:
+        case = await messaging.run(deps, reviews.inspect_review, InspectReview(caller=caller, review_id=review_id))
+    except ReviewError as exc:
         raise HTTPException(status_code=exc.status_code, detail=str(exc)) from None
+    assert case is not None  # only the workspace's reads are scoped to an area
     return case
 
 
 @router.post("/reviews/{review_id}/decision", response_model=ReviewDecisionOut)
-async def decide_review(review_id: ReviewId, body: ReviewDecisionIn, rt: RuntimeDep, caller: Caller) -> dict[str, Any]:
+async def decide_review(review_id: ReviewId, body: ReviewDecisionIn, deps: DepsDep, caller: Caller) -> dict[str, Any]:
     """Approve or reject a case. The reviewer recorded is the authenticated caller, never a name from the body."""
+    cmd = DecideReview(
+        caller=caller,
+        review_id=review_id,
+        verdict=body.decision,
+        reason_code=body.reason_code,
+        note=body.note,
+        expected_version=body.version,
+    )
     try:
-        async with rt.pool.acquire() as conn, conn.transaction():
-            decided = await reviews.decide(
-                conn,
-                review_id,
-                body.decision,
-                body.reason_code,
-                body.note,
-                caller.name,
-                rt.settings.topic_prefix,
-                expected_version=body.version,
-            )
-            await audit.record(conn, caller, "review.decided", str(review_id), {"decision": body.decision})
-    except reviews.ReviewError as exc:
+        decided = await messaging.run(deps, reviews.decide, cmd)
+    except ReviewError as exc:
         raise HTTPException(status_code=exc.status_code, detail=str(exc)) from None
     return vars(decided)

@@ -20,7 +20,7 @@ import unicodedata
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from services.verification import name_rules as rules
+from services.verification.domain import name_rules as rules
 
 # Titles that precede a name (religious, courtesy, academic), compared without dots. Stripped only from the front:
 # in the middle or at the end these words are more likely part of the name.

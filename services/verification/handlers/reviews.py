@@ -1,54 +1,39 @@
 """Review queue use cases: a Disnaker verifier inspects a case with its evidence and approves or rejects it.
 
-A decision closes the case, sets the nomination's outcome, writes the audit row (who, when, why) and the event
-(``IdentityVerified`` or ``IdentityRejected``) to the outbox, all in one transaction: a decision is never recorded
-without its event, nor announced without its audit row.
+A decision closes the case, sets the nomination's outcome, writes the audit rows (who, when, why) and returns the
+event (``IdentityVerified`` or ``IdentityRejected``) for the outbox, all in one transaction: a decision is never
+recorded without its event, nor announced without its audit row.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import orjson
 
-from services.verification import domain, repository, reviews_repository
-from services.verification.handlers import PRODUCER
-from services.verification.registry import from_json
-from shared import outbox, reasons
+from services.verification import domain
+from services.verification.adapters.registry import from_json
+from services.verification.commands import DecideReview, InspectReview, NoteConflict
+from services.verification.errors import (
+    InvalidReason,
+    PersonAlreadyVerified,
+    ReviewChanged,
+    ReviewClosed,
+    ReviewNotFound,
+)
+from services.verification.handlers.decide import PRODUCER
+from services.verification.repository import reviews as reviews_repository
+from services.verification.repository import verifications as repository
+from shared import audit, reasons
 from shared.contracts import NominationSubmitted, Reason, decode, new_envelope
 from shared.db import Conn
-from shared.errors import PayungError
+from shared.messaging import Handled
 
-Verdict = Literal["approve", "reject"]
-
-
-class ReviewError(PayungError):
-    status_code = 400
-
-
-class ReviewNotFound(ReviewError):
-    status_code = 404
-
-
-class ReviewClosed(ReviewError):
-    status_code = 409
-
-
-class ReviewChanged(ReviewError):
-    """Optimistic concurrency: the case changed (another reviewer decided it) since the reviewer opened it."""
-
-    status_code = 409
-
-
-class InvalidReason(ReviewError):
-    status_code = 422
-
-
-class PersonAlreadyVerified(ReviewError):
-    status_code = 409
+if TYPE_CHECKING:  # the bootstrap builds Deps and imports the handlers for its jobs
+    from services.verification.bootstrap import Deps
 
 
 @dataclass(frozen=True)
@@ -65,25 +50,23 @@ def mask_nik(nik: str | None) -> str | None:
     return None if not nik else nik[:4] + "*" * (len(nik) - 6) + nik[-2:]
 
 
-async def decide(
-    conn: Conn,
-    review_id: int,
-    verdict: Verdict,
-    reason_code: str | None,
-    note: str,
-    reviewer: str,
-    topic_prefix: str,
-    expected_version: int | None = None,
-) -> ReviewDecided:
-    """Apply one verifier's decision (call inside a transaction). ``expected_version``: the case's version when
-    the reviewer opened it; if it changed since, ``ReviewChanged`` (409) and nothing is written."""
+async def decide(deps: Deps, conn: Conn, cmd: DecideReview) -> Handled[ReviewDecided]:
+    """Apply one verifier's decision. ``expected_version``: the case's version when the reviewer opened it; if it
+    changed since, ``ReviewChanged`` (409) and nothing is written. Through the workspace, a case outside the
+    reviewer's area is not found."""
+    review_id, verdict, reason_code, expected_version = (
+        cmd.review_id,
+        cmd.verdict,
+        cmd.reason_code,
+        cmd.expected_version,
+    )
     if verdict == "reject":
         if not reason_code:
             raise InvalidReason("a rejection needs a reason_code")
         if reason_code not in reasons.REJECT_CODES:
             raise InvalidReason(f"reason_code {reason_code!r} is not a rejection code of the catalogue")
     case = await reviews_repository.get_review(conn, review_id, lock=True)
-    if case is None:
+    if case is None or (cmd.via == "workspace" and not cmd.caller.covers(case["desa_code"])):
         raise ReviewNotFound(f"no review {review_id}")
     if expected_version is not None and case["version"] != expected_version:
         raise ReviewChanged(f"review {review_id} changed since it was opened (now {case['status']})")
@@ -116,11 +99,32 @@ async def decide(
     )
     status = "approved" if verdict == "approve" else "rejected"
     await reviews_repository.close_review(conn, review_id, status)
-    audit = await reviews_repository.audit_decision(
-        conn, review_id, verdict, reason_code, note, reviewer, envelope.event_id
+    decision = await reviews_repository.audit_decision(
+        conn, review_id, verdict, reason_code, cmd.note, cmd.caller.name, envelope.event_id
     )
-    await outbox.add_events(conn, [envelope], topic_prefix)
-    return ReviewDecided(review_id, status, envelope.event_id, envelope.event_type, audit["decided_at"])
+    done: dict[str, str] = {"decision": verdict} if cmd.via == "api" else {"decision": verdict, "via": "workspace"}
+    await audit.record(conn, cmd.caller, "review.decided", str(review_id), done)
+    decided = ReviewDecided(review_id, status, envelope.event_id, envelope.event_type, decision["decided_at"])
+    return Handled(decided, [envelope])
+
+
+async def note_conflict(deps: Deps, conn: Conn, cmd: NoteConflict) -> Handled[None]:
+    await audit.record(conn, cmd.caller, "review.decision_conflict", str(cmd.review_id), {"decision": cmd.verdict})
+    return Handled(None)
+
+
+async def inspect_review(deps: Deps, conn: Conn, cmd: InspectReview) -> Handled[dict[str, Any] | None]:
+    """A case for the caller, audited. Through the workspace, a case outside the caller's area is None (the
+    refusal audited)."""
+    case = await inspect(conn, cmd.review_id)
+    if cmd.via == "api":
+        await audit.record(conn, cmd.caller, "review.read", str(cmd.review_id))
+        return Handled(case)
+    if not cmd.caller.covers(case["nomination"]["desa_code"]):
+        await audit.record(conn, cmd.caller, "review.read_denied", str(cmd.review_id), {"reason": "out_of_area"})
+        return Handled(None)
+    await audit.record(conn, cmd.caller, "review.read", str(cmd.review_id), {"via": "workspace"})
+    return Handled(case)
 
 
 async def inspect(conn: Conn | asyncpg.Pool, review_id: int) -> dict[str, Any]:

@@ -24,8 +24,8 @@ from itertools import permutations
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
-from services.verification import name_rules as rules
-from services.verification.name_parts import (
+from services.verification.domain import name_rules as rules
+from services.verification.domain.name_parts import (
     DEGREES,
     HONORIFICS,
     MUHAMMAD,

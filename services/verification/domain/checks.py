@@ -16,22 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta, timezone
 from functools import lru_cache
 from typing import Any, Literal
 
-import phonenumbers
-from stdnum.id import nik as stdnum_nik
-
-from services.verification import names
-from services.verification.duplicates import DuplicateEvidence
-from shared import reasons
+from services.verification.domain import names
+from services.verification.domain.duplicates import DuplicateEvidence
+from shared import formats, reasons
 from shared.contracts import (
-    IdentityRejected,
-    IdentityReviewRequested,
-    IdentityVerified,
-    NominationSubmitted,
-    PersonChange,
     Reason,
     Sex,
     SupportingLetter,
@@ -40,7 +32,6 @@ from shared.reasons import REASONS, ReasonInfo, Severity
 from shared.regions import NikPlace, RegionIndex, dotted, national_regions, nik_place
 
 CheckStatus = Literal["passed", "failed", "flagged", "review", "skipped"]
-Outcome = Literal["verified", "rejected", "in_review"]
 RegistryStatus = Literal["HIDUP", "MATI", "TIDAK_AKTIF"]
 
 WITA = timezone(timedelta(hours=8), "WITA")  # Kalimantan Timur, no daylight saving time
@@ -92,7 +83,7 @@ def _concluded(check: str, findings: Iterable[Reason] = ()) -> CheckOutcome:
     return CheckOutcome(check, status, found)
 
 
-def _skipped(check: str, note: str) -> CheckOutcome:
+def skipped(check: str, note: str) -> CheckOutcome:
     return CheckOutcome(check, "skipped", note=note)
 
 
@@ -109,11 +100,8 @@ class RegistryRecord:
     no_kk: str | None = None  # NO_KK: family card, a duplicate signal only (it changes with moves and marriages)
 
 
-# The programme's informal-worker categories (the nomination form's codes, from the handbook's list).
-INFORMAL_OCCUPATIONS = frozenset(
-    "petani_pekebun buruh_tani nelayan buruh_nelayan ojek sopir pedagang_kecil buruh_harian_lepas pengrajin umkm "
-    "buruh_sawit parkir buruh_pelabuhan pemuka_agama penjaga_warung lainnya".split()
-)
+# The programme's informal-worker categories: every occupation code of the nomination form (shared.formats).
+INFORMAL_OCCUPATIONS = formats.OCCUPATION_CODES
 # check -> the layer it belongs to, recorded with each outcome so a decision reads layer by layer.
 LAYER_OF = {
     "nik_structure": "structure",
@@ -158,7 +146,7 @@ def nik_structure(nik: str, birth_date: date, sex: Sex, regions: RegionIndex) ->
     check = "nik_structure"
     if len(nik) != 16 or not (nik.isascii() and nik.isdigit()):
         return _concluded(check, [finding("NIK_INVALID", "The NIK is not 16 digits.")])
-    if not _date_part_valid(nik[6:12]):
+    if not formats.nik_date_valid(nik[6:12]):
         return _concluded(check, [finding("NIK_INVALID", "The birth date encoded in the NIK is not a date.")])
     place = _place(nik[:4], regions)
     if place == "province_unknown":
@@ -175,13 +163,6 @@ def nik_structure(nik: str, birth_date: date, sex: Sex, regions: RegionIndex) ->
         detail = f"The NIK encodes another {' and '.join(differs)} than the stated one."
         flags.append(finding("NIK_BIRTHDATE_MISMATCH", detail))
     return _concluded(check, flags)
-
-
-# stdnum's NIK validation checks the date part (DDMMYY) against a canonical place part, cached: calling it per
-# NIK cost a third of a batch's time. The place part is read from the national list, newer than stdnum's data.
-@lru_cache(maxsize=100_000)
-def _date_part_valid(ddmmyy: str) -> bool:
-    return stdnum_nik.is_valid(f"640101{ddmmyy}0001")
 
 
 @lru_cache(maxsize=4096)
@@ -208,22 +189,10 @@ def _nik_birth_fields_differ(nik: str, birth_date: date, sex: Sex) -> list[str]:
 
 
 def phone(number: str) -> CheckOutcome:
-    """An Indonesian mobile number (messages reach mobiles only), as the nomination form already demands."""
-    try:
-        parsed = phonenumbers.parse(number, "ID")
-        ok = (
-            parsed.country_code == 62
-            and phonenumbers.is_valid_number(parsed)
-            and phonenumbers.number_type(parsed) in _MOBILE_TYPES
-        )
-    except phonenumbers.NumberParseException:
-        ok = False
-    if not ok:
+    """An Indonesian mobile number (messages reach mobiles only), by the rule the nomination form applies."""
+    if not formats.is_mobile_number(number):
         return _concluded("phone", [finding("PHONE_INVALID", "Not a valid Indonesian mobile number.")])
     return _concluded("phone")
-
-
-_MOBILE_TYPES = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
 
 
 def occupation(code: str, policy: Policy) -> CheckOutcome:
@@ -236,7 +205,7 @@ def occupation(code: str, policy: Policy) -> CheckOutcome:
 def supporting_letter(nominator_type: str, letter: SupportingLetter | None, policy: Policy) -> CheckOutcome:
     """RT and desa nominations carry their surat keterangan (number, date, issuer); Disnaker's need none."""
     if nominator_type not in policy.letter_required_for:
-        return _skipped("supporting_letter", f"not required from a {nominator_type} nomination")
+        return skipped("supporting_letter", f"not required from a {nominator_type} nomination")
     if letter is None or not (letter.number.strip() and letter.issuer.strip()):
         detail = f"A {nominator_type} nomination needs a supporting letter with its number and issuer."
         return _concluded("supporting_letter", [finding("LETTER_MISSING", detail)])
@@ -288,7 +257,7 @@ def registry_status(record: RegistryRecord) -> CheckOutcome:
 
 def residence(record: RegistryRecord, programme_regency: str) -> CheckOutcome:
     """The registered residence (KEL_CODE) must lie in the programme's regency."""
-    if _regency_of(record.kel_code) != programme_regency:
+    if regency_of(record.kel_code) != programme_regency:
         detail = f"The registered residence is not in regency {programme_regency}."
         return _concluded("residence", [finding("OUTSIDE_PROGRAMME_REGENCY", detail)])
     return _concluded("residence")
@@ -332,169 +301,5 @@ def age_limits(born: date, on: date, policy: Policy, source: str) -> CheckOutcom
     return _concluded("age_limits", [finding("AGE_OUT_OF_RANGE", detail)])
 
 
-# ----------------------------------------------------------------------------------------------------- decision
-
-
-@dataclass(frozen=True)
-class Decision:
-    checks: tuple[CheckOutcome, ...]
-    name_score: float | None
-    record: RegistryRecord | None
-    duplicates: tuple[DuplicateEvidence, ...] = ()
-
-    def _of(self, kind: Severity) -> tuple[Reason, ...]:
-        return tuple(f for c in self.checks for f in c.findings if severity(f.code) == kind)
-
-    @property
-    def reasons(self) -> tuple[Reason, ...]:
-        return self._of("reject")
-
-    @property
-    def flags(self) -> tuple[Reason, ...]:
-        return self._of("flag")
-
-    @property
-    def review_reasons(self) -> tuple[Reason, ...]:
-        return self._of("review")
-
-    @property
-    def outcome(self) -> Outcome:
-        """Any failed check rejects; otherwise a review finding waits for a verifier; otherwise verified."""
-        if self.reasons:
-            return "rejected"
-        return "in_review" if self.review_reasons else "verified"
-
-    @property
-    def review_layer(self) -> str:
-        layers = [LAYER_OF.get(c.check, "") for c in self.checks if c.status == "review"]
-        return layers[0] if layers else ""
-
-
-def decision_date(occurred_at: datetime) -> date:
-    """The calendar day of an event in Kalimantan Timur, the day ages are counted on."""
-    return occurred_at.astimezone(WITA).date()
-
-
-REGISTRY_CHECKS = ("registry_found", "registry_status", "residence", "name_match", "birth_date_match", "sex_match")
-
-
-def decide(
-    nomination: NominationSubmitted,
-    *,
-    on: date,
-    record: RegistryRecord | None,
-    already_verified: bool,
-    regions: RegionIndex,
-    policy: Policy,
-    duplicates: Sequence[DuplicateEvidence] = (),
-    active_wage_earner: bool = False,
-) -> Decision:
-    """Run every layer that can run (structure, duplicates, civil registry, employment); every failing reason is
-    kept, not only the first. ``duplicates`` is the fuzzy-duplicate evidence found for this nominee."""
-    nik = nik_structure(nomination.nik, nomination.birth_date, nomination.sex, regions)
-    checks = [
-        nik,
-        phone(nomination.phone),
-        occupation(nomination.occupation, policy),
-        supporting_letter(nomination.nominator.type, nomination.supporting_letter, policy),
-        duplicate_person(already_verified),
-    ]
-    score = None
-    if nik.status == "failed":
-        # A malformed NIK is not looked up: "not found" would only repeat the NIK's fault.
-        checks += [_skipped(name, "NIK invalid") for name in REGISTRY_CHECKS]
-    elif record is None:
-        checks += [registry_found(None)]
-        checks += [_skipped(name, "no registry record") for name in REGISTRY_CHECKS[1:]]
-    else:
-        name, score = name_match(nomination.full_name, record, policy.name_match_threshold)
-        checks += [
-            registry_found(record),
-            registry_status(record),
-            residence(record, nomination.programme_regency),
-            name,
-            birth_date_match(nomination.birth_date, record),
-            sex_match(nomination.sex, record),
-        ]
-    if record is not None and nik.status != "failed":
-        checks.append(age_limits(record.birth_date, on, policy, "registry"))
-    else:  # still tell the nominator early when the stated birth date alone rules the person out
-        checks.append(age_limits(nomination.birth_date, on, policy, "stated"))
-    checks.append(wage_earner(active_wage_earner))
-    checks.append(possible_duplicate(duplicates))
-    return Decision(tuple(checks), score, record if nik.status != "failed" else None, tuple(duplicates))
-
-
-def decision_event(
-    nomination: NominationSubmitted, decision: Decision
-) -> IdentityVerified | IdentityRejected | IdentityReviewRequested:
-    """The payload announcing a decision. A verified identity carries the registry's name, birth date and sex."""
-    if decision.outcome == "rejected":
-        return rejected_event(nomination, decision.reasons)
-    if decision.outcome == "in_review":
-        return IdentityReviewRequested(
-            nomination_id=nomination.nomination_id,
-            layer=decision.review_layer,
-            reasons=decision.review_reasons,
-            desa_code=nomination.address.desa_code,
-        )
-    record = decision.record
-    assert record is not None and decision.name_score is not None  # verified implies a registry match
-    return verified_event(nomination, record, decision.name_score, decision.flags)
-
-
-def rejected_event(nomination: NominationSubmitted, found: Sequence[Reason]) -> IdentityRejected:
-    return IdentityRejected(
-        nomination_id=nomination.nomination_id,
-        reasons=tuple(found),
-        full_name=nomination.full_name,
-        nominator=nomination.nominator,
-        desa_code=nomination.address.desa_code,
-    )
-
-
-def verified_event(
-    nomination: NominationSubmitted, record: RegistryRecord, name_score: float, flags: Sequence[Reason]
-) -> IdentityVerified:
-    return IdentityVerified(
-        nomination_id=nomination.nomination_id,
-        nik=nomination.nik,
-        full_name=record.full_name,
-        birth_date=record.birth_date,
-        sex=record.sex,
-        phone=nomination.phone,
-        desa_code=nomination.address.desa_code,
-        occupation=nomination.occupation,
-        nominator=nomination.nominator,
-        programme_regency=nomination.programme_regency,
-        name_score=name_score,
-        flags=tuple(flags),
-        submission_proof=nomination.submission_proof,  # passed on: enrolment checks it with nomination's key
-    )
-
-
-# ---------------------------------------------------------------------------------------------- life events
-
-
-def life_event(
-    old: RegistryRecord | None, new: RegistryRecord, programme_regency: str
-) -> tuple[PersonChange, str | None] | None:
-    """What a registry refresh changed for a verified person: (change, new regency for a move) or None.
-
-    ``old`` is the person's row in the replaced snapshot (None when they were verified through another source:
-    then they are compared with what verification required, alive, active and resident in the regency).
-    """
-    was_status = old.status if old else "HIDUP"
-    was_regency = _regency_of(old.kel_code) if old else programme_regency
-    if new.status == "MATI" and was_status != "MATI":
-        return "deceased", None
-    if new.status == "TIDAK_AKTIF" and was_status == "HIDUP":
-        return "inactive", None
-    now_regency = _regency_of(new.kel_code)
-    if now_regency != programme_regency and was_regency == programme_regency:
-        return "moved_out", now_regency
-    return None
-
-
-def _regency_of(kel_code: str) -> str:
+def regency_of(kel_code: str) -> str:
     return ".".join(kel_code.split(".")[:2])

@@ -19,21 +19,23 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from services.verification import reviews, reviews_repository
-from services.verification.settings import VerificationSettings
-from shared import audit, pages, reasons, websession
+from services.verification import bootstrap
+from services.verification.bootstrap import Deps
+from services.verification.commands import DecideReview, InspectReview, NoteConflict, ReviewQueue, Verdict
+from services.verification.errors import PersonAlreadyVerified, ReviewChanged, ReviewClosed, ReviewError, ReviewNotFound
+from services.verification.handlers import reads, reviews
+from shared import messaging, pages, reasons, websession
 from shared.auth import READERS, Principal, Role
 from shared.http import problem
 from shared.regions import default_regions
-from shared.service import Runtime, runtime
 
 router = APIRouter(prefix="/ruang-kerja", include_in_schema=False)
-RuntimeDep = Annotated[Runtime[VerificationSettings], Depends(runtime)]
+DepsDep = Annotated[Deps, Depends(bootstrap.deps)]
 DECIDERS = frozenset({Role.VERIFIER, Role.PROGRAMME_ADMIN})
 Viewer = Annotated[Principal, Depends(websession.page_guard(READERS))]
 _decider_guard = websession.page_guard(DECIDERS)
 Decider = Annotated[Principal, Depends(_decider_guard)]
-ENV = pages.environment(Path(__file__).parent / "templates")
+ENV = pages.environment(Path(__file__).parent.parent / "templates")
 KECAMATAN = r"^\d{2}\.\d{2}\.\d{2}$"
 REASON = r"^[A-Z_]{2,40}$"
 NOTE_MAX = 2000
@@ -53,18 +55,14 @@ def _place(code: str | None) -> str:
 @router.get("")
 async def queue(
     request: Request,
-    rt: RuntimeDep,
+    deps: DepsDep,
     user: Viewer,
     kecamatan: Annotated[str | None, Query(pattern=KECAMATAN)] = None,
     alasan: Annotated[str | None, Query(pattern=REASON)] = None,
 ) -> Response:
-    area = kecamatan
-    if user.area is not None and (area is None or not user.covers(area)):
-        area = user.area  # a verifier scoped to an area sees its area's cases only
-    async with rt.pool.acquire() as conn, conn.transaction():
-        rows = await reviews_repository.list_reviews(conn, "open", None, 0, 200, area=area, reason_code=alasan)
-        detail = {"kecamatan": kecamatan, "reason": alasan, "ids": [r["id"] for r in rows]}
-        await audit.record(conn, user, "reviews.listed", None, detail)
+    rows = await messaging.run(
+        deps, reads.review_queue, ReviewQueue(caller=user, kecamatan=kecamatan, reason_code=alasan)
+    )
     items = [
         {
             "id": r["id"],
@@ -75,7 +73,7 @@ async def queue(
         }
         for r in rows
     ]
-    settings = rt.settings
+    settings = deps.settings
     return pages.render(
         ENV,
         request,
@@ -92,22 +90,20 @@ async def queue(
 
 async def _case_page(
     request: Request,
-    rt: Runtime[VerificationSettings],
+    deps: Deps,
     user: Principal,
     review_id: int,
     status: int = 200,
     **extra: Any,
 ) -> Response:
-    async with rt.pool.acquire() as conn, conn.transaction():
-        try:
-            case = await reviews.inspect(conn, review_id)
-        except reviews.ReviewNotFound:
-            return problem(404, "No such review")
-        if not user.covers(case["nomination"]["desa_code"]):
-            await audit.record(conn, user, "review.read_denied", str(review_id), {"reason": "out_of_area"})
-            return problem(404, "No such review")
-        await audit.record(conn, user, "review.read", str(review_id), {"via": "workspace"})
-    settings = rt.settings
+    try:
+        cmd = InspectReview(caller=user, review_id=review_id, via="workspace")
+        case = await messaging.run(deps, reviews.inspect_review, cmd)
+    except ReviewNotFound:
+        return problem(404, "No such review")
+    if case is None:  # outside the reviewer's area (the refusal is audited)
+        return problem(404, "No such review")
+    settings = deps.settings
     letter_url = f"{settings.nomination_public_url.rstrip('/')}/portal/surat/{case['nomination']['nomination_id']}"
     reject_codes = sorted(reasons.REJECT_CODES)
     return pages.render(
@@ -127,14 +123,14 @@ async def _case_page(
 
 
 @router.get("/{review_id}")
-async def case_page(review_id: int, request: Request, rt: RuntimeDep, user: Viewer) -> Response:
+async def case_page(review_id: int, request: Request, deps: DepsDep, user: Viewer) -> Response:
     if not 1 <= review_id <= 2**63 - 1:
         return problem(404, "No such review")
-    return await _case_page(request, rt, user, review_id)
+    return await _case_page(request, deps, user, review_id)
 
 
 @router.post("/{review_id}/keputusan", dependencies=[Depends(_decider_guard), Depends(websession.csrf_protect)])
-async def decide(review_id: int, request: Request, rt: RuntimeDep, user: Decider) -> Response:
+async def decide(review_id: int, request: Request, deps: DepsDep, user: Decider) -> Response:
     """The decision form (application/x-www-form-urlencoded): keputusan, alasan (for a rejection), catatan
     (mandatory), versi. Field errors name the field, never the value sent."""
     if not 1 <= review_id <= 2**63 - 1:
@@ -146,9 +142,12 @@ async def decide(review_id: int, request: Request, rt: RuntimeDep, user: Decider
         return value.strip() if isinstance(value, str) else ""
 
     errors: dict[str, str] = {}
-    verdict = field("keputusan")
-    if verdict not in ("approve", "reject"):
-        errors["keputusan"] = "Pilih setujui atau tolak."
+    verdict: Verdict | None = None
+    match field("keputusan"):
+        case "approve" | "reject" as chosen:
+            verdict = chosen
+        case _:
+            errors["keputusan"] = "Pilih setujui atau tolak."
     reason = field("alasan") or None
     if verdict == "reject" and reason not in reasons.REJECT_CODES:
         errors["alasan"] = "Penolakan perlu alasan dari daftar."
@@ -161,38 +160,35 @@ async def decide(review_id: int, request: Request, rt: RuntimeDep, user: Decider
     version = int(version_text) if version_text.isdigit() and len(version_text) < 10 else None
     if version is None:
         errors["versi"] = "Muat ulang halaman kasus ini."
-    if errors:
-        return await _case_page(request, rt, user, review_id, status=422, errors=errors)
-    async with rt.pool.acquire() as conn:
-        case = await reviews_repository.get_review(conn, review_id)
-    if case is None or not user.covers(case["desa_code"]):
-        return problem(404, "No such review")
+    if errors or verdict is None:
+        return await _case_page(request, deps, user, review_id, status=422, errors=errors)
+    cmd = DecideReview(
+        caller=user,
+        review_id=review_id,
+        verdict=verdict,
+        reason_code=reason if verdict == "reject" else None,
+        note=note,
+        expected_version=version,
+        via="workspace",
+    )
     try:
-        async with rt.pool.acquire() as conn, conn.transaction():
-            await reviews.decide(
-                conn,
-                review_id,
-                verdict,  # type: ignore[arg-type]  # one of the two verdicts: any other answered 422 above
-                reason if verdict == "reject" else None,
-                note,
-                user.name,
-                rt.settings.topic_prefix,
-                expected_version=version,
-            )
-            await audit.record(conn, user, "review.decided", str(review_id), {"decision": verdict, "via": "workspace"})
-    except (reviews.ReviewChanged, reviews.ReviewClosed):
-        async with rt.pool.acquire() as conn:
-            await audit.record(conn, user, "review.decision_conflict", str(review_id), {"decision": verdict})
-        return await _case_page(request, rt, user, review_id, status=409, conflict=True)
-    except reviews.PersonAlreadyVerified:
+        await messaging.run(deps, reviews.decide, cmd)
+    except ReviewNotFound:  # or outside the reviewer's area
+        return problem(404, "No such review")
+    except (ReviewChanged, ReviewClosed):
+        await messaging.run(
+            deps, reviews.note_conflict, NoteConflict(caller=user, review_id=review_id, verdict=verdict)
+        )
+        return await _case_page(request, deps, user, review_id, status=409, conflict=True)
+    except PersonAlreadyVerified:
         msg = "Orang ini sudah terverifikasi lewat usulan lain: tolak kasus ini sebagai duplikat."
-        return await _case_page(request, rt, user, review_id, status=409, errors={"keputusan": msg})
-    except reviews.ReviewError as exc:
-        return await _case_page(request, rt, user, review_id, status=exc.status_code, errors={"keputusan": str(exc)})
+        return await _case_page(request, deps, user, review_id, status=409, errors={"keputusan": msg})
+    except ReviewError as exc:
+        return await _case_page(request, deps, user, review_id, status=exc.status_code, errors={"keputusan": str(exc)})
     return RedirectResponse(f"/ruang-kerja?selesai={review_id}", status_code=303)
 
 
 @router.get("/static/workspace.css")
 async def stylesheet() -> Response:
-    body = (Path(__file__).parent / "static" / "workspace.css").read_bytes()
+    body = (Path(__file__).parent.parent / "static" / "workspace.css").read_bytes()
     return Response(body, media_type="text/css", headers={"Cache-Control": "no-cache"})

@@ -11,27 +11,28 @@ adapter. A refused callback changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from services.verification.registry_dci import CallbackRefused, DciRegistry
-from shared import dci
+from services.verification import bootstrap
+from services.verification.bootstrap import Deps
+from services.verification.commands import DciCallback
+from services.verification.errors import CallbackRefused
+from services.verification.handlers import dci as handlers
+from shared import dci, messaging
 from shared.logs import get_logger
 
 log = get_logger(__name__)
 router = APIRouter(prefix="/dci/registry", tags=["dci"])
+DepsDep = Annotated[Deps, Depends(bootstrap.deps)]
+Apply = Callable[[Deps, DciCallback], Awaitable[Any]]
 
 
-Apply = Callable[[DciRegistry], Callable[[Mapping[str, Any]], Awaitable[Any]]]
-
-
-async def _apply(request: Request, action: Apply) -> JSONResponse:
-    rt = getattr(request.app.state, "runtime", None)
-    registry: DciRegistry | None = rt.resources.get("dci") if rt is not None else None
-    if registry is None:
+async def _apply(request: Request, deps: Deps, action: Apply) -> JSONResponse:
+    if deps.dci is None:
         return JSONResponse(dci.ack("ERR", "", ("rjct.action.not_supported", "DCI is not configured")), 404)
     try:
         body = await request.json()
@@ -42,7 +43,7 @@ async def _apply(request: Request, action: Apply) -> JSONResponse:
     message = body.get("message")
     correlation = str(message.get("transaction_id", ""))[:99] if isinstance(message, dict) else ""
     try:
-        await action(registry)(body)
+        await action(deps, DciCallback(body=body))
     except dci.SignatureRefused as exc:
         log.warning("DCI callback refused", path=request.url.path, code=exc.code, reason=exc.message)
         return JSONResponse(dci.ack("ERR", correlation, (exc.code, exc.message)), 401)
@@ -53,18 +54,18 @@ async def _apply(request: Request, action: Apply) -> JSONResponse:
 
 
 @router.post("/on-search")
-async def on_search(request: Request) -> JSONResponse:
+async def on_search(request: Request, deps: DepsDep) -> JSONResponse:
     """Search results of an asynchronous ``/registry/search`` (``SearchResponse``)."""
-    return await _apply(request, lambda r: r.on_search)
+    return await _apply(request, deps, handlers.searched)
 
 
 @router.post("/on-subscribe")
-async def on_subscribe(request: Request) -> JSONResponse:
+async def on_subscribe(request: Request, deps: DepsDep) -> JSONResponse:
     """The registry's answer to ``/registry/subscribe`` (``SubscribeResponse``)."""
-    return await _apply(request, lambda r: r.on_subscribe)
+    return await _apply(request, deps, lambda d, cmd: messaging.run(d, handlers.on_subscribe, cmd))
 
 
 @router.post("/notify")
-async def notify(request: Request) -> JSONResponse:
+async def notify(request: Request, deps: DepsDep) -> JSONResponse:
     """Vital events of a subscription (``NotifyEventRequest``); deaths end the cover of verified people."""
-    return await _apply(request, lambda r: r.notify)
+    return await _apply(request, deps, lambda d, cmd: messaging.run(d, handlers.notify, cmd))
