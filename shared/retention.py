@@ -12,7 +12,7 @@ the background loop also skips when ``retention_runs`` shows another replica ran
 ``payung_retention_deleted_total{table}`` and ``payung_retention_last_run_timestamp_seconds``. Logs name tables
 and counts, never rows.
 
-It runs daily in the background of every service (``run_forever``, started by shared/service.py) and on demand:
+It runs daily in the background of every service (``job``: a background job of shared/jobs.py, started by shared/service.py) and on demand:
 ``./payung retention run [--service S]`` (deploy/retention_cli.py).
 
 The inbox rule is the one that can break correctness: an inbox row deleted while a copy of its event can still be
@@ -23,7 +23,6 @@ delivered lets that copy be processed twice. ``inbox_minimum_days`` derives the 
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ import asyncpg
 
 from shared import metrics, topics
 from shared.db import Conn
+from shared.jobs import Job, Next
 from shared.logs import get_logger
 
 log = get_logger(__name__)
@@ -234,23 +234,21 @@ async def run(
     return result
 
 
-async def run_forever(pool: asyncpg.Pool, service: str, settings: object) -> None:
-    """Every replica wakes every ``retention_interval_s`` (daily; the first time a few minutes after start,
-    jittered); the one that finds no run of the last 90 % of an interval runs it, the others skip: one run a day
-    per database, whichever replica. A failure is logged and tried again at the next wake-up."""
+def job(pool: asyncpg.Pool, service: str, settings: object) -> Job:
+    """The daily retention job of a service (shared/jobs.py). Every replica wakes every ``retention_interval_s``
+    (the first time a few minutes after start, jittered); the one that finds no run of the last 90 % of an interval
+    runs it, the others skip: one run a day per database, whichever replica. A failure is logged and tried again at
+    the next wake-up."""
     interval = float(getattr(settings, "retention_interval_s", 86400.0))
-    await asyncio.sleep(min(interval, 300.0) * (0.5 + random.random() / 2))
-    while True:
-        try:
-            async with pool.acquire() as conn:
-                result = await run(conn, service, settings, min_gap_s=0.9 * interval)
-            if not result.ran:
-                log.info("retention not run here", service=service, reason=result.skipped)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.warning("retention run failed", service=service, error_type=type(exc).__name__)
-        await asyncio.sleep(interval)
+
+    async def step() -> Next:
+        async with pool.acquire() as conn:
+            result = await run(conn, service, settings, min_gap_s=0.9 * interval)
+        if not result.ran:
+            log.info("retention not run here", service=service, reason=result.skipped)
+        return Next.WAIT
+
+    return Job("retention", step, interval_s=interval, first_delay_s=min(interval, 300.0))
 
 
 def summary(result: RunResult) -> Sequence[str]:

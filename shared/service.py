@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic
@@ -22,7 +22,6 @@ import uvicorn
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from starlette.routing import Route
@@ -30,8 +29,8 @@ from typing_extensions import TypeVar  # a TypeVar default (PEP 696) needs Pytho
 
 from shared import auth, db, http, logs, metrics, outbox, retention, signing
 from shared import topology as topo
-from shared.consumer import Consumer, Handler
-from shared.contracts import Envelope, Payload
+from shared.consumer import Consumer
+from shared.contracts import Envelope
 from shared.db import Conn
 from shared.jobs import Job
 from shared.messaging import EventHandler, Prepare, Wired
@@ -47,31 +46,16 @@ DepsT = TypeVar("DepsT", bound=Wired, default=Any)
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Subscription:
-    """A topic a service consumes, the payload expected on it and the batch handler applying it.
-
-    Subscriptions naming the same ``group`` (and the same handler) are consumed by one Kafka consumer group
-    ``<service>.<group>``, one transaction per fetched batch across their topics (``shared.consumer``); without a
-    group, a topic gets a consumer of its own, ``<service>.<topic>``.
-    """
-
-    topic: str  # logical name, without prefix
-    payload: type[Payload]
-    handler: Handler[Any]
-    group: str | None = None
-
-
 @dataclass
 class Runtime(Generic[SettingsT]):
-    """Resources of a running service, reachable from handlers' factories and HTTP routes."""
+    """A running service: its settings, pool, relay, broker, consumers and jobs, and the Deps its bootstrap built
+    (what handlers get; routes reach them through ``deps_of``)."""
 
     settings: SettingsT
     pool: asyncpg.Pool
     relay: outbox.OutboxRelay
     broker: KafkaBroker
     consumers: list[Consumer[Any]] = field(default_factory=list)
-    resources: dict[str, Any] = field(default_factory=dict)
     deps: Any = None  # the service's Deps, once its bootstrap built them
     jobs: list[Job] = field(default_factory=list)
 
@@ -92,13 +76,7 @@ class ServiceSpec(Generic[SettingsT, DepsT]):
     prepare: Mapping[str, Prepare[DepsT]] = field(default_factory=dict)
     # The service's background jobs, started after its consumers and stopped before the relay drains.
     jobs: Callable[[DepsT], Sequence[Job]] = lambda _deps: ()
-    subscriptions: Callable[[Runtime[SettingsT]], Sequence[Subscription]] = lambda _rt: ()
     routers: Sequence[APIRouter] = ()
-    # Set up service-specific resources (stored in runtime.resources) and give back the coroutines to run
-    # in the background; the context manager closes the resources.
-    setup: Callable[[Runtime[SettingsT]], contextlib.AbstractAsyncContextManager[Sequence[Awaitable[None]]]] | None = (
-        None
-    )
     # Roles allowed per route, as {"GET /v1/things/{thing_id}": {"verifier", ...}}; a route not listed gets
     # shared.auth.default_roles (reads: verifier, programme_admin, auditor; writes: programme_admin).
     route_roles: Mapping[str, Collection[str]] = field(default_factory=dict)
@@ -210,22 +188,16 @@ async def _running(spec: ServiceSpec[SettingsT, Any], settings: SettingsT) -> As
     tasks: list[asyncio.Task[None]] = []
     try:
         async with contextlib.AsyncExitStack() as stack:
-            background: Sequence[Awaitable[None]] = ()
-            if spec.setup is not None:
-                background = await stack.enter_async_context(spec.setup(rt))
             if spec.bootstrap is not None:
                 rt.deps = await stack.enter_async_context(spec.bootstrap(rt))
                 rt.jobs = list(spec.jobs(rt.deps))
-            for group in _grouped(spec.subscriptions(rt)):
-                _subscribe(rt, spec.name, group)
+            if settings.retention_enabled:  # daily; one replica at a time (an advisory lock, shared/retention.py)
+                rt.jobs.append(retention.job(pool, spec.name, settings))
             if spec.topology is not None:
                 for declared in spec.topology.subscriptions:
-                    _subscribe_declared(rt, spec, declared)
+                    _subscribe(rt, spec, declared)
             await producer.start()
             tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
-            if settings.retention_enabled:  # daily; one replica at a time (an advisory lock, shared/retention.py)
-                tasks.append(asyncio.create_task(_logged(retention.run_forever(pool, spec.name, settings))))
-            tasks += [asyncio.create_task(_logged(coro)) for coro in background]
             tasks += [asyncio.create_task(job.run(), name=f"job-{job.name}") for job in rt.jobs]
             await broker.start()
             log.info("service started", http_port=settings.http_port, consumers=[c.name for c in rt.consumers])
@@ -244,16 +216,6 @@ async def _running(spec: ServiceSpec[SettingsT, Any], settings: SettingsT) -> As
         log.info("service stopped")
 
 
-def _grouped(subscriptions: Sequence[Subscription]) -> list[list[Subscription]]:
-    groups: dict[str, list[Subscription]] = {}
-    for sub in subscriptions:
-        groups.setdefault(sub.group or sub.topic, []).append(sub)
-    for name, subs in groups.items():
-        if len({id(s.handler) for s in subs}) > 1:
-            raise ValueError(f"subscription group {name!r} mixes handlers: one consumer calls one handler")
-    return list(groups.values())
-
-
 def _check_handlers(spec: ServiceSpec[Any, Any]) -> None:
     """The bootstrap binds a handler to every declared group and to nothing else: a handler without a declaration
     would consume undocumented, a declaration without a handler would document a consumer that does not run."""
@@ -267,9 +229,11 @@ def _check_handlers(spec: ServiceSpec[Any, Any]) -> None:
         )
 
 
-def _subscribe_declared(rt: Runtime[Any], spec: ServiceSpec[Any, Any], declared: topo.Subscription) -> None:
-    """One consumer for one declared group, its handler bound to the service's deps."""
-    deps, handler, prepare = rt.deps, spec.event_handlers[declared.group], spec.prepare.get(declared.group)
+def _subscribe(rt: Runtime[Any], spec: ServiceSpec[Any, Any], declared: topo.Subscription) -> None:
+    """One Kafka consumer for one declared group: its topics fetched together, one transaction per batch, the
+    group's handler bound to the service's deps; each topic keeps its inbox name ``<service>.<topic>``."""
+    settings, deps = rt.settings, rt.deps
+    handler, prepare = spec.event_handlers[declared.group], spec.prepare.get(declared.group)
 
     async def bound(conn: Conn, events: Sequence[Envelope[Any]]) -> Sequence[Envelope[Any]]:
         return await handler(deps, conn, events)
@@ -278,33 +242,19 @@ def _subscribe_declared(rt: Runtime[Any], spec: ServiceSpec[Any, Any], declared:
         if prepare is not None:
             await prepare(deps, events)
 
-    subs = [Subscription(event.topic, event, bound, group=declared.group) for event in declared.events]
-    _subscribe(rt, spec.name, subs, prepare=prepared if prepare is not None else None, ack=declared.ack_policy)
-
-
-def _subscribe(
-    rt: Runtime[SettingsT],
-    service: str,
-    subs: Sequence[Subscription],
-    *,
-    prepare: Callable[[Sequence[Envelope[Any]]], Awaitable[None]] | None = None,
-    ack: AckPolicy = AckPolicy.NACK_ON_ERROR,
-) -> None:
-    settings = rt.settings
-    first = subs[0]
+    first, *more = declared.events
     consumer: Consumer[Any] = Consumer(
-        name=f"{service}.{first.group or first.topic}",
+        name=f"{spec.name}.{declared.group}",
         topic=settings.topic(first.topic),
-        payload=first.payload,
-        handler=first.handler,
+        payload=first,
+        handler=bound,
         pool=rt.pool,
         max_attempts=settings.retry_max_attempts,
         stall_after_s=settings.consumer_stall_seconds,
-        # the inbox name of each topic stays <service>.<topic>, as when every topic had a consumer of its own
-        inbox_name=f"{service}.{first.topic}",
-        more={settings.topic(s.topic): (s.payload, f"{service}.{s.topic}") for s in subs[1:]},
+        inbox_name=f"{spec.name}.{first.topic}",
+        more={settings.topic(e.topic): (e, f"{spec.name}.{e.topic}") for e in more},
         topic_prefix=settings.topic_prefix,
-        prepare=prepare,
+        prepare=prepared if prepare is not None else None,
     )
     rt.consumers.append(consumer)
 
@@ -319,21 +269,9 @@ def _subscribe(
         max_records=settings.consumer_max_records,
         batch_timeout_ms=settings.consumer_batch_timeout_ms,
         auto_offset_reset="earliest",
-        # Commit only after the batch's transaction committed; on an error that survived the retries, rewind so
-        # Kafka redelivers the batch. Poison messages never reach this point: the consumer dead-letters them.
-        ack_policy=ack,
+        ack_policy=declared.ack_policy,  # NACK_ON_ERROR: commit after the transaction, rewind on a failed batch
         title=f"{consumer.name}:consume",
     )(on_batch)
-
-
-async def _logged(coro: Awaitable[None]) -> None:
-    try:
-        await coro
-    except asyncio.CancelledError:
-        raise
-    except Exception:
-        log.exception("background task failed")
-        raise
 
 
 def _health_router() -> APIRouter:

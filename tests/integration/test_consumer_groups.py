@@ -23,7 +23,7 @@ from aiokafka import ConsumerRecord
 from shared import db, outbox, topics
 from shared.consumer import Consumer
 from shared.contracts import Envelope, IdentityVerified, NominationSubmitted, encode
-from shared.service import Subscription, _grouped
+from shared.topology import Subscription, Topology
 from tests import signed
 from tests.reporting_events import submitted, verified
 
@@ -106,19 +106,15 @@ async def test_each_record_is_read_as_its_own_topics_payload_and_dead_lettered_t
     assert {h["x-consumer-group"] for h in headers} == {b"svc.events"}
 
 
-def test_a_group_takes_one_handler() -> None:
-    async def one(_conn: Any, _events: Any) -> None: ...
-
-    async def other(_conn: Any, _events: Any) -> None: ...
-
-    subs = [
-        Subscription(topics.NOMINATION_SUBMITTED, NominationSubmitted, one, group="g"),
-        Subscription(topics.IDENTITY_VERIFIED, IdentityVerified, one, group="g"),
-        Subscription(topics.IDENTITY_REJECTED, IdentityVerified, other),
-    ]
-    assert [[s.topic for s in group] for group in _grouped(subs)] == [
-        [topics.NOMINATION_SUBMITTED, topics.IDENTITY_VERIFIED],
-        [topics.IDENTITY_REJECTED],
-    ]
-    with pytest.raises(ValueError, match="mixes handlers"):
-        _grouped([*subs, Subscription(topics.ENROLMENT_ENDED, IdentityVerified, other, group="g")])
+def test_a_topology_gives_each_topic_one_group_and_each_group_one_name() -> None:
+    """One handler per topic: a topic in two groups of a service, or a group declared twice, is refused."""
+    submitted = Subscription("a", (NominationSubmitted,), "a")
+    with pytest.raises(ValueError, match="consumed by two groups"):
+        Topology("svc", (submitted, Subscription("b", (NominationSubmitted, IdentityVerified), "b")), ())
+    with pytest.raises(ValueError, match="declared twice"):
+        Topology("svc", (submitted, Subscription("a", (IdentityVerified,), "a")), ())
+    both = Topology("svc", (Subscription("g", (NominationSubmitted, IdentityVerified), "g"),), ())
+    assert both.group_of(topics.IDENTITY_VERIFIED) == "svc.g" and both.consumed == (
+        topics.NOMINATION_SUBMITTED,
+        topics.IDENTITY_VERIFIED,
+    )

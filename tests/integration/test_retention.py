@@ -276,11 +276,11 @@ async def test_the_background_job_runs_in_a_service(nomination_db: tuple[str, as
     dsn, conn = nomination_db
     await add_inbox(conn, "c", datetime.now(UTC) - timedelta(days=400), 10)
     pool = await db.create_pool(dsn, 1, 2)
-    task = asyncio.create_task(
-        retention.run_forever(pool, "nomination", nomination_settings(dsn, retention_interval_s=0.2))
-    )
+    job = retention.job(pool, "nomination", nomination_settings(dsn, retention_interval_s=0.2))
+    task = asyncio.create_task(job.run())
     try:
         await wait_for(lambda: _empty(conn), "the background retention run", timeout=30)
+        assert job.stats.errors == 0 and job.stats.runs >= 1
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
