@@ -47,7 +47,7 @@ def test_the_service_is_described_for_the_shared_runtime():
         "0005.verification-review-version.sql",
         "0006.verification-retention-indexes.sql",
     ]
-    assert SPEC.bootstrap is not None and SPEC.setup is None  # the registry adapter, in Deps
+    assert SPEC.bootstrap is not None  # the registry adapter, in Deps
     assert set(SPEC.event_handlers) == {"nomination.submitted", "enrolment.ended"}
     assert set(SPEC.prepare) == {"nomination.submitted"}  # the registry asked before the transaction
     paths = {route.path for router in SPEC.routers for route in router.routes}
