@@ -129,10 +129,9 @@ dev_secrets() {
     "$PY" - "$dir" <<'PYEOF'
 import json, sys, time
 from pathlib import Path
-from shared import signing
-from shared.topics import OWNERS
+from shared import signing, topology
 out, trusted = Path(sys.argv[1]), {}
-for service in sorted(set(OWNERS.values())):
+for service in sorted(set(topology.owners().values())):
     signer = signing.generate(f"{service}-{time.strftime('%Y%m')}")
     env = out / f"{service}.env"
     lines = [line for line in env.read_text().splitlines() if not line.startswith("event-signing-key=")]
