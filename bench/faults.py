@@ -33,9 +33,9 @@ import httpx
 
 from bench.checks import check
 from bench.run import REGENCY, RESULTS, BenchStackConfig, auth_headers, prepare
-from deploy import kafka, postgres, procs, stack
-from deploy.config import REPO_ROOT, SERVICES, StackConfig
-from deploy.demo import _load_registry
+from deploy.native import kafka, postgres, procs, stack
+from deploy.native.config import REPO_ROOT, SERVICES, StackConfig
+from deploy.ops.demo import _load_registry
 from tools.synthetic import Nomination, generate_nominations
 
 FUNDING = [

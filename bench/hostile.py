@@ -57,9 +57,9 @@ from bench.hostile_measure import (
     wrongly_sent,
 )
 from bench.run import REGENCY, RESULTS, BenchStackConfig, prepare
-from deploy import apikeys, kafka, postgres, stack
-from deploy.config import REPO_ROOT, SERVICES
-from deploy.demo import _load_registry
+from deploy.native import apikeys, kafka, postgres, stack
+from deploy.native.config import REPO_ROOT, SERVICES
+from deploy.ops.demo import _load_registry
 from shared import topics
 from tools.synthetic import Nomination, generate_nominations
 

@@ -24,8 +24,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.admin import AIOKafkaAdminClient
 
 from bench import hostile_kafka as hk
-from deploy import kafka
-from deploy.config import SERVICES, StackConfig
+from deploy.native import kafka
+from deploy.native.config import SERVICES, StackConfig
 from shared import topics
 
 TOLD = ("notified", "notification_failed")

@@ -16,8 +16,8 @@ import psutil
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from deploy import kafka, postgres, stack
-from deploy.config import SERVICES, StackConfig
+from deploy.native import kafka, postgres, stack
+from deploy.native.config import SERVICES, StackConfig
 
 
 @dataclass

@@ -37,9 +37,9 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, w
 from bench.baseline import run_baseline
 from bench.probe import LagSampler, ResourceSampler, stack_pids, tree_cpu_seconds
 from bench.profile import Profiler
-from deploy import apikeys, postgres, stack
-from deploy.config import REPO_ROOT, SERVICES, StackConfig
-from deploy.demo import _load_registry
+from deploy.native import apikeys, postgres, stack
+from deploy.native.config import REPO_ROOT, SERVICES, StackConfig
+from deploy.ops.demo import _load_registry
 from tools.synthetic import generate_nominations, generate_registry, summary, write_registry
 
 REGENCY = "64.08"

@@ -16,9 +16,18 @@ from typing import Annotated
 
 import typer
 
-from deploy import apikeys, cli_operator, keycloak, stack
-from deploy.config import REPO_ROOT, SERVICES, StackConfig, StackError, StackTestConfig, instance_name, parse_replicas
-from deploy.procs import tail
+from deploy.native import apikeys, keycloak, stack
+from deploy.native.config import (
+    REPO_ROOT,
+    SERVICES,
+    StackConfig,
+    StackError,
+    StackTestConfig,
+    instance_name,
+    parse_replicas,
+)
+from deploy.native.procs import tail
+from deploy.ops import commands
 
 app = typer.Typer(
     help="Payung: the native local stack (Kafka, PostgreSQL, the services) and the operator commands.",
@@ -90,7 +99,7 @@ def _print_addresses(cfg: StackConfig, with_services: bool) -> None:
 @app.command()
 def up(
     infra_only: Annotated[bool, typer.Option("--infra-only", help="Only Kafka and PostgreSQL.")] = False,
-    demo: Annotated[bool, typer.Option("--demo", help="Then run the demo scenario (deploy/demo.py).")] = False,
+    demo: Annotated[bool, typer.Option("--demo", help="Then run the demo scenario (deploy/ops/demo.py).")] = False,
     no_idp: Annotated[
         bool, typer.Option("--no-idp", help="Without Keycloak (pages then take API keys only); or PAYUNG_IDP=none.")
     ] = False,
@@ -114,7 +123,7 @@ def up(
             raise typer.BadParameter(str(exc), param_hint="--replicas") from exc
     if demo:
         # Small quotas so the demo fills them and shows the waitlist; an explicit setting wins.
-        from deploy.demo import DEMO_FUNDING_SOURCES
+        from deploy.ops.demo import DEMO_FUNDING_SOURCES
 
         os.environ.setdefault("PAYUNG_FUNDING_SOURCES", DEMO_FUNDING_SOURCES)
     idp_pid = None
@@ -141,7 +150,7 @@ def _merged_replicas(configured: str, options: list[str]) -> str:
 
 
 def _demo(cfg: StackConfig, nominations: int = 3000) -> None:
-    from deploy.demo import run_demo
+    from deploy.ops.demo import run_demo
 
     with _step("demo: synthetic registry and nominations through the pipeline"):
         run_demo(cfg, nominations)
@@ -298,7 +307,7 @@ def test(ctx: typer.Context) -> None:
     raise typer.Exit(code)
 
 
-cli_operator.register(app)  # import, import-template, nomination, report, registry load
+commands.register(app)  # import, import-template, nomination, report, registry load
 
 
 def main() -> None:

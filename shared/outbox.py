@@ -9,7 +9,7 @@ with several replicas of a service.
 A row the broker refuses for good (too large, unknown topic, not authorised, invalid record: ``PERMANENT_SEND_ERRORS``)
 is first sent again on its own (a refused batch fails every record in it), and if it fails alone it is moved to
 ``outbox_parked`` with its error, counted (``payung_outbox_parked_total``) and the rows behind it are published.
-``./payung outbox parked ...`` (deploy/parked.py) lists, replays or drops parked rows. Transient errors (broker
+``./payung outbox parked ...`` (deploy/ops/parked.py) lists, replays or drops parked rows. Transient errors (broker
 away, no leader, timeouts) never park: the batch is retried.
 
 Headers are stored as bytes (``pack_headers``): a header value can be anything a Kafka record may carry, where a

@@ -12,8 +12,8 @@ the background loop also skips when ``retention_runs`` shows another replica ran
 ``payung_retention_deleted_total{table}`` and ``payung_retention_last_run_timestamp_seconds``. Logs name tables
 and counts, never rows.
 
-It runs daily in the background of every service (``job``: a background job of shared/jobs.py, started by shared/service.py) and on demand:
-``./payung retention run [--service S]`` (deploy/retention_cli.py).
+It runs daily in the background of every service (``job``: a job of shared/jobs.py, started by shared/service.py)
+and on demand: ``./payung retention run [--service S]`` (deploy/ops/retention_cli.py).
 
 The inbox rule is the one that can break correctness: an inbox row deleted while a copy of its event can still be
 delivered lets that copy be processed twice. ``inbox_minimum_days`` derives the bound from shared/topics.py and

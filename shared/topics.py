@@ -5,14 +5,14 @@ creates them with the intended settings instead of relying on broker auto-creati
 dead-letter companion ``<topic>.dlq``.
 
 Each event topic has an OWNER, the one service allowed to produce it (declared in that service's topology,
-``shared.topology.owner``): consumers dead-letter an event whose envelope names another producer or is not signed
-by a key of the owner (shared/signing.py), the Kafka ACLs grant WRITE to the owner only (deploy/acls.py) and the
+``shared.topology.owner``): consumers dead-letter an event whose envelope names another producer or is not signed by a
+key of the owner (shared/signing.py), the Kafka ACLs grant WRITE to the owner only (deploy/native/acls.py) and the
 AsyncAPI document names it (shared/asyncapi.py). Dead-letter topics are not domain events: whoever consumes a topic
 writes its dead letters.
 
 Sizes are declared here together, so a dead-letter topic always accepts what its source topic accepted: a dead
 letter is the source record (key, value, headers: at most ``EVENT_MAX_BYTES``) plus the dead-letter headers, which
-``shared.consumer`` bounds well under ``DLQ_HEADROOM_BYTES``. The broker (deploy/kafka.py), the producers
+``shared.consumer`` bounds well under ``DLQ_HEADROOM_BYTES``. The broker (deploy/native/kafka.py), the producers
 (``shared.outbox.new_producer``) and the readers take their limits from the constants below.
 """
 

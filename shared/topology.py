@@ -7,7 +7,7 @@ these declarations:
 - the consumers a running service starts (``shared.service`` subscribes exactly the declared groups, each to the
   handler its bootstrap binds to that group name, and refuses to start when the two disagree);
 - who may sign which topic (``owner``: consumers dead-letter an event not produced by its declared owner);
-- the AsyncAPI document (``shared.asyncapi``), the Kafka ACLs (``deploy/acls.py``) and the consumer-group table
+- the AsyncAPI document (``shared.asyncapi``), the Kafka ACLs (``deploy/native/acls.py``) and the consumer-group table
   (reporting's lag panel, the hostile-input benchmark, the end-to-end tests).
 """
 

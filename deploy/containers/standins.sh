@@ -84,9 +84,9 @@ python_extras() {
 }
 
 kafka_extras() {
-  # The broker's jars: the native stack's .stack/kafka-libs (deploy/kafka.py) plus kafka-tools for the image's
+  # The broker's jars: the native stack's .stack/kafka-libs (deploy/native/kafka.py) plus kafka-tools for the image's
   # bin/ scripts (the healthcheck's kafka-broker-api-versions.sh), both resolved by Maven from Maven Central.
-  "$ROOT/.venv/bin/python" -c 'from deploy.kafka import ensure_libs; ensure_libs()'
+  "$ROOT/.venv/bin/python" -c 'from deploy.native.kafka import ensure_libs; ensure_libs()'
   mkdir -p "$1/libs"
   cp "$ROOT"/.stack/kafka-libs/*.jar "$1/libs/"
   mvn -q -B -f "$HERE/kafka/tools-pom.xml" dependency:copy-dependencies -DoutputDirectory="$1/libs" \

@@ -9,7 +9,7 @@
 # payung-event-keys in the namespace (docs/DEPLOYMENT.md, "Secrets"); the script checks for them first.
 # With sign-in (components/keycloak, in every overlay): Secret payung-keycloak (Keycloak's database) is the
 # operator's too; payung-keycloak-admin, payung-oidc and payung-keycloak-realm are made here when none exists (random
-# values, the realm for the overlay's public URLs without demo users; python -m deploy.k8s_keycloak), never in git.
+# values, the realm for the overlay's public URLs without demo users; python -m deploy.kube.keycloak), never in git.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 overlay="${1:?usage: deploy/k8s/install.sh dev|production|production-strimzi [--dry-run]}"
@@ -20,7 +20,7 @@ dry=()
 rendered="$(mktemp --suffix=.yaml)"
 trap 'rm -f "$rendered"' EXIT
 # dev: its secretGenerator's files first (only what is missing in overlays/dev/secrets), else it cannot render
-[[ "$overlay" == dev ]] && bash "$ROOT/deploy/checks.sh" dev-secrets
+[[ "$overlay" == dev ]] && bash "$ROOT/deploy/checks/checks.sh" dev-secrets
 kubectl kustomize "$dir" > "$rendered"
 ns="$(awk '/^  namespace: / {print $2; exit}' "$rendered")"
 keycloak=false  # the overlay has components/keycloak
@@ -47,7 +47,7 @@ if [[ "$overlay" != dev && "$keycloak" == true ]]; then
     [[ -x "$ROOT/.venv/bin/python" ]] || "$ROOT/payung" --help >/dev/null
     work="$(mktemp -d)"
     trap 'rm -f "$rendered"; rm -rf "$work"' EXIT
-    (cd "$ROOT" && .venv/bin/python -m deploy.k8s_keycloak secrets "$work/s" --urls "$rendered" >/dev/null)
+    (cd "$ROOT" && .venv/bin/python -m deploy.kube.keycloak secrets "$work/s" --urls "$rendered" >/dev/null)
     kubectl -n "$ns" create secret generic payung-keycloak-admin --from-env-file="$work/s/keycloak-admin.env" "${dry[@]}"
     kubectl -n "$ns" create secret generic payung-oidc --from-env-file="$work/s/oidc.env" "${dry[@]}"
     kubectl -n "$ns" create secret generic payung-keycloak-realm --from-file=payung-realm.json="$work/s/payung-realm.json" \

@@ -2,7 +2,7 @@
 how an answer to that request becomes the row's outcome. Pure: bytes in, values out, no I/O.
 
 Used by the portal's upload (services/nomination/handlers/uploads.py) and by the operator's ``payung import``
-(deploy/importer.py, which keeps the HTTP submission loop).
+(deploy/ops/importer.py, which keeps the HTTP submission loop).
 The columns are documented by the template and docs/cli.md. Every row is checked here first (required values,
 dates, codes, a NIK Excel cut to 15 digits); its request carries an ``Idempotency-Key`` derived from the request
 itself, so importing the same file again replays the earlier answers and creates nothing twice; a corrected row is

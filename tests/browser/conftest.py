@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 import uvicorn
 
-from deploy import keycloak
-from deploy.config import REPO_ROOT, StackTestConfig
+from deploy.native import keycloak
+from deploy.native.config import REPO_ROOT, StackTestConfig
 
 AXE = REPO_ROOT / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -56,7 +56,7 @@ def axe_source() -> str:
 @pytest.fixture(scope="session")
 def chromium() -> Path:
     if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `bash deploy/ensure-chromium.sh`", pytrace=False)
+        pytest.fail(f"{CHROMIUM} is missing: run `bash .ci/ensure-chromium.sh`", pytrace=False)
     return CHROMIUM
 
 

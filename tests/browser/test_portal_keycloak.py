@@ -13,8 +13,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from deploy import keycloak
-from deploy.config import StackTestConfig
+from deploy.native import keycloak
+from deploy.native.config import StackTestConfig
 from services.nomination.app import SPEC
 from shared import db
 from shared.websession import WebSignInSettings

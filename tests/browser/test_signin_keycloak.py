@@ -1,6 +1,6 @@
 """People sign in through Keycloak's real login page and use the dashboard, in Debian's Chromium (Playwright).
 
-For every demo user of the realm (deploy/keycloak.py): open the dashboard without a session, land on Keycloak's
+For every demo user of the realm (deploy/native/keycloak.py): open the dashboard without a session, land on Keycloak's
 login page, type the username and password, come back signed in; a nominator sees its own area only (the page, the
 map and the XLSX export), the programme's staff see everything; the JSON API does not take the session cookie;
 sign-out ends the session here and at Keycloak (the next visit shows the login form again). axe-core checks every
@@ -25,8 +25,8 @@ import pytest
 import uvicorn
 from openpyxl import load_workbook
 
-from deploy import keycloak
-from deploy.config import StackTestConfig
+from deploy.native import keycloak
+from deploy.native.config import StackTestConfig
 from services.reporting import handlers
 from services.reporting.app import SPEC, create
 from services.reporting.domain import geomap

@@ -1,7 +1,7 @@
 """The four services as real processes on the real Kafka and PostgreSQL, for end-to-end tests.
 
 A ``Pipeline`` has its own databases, topic prefix, ports, registry snapshot and message spool, so it shares
-nothing with another pipeline or with a developer's running stack. Services are started through deploy/stack.py,
+nothing with another pipeline or with a developer's running stack. Services are started through deploy/native/stack.py,
 the same code that ``./payung up`` uses.
 """
 
@@ -23,8 +23,8 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from deploy import apikeys, stack
-from deploy.config import REPO_ROOT, SERVICES, StackTestConfig
+from deploy.native import apikeys, stack
+from deploy.native.config import REPO_ROOT, SERVICES, StackTestConfig
 from shared.keys import person_key
 from shared.topics import all_topics, ensure_topics
 from shared.topology import owner
@@ -214,8 +214,8 @@ async def build_pipeline(
         "PAYUNG_WHATSAPP_TIMEOUT_S": "1",
         "PAYUNG_SENDING_LEASE_S": "10",
     }
-    # The instance's event keys (deploy/stack.py makes them in the pipeline's directory), for the service commands
-    # run outside deploy/stack.py too (the registry load publishes events).
+    # The instance's event keys (deploy/native/stack.py makes them in the pipeline's directory), for the service
+    # commands run outside deploy/native/stack.py too (the registry load publishes events).
     for name in SERVICES:
         env[name] |= {k: v for k, v in stack.service_env(cfg, name).items() if k.startswith("PAYUNG_EVENT_")}
     await ensure_topics(kafka_bootstrap, prefix)

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
-from deploy.config import SERVICES
+from deploy.native.config import SERVICES
 
 pytestmark = pytest.mark.e2e
 

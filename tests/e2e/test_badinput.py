@@ -13,8 +13,8 @@ import psutil
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from deploy import stack
-from deploy.config import SERVICES
+from deploy.native import stack
+from deploy.native.config import SERVICES
 from shared.topics import dlq
 from tests.badinput.corpus import BATCH, batch_item_cases, edge_cases, http_cases, kafka_cases
 from tests.e2e.pipeline import wait_for

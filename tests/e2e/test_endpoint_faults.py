@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from deploy import kafka, postgres, stack
-from deploy.config import REPO_ROOT, StackConfig, StackTestConfig
+from deploy.native import kafka, postgres, stack
+from deploy.native.config import REPO_ROOT, StackConfig, StackTestConfig
 
 pytestmark = pytest.mark.e2e
 

@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from bench.faults import restart_kafka, restart_postgres
-from deploy import kafka
-from deploy.config import SERVICES, StackTestConfig
+from deploy.native import kafka
+from deploy.native.config import SERVICES, StackTestConfig
 from tests.e2e.pipeline import FINAL, wait_for
 
 pytestmark = pytest.mark.e2e

@@ -83,7 +83,7 @@ def forgeries(pipeline: Pipeline, topic: str, env: Any, impostor: str) -> list[t
 
 
 def pipeline_signers(pipeline: Pipeline) -> dict[str, signing.Signer]:
-    from deploy import stack
+    from deploy.native import stack
 
     return stack.event_signers(pipeline.cfg)
 

@@ -1,6 +1,6 @@
 """SIGKILL the notification service in the middle of a batch, restart it: nothing is sent twice, nothing is lost.
 
-The real service process (started and killed through deploy/stack.py, like ``./payung up``) consumes
+The real service process (started and killed through deploy/native/stack.py, like ``./payung up``) consumes
 EnrolmentConfirmed events from Kafka and sends SMS through a gateway served here on 127.0.0.1, which counts the
 requests per ``Idempotency-Key``. The only duplicates allowed are the documented in-flight edge: messages the gateway
 accepted in the round that was running when the process died (at most one claimed batch). Each of those carries the
@@ -25,8 +25,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from deploy import stack
-from deploy.config import StackTestConfig
+from deploy.native import stack
+from deploy.native.config import StackTestConfig
 from shared.contracts import EnrolmentConfirmed, Nominator, decode, encode, new_envelope
 from shared.topics import ENROLMENT_CONFIRMED, NOTIFICATION_SENT, all_topics, ensure_topics
 from tests.e2e.pipeline import free_port, wait_for

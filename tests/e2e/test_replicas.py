@@ -1,7 +1,7 @@
 """Two replicas of every service (ten processes), one replica of each SIGKILLed in turn during a stream: 0 lost,
 0 duplicated, quotas exact.
 
-The replicas are started by deploy/stack.py exactly as ``./payung up --replicas <service>=2`` starts them: same
+The replicas are started by deploy/native/stack.py exactly as ``./payung up --replicas <service>=2`` starts them: same
 database and consumer groups per service, replica 2 on the service's port + 100. 300 synthetic nominations are
 submitted one by one over ~20 s, alternately to both nomination replicas (a client whose replica is gone retries with
 its Idempotency-Key on the other, as a load balancer would send it). During the stream the replica of each service
@@ -32,9 +32,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.protocol.admin import DescribeGroupsRequest_v0, DescribeGroupsRequest_v1, DescribeGroupsRequest_v2
 from aiokafka.protocol.api import Request
 
-from deploy import stack
-from deploy.config import SERVICES, StackError, StackTestConfig
-from deploy.procs import port_open
+from deploy.native import stack
+from deploy.native.config import SERVICES, StackError, StackTestConfig
+from deploy.native.procs import port_open
 from tests.e2e.pipeline import FINAL, Pipeline, build_pipeline, wait_for
 from tests.infra import Infra, unique_prefix
 from tools.synthetic import generate_nominations

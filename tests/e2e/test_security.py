@@ -6,7 +6,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from deploy.config import SERVICES
+from deploy.native.config import SERVICES
 from shared import topics
 
 pytestmark = pytest.mark.e2e

@@ -14,8 +14,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from typer.testing import CliRunner
 
-from deploy import dlq
 from deploy.cli import app
+from deploy.ops import dlq
 from shared import topics
 from tests.infra import Infra
 

@@ -1,5 +1,5 @@
 """Kafka with SASL/SCRAM-SHA-512 and ACLs (PAYUNG_KAFKA_SASL=1): a service works with its own principal, and that
-principal cannot read, join or write what its ACLs (deploy/acls.py) do not grant.
+principal cannot read, join or write what its ACLs (deploy/native/acls.py) do not grant.
 
 A Kafka of its own is started for this module, next to the test instance (its ports + 2 and + 3), because the
 suite's broker runs without SASL.
@@ -18,9 +18,9 @@ from aiokafka.conn import create_conn
 from aiokafka.errors import GroupAuthorizationFailedError, KafkaError, TopicAuthorizationFailedError
 from aiokafka.protocol.admin import CreateAclsRequest
 
-from deploy import kafka, stack
-from deploy.acls import ADMIN_USER, principals
-from deploy.config import StackConfig, StackTestConfig
+from deploy.native import kafka, stack
+from deploy.native.acls import ADMIN_USER, principals
+from deploy.native.config import StackConfig, StackTestConfig
 from services.enrolment.app import SPEC
 from services.enrolment.settings import EnrolmentSettings, FundingSourceConfig
 from shared import db, topics, topology
@@ -61,7 +61,7 @@ async def test_a_service_runs_with_its_own_principal(sasl_kafka: StackConfig, cr
     cfg = sasl_kafka
     dsn = await create_database("enrolment")
     await asyncio.to_thread(db.migrate, dsn, SPEC.migrations)
-    # Exactly what the native stack hands the service process (deploy/stack.py service_env), read as settings.
+    # Exactly what the native stack hands the service process (deploy/native/stack.py service_env), read as settings.
     env = stack.service_env(cfg, "enrolment")
     settings = EnrolmentSettings(
         database_url=dsn,

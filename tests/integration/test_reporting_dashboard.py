@@ -75,7 +75,7 @@ def stream(count: int, seed: int = 6) -> list[Any]:
 def chromium() -> Path:
     if not CHROMIUM.exists():
         pytest.fail(
-            f"{CHROMIUM} is missing: run `bash deploy/ensure-chromium.sh` (CI's .ci/run does), "
+            f"{CHROMIUM} is missing: run `bash .ci/ensure-chromium.sh` (CI's .ci/run does), "
             "i.e. apt-get install -y chromium",
             pytrace=False,
         )

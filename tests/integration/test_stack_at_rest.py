@@ -10,8 +10,8 @@ import stat
 
 import pytest
 
-from deploy import postgres
-from deploy.config import StackTestConfig
+from deploy.native import postgres
+from deploy.native.config import StackTestConfig
 
 pytestmark = pytest.mark.integration
 

@@ -23,7 +23,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from deploy import procs
+from deploy.native import procs
 from services.enrolment.app import SPEC as ENROLMENT
 from services.enrolment.handlers import ending as enrolment_ending
 from services.verification.adapters.dci import DciConfig, DciRegistry

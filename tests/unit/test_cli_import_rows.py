@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy import import_sheets, importer, operator
+from deploy.ops import import_sheets, importer, operator
 from shared.sheets import files as sheet_files
 from shared.sheets import rows as sheets
 

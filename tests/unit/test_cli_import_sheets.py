@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 from openpyxl import Workbook, load_workbook
 
-from deploy import import_sheets, importer
+from deploy.ops import import_sheets, importer
 from shared.sheets import files as sheet_files
 from shared.sheets import rows as sheets
 

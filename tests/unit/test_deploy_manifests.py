@@ -1,17 +1,17 @@
-"""The Kubernetes manifests and Kafka ACLs generated from the code (deploy/k8s_gen.py, deploy/acls.py)."""
+"""The Kubernetes manifests and Kafka ACLs generated from the code (deploy/kube/generate.py, deploy/native/acls.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from deploy import k8s_gen
-from deploy.acls import Acl, principals, service_acls
+from deploy.kube import generate
+from deploy.native.acls import Acl, principals, service_acls
 from shared import topics, topology
 
 
 def test_committed_manifests_match_the_code() -> None:
-    stale = [str(path) for path, text in k8s_gen.render().items() if not path.exists() or path.read_text() != text]
-    assert stale == [], "run `python -m deploy.k8s_gen`"
+    stale = [str(path) for path, text in generate.render().items() if not path.exists() or path.read_text() != text]
+    assert stale == [], "run `python -m deploy.kube.generate`"
 
 
 def test_a_service_reads_what_it_consumes_and_writes_what_it_produces_only() -> None:
@@ -32,29 +32,29 @@ def test_every_producer_and_consumer_has_a_principal() -> None:
 
 def test_autoscalers_never_exceed_the_partitions() -> None:
     partitions = min(s.partitions for s in topics.all_topics() if not s.name.endswith(".dlq"))
-    assert k8s_gen.hpa("verification")["spec"]["maxReplicas"] <= partitions
+    assert generate.hpa("verification")["spec"]["maxReplicas"] <= partitions
 
 
 def _deployment_with(**container_changes: object) -> dict:
-    deployment = k8s_gen.deployment("nomination", 8001)
+    deployment = generate.deployment("nomination", 8001)
     deployment["spec"]["template"]["spec"]["containers"][0].update(container_changes)
     return deployment
 
 
 def test_rendered_rules_catch_what_a_schema_cannot() -> None:
-    assert k8s_gen.verify_rendered([k8s_gen.deployment("nomination", 8001), k8s_gen.hpa("nomination")]) == []
-    too_wide = k8s_gen.hpa("nomination")
+    assert generate.verify_rendered([generate.deployment("nomination", 8001), generate.hpa("nomination")]) == []
+    too_wide = generate.hpa("nomination")
     too_wide["spec"]["maxReplicas"] = 12
     literal = _deployment_with(env=[{"name": "PAYUNG_KAFKA_PASSWORD", "value": "hunter2"}])
     no_probe = _deployment_with(readinessProbe={"httpGet": {"path": "/", "port": "http"}})
     secret = {"kind": "Secret", "metadata": {"name": "payung-nomination", "namespace": "payung"}}
-    problems = k8s_gen.verify_rendered([too_wide, literal, no_probe, secret])
+    problems = generate.verify_rendered([too_wide, literal, no_probe, secret])
     assert len(problems) == 4, problems
 
 
 # --- issue 13: each finding about Kubernetes, compose and the images has a check here --------------------------------
 
-ROOT = k8s_gen.K8S.parents[1]
+ROOT = generate.K8S.parents[1]
 FIRST = "payung.io/install-step"
 
 
@@ -62,7 +62,7 @@ def _base_docs() -> list[dict]:
     import yaml
 
     docs = []
-    for path in sorted((k8s_gen.K8S / "base").rglob("*.yaml")):
+    for path in sorted((generate.K8S / "base").rglob("*.yaml")):
         if path.name != "kustomization.yaml":
             docs += [d for d in yaml.safe_load_all(path.read_text()) if d]
     return docs
@@ -71,7 +71,7 @@ def _base_docs() -> list[dict]:
 def _kustomization(overlay: str) -> dict:
     import yaml
 
-    return yaml.safe_load((k8s_gen.K8S / "overlays" / overlay / "kustomization.yaml").read_text())
+    return yaml.safe_load((generate.K8S / "overlays" / overlay / "kustomization.yaml").read_text())
 
 
 def _of(kind: str) -> list[dict]:
@@ -85,7 +85,7 @@ def _pod(doc: dict) -> dict:
 def test_strimzi_resources_are_kafka_strimzi_io_v1() -> None:
     import yaml
 
-    strimzi = k8s_gen.K8S / "components" / "strimzi"
+    strimzi = generate.K8S / "components" / "strimzi"
     docs = [d for f in ("topics.yaml", "users.yaml") for d in yaml.safe_load_all((strimzi / f).read_text()) if d]
     assert docs and {d["apiVersion"] for d in docs} == {"kafka.strimzi.io/v1"}
 
@@ -119,15 +119,15 @@ def test_ingress_and_network_policies_let_the_public_routes_and_prometheus_throu
     assert routed["/v1/receipts"] == "notification"
     assert routed["/"] == "reporting" and routed["/v1/nominations"] == "nomination"
     policies = {d["metadata"]["name"]: d for d in _of("NetworkPolicy")}
-    for name, port in k8s_gen.services().items():
+    for name, port in generate.services().items():
         sources = {
             peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
             for rule in policies[name]["spec"]["ingress"]
             for peer in rule["from"]
             if {"port": port, "protocol": "TCP"} in rule["ports"]
         }
-        assert k8s_gen.MONITORING_NAMESPACE in sources, name
-        assert (k8s_gen.INGRESS_NAMESPACE in sources) == (name in set(routed.values())), name
+        assert generate.MONITORING_NAMESPACE in sources, name
+        assert (generate.INGRESS_NAMESPACE in sources) == (name in set(routed.values())), name
 
 
 def test_the_dev_overlay_reaches_its_own_kafka_and_postgres() -> None:
@@ -214,7 +214,7 @@ def test_compose_publishes_ports_on_loopback_unless_told() -> None:
 
 def test_compose_wires_authentication_into_every_service() -> None:
     services = _compose()["services"]
-    for name in k8s_gen.services():
+    for name in generate.services():
         assert "PAYUNG_API_KEYS" in services[name]["environment"], name
 
 
@@ -310,7 +310,7 @@ def test_compose_gives_each_owner_its_own_signing_key_and_everyone_the_trusted_k
     services = _compose()["services"]
     text = (ROOT / "docker-compose.yml").read_text()
     assert "${PAYUNG_EVENT_TRUSTED_KEYS:?" in text
-    for name in k8s_gen.services():
+    for name in generate.services():
         env = services[name]["environment"]
         assert env["PAYUNG_EVENT_TRUSTED_KEYS"].startswith("${PAYUNG_EVENT_TRUSTED_KEYS:?"), name
         if name in topology.owners().values():

@@ -1,4 +1,4 @@
-"""Sign-in for people on Kubernetes and compose: deploy/k8s/components/keycloak (deploy/k8s_keycloak.py), the page
+"""Sign-in for people on Kubernetes and compose: deploy/k8s/components/keycloak (deploy/kube/keycloak.py), the page
 hosts and public URLs of the base, deploy/compose/keycloak.yml."""
 
 from __future__ import annotations
@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from deploy import k8s_gen, k8s_keycloak, keycloak
+from deploy.kube import generate
+from deploy.kube import keycloak as kube_keycloak
+from deploy.native import keycloak
 
-ROOT = k8s_gen.K8S.parents[1]
+ROOT = generate.K8S.parents[1]
 OIDC = {
     "PAYUNG_OIDC_ISSUER",
     "PAYUNG_OIDC_METADATA_URL",
@@ -24,7 +26,7 @@ OIDC = {
 
 
 def _kustomize() -> list[str]:
-    """deploy/checks.sh's pinned kustomize, else one on PATH (kubectl's built-in one last)."""
+    """deploy/checks/checks.sh's pinned kustomize, else one on PATH (kubectl's built-in one last)."""
     pinned = ROOT / ".stack" / "tools" / "bin" / "kustomize"
     if pinned.exists():
         return [str(pinned), "build"]
@@ -32,14 +34,14 @@ def _kustomize() -> list[str]:
         return ["kustomize", "build"]
     if shutil.which("kubectl"):
         return ["kubectl", "kustomize"]
-    pytest.skip("no kustomize (bash deploy/checks.sh installs it into .stack/tools)")
+    pytest.skip("no kustomize (bash deploy/checks/checks.sh installs it into .stack/tools)")
 
 
 @pytest.fixture(scope="module")
 def production() -> list[dict]:
     """overlays/production rendered (it has the component; unlike dev it needs no generated secret files)."""
     out = subprocess.run(
-        [*_kustomize(), str(k8s_gen.K8S / "overlays" / "production")], capture_output=True, text=True, check=True
+        [*_kustomize(), str(generate.K8S / "overlays" / "production")], capture_output=True, text=True, check=True
     ).stdout
     return [d for d in yaml.safe_load_all(out) if d]
 
@@ -55,11 +57,11 @@ def _env(deployment: dict) -> list[dict]:
 def test_the_component_renders_and_every_page_serving_service_gets_the_oidc_settings(production) -> None:
     deployments = _named(production, "Deployment")
     assert "keycloak" in deployments
-    assert k8s_gen.verify_rendered(production) == []
+    assert generate.verify_rendered(production) == []
     for name, deployment in deployments.items():
         env = _env(deployment)
         names = [e["name"] for e in env]
-        if name not in k8s_gen.WEB_SERVICES:
+        if name not in generate.WEB_SERVICES:
             assert not OIDC & set(names), name
             continue
         assert set(names) >= OIDC | {"PAYUNG_OIDC_PUBLIC_BASE_URL"}, name
@@ -73,7 +75,7 @@ def test_the_component_renders_and_every_page_serving_service_gets_the_oidc_sett
         ):
             assert by_name[secret]["valueFrom"]["secretKeyRef"] == {"name": "payung-oidc", "key": key}
         base_url = by_name["PAYUNG_OIDC_PUBLIC_BASE_URL"]["valueFrom"]["configMapKeyRef"]
-        assert base_url == {"name": k8s_gen.PUBLIC_URLS, "key": name}
+        assert base_url == {"name": generate.PUBLIC_URLS, "key": name}
     verification = {e["name"]: e for e in _env(deployments["verification"])}
     assert verification["PAYUNG_NOMINATION_PUBLIC_URL"]["valueFrom"]["configMapKeyRef"]["key"] == "nomination"
     nomination = {e["name"]: e for e in _env(deployments["nomination"])}
@@ -83,7 +85,7 @@ def test_the_component_renders_and_every_page_serving_service_gets_the_oidc_sett
 
 
 def test_without_the_component_no_service_has_sign_in_settings() -> None:
-    for path in (k8s_gen.K8S / "base" / "services").glob("*.yaml"):
+    for path in (generate.K8S / "base" / "services").glob("*.yaml"):
         for doc in yaml.safe_load_all(path.read_text()):
             if doc and doc["kind"] == "Deployment":
                 assert not OIDC & {e["name"] for e in _env(doc)}, path.name
@@ -93,8 +95,8 @@ def test_keycloak_is_hardened_like_the_other_workloads(production) -> None:
     deployment = _named(production, "Deployment")["keycloak"]
     pod = deployment["spec"]["template"]["spec"]
     (container,) = pod["containers"]
-    assert pod["securityContext"].items() >= k8s_gen._pod_security().items()
-    assert container["securityContext"] == k8s_gen._security_context()
+    assert pod["securityContext"].items() >= generate._pod_security().items()
+    assert container["securityContext"] == generate._security_context()
     assert pod["automountServiceAccountToken"] is False
     account = _named(production, "ServiceAccount")[pod["serviceAccountName"]]
     assert account["automountServiceAccountToken"] is False
@@ -118,7 +120,7 @@ def test_network_policies_let_browsers_and_the_pages_reach_keycloak_and_nothing_
     policies = _named(production, "NetworkPolicy")
     own = policies["keycloak"]["spec"]
     assert own["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "keycloak"}
-    http = [r for r in own["ingress"] if {"port": k8s_keycloak.HTTP_PORT, "protocol": "TCP"} in r["ports"]]
+    http = [r for r in own["ingress"] if {"port": kube_keycloak.HTTP_PORT, "protocol": "TCP"} in r["ports"]]
     namespaces = {
         p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
         for r in http
@@ -128,8 +130,8 @@ def test_network_policies_let_browsers_and_the_pages_reach_keycloak_and_nothing_
     pods = {
         p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for r in http for p in r["from"] if "podSelector" in p
     }
-    assert namespaces == {k8s_gen.INGRESS_NAMESPACE} and pods == set(k8s_gen.WEB_SERVICES)
-    for name in k8s_gen.WEB_SERVICES:
+    assert namespaces == {generate.INGRESS_NAMESPACE} and pods == set(generate.WEB_SERVICES)
+    for name in generate.WEB_SERVICES:
         egress = policies[f"{name}-to-keycloak"]["spec"]
         assert egress["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": name}
         assert egress["egress"][0]["to"] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "keycloak"}}}]
@@ -139,34 +141,34 @@ def test_network_policies_let_browsers_and_the_pages_reach_keycloak_and_nothing_
 
 
 def test_each_page_serving_service_has_a_host_of_its_own_with_pages_and_sign_in_only() -> None:
-    ingress = k8s_gen.ingress(k8s_gen.services())
+    ingress = generate.ingress(generate.services())
     hosts: dict[str, set[str]] = {}
     for rule in ingress["spec"]["rules"]:
         for path in rule["http"]["paths"]:
             hosts.setdefault(rule["host"], set()).add(path["backend"]["service"]["name"])
-    for name, host in k8s_gen.PAGE_HOSTS.items():
+    for name, host in generate.PAGE_HOSTS.items():
         assert hosts[host] == {name}  # one service per page host: /auth/* and the session cookie are per host
         paths = {p["path"] for r in ingress["spec"]["rules"] if r["host"] == host for p in r["http"]["paths"]}
-        assert paths == set(k8s_gen.PAGE_PATHS[name]) and "/auth" in paths
+        assert paths == set(generate.PAGE_PATHS[name]) and "/auth" in paths
     assert set(ingress["spec"]["tls"][0]["hosts"]) == set(hosts)
     # nginx's default 1 MiB would refuse a 2 MiB letter before the service sees it
     size = ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"]
-    assert int(size.rstrip("m")) * 1024 * 1024 > k8s_gen.LETTER_MAX_BYTES
+    assert int(size.rstrip("m")) * 1024 * 1024 > generate.LETTER_MAX_BYTES
 
 
 def test_public_urls_that_no_ingress_routes_are_refused() -> None:
-    names = k8s_gen.services()
-    docs = [k8s_gen.ingress(names), k8s_gen.public_urls(names)]
-    docs += [k8s_gen.deployment(n, p) for n, p in names.items()]
-    assert k8s_gen.verify_rendered(docs) == []
+    names = generate.services()
+    docs = [generate.ingress(names), generate.public_urls(names)]
+    docs += [generate.deployment(n, p) for n, p in names.items()]
+    assert generate.verify_rendered(docs) == []
     docs[1]["data"]["nomination"] = "https://portal.other.example.go.id"  # the domain changed in one place only
-    problems = k8s_gen.verify_rendered(docs)
+    problems = generate.verify_rendered(docs)
     assert len(problems) == 1 and "nomination" in problems[0]
 
 
 def test_the_secrets_are_made_once_and_the_realm_is_the_native_stacks(tmp_path: Path) -> None:
     urls = ["https://portal.x.go.id", "https://ruang-kerja.x.go.id", "https://x.go.id"]
-    written = k8s_keycloak.write_secrets(tmp_path, urls, demo_users=False, dev_database=False)
+    written = kube_keycloak.write_secrets(tmp_path, urls, demo_users=False, dev_database=False)
     assert set(written) == {"keycloak-admin.env", "oidc.env", "payung-realm.json"}
     for name in written:
         assert (tmp_path / name).stat().st_mode & 0o077 == 0, name
@@ -180,12 +182,12 @@ def test_the_secrets_are_made_once_and_the_realm_is_the_native_stacks(tmp_path: 
     assert oidc["client-secret"] == client["secret"]
     assert len(oidc["session-secret"]) >= 32
     before = {n: (tmp_path / n).read_text() for n in written}
-    assert k8s_keycloak.write_secrets(tmp_path, urls, demo_users=False, dev_database=False) == []
+    assert kube_keycloak.write_secrets(tmp_path, urls, demo_users=False, dev_database=False) == []
     assert before == {n: (tmp_path / n).read_text() for n in written}  # a re-run changes nothing
 
 
 def test_dev_secrets_have_the_demo_users_and_a_database(tmp_path: Path) -> None:
-    written = k8s_keycloak.write_secrets(tmp_path, ["https://a"], demo_users=True, dev_database=True)
+    written = kube_keycloak.write_secrets(tmp_path, ["https://a"], demo_users=True, dev_database=True)
     assert "keycloak.env" in written
     realm = json.loads((tmp_path / "payung-realm.json").read_text())
     assert {u["username"] for u in realm["users"]} == set(keycloak.DEMO_USERS)
@@ -194,13 +196,13 @@ def test_dev_secrets_have_the_demo_users_and_a_database(tmp_path: Path) -> None:
 
 
 def test_base_urls_come_from_the_base_configmap() -> None:
-    urls = k8s_keycloak.base_urls(k8s_gen.K8S / "base" / "ingress.yaml")
-    assert urls == [f"https://{k8s_gen.PAGE_HOSTS.get(n, k8s_gen.DOMAIN)}" for n in k8s_gen.WEB_SERVICES]
+    urls = kube_keycloak.base_urls(generate.K8S / "base" / "ingress.yaml")
+    assert urls == [f"https://{generate.PAGE_HOSTS.get(n, generate.DOMAIN)}" for n in generate.WEB_SERVICES]
 
 
 def test_the_overlays_enable_the_component() -> None:
     for overlay in ("dev", "production"):
-        text = (k8s_gen.K8S / "overlays" / overlay / "kustomization.yaml").read_text()
+        text = (generate.K8S / "overlays" / overlay / "kustomization.yaml").read_text()
         assert "../../components/keycloak" in yaml.safe_load(text)["components"], overlay
 
 
@@ -210,7 +212,7 @@ def test_the_overlays_enable_the_component() -> None:
 def test_compose_gives_every_page_serving_service_the_sign_in_settings() -> None:
     override = yaml.safe_load((ROOT / "deploy" / "compose" / "keycloak.yml").read_text())["services"]
     base_urls = set()
-    for name in k8s_gen.WEB_SERVICES:
+    for name in generate.WEB_SERVICES:
         service = override[name]
         assert set(service["environment"]) >= {
             "PAYUNG_OIDC_ISSUER",
@@ -220,7 +222,7 @@ def test_compose_gives_every_page_serving_service_the_sign_in_settings() -> None
         assert service["env_file"] == ["./.stack/compose-keycloak/web.env"], name  # client and session secrets
         assert service["depends_on"]["keycloak"]["condition"] == "service_healthy"
         base_urls.add(service["environment"]["PAYUNG_OIDC_PUBLIC_BASE_URL"])
-    assert len(base_urls) == len(k8s_gen.WEB_SERVICES)  # each its own redirect target
+    assert len(base_urls) == len(generate.WEB_SERVICES)  # each its own redirect target
     assert override["keycloak"]["ports"][0].startswith("${PAYUNG_BIND_ADDRESS:-127.0.0.1}:")
 
 

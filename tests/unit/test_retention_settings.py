@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from deploy import retention_cli
+from deploy.ops import retention_cli
 from services.nomination.settings import NominationSettings
 from services.notification.settings import NotificationSettings
 from services.verification.settings import VerificationSettings

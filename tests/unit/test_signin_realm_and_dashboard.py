@@ -10,8 +10,8 @@ from pathlib import Path
 
 from openpyxl import load_workbook
 
-from deploy import keycloak
-from deploy.config import StackConfig
+from deploy.native import keycloak
+from deploy.native.config import StackConfig
 from services.reporting.adapters import boundaries
 from services.reporting.api import export
 from services.reporting.domain import figures, formats, geomap
@@ -137,7 +137,7 @@ def test_keycloak_refuses_to_start_on_a_taken_port(tmp_path: Path) -> None:
 
     import pytest
 
-    from deploy.config import StackError
+    from deploy.native.config import StackError
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

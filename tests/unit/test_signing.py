@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from deploy import stack
-from deploy.config import StackConfig
+from deploy.native import stack
+from deploy.native.config import StackConfig
 from shared import outbox, signing, topics, topology
 from shared.contracts import EnrolmentConfirmed, Nominator, decode, new_envelope
 from shared.errors import PoisonMessage
@@ -40,7 +40,7 @@ def error_type(value: bytes, headers, topic: str = TOPIC) -> str:
 
 
 def test_every_event_topic_has_one_owner_and_acls_grant_write_to_it_alone() -> None:
-    from deploy.acls import service_acls
+    from deploy.native.acls import service_acls
 
     assert set(topology.owners()) == set(topics.EVENT_TOPICS)
     for topic, owner in topology.owners().items():

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from deploy import postgres
-from deploy.config import StackConfig, StackTestConfig
+from deploy.native import postgres
+from deploy.native.config import StackConfig, StackTestConfig
 
 
 @pytest.mark.parametrize("config", [StackConfig, StackTestConfig])

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from deploy import stack
 from deploy.cli import _merged_replicas
-from deploy.config import StackConfig, StackError, instance_name, parse_instance, parse_replicas
+from deploy.native import stack
+from deploy.native.config import StackConfig, StackError, instance_name, parse_instance, parse_replicas
 
 
 def test_replica_one_keeps_the_service_s_names_and_port_and_the_others_are_offset(tmp_path: Path) -> None:

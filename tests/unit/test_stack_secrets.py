@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from deploy import apikeys, cli, kafka
-from deploy.acls import ADMIN_USER
-from deploy.config import StackConfig
+from deploy import cli
+from deploy.native import apikeys, kafka
+from deploy.native.acls import ADMIN_USER
+from deploy.native.config import StackConfig
 
 
 def _mode(path: Path) -> int:

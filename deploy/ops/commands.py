@@ -1,5 +1,5 @@
 """The operator commands of ``payung``: import a village's spreadsheet, follow a nomination, print reports, load
-the civil-registry snapshot. They talk to the services' HTTP APIs (deploy/operator.py says where and with which
+the civil-registry snapshot. They talk to the services' HTTP APIs (deploy/ops/operator.py says where and with which
 credentials); ``register`` adds them to the main command line (deploy/cli.py).
 """
 
@@ -19,8 +19,9 @@ import httpx
 import typer
 from openpyxl.utils.exceptions import InvalidFileException
 
-from deploy import dlq, import_sheets, importer, operator, parked, retention_cli, stack
-from deploy.config import REPO_ROOT, StackConfig
+from deploy.native import stack
+from deploy.native.config import REPO_ROOT, StackConfig
+from deploy.ops import dlq, import_sheets, importer, operator, parked, retention_cli
 from shared.sheets import rows as sheets
 
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)

@@ -17,8 +17,8 @@ from typing import Annotated, TypeVar
 import asyncpg
 import typer
 
-from deploy import stack
-from deploy.config import SERVICES, StackConfig
+from deploy.native import stack
+from deploy.native.config import SERVICES, StackConfig
 from shared import outbox
 from shared.db import Conn
 from shared.errors import safe_text

@@ -1,11 +1,11 @@
 """The keycloak component of deploy/k8s: sign-in for people (docs/security.md) on Kubernetes.
 
-``python -m deploy.k8s_gen`` writes ``deploy/k8s/components/keycloak/`` from this module: Keycloak (the
+``python -m deploy.kube.generate`` writes ``deploy/k8s/components/keycloak/`` from this module: Keycloak (the
 ``payung/keycloak`` image of deploy/containers/keycloak/Dockerfile, pre-built for PostgreSQL so that it starts with
 ``--optimized`` on a read-only root), its Service, Ingress (host ``masuk.<domain>``: the realm's pages and
 resources only, not the admin console), NetworkPolicies and PodDisruptionBudget, and the patches that give the
-page-serving services (k8s_gen.WEB_SERVICES) their ``PAYUNG_OIDC_*`` settings. The realm is the one the native
-stack and compose import (``deploy.keycloak.realm``), written with the Kubernetes base URLs.
+page-serving services (generate.WEB_SERVICES) their ``PAYUNG_OIDC_*`` settings. The realm is the one the native
+stack and compose import (``deploy.native.keycloak.realm``), written with the Kubernetes base URLs.
 
 Secrets (never in git):
 
@@ -13,9 +13,9 @@ Secrets (never in git):
   and role, made by the operator like the services' ``database-url`` (the dev overlay generates one);
 - ``payung-keycloak-admin`` (``admin-password`` of the bootstrap admin ``payung-admin``), ``payung-oidc``
   (``client-secret``, ``session-secret``) and ``payung-keycloak-realm`` (``payung-realm.json``, holding the same
-  client secret): made by deploy/k8s/install.sh when missing, with ``python -m deploy.k8s_keycloak secrets``.
+  client secret): made by deploy/k8s/install.sh when missing, with ``python -m deploy.kube.keycloak secrets``.
 
-    python -m deploy.k8s_keycloak secrets OUT_DIR --urls RENDERED.yaml [--demo-users] [--dev-database]
+    python -m deploy.kube.keycloak secrets OUT_DIR --urls RENDERED.yaml [--demo-users] [--dev-database]
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from typing import Any
 
 import yaml
 
-from deploy import k8s_gen
-from deploy.k8s_gen import (
+from deploy.kube import generate
+from deploy.kube.generate import (
     FIRST_STEP,
     HEADER,
     INGRESS_NAMESPACE,
@@ -108,7 +108,7 @@ def deployment() -> dict[str, Any]:
             "failureThreshold": 60,
         },
         "resources": RESOURCES,
-        "securityContext": k8s_gen._security_context(),
+        "securityContext": generate._security_context(),
         "volumeMounts": [
             {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - an emptyDir
             {"name": "data", "mountPath": "/opt/keycloak/data"},  # Keycloak's data/tmp (the root is read-only)
@@ -119,7 +119,7 @@ def deployment() -> dict[str, Any]:
     pod = {
         "serviceAccountName": f"payung-{NAME}",
         "automountServiceAccountToken": False,
-        "securityContext": {**k8s_gen._pod_security(), "fsGroup": 10001},  # fsGroup: the realm file is 0440
+        "securityContext": {**generate._pod_security(), "fsGroup": 10001},  # fsGroup: the realm file is 0440
         "containers": [container],
         "volumes": [
             {"name": "tmp", "emptyDir": {"sizeLimit": "128Mi"}},
@@ -148,7 +148,7 @@ def deployment() -> dict[str, Any]:
 
 
 def _labels() -> dict[str, str]:
-    return k8s_gen._labels(NAME, "identity-provider")
+    return generate._labels(NAME, "identity-provider")
 
 
 def service() -> dict[str, Any]:
@@ -164,7 +164,7 @@ def service() -> dict[str, Any]:
 
 
 def pdb() -> dict[str, Any]:
-    doc = k8s_gen.pdb(NAME)
+    doc = generate.pdb(NAME)
     doc["metadata"]["labels"] = _labels()
     doc["spec"]["selector"] = {"matchLabels": _labels()}
     return doc
@@ -207,7 +207,7 @@ def network_policies() -> list[dict[str, Any]]:
             {
                 "apiVersion": "networking.k8s.io/v1",
                 "kind": "NetworkPolicy",
-                "metadata": {"name": f"{name}-to-{NAME}", "labels": k8s_gen._labels(name)},
+                "metadata": {"name": f"{name}-to-{NAME}", "labels": generate._labels(name)},
                 "spec": {
                     "podSelector": from_pod(name)["podSelector"],
                     "policyTypes": ["Egress"],
@@ -269,17 +269,17 @@ def kustomization(names: dict[str, int]) -> dict[str, Any]:
 
 
 def render(names: dict[str, int]) -> dict[Path, str]:
-    account = k8s_gen.service_account(NAME)
+    account = generate.service_account(NAME)
     account["metadata"]["labels"] = {**_labels(), **FIRST_STEP}
     docs = [account, deployment(), service(), pdb(), *network_policies(), ingress()]
     return {
-        COMPONENT / "keycloak.yaml": k8s_gen._dump(docs),
-        COMPONENT / "kustomization.yaml": k8s_gen._dump([kustomization(names)]),
+        COMPONENT / "keycloak.yaml": generate._dump(docs),
+        COMPONENT / "kustomization.yaml": generate._dump([kustomization(names)]),
         COMPONENT / "oidc-env.yaml": HEADER + yaml.safe_dump(oidc_patch(), sort_keys=False, width=120),
     }
 
 
-# --- the Secrets (deploy/k8s/install.sh, deploy/checks.sh dev-secrets) -------------------------------------------
+# --- the Secrets (deploy/k8s/install.sh, deploy/checks/checks.sh dev-secrets) -----------------------------------------
 
 
 def base_urls(rendered: Path) -> list[str]:
@@ -299,8 +299,8 @@ def _write(path: Path, text: str) -> None:
 def write_secrets(out: Path, urls: list[str], *, demo_users: bool, dev_database: bool) -> list[str]:
     """The Secrets' files in OUT (0600; an existing file is kept, so a re-run changes nothing): keycloak-admin.env,
     oidc.env, payung-realm.json (and, for a development cluster, keycloak.env with a random database password).
-    The values are deploy.keycloak's (people.secret.json), so the realm's client secret is oidc.env's."""
-    from deploy import keycloak  # the native stack's realm generator and secrets file
+    The values are deploy.native.keycloak's (people.secret.json), so the realm's client secret is oidc.env's."""
+    from deploy.native import keycloak  # the native stack's realm generator and secrets file
 
     out.mkdir(parents=True, exist_ok=True)
     data = keycloak.ensure_secrets(out)
@@ -323,12 +323,12 @@ def write_secrets(out: Path, urls: list[str], *, demo_users: bool, dev_database:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="deploy.k8s_keycloak", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="deploy.kube.keycloak", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     cmd = sub.add_parser("secrets", help="write the Keycloak and sign-in Secrets' files into OUT_DIR")
     cmd.add_argument("out_dir", type=Path)
     cmd.add_argument("--urls", type=Path, required=True, help=f"a file holding ConfigMap {PUBLIC_URLS}")
-    cmd.add_argument("--demo-users", action="store_true", help="the demo users of deploy/keycloak.py (dev only)")
+    cmd.add_argument("--demo-users", action="store_true", help="the demo users of deploy/native/keycloak.py (dev only)")
     cmd.add_argument("--dev-database", action="store_true", help="also keycloak.env (a development database)")
     args = parser.parse_args(argv)
     written = write_secrets(

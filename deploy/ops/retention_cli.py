@@ -17,8 +17,8 @@ import typer
 from pydantic import ValidationError, create_model, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from deploy import stack
-from deploy.config import SERVICES, StackConfig
+from deploy.native import stack
+from deploy.native.config import SERVICES, StackConfig
 from shared import db, retention
 
 app = typer.Typer(help="Delete rows past their retention (docs/RELIABILITY.md, Retention).", no_args_is_help=True)

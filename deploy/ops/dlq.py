@@ -28,8 +28,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from deploy import kafka
-from deploy.config import StackConfig
+from deploy.native import kafka
+from deploy.native.config import StackConfig
 from shared import outbox, topics
 
 T = TypeVar("T")

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("nomination", "verification", "enrolment", "notification", "reporting")
 
 # Shared by every instance: the jars depend only on deploy/kafka/pom.xml.
@@ -82,7 +82,7 @@ class StackConfig(BaseSettings):
     # SASL/SCRAM-SHA-512 with ACLs on the client listener, one principal per service (PAYUNG_KAFKA_SASL=1); the
     # storage is formatted with the users, so switching it on for an existing instance needs a wiped stack dir.
     kafka_sasl: bool = False
-    # The identity provider for people's sign-in (deploy/keycloak.py): Keycloak from Maven Central, or none
+    # The identity provider for people's sign-in (deploy/native/keycloak.py): Keycloak from Maven Central, or none
     # (PAYUNG_IDP=none, or ./payung up --no-idp) on machines without the memory for it: pages then take API keys.
     idp: Literal["keycloak", "none"] = "keycloak"
     keycloak_port: int = 8080

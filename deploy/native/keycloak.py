@@ -10,7 +10,7 @@ one demo user per role and area (``DEMO_USERS``). Passwords (users, the client s
 made once per instance and kept in ``people.secret.json`` (0600) next to the API keys; as the realm is imported
 afresh at each start, what that file says is what Keycloak has. Nothing else is kept: sessions end with a restart.
 
-``python -m deploy.keycloak realm OUT_DIR [--base-url URL ...]`` writes the realm file for compose or Kubernetes.
+``python -m deploy.native.keycloak realm OUT_DIR [--base-url URL ...]`` writes the realm file for compose or Kubernetes.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from typing import Any
 
 import httpx
 
-from deploy.config import REPO_ROOT, SERVICES, StackConfig, StackError
-from deploy.procs import port_open, running_pid, spawn, tail, terminate
+from deploy.native.config import REPO_ROOT, SERVICES, StackConfig, StackError
+from deploy.native.procs import port_open, running_pid, spawn, tail, terminate
 
 log = logging.getLogger("payung.stack")
 
@@ -387,7 +387,7 @@ def describe(cfg: StackConfig) -> list[tuple[str, str]]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="deploy.keycloak", description="Write the payung realm for an import")
+    parser = argparse.ArgumentParser(prog="deploy.native.keycloak", description="Write the payung realm for an import")
     sub = parser.add_subparsers(dest="command", required=True)
     out = sub.add_parser("realm", help="write payung-realm.json and people.secret.json into OUT_DIR")
     out.add_argument("out_dir", type=Path)

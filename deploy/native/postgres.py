@@ -17,8 +17,8 @@ import stat
 import subprocess
 from pathlib import Path
 
-from deploy.config import SERVICES, StackConfig, StackError
-from deploy.procs import is_alive, port_open, tail
+from deploy.native.config import SERVICES, StackConfig, StackError
+from deploy.native.procs import is_alive, port_open, tail
 
 log = logging.getLogger("payung.stack")
 
@@ -181,7 +181,7 @@ def ensure_initialized(cfg: StackConfig) -> None:
         raise StackError(f"initdb failed:\n{result.stdout}")
     with (data / "postgresql.conf").open("a") as conf:
         conf.write(
-            "\n# Payung's local settings, rewritten on every start by deploy/postgres.py\n"
+            "\n# Payung's local settings, rewritten on every start by deploy/native/postgres.py\n"
             "include_if_exists = 'payung.conf'\n"
         )
     _private_data_dir(data)

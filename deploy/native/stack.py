@@ -31,9 +31,9 @@ from urllib.parse import quote
 
 import httpx
 
-from deploy import apikeys, kafka, keycloak, postgres
-from deploy.acls import principals
-from deploy.config import (
+from deploy.native import apikeys, kafka, keycloak, postgres
+from deploy.native.acls import principals
+from deploy.native.config import (
     REPO_ROOT,
     SERVICES,
     StackConfig,
@@ -42,7 +42,7 @@ from deploy.config import (
     instance_name,
     parse_instance,
 )
-from deploy.procs import is_terminating, running_pid, send_signal, spawn, tail, terminate, wait_gone
+from deploy.native.procs import is_terminating, running_pid, send_signal, spawn, tail, terminate, wait_gone
 from shared import signing, topology
 
 __all__ = [
@@ -114,7 +114,7 @@ def service_env(cfg: StackConfig, name: str, replica: int = 1) -> dict[str, str]
         "PAYUNG_TOPIC_PREFIX": cfg.topic_prefix,
     }
     if cfg.kafka_sasl:
-        # The service's own principal: its ACLs allow its topics and consumer groups only (deploy/acls.py).
+        # The service's own principal: its ACLs allow its topics and consumer groups only (deploy/native/acls.py).
         options = kafka.client_options(cfg, name)
         env |= {
             "PAYUNG_KAFKA_SECURITY_PROTOCOL": options["security_protocol"],
@@ -128,7 +128,7 @@ def service_env(cfg: StackConfig, name: str, replica: int = 1) -> dict[str, str]
     env["PAYUNG_HTTP_RATE_LIMIT"] = os.environ.get("PAYUNG_HTTP_RATE_LIMIT", "1000000/minute")
     if name == "notification":
         env["PAYUNG_RECIPIENT_DAILY_LIMIT"] = os.environ.get("PAYUNG_RECIPIENT_DAILY_LIMIT", "0")
-    # Who may call the HTTP APIs: the operator's key file, else this instance's local keys (deploy/apikeys.py).
+    # Who may call the HTTP APIs: the operator's key file, else this instance's local keys (deploy/native/apikeys.py).
     env["PAYUNG_API_KEYS_FILE"] = os.environ.get("PAYUNG_API_KEYS_FILE") or str(_local_api_keys(cfg))
     # Authentic events (shared/signing.py): this service's own Ed25519 key, and every producer's public key.
     keys_dir = local_event_keys(cfg)

@@ -2,14 +2,14 @@
 
 kubeconform downloads its schemas from a web server this project cannot count on; the same schemas are derived
 here from ``api/openapi-spec/swagger.json`` of the ``k8s.io/kubernetes`` Go module (fetched by ``go mod download``
-from the module proxy, see deploy/checks.sh), the way openapi2jsonschema does: one standalone file per kind,
+from the module proxy, see deploy/checks/checks.sh), the way openapi2jsonschema does: one standalone file per kind,
 strict (unknown fields are errors), written as ``<dir>/v<version>-standalone-strict/<kind><suffix>.json``.
 
-    python -m deploy.k8s_schemas <swagger.json> <out dir> <kubernetes version, e.g. 1.34.2>
-    python -m deploy.k8s_schemas --crd <crd.yaml>... <out dir> <kubernetes version>
+    python -m deploy.checks.kube_schemas <swagger.json> <out dir> <kubernetes version, e.g. 1.34.2>
+    python -m deploy.checks.kube_schemas --crd <crd.yaml>... <out dir> <kubernetes version>
 
 ``--crd`` does the same for CustomResourceDefinitions (Strimzi's KafkaTopic and KafkaUser, made by Strimzi's own
-crd-generator from its Maven Central jars, see deploy/checks.sh): one strict schema per served version, named the
+crd-generator from its Maven Central jars, see deploy/checks/checks.sh): one strict schema per served version, named the
 way kubeconform looks them up (``kafkatopic-kafka-v1.json``).
 """
 

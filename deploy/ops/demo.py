@@ -23,8 +23,8 @@ import httpx
 import orjson
 import typer
 
-from deploy import apikeys, stack
-from deploy.config import REPO_ROOT, StackConfig, StackError
+from deploy.native import apikeys, stack
+from deploy.native.config import REPO_ROOT, StackConfig, StackError
 from tools.synthetic import generate_nominations, generate_registry, summary, write_registry
 
 REGENCY = "64.08"
