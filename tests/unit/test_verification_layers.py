@@ -8,7 +8,7 @@ import pytest
 
 from services.verification import domain
 from services.verification.adapters.http import interpret
-from services.verification.domain import duplicates
+from services.verification.domain import duplicates, severities
 from services.verification.domain.duplicates import KnownPerson, likely_same_person
 from shared import reasons
 from shared.contracts import IdentityReviewRequested, IdentityVerified, SupportingLetter
@@ -30,7 +30,7 @@ def test_every_reason_has_a_severity_a_description_and_bahasa_advice_for_the_off
     )
     for code, entry in reasons.REASONS.items():
         assert entry.code == code and code.isupper()
-        assert entry.severity in ("reject", "flag", "review")
+        assert severities.severity(code) in ("reject", "flag", "review")
         assert entry.description.endswith(".") and entry.fix_id.endswith(".")
         assert 20 < len(entry.fix_id) <= 110  # short enough for an SMS line
     assert reasons.fix_text("NOT_A_CODE").startswith("Data belum")
@@ -38,10 +38,11 @@ def test_every_reason_has_a_severity_a_description_and_bahasa_advice_for_the_off
         reasons.info("NOT_A_CODE")
 
 
-def test_the_domain_uses_the_shared_catalogue():
+def test_the_domain_uses_the_shared_catalogue_and_rates_exactly_its_codes():
     assert domain.CATALOGUE is reasons.REASONS
+    assert set(severities.SEVERITY) == set(reasons.REASONS)  # a code without a rule, or a rule without a code
     for code in ("DECEASED", "NAME_MISMATCH", "AGE_OUT_OF_RANGE"):
-        assert reasons.severity(code) == "reject"
+        assert severities.severity(code) == "reject"
 
 
 # ------------------------------------------------------------------------------------------------ structure

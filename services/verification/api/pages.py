@@ -22,6 +22,7 @@ from fastapi.responses import RedirectResponse, Response
 from services.verification import bootstrap
 from services.verification.bootstrap import Deps
 from services.verification.commands import DecideReview, InspectReview, NoteConflict, ReviewQueue, Verdict
+from services.verification.domain import severities
 from services.verification.errors import PersonAlreadyVerified, ReviewChanged, ReviewClosed, ReviewError, ReviewNotFound
 from services.verification.handlers import reads, reviews
 from shared import messaging, pages, reasons, websession
@@ -82,7 +83,7 @@ async def queue(
         items=items,
         kecamatan=_kecamatan(settings.programme_regency),
         chosen_kecamatan=kecamatan,
-        reason_codes=sorted(reasons.REVIEW_CODES | {c for i in items for c in i["reasons"]}),
+        reason_codes=sorted(severities.REVIEW_CODES | {c for i in items for c in i["reasons"]}),
         chosen_reason=alasan,
         done=request.query_params.get("selesai"),
     )
@@ -105,7 +106,7 @@ async def _case_page(
         return problem(404, "No such review")
     settings = deps.settings
     letter_url = f"{settings.nomination_public_url.rstrip('/')}/portal/surat/{case['nomination']['nomination_id']}"
-    reject_codes = sorted(reasons.REJECT_CODES)
+    reject_codes = sorted(severities.REJECT_CODES)
     return pages.render(
         ENV,
         request,
@@ -149,7 +150,7 @@ async def decide(review_id: int, request: Request, deps: DepsDep, user: Decider)
         case _:
             errors["keputusan"] = "Pilih setujui atau tolak."
     reason = field("alasan") or None
-    if verdict == "reject" and reason not in reasons.REJECT_CODES:
+    if verdict == "reject" and reason not in severities.REJECT_CODES:
         errors["alasan"] = "Penolakan perlu alasan dari daftar."
     note = field("catatan")
     if not note:

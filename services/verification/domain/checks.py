@@ -22,13 +22,14 @@ from typing import Any, Literal
 
 from services.verification.domain import names
 from services.verification.domain.duplicates import DuplicateEvidence
-from shared import formats, reasons
+from services.verification.domain.severities import severity as severity
+from shared import formats
 from shared.contracts import (
     Reason,
     Sex,
     SupportingLetter,
 )
-from shared.reasons import REASONS, ReasonInfo, Severity
+from shared.reasons import REASONS, ReasonInfo
 from shared.regions import NikPlace, RegionIndex, dotted, national_regions, nik_place
 
 CheckStatus = Literal["passed", "failed", "flagged", "review", "skipped"]
@@ -38,12 +39,9 @@ WITA = timezone(timedelta(hours=8), "WITA")  # Kalimantan Timur, no daylight sav
 KALTIM = "64"
 
 
-# code -> severity and English description: the project's one catalogue (shared.reasons), read here.
+# code -> English description and Bahasa advice: the project's one catalogue (shared.reasons), read here; the
+# severity of each code is verification's own (domain/severities.py).
 CATALOGUE: dict[str, ReasonInfo] = REASONS
-
-
-def severity(code: str) -> Severity:
-    return reasons.severity(code)
 
 
 def finding(code: str, detail: str) -> Reason:

@@ -32,6 +32,7 @@ from services.verification.domain.checks import (
     wage_earner,
 )
 from services.verification.domain.duplicates import DuplicateEvidence
+from services.verification.domain.severities import Severity
 from shared.contracts import (
     IdentityRejected,
     IdentityReviewRequested,
@@ -40,7 +41,6 @@ from shared.contracts import (
     PersonChange,
     Reason,
 )
-from shared.reasons import Severity
 from shared.regions import RegionIndex
 
 Outcome = Literal["verified", "rejected", "in_review"]

@@ -17,6 +17,7 @@ import orjson
 from services.verification import domain
 from services.verification.adapters.registry import from_json
 from services.verification.commands import DecideReview, InspectReview, NoteConflict
+from services.verification.domain import severities
 from services.verification.errors import (
     InvalidReason,
     PersonAlreadyVerified,
@@ -63,7 +64,7 @@ async def decide(deps: Deps, conn: Conn, cmd: DecideReview) -> Handled[ReviewDec
     if verdict == "reject":
         if not reason_code:
             raise InvalidReason("a rejection needs a reason_code")
-        if reason_code not in reasons.REJECT_CODES:
+        if reason_code not in severities.REJECT_CODES:
             raise InvalidReason(f"reason_code {reason_code!r} is not a rejection code of the catalogue")
     case = await reviews_repository.get_review(conn, review_id, lock=True)
     if case is None or (cmd.via == "workspace" and not cmd.caller.covers(case["desa_code"])):
