@@ -199,9 +199,10 @@ async def _running(spec: ServiceSpec[SettingsT, Any], settings: SettingsT) -> As
             await producer.start()
             tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
             tasks += [asyncio.create_task(job.run(), name=f"job-{job.name}") for job in rt.jobs]
-            await broker.start()
-            log.info("service started", http_port=settings.http_port, consumers=[c.name for c in rt.consumers])
             try:
+                # inside the try: a start that fails half-way (Kafka unreachable) has made consumers to stop
+                await broker.start()
+                log.info("service started", http_port=settings.http_port, consumers=[c.name for c in rt.consumers])
                 yield rt
             finally:
                 log.info("service stopping")

@@ -72,8 +72,12 @@ class KafkaHealth:
         self._offsets = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap, enable_auto_commit=False, client_id="reporting-health", **self._options
         )
-        await self._admin.start()
-        await self._offsets.start()
+        try:
+            await self._admin.start()
+            await self._offsets.start()
+        except BaseException:  # a client made and never stopped leaks (aiokafka warns when it is collected)
+            await self.close()
+            raise
 
     async def close(self) -> None:
         for client in (self._offsets, self._admin):
