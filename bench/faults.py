@@ -36,7 +36,7 @@ from bench.run import REGENCY, RESULTS, BenchStackConfig, auth_headers, prepare
 from deploy.native import kafka, postgres, procs, stack
 from deploy.native.config import REPO_ROOT, SERVICES, StackConfig
 from deploy.ops.demo import _load_registry
-from tools.synthetic import Nomination, generate_nominations
+from tools.synthetic import Nomination, generate_nominations, programme_today
 
 FUNDING = [
     {"code": "APBD-KAB", "name": "APBD Kabupaten", "quota": 3000, "priority": 1, "premium_idr": 16800},
@@ -291,7 +291,9 @@ def main(argv: list[str] | None = None) -> None:
     simulators = start_simulators(cfg, registry)
     stack.start_services(cfg, ENV)
     _load_registry(cfg, registry)
-    items = list(generate_nominations(registry, args.nominations, seed=5, regency=REGENCY))
+    items = list(
+        generate_nominations(registry, args.nominations, seed=5, regency=REGENCY, reference_date=programme_today())
+    )
     result: dict[str, Any] = {"started_at": datetime.now(UTC).isoformat(), "args": vars(args)}
     try:
         faults = SHORT_FAULTS if args.short else FAULTS

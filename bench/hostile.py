@@ -61,7 +61,7 @@ from deploy.native import apikeys, kafka, postgres, stack
 from deploy.native.config import REPO_ROOT, SERVICES
 from deploy.ops.demo import _load_registry
 from shared import topics
-from tools.synthetic import Nomination, generate_nominations
+from tools.synthetic import Nomination, generate_nominations, programme_today
 
 # The per-recipient message limit the HTTP edge is to enforce (issue 11 section 3; beyond it, the digest): messages
 # to one nominator phone above it, from one burst, count as sent when they should not have been.
@@ -441,7 +441,15 @@ def main(argv: list[str] | None = None) -> None:
     try:
         stack.start_services(cfg, ENV)
         _load_registry(cfg, registry)
-        items = list(generate_nominations(registry, 2000 if args.short else 6000, seed=args.seed, regency=REGENCY))
+        items = list(
+            generate_nominations(
+                registry,
+                2000 if args.short else 6000,
+                seed=args.seed,
+                regency=REGENCY,
+                reference_date=programme_today(),
+            )
+        )
         run = Run(cfg, profile, random.Random(args.seed), {s: stack.database_url(cfg, s) for s in SERVICES},
                   apikeys.ensure_local_keys(cfg.stack_dir))  # fmt: skip
         result.update(asyncio.run(attack(run, items)))

@@ -40,7 +40,7 @@ from bench.profile import Profiler
 from deploy.native import apikeys, postgres, stack
 from deploy.native.config import REPO_ROOT, SERVICES, StackConfig
 from deploy.ops.demo import _load_registry
-from tools.synthetic import generate_nominations, generate_registry, summary, write_registry
+from tools.synthetic import generate_nominations, generate_registry, programme_today, summary, write_registry
 
 REGENCY = "64.08"
 RESULTS = REPO_ROOT / "bench" / "results"
@@ -80,7 +80,7 @@ def prepare(cfg: StackConfig, people: int) -> tuple[StackConfig, Path]:
     if not registry.exists():
         registry.parent.mkdir(parents=True, exist_ok=True)
         t0 = time.monotonic()
-        write_registry(generate_registry(people, seed=42, regency=REGENCY), registry)
+        write_registry(generate_registry(people, seed=42, regency=REGENCY, reference_date=programme_today()), registry)
         print(f"  civil registry: {people} synthetic people in {time.monotonic() - t0:.1f} s")
     return run_cfg, registry
 
@@ -368,7 +368,13 @@ def main(argv: list[str] | None = None) -> None:
         latency_n = int(args.rate * args.latency_seconds)
         t0 = time.monotonic()
         items = list(
-            generate_nominations(registry, args.nominations + args.http_probe + latency_n, seed=11, regency=REGENCY)
+            generate_nominations(
+                registry,
+                args.nominations + args.http_probe + latency_n,
+                seed=11,
+                regency=REGENCY,
+                reference_date=programme_today(),
+            )
         )
         print(f"  nominations generated in {time.monotonic() - t0:.1f} s; mix {dict(summary(items))}")
         requests = [i.request for i in items]

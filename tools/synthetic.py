@@ -42,6 +42,7 @@ from tools.synthetic_registry import (
     encode_birth_date,
     generate_registry,
     mobile_number,
+    programme_today,
     read_registry,
     write_registry,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "generate_nominations",
     "generate_registry",
     "mobile_number",
+    "programme_today",
     "read_nominations",
     "read_registry",
     "summary",

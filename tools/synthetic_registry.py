@@ -12,7 +12,7 @@ from bisect import bisect
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from operator import attrgetter
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,16 @@ from shared.regions import Region, RegionIndex, default_regions, nik_prefix
 from tools import synthetic_names as names
 
 REFERENCE_DATE = date(2026, 11, 21)  # "today" for ages and letter dates; a parameter everywhere
+WITA = timezone(timedelta(hours=8), "WITA")
+
+
+def programme_today() -> date:
+    """Today in Kalimantan Timur: the reference date of data fed to RUNNING services, which judge ages on the day a
+    nomination is submitted. With the fixed ``REFERENCE_DATE`` instead, people who turned 66 since then were intended
+    "accepted" and verified "AGE_OUT_OF_RANGE" (the fault suite's violation on 2026-12-03)."""
+    return datetime.now(WITA).date()
+
+
 REGISTRY_HEADER = tuple(
     "NIK NO_KK NAMA_LGKP TMPT_LHR TGL_LHR JENIS_KLMIN ALAMAT NO_RT NO_RW KEL_CODE KEL_NAME KEC_NAME KAB_NAME "
     "PROP_NAME JENIS_PKRJN STATUS_KAWIN STATUS".split()

@@ -25,7 +25,7 @@ import typer
 
 from deploy.native import apikeys, stack
 from deploy.native.config import REPO_ROOT, StackConfig, StackError
-from tools.synthetic import generate_nominations, generate_registry, summary, write_registry
+from tools.synthetic import generate_nominations, generate_registry, programme_today, summary, write_registry
 
 REGENCY = "64.08"
 REGISTRY_PEOPLE = 20_000
@@ -48,10 +48,10 @@ def run_demo(cfg: StackConfig, nominations: int = NOMINATIONS, people: int = REG
     registry = workdir / f"registry-{people}.csv"
     if not registry.exists():
         t0 = time.monotonic()
-        write_registry(generate_registry(people, seed=42, regency=REGENCY), registry)
+        write_registry(generate_registry(people, seed=42, regency=REGENCY, reference_date=programme_today()), registry)
         typer.echo(f"  civil registry: {people} synthetic people in {time.monotonic() - t0:.1f} s")
     _load_registry(cfg, registry)
-    items = list(generate_nominations(registry, nominations, seed=7, regency=REGENCY))
+    items = list(generate_nominations(registry, nominations, seed=7, regency=REGENCY, reference_date=programme_today()))
     typer.echo(f"  nominations: {len(items)}, intended mix {dict(summary(items))}")
     answers, final = asyncio.run(_submit_and_follow(cfg, [i.request for i in items]))
     _report(cfg, answers, final)

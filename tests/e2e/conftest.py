@@ -10,7 +10,7 @@ import pytest
 
 from tests.e2e.pipeline import Pipeline, build_pipeline, start_all
 from tests.infra import Infra, unique_prefix
-from tools.synthetic import Nomination, generate_nominations, generate_registry, write_registry
+from tools.synthetic import Nomination, generate_nominations, generate_registry, programme_today, write_registry
 
 REGENCY = "64.08"
 # Small quotas so that a session fills them and waitlists the rest; the tests check the exact figures.
@@ -26,13 +26,13 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="session")
 def registry_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("registry") / "registry.csv"
-    write_registry(generate_registry(4000, seed=2026, regency=REGENCY), path)
+    write_registry(generate_registry(4000, seed=2026, regency=REGENCY, reference_date=programme_today()), path)
     return path
 
 
 @pytest.fixture(scope="session")
 def nominations(registry_csv: Path) -> list[Nomination]:
-    return list(generate_nominations(registry_csv, 900, seed=21, regency=REGENCY))
+    return list(generate_nominations(registry_csv, 900, seed=21, regency=REGENCY, reference_date=programme_today()))
 
 
 class Pool:

@@ -37,7 +37,7 @@ from deploy.native.config import SERVICES, StackError, StackTestConfig
 from deploy.native.procs import port_open
 from tests.e2e.pipeline import FINAL, Pipeline, build_pipeline, wait_for
 from tests.infra import Infra, unique_prefix
-from tools.synthetic import generate_nominations
+from tools.synthetic import generate_nominations, programme_today
 
 pytestmark = pytest.mark.e2e
 
@@ -174,7 +174,7 @@ async def _rebalanced(pipeline: Pipeline, groups: list[str], since: float) -> fl
 
 async def test_two_replicas_of_every_service_one_of_each_sigkilled(replicated: Pipeline, registry_csv: Path) -> None:
     pipeline = replicated
-    items = list(generate_nominations(registry_csv, STREAM, seed=5, regency="64.08"))
+    items = list(generate_nominations(registry_csv, STREAM, seed=5, regency="64.08", reference_date=programme_today()))
     keys = [str(uuid.uuid4()) for _ in items]
     answers: dict[int, httpx.Response] = {}
     killed: dict[str, int] = {}
