@@ -118,6 +118,26 @@ def test_the_domain_imports_nothing_of_its_service_but_errors(service: str) -> N
     assert not upward, upward
 
 
+# A route builds a command and calls a handler through shared.messaging.run: it never holds a connection, opens a
+# transaction or reaches a repository itself.
+ROUTE_FORBIDDEN = re.compile(
+    r"\.acquire\(|\.transaction\(|\bfrom services\.\w+(\.\w+)* import .*\brepository\b|\.repository\b"
+)
+
+
+@pytest.mark.parametrize("service", topology.SERVICES)
+def test_routes_neither_open_transactions_nor_call_repositories(service: str) -> None:
+    api = SERVICES_DIR / service / "api"
+    files = sorted(api.rglob("*.py")) if api.is_dir() else [SERVICES_DIR / service / "api.py"]
+    found = [
+        f"{path.relative_to(SERVICES_DIR)}:{n}"
+        for path in files
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if ROUTE_FORBIDDEN.search(line)
+    ]
+    assert not found, found
+
+
 @pytest.mark.parametrize("service", topology.SERVICES)
 def test_the_spec_is_wired_from_the_declared_topology(service: str) -> None:
     spec = spec_of(service)
