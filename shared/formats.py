@@ -39,11 +39,15 @@ def nik(value: str) -> str:
 
 @lru_cache(maxsize=100_000)
 def nik_date_valid(ddmmyy: str) -> bool:
-    """The DDMMYY part of a NIK is a date, as python-stdnum checks it.
+    """The DDMMYY part of a NIK is a date: day 01-31 for men, 41-71 for women (day + 40), then a real date.
 
-    stdnum validates the date and the place part together; the place part given here is a fixed known one, so
-    only the date decides (the place is checked against the national list, newer than stdnum's).
+    The day range is checked here first: python-stdnum reads the day modulo 40, so it takes day 99 for the 19th
+    (the fault suite's "bad NIK" with day 99 was accepted, and then not found at the civil registry). stdnum
+    validates the date and the place part together; the place part given here is a fixed known one, so only the
+    date decides (the place is checked against the national list, newer than stdnum's).
     """
+    if not (ddmmyy[:2].isdigit() and (1 <= int(ddmmyy[:2]) <= 31 or 41 <= int(ddmmyy[:2]) <= 71)):
+        return False
     return bool(stdnum_nik.is_valid(f"640801{ddmmyy}0001"))
 
 
