@@ -63,7 +63,11 @@ async def check(
     f: dict[str, Any] = {"accepted": len(accepted)}
     nom, ver, enr, ntf = db["nomination"], db["verification"], db["enrolment"], db["notification"]
     f["nominations_stored"] = await _one(nom, "SELECT count(*) FROM nominations")
-    f["without_final_outcome"] = await _one(nom, "SELECT count(*) FROM nominations WHERE outcome IS NULL")
+    # A possible duplicate waits for a verifier: no outcome yet, by design (counted apart, not as lost).
+    f["without_final_outcome"] = await _one(
+        nom, "SELECT count(*) FROM nominations WHERE outcome IS NULL AND status <> 'in_review'"
+    )
+    f["in_review"] = await _one(nom, "SELECT count(*) FROM nominations WHERE status = 'in_review'")
     stored = {r for r in await _ids(nom, "SELECT id FROM nominations")}
     f["accepted_but_missing"] = len(accepted - stored)
     f["stored_but_never_accepted"] = len(stored - accepted)
@@ -71,6 +75,7 @@ async def check(
     f["verification_twice"] = await _one(ver, "SELECT count(*) - count(DISTINCT nomination_id) FROM verifications")
     verified = await _one(ver, "SELECT count(*) FROM verifications WHERE outcome = 'verified'")
     f["verified"] = verified
+    reviewing = await _one(ver, "SELECT count(*) FROM verifications WHERE outcome = 'in_review'")
     f["seats"] = await _one(enr, "SELECT count(*) FROM seats")
     f["waitlisted"] = await _one(enr, "SELECT count(*) FROM waitlist")
     f["duplicate_seats"] = await _one(enr, "SELECT count(*) - count(DISTINCT nik) FROM seats")
@@ -105,6 +110,7 @@ async def check(
         "nomination.submitted",
         "identity.verified",
         "identity.rejected",
+        "identity.review_requested",
         "enrolment.confirmed",
         "enrolment.waitlisted",
         "notification.sent",
@@ -139,7 +145,8 @@ async def check(
         v.append("lost NominationSubmitted events")
     if (
         distinct["identity.verified"] != verified
-        or distinct["identity.verified"] + distinct["identity.rejected"] != f["verifications"]
+        or distinct["identity.verified"] + distinct["identity.rejected"] + reviewing != f["verifications"]
+        or distinct["identity.review_requested"] < reviewing
     ):
         v.append("lost identity events")
     if distinct["enrolment.confirmed"] < f["seats"] or distinct["enrolment.waitlisted"] < f["waitlisted"]:
