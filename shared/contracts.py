@@ -21,6 +21,7 @@ import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from shared import topics
+from shared.formats import Purpose
 from shared.errors import PoisonMessage
 
 
@@ -103,10 +104,13 @@ class NominationSubmitted(Payload):
 
 
 class IdentityVerified(Payload):
-    """v2: ``submission_proof``, the nomination's own (v1 events are upcast with none, and enrolment refuses them)."""
+    """v2: ``submission_proof``, the nomination's own (v1 events are upcast with none, and enrolment refuses them).
+
+    v3: ``objection_id``, set when an upheld objection re-ran verification (v2 events are upcast with none).
+    """
 
     event_type: ClassVar[str] = "IdentityVerified"
-    schema_version: ClassVar[int] = 2
+    schema_version: ClassVar[int] = 3
     topic: ClassVar[str] = topics.IDENTITY_VERIFIED
 
     nomination_id: uuid.UUID
@@ -124,11 +128,14 @@ class IdentityVerified(Payload):
     submission_proof: SubmissionProof | None = Field(
         default=None, description="The NominationSubmitted's proof, passed on; None only when upcast from v1"
     )
+    objection_id: uuid.UUID | None = Field(
+        default=None, description="Set when an upheld objection (sanggahan) re-ran verification and this is its result"
+    )
 
 
 class IdentityRejected(Payload):
     event_type: ClassVar[str] = "IdentityRejected"
-    schema_version: ClassVar[int] = 1
+    schema_version: ClassVar[int] = 2
     topic: ClassVar[str] = topics.IDENTITY_REJECTED
 
     nomination_id: uuid.UUID
@@ -136,11 +143,14 @@ class IdentityRejected(Payload):
     full_name: str = Field(description="The name as nominated, so the nominator knows whom the rejection is about")
     nominator: Nominator
     desa_code: str
+    objection_id: uuid.UUID | None = Field(
+        default=None, description="Set when an upheld objection (sanggahan) re-ran verification and this is its result"
+    )
 
 
 class EnrolmentConfirmed(Payload):
     event_type: ClassVar[str] = "EnrolmentConfirmed"
-    schema_version: ClassVar[int] = 1
+    schema_version: ClassVar[int] = 2
     topic: ClassVar[str] = topics.ENROLMENT_CONFIRMED
 
     nomination_id: uuid.UUID
@@ -154,6 +164,9 @@ class EnrolmentConfirmed(Payload):
     desa_code: str
     nominator: Nominator
     promoted_from_waitlist: bool = Field(default=False, description="The seat was freed and given to this person")
+    restored_by_objection: uuid.UUID | None = Field(
+        default=None, description="v2: the upheld objection that gave an ended member their seat back"
+    )
 
 
 class EnrolmentWaitlisted(Payload):
@@ -244,15 +257,6 @@ class EnrolmentRefused(Payload):
     nominator: Nominator
 
 
-Purpose = Literal[
-    "enrolment_confirmed",
-    "enrolment_waitlisted",
-    "enrolment_promoted",
-    "identity_rejected",
-    "enrolment_ended",
-    "death_benefit_information",
-    "enrolment_refused",
-]
 RecipientRole = Literal["beneficiary", "nominator"]
 
 
@@ -281,6 +285,198 @@ class NotificationFailed(Payload):
     reason: str
 
 
+# --- Workers' own side: self-check, objections, leads, outreach (issue 15, docs/outreach.md) -----------------------
+
+Channel = Literal["sms", "whatsapp"]
+
+
+class InboundMessageReceived(Payload):
+    """A person texted the programme's number (SMS or WhatsApp): the gateway's message, as received.
+
+    Notification owns the gateways, so it receives the message, checks the gateway's signature and publishes it;
+    nomination reads the keyword (``CEK``, ``SANGGAH``, ``DAFTAR``...) and answers with ``InboundMessageAnswered``.
+    The envelope's correlation id is ``message_id``; its person key is an HMAC of the phone number, never the number.
+    """
+
+    event_type: ClassVar[str] = "InboundMessageReceived"
+    schema_version: ClassVar[int] = 1
+    topic: ClassVar[str] = topics.INBOUND_MESSAGE_RECEIVED
+
+    message_id: uuid.UUID = Field(description="uuid5 of the gateway and its message id: a redelivery keeps it")
+    channel: Channel
+    phone: str = Field(max_length=20, description="The sender, E.164")
+    text: str = Field(max_length=480, description="The message text as sent (trimmed to 480 characters)")
+    received_at: AwareDatetime
+
+
+SelfCheckState = Literal["in_process", "verified", "waitlisted", "covered", "not_eligible", "ended"]
+ObjectionState = Literal["received", "in_review", "upheld", "dismissed"]
+
+
+class SelfCheckStatus(Contract):
+    """What a self-check may say about a person's own nomination or cover, and nothing more."""
+
+    state: SelfCheckState
+    waitlist_position: int | None = Field(default=None, ge=1)
+    membership_number: str | None = Field(default=None, description="KPJ number, when covered or ended")
+    covered_since: date | None = None
+    covered_until: date | None = Field(default=None, description="Last day covered, when ended")
+    reason_codes: tuple[str, ...] = Field(default=(), description="Why not eligible or ended (shared/reasons.py)")
+    objection_id: uuid.UUID | None = None
+    objection_state: ObjectionState | None = None
+    objection_due_by: date | None = None
+
+
+AnswerKind = Literal[
+    "status",  # the state of the sender's own nomination or cover
+    "no_match",  # no nomination matches that NIK + birth date (says nothing more)
+    "limited",  # too many attempts: try again later (sent at most once per lock-out)
+    "objection_received",  # SANGGAH accepted: the objection's id and deadline
+    "lead_received",  # DAFTAR accepted: the desa's officials will contact the sender
+    "help",  # an unknown keyword or a malformed message: how to write one
+]
+
+
+class InboundMessageAnswered(Payload):
+    """Nomination's answer to one inbound message, for notification to send back on the same channel."""
+
+    event_type: ClassVar[str] = "InboundMessageAnswered"
+    schema_version: ClassVar[int] = 1
+    topic: ClassVar[str] = topics.INBOUND_MESSAGE_ANSWERED
+
+    message_id: uuid.UUID = Field(description="The InboundMessageReceived answered (one answer per message)")
+    channel: Channel
+    phone: str = Field(max_length=20)
+    kind: AnswerKind
+    status: SelfCheckStatus | None = Field(default=None, description="For kind status")
+    objection_id: uuid.UUID | None = Field(default=None, description="For kind objection_received")
+    due_by: date | None = Field(default=None, description="For kind objection_received: decision deadline")
+    help_topic: str | None = Field(default=None, max_length=20, description="For kind help: which keyword")
+
+
+ObjectionGround = Literal["rejected", "ended"]
+ObjectionReason = Literal[
+    "data_corrected",  # the civil registry or the person's data has been corrected since
+    "not_duplicate",  # rejected as a duplicate, but is a different person
+    "still_eligible",  # still an informal worker / still in the regency
+    "not_deceased",  # cover ended as deceased, but the member is alive
+    "not_moved",  # cover ended as moved out, but the member still lives here
+    "other",
+]
+EvidenceType = Literal["application/pdf", "image/jpeg", "image/png"]
+
+
+class Evidence(Contract):
+    """A supporting document of an objection (a letter, a photo of a corrected KK), carried in the event."""
+
+    filename: str = Field(max_length=120)
+    content_type: EvidenceType
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    data: str = Field(max_length=400_000, description="base64 (standard alphabet) of at most 300 KB")
+
+
+class ObjectionFiled(Payload):
+    """A sanggahan: a rejected person, their nominator, or an ended member objects; a case for verification.
+
+    The envelope's correlation id is the nomination id and its person key the nomination's, so an objection stays in
+    order with that person's other events.
+    """
+
+    event_type: ClassVar[str] = "ObjectionFiled"
+    schema_version: ClassVar[int] = 1
+    topic: ClassVar[str] = topics.OBJECTION_FILED
+
+    objection_id: uuid.UUID
+    nomination_id: uuid.UUID
+    ground: ObjectionGround = Field(description="What is objected to: a rejection, or the end of cover")
+    filed_by: RecipientRole
+    channel: Literal["portal", "web", "sms", "whatsapp"]
+    reason_code: ObjectionReason
+    reason_text: str = Field(default="", max_length=1000)
+    evidence: tuple[Evidence, ...] = Field(default=(), max_length=2)
+    filed_at: AwareDatetime
+    due_by: date = Field(description="The decision deadline (service level), told to the person")
+    full_name: str
+    phone: str
+    desa_code: str
+    nominator: Nominator
+
+
+class ObjectionReviewed(Payload):
+    """Verification took up (``in_review``) or decided (``upheld`` / ``dismissed``) an objection.
+
+    Upheld on a rejection: verification re-runs the nomination (its result carries ``objection_id``). Upheld on an
+    ended cover: enrolment gives the seat back if the quota has one, else a waitlist place (docs/outreach.md).
+    """
+
+    event_type: ClassVar[str] = "ObjectionReviewed"
+    schema_version: ClassVar[int] = 1
+    topic: ClassVar[str] = topics.OBJECTION_REVIEWED
+
+    objection_id: uuid.UUID
+    nomination_id: uuid.UUID
+    state: Literal["in_review", "upheld", "dismissed"]
+    ground: ObjectionGround
+    reason_code: ObjectionReason
+    note: str = Field(default="", max_length=1000, description="The verifier's note, told to the person")
+    filed_at: AwareDatetime
+    reviewed_at: AwareDatetime
+    full_name: str
+    phone: str
+    desa_code: str
+    nominator: Nominator
+
+
+class LeadReceived(Payload):
+    """A worker asked to be considered: a lead for the nominators of their desa, not a nomination.
+
+    The envelope's correlation id is ``lead_id``; its person key an HMAC of the phone number.
+    """
+
+    event_type: ClassVar[str] = "LeadReceived"
+    schema_version: ClassVar[int] = 1
+    topic: ClassVar[str] = topics.LEAD_RECEIVED
+
+    lead_id: uuid.UUID
+    desa_code: str
+    full_name: str = Field(max_length=120)
+    phone: str = Field(max_length=20)
+    occupation: str = Field(description="An occupation code of shared.formats.OCCUPATIONS")
+    channel: Literal["web", "sms", "whatsapp"]
+    received_at: AwareDatetime
+
+
+class DesaShortfall(Contract):
+    desa_code: str
+    nominations: int = Field(ge=0)
+    eligible_population: int = Field(ge=0)
+
+
+class QuotaShortfallForecast(Payload):
+    """A funding source will not fill its quota this programme year at the current pace.
+
+    The envelope's correlation id is ``forecast_id``; its person key an HMAC-free constant per source
+    (``source:<funding_source>``): no person is in it.
+    """
+
+    event_type: ClassVar[str] = "QuotaShortfallForecast"
+    schema_version: ClassVar[int] = 1
+    topic: ClassVar[str] = topics.QUOTA_SHORTFALL_FORECAST
+
+    forecast_id: uuid.UUID
+    funding_source: str
+    funding_source_name: str
+    programme_year: int
+    as_of: date
+    quota: int = Field(ge=0)
+    enrolled: int = Field(ge=0)
+    forecast_enrolled: int = Field(ge=0, description="Seats expected filled by the programme year's end")
+    seats_left: int = Field(ge=0, description="quota - forecast_enrolled")
+    unspent_rupiah: int = Field(ge=0, description="Contributions of the seats left for the months left")
+    under_represented: tuple[str, ...] = Field(default=(), description="Occupation codes below their share")
+    desa: tuple[DesaShortfall, ...] = Field(default=(), description="Fewest nominations per eligible population")
+
+
 PAYLOADS: tuple[type[Payload], ...] = (
     NominationSubmitted,
     IdentityVerified,
@@ -293,6 +489,12 @@ PAYLOADS: tuple[type[Payload], ...] = (
     RegistryPersonUpdated,
     EnrolmentEnded,
     EnrolmentRefused,
+    InboundMessageReceived,
+    InboundMessageAnswered,
+    ObjectionFiled,
+    ObjectionReviewed,
+    LeadReceived,
+    QuotaShortfallForecast,
 )
 PAYLOAD_BY_TYPE: dict[str, type[Payload]] = {p.event_type: p for p in PAYLOADS}
 
@@ -302,6 +504,10 @@ UPCASTERS: dict[tuple[str, int], Upcaster] = {
     # v1 had no submission proof; enrolment refuses a verification without one (docs/security.md, upgrades).
     ("NominationSubmitted", 1): lambda payload: {**payload, "submission_proof": None},
     ("IdentityVerified", 1): lambda payload: {**payload, "submission_proof": None},
+    # objections (sanggahan): a result of a re-run names the objection; a restored seat names it too
+    ("IdentityVerified", 2): lambda payload: {**payload, "objection_id": None},
+    ("IdentityRejected", 1): lambda payload: {**payload, "objection_id": None},
+    ("EnrolmentConfirmed", 1): lambda payload: {**payload, "restored_by_objection": None},
 }
 
 

@@ -135,5 +135,10 @@ Purpose = Literal[
     "enrolment_ended",
     "death_benefit_information",
     "enrolment_refused",
+    # issue 15 (docs/outreach.md): the membership card, how to claim (at cover start and yearly), objections
+    "membership_card",
+    "claim_reminder",
+    "objection_received",
+    "objection_decided",
 ]
 PURPOSES: Final[tuple[Purpose, ...]] = get_args(Purpose)

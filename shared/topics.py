@@ -60,6 +60,12 @@ IDENTITY_REVIEW_REQUESTED = "identity.review_requested"
 REGISTRY_PERSON_UPDATED = "registry.person_updated"
 ENROLMENT_ENDED = "enrolment.ended"
 ENROLMENT_REFUSED = "enrolment.refused"
+INBOUND_MESSAGE_RECEIVED = "inbound.message_received"
+INBOUND_MESSAGE_ANSWERED = "inbound.message_answered"
+OBJECTION_FILED = "objection.filed"
+OBJECTION_REVIEWED = "objection.reviewed"
+LEAD_RECEIVED = "lead.received"
+QUOTA_SHORTFALL_FORECAST = "forecast.quota_shortfall"
 
 EVENT_TOPICS = (
     NOMINATION_SUBMITTED,
@@ -73,6 +79,12 @@ EVENT_TOPICS = (
     REGISTRY_PERSON_UPDATED,
     ENROLMENT_ENDED,
     ENROLMENT_REFUSED,
+    INBOUND_MESSAGE_RECEIVED,
+    INBOUND_MESSAGE_ANSWERED,
+    OBJECTION_FILED,
+    OBJECTION_REVIEWED,
+    LEAD_RECEIVED,
+    QUOTA_SHORTFALL_FORECAST,
 )
 
 

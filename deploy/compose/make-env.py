@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 KEY_PREFIX = "pyg_"  # shared.auth.KEY_PREFIX
 # The services that own topics (shared.topology.owners()' values): each signs its events with its own key.
-PRODUCERS = ("nomination", "verification", "enrolment", "notification")
+PRODUCERS = ("nomination", "verification", "enrolment", "notification", "reporting")
 GENERATED = (
     "PAYUNG_PG_PASSWORD",
     "PAYUNG_PERSON_KEY_SECRET",

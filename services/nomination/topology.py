@@ -10,9 +10,12 @@ from shared.contracts import (
     IdentityRejected,
     IdentityReviewRequested,
     IdentityVerified,
+    InboundMessageAnswered,
+    LeadReceived,
     NominationSubmitted,
     NotificationFailed,
     NotificationSent,
+    ObjectionFiled,
 )
 from shared.topology import Subscription, Topology
 
@@ -37,5 +40,5 @@ TOPOLOGY = Topology(
             summary="Follow each nomination through verification, enrolment and notification (its status)",
         ),
     ),
-    produces=(NominationSubmitted,),
+    produces=(NominationSubmitted, InboundMessageAnswered, ObjectionFiled, LeadReceived),
 )

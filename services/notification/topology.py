@@ -8,6 +8,7 @@ from shared.contracts import (
     EnrolmentRefused,
     EnrolmentWaitlisted,
     IdentityRejected,
+    InboundMessageReceived,
     NotificationFailed,
     NotificationSent,
 )
@@ -22,5 +23,5 @@ TOPOLOGY = Topology(
             summary="Plan one message per outcome to the person and their nominator (sent by the dispatcher)",
         ),
     ),
-    produces=(NotificationSent, NotificationFailed),
+    produces=(NotificationSent, NotificationFailed, InboundMessageReceived),
 )

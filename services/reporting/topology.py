@@ -13,6 +13,7 @@ from shared.contracts import (
     NominationSubmitted,
     NotificationFailed,
     NotificationSent,
+    QuotaShortfallForecast,
 )
 from shared.topology import Subscription, Topology
 
@@ -37,5 +38,5 @@ TOPOLOGY = Topology(
             summary="Count every step per region, funding source and reason for the dashboard and exports",
         ),
     ),
-    produces=(),
+    produces=(QuotaShortfallForecast,),
 )

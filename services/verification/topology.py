@@ -8,6 +8,7 @@ from shared.contracts import (
     IdentityReviewRequested,
     IdentityVerified,
     NominationSubmitted,
+    ObjectionReviewed,
     RegistryPersonUpdated,
 )
 from shared.topology import Subscription, Topology
@@ -26,5 +27,5 @@ TOPOLOGY = Topology(
             summary="Free the person for a later nomination once their cover ended",
         ),
     ),
-    produces=(IdentityVerified, IdentityRejected, IdentityReviewRequested, RegistryPersonUpdated),
+    produces=(IdentityVerified, IdentityRejected, IdentityReviewRequested, RegistryPersonUpdated, ObjectionReviewed),
 )

@@ -80,13 +80,28 @@ def test_old_versions_are_upcast(monkeypatch):
         desa_code="64.08.01.2001",
     )
     data = raw_of(rejected)
-    monkeypatch.setattr(IdentityRejected, "schema_version", 2)
-    # v1 had no desa_code in this imagined history; v2 requires it
+    monkeypatch.setattr(IdentityRejected, "schema_version", 3)
+    # v2 had no desa_code in this imagined history; v3 requires it
     del data["payload"]["desa_code"]
-    monkeypatch.setitem(contracts.UPCASTERS, ("IdentityRejected", 1), lambda p: {**p, "desa_code": "64.08.01.2001"})
+    monkeypatch.setitem(contracts.UPCASTERS, ("IdentityRejected", 2), lambda p: {**p, "desa_code": "64.08.01.2001"})
     decoded = decode(orjson.dumps(data), IdentityRejected)
-    assert decoded.schema_version == 2
+    assert decoded.schema_version == 3
     assert decoded.payload.desa_code == "64.08.01.2001"
+
+
+def test_events_from_before_objections_are_upcast_without_one():
+    rejected = IdentityRejected(
+        nomination_id=uuid.uuid4(),
+        reasons=(Reason(code="DECEASED", detail="registry says deceased"),),
+        full_name="Siti Aminah",
+        nominator=NOMINATOR,
+        desa_code="64.08.01.2001",
+    )
+    data = raw_of(rejected)
+    del data["payload"]["objection_id"]
+    data["schema_version"] = 1
+    decoded = decode(orjson.dumps(data), IdentityRejected)
+    assert (decoded.schema_version, decoded.payload.objection_id) == (2, None)
 
 
 def test_envelopes_are_frozen():

@@ -106,7 +106,7 @@ def test_the_native_stack_makes_one_key_pair_per_service_kept_private(tmp_path: 
     assert sorted(e["producer"] for e in trusted.values()) == sorted(set(topology.owners().values()))
     env = stack.service_env(cfg, "enrolment")
     assert env["PAYUNG_EVENT_SIGNING_KEY_FILE"] == str(keys_dir / "enrolment.key")
-    assert "PAYUNG_EVENT_SIGNING_KEY_FILE" not in stack.service_env(cfg, "reporting")  # produces no events
+    assert stack.service_env(cfg, "reporting")["PAYUNG_EVENT_SIGNING_KEY_FILE"] == str(keys_dir / "reporting.key")
     assert stack.event_signers(cfg)["enrolment"].kid in trusted
     assert stack.local_event_keys(cfg) == keys_dir and json.loads((keys_dir / "trusted.json").read_text()) == trusted
 
