@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.nomination import bootstrap
-from services.nomination.api import portal, rest, upload
+from services.nomination.api import cards, portal, rest, upload
 from services.nomination.handlers import progress
 from services.nomination.settings import NominationSettings
 from services.nomination.topology import TOPOLOGY
@@ -25,6 +25,7 @@ ROUTE_ROLES = {
     "GET /v1/nominations/{nomination_id}": EVERYONE,
     "PUT /v1/nominations/{nomination_id}/letter": SUBMITTERS,
     "GET /v1/nominations/{nomination_id}/letter": EVERYONE,
+    "GET /v1/cards/desa/{desa_code}": cards.CARD_ROLES,
 }
 
 SPEC = ServiceSpec(
@@ -36,8 +37,8 @@ SPEC = ServiceSpec(
     bootstrap=bootstrap.bootstrap,
     event_handlers={"progress": progress.record_progress},
     jobs=bootstrap.jobs,
-    routers=[rest.router],
-    public_routers=[portal.router, upload.router],
+    routers=[rest.router, cards.router],
+    public_routers=[portal.router, upload.router, cards.portal_router],
     route_roles=ROUTE_ROLES,
     body_limits=lambda s: {
         "POST /v1/nominations": s.max_body_bytes,

@@ -28,6 +28,8 @@ class Deps:
     letters: LetterStore = field(default_factory=PostgresLetterStore)
     # set after an upload: the uploads job sends its rows at once instead of at its next round
     uploads_waiting: asyncio.Event = field(default_factory=asyncio.Event)
+    # a desa's batch of cards renders in a worker thread, one at a time (api/cards.py)
+    card_renders: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
 
 
 def make(pool: asyncpg.Pool, settings: NominationSettings) -> Deps:

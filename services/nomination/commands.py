@@ -234,3 +234,16 @@ class FinishUploadRow(Command):
 
 class PurgeUploads(Command):
     retention_days: int
+
+
+class PrintDesaCards(Command):
+    """The cards of a desa's covered members, for its printed batch (``GET /v1/cards/desa/{desa_code}``)."""
+
+    caller: Principal
+    desa_code: str
+
+
+class CountCoveredMembers(Command):
+    """Covered members per desa of the caller's area (the portal's "Kartu peserta" page)."""
+
+    caller: Principal

@@ -21,3 +21,8 @@ class NominationSettings(ServiceSettings):
     upload_retention_days: int = Field(
         default=30, ge=1, description="An upload's sheet and rows are deleted this many days after the job finished"
     )
+    self_check_url: str = Field(
+        default="http://127.0.0.1:8001",
+        max_length=200,
+        description="Public address of the self-check page (/cek/...): printed cards' QR codes open it",
+    )

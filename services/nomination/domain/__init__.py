@@ -108,6 +108,9 @@ class Progress:
     notified_purposes: frozenset[str] = frozenset()
     notification_failures: int = 0
     end_reason: str | None = None
+    # what a membership card prints (EnrolmentConfirmed): the start of cover (ISO date) and who pays, readable
+    coverage_start: str | None = None
+    funding_source_name: str | None = None
 
     @property
     def status(self) -> str:
@@ -148,6 +151,8 @@ def apply(progress: Progress, payload: Payload) -> Progress:
                 outcome="enrolled",
                 membership_number=payload.membership_number,
                 funding_source=payload.funding_source,
+                coverage_start=payload.coverage_start.isoformat(),
+                funding_source_name=payload.funding_source_name,
             )
         case EnrolmentWaitlisted():
             if progress.outcome == "enrolled":  # a late waitlist event never undoes a seat
