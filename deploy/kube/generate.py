@@ -197,6 +197,8 @@ def _page_env(name: str) -> list[dict[str, Any]]:
 def deployment(name: str, port: int) -> dict[str, Any]:
     container = _container(name, port, ["serve"])
     container["env"] += _page_env(name)
+    if name in ("nomination", "notification"):  # what a membership card's QR code opens: the self-check page
+        container["env"].append({"name": "PAYUNG_SELF_CHECK_URL", "valueFrom": public_url("nomination")})
     container["ports"] = [{"name": "http", "containerPort": port}]
     probe = {"httpGet": {"path": "/health/live", "port": "http"}, "periodSeconds": 10, "timeoutSeconds": 3}
     container["livenessProbe"] = {**probe, "failureThreshold": 3}

@@ -141,6 +141,10 @@ def service_env(cfg: StackConfig, name: str, replica: int = 1) -> dict[str, str]
     # or the operator configured a provider of their own (PAYUNG_OIDC_ISSUER in the environment wins).
     if not os.environ.get("PAYUNG_OIDC_ISSUER"):
         env |= keycloak.service_env(cfg, name)
+    if name in ("nomination", "notification"):
+        # what a membership card's QR code opens: nomination's self-check page on this instance
+        nomination_url = f"http://{cfg.host}:{cfg.service_port('nomination')}"
+        env["PAYUNG_SELF_CHECK_URL"] = os.environ.get("PAYUNG_SELF_CHECK_URL") or nomination_url
     if name == "notification":
         env["PAYUNG_LOCAL_OUTBOX_FILE"] = str(cfg.stack_dir / "messages.jsonl")
     return env

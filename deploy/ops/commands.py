@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -33,10 +34,10 @@ class Report(StrEnum):
     budget = "budget"
 
 
-def _get(service: str, path: str, params: dict[str, Any] | None = None) -> Any:
+def _get(service: str, path: str, params: dict[str, Any] | None = None, timeout: httpx.Timeout = TIMEOUT) -> Any:
     url = operator.service_url(service) + path
     try:
-        response = httpx.get(url, params=params, headers=operator.auth_headers(), timeout=TIMEOUT)
+        response = httpx.get(url, params=params, headers=operator.auth_headers(), timeout=timeout)
     except httpx.TransportError as exc:
         typer.secho(f"{service} service not reachable at {url}: {type(exc).__name__}", fg="red", err=True)
         raise typer.Exit(1) from exc
@@ -174,6 +175,29 @@ def nomination(nomination_id: Annotated[str, typer.Argument(help="The nomination
     typer.echo("\n".join(operator.history_lines(response.json())))
 
 
+CARDS_TIMEOUT = httpx.Timeout(600.0, connect=5.0)  # a desa of 2,000 members renders for tens of seconds
+DESA_CODE = re.compile(r"^\d{2}\.\d{2}\.\d{2}\.\d{4}$")
+
+
+def cards(
+    desa_code: Annotated[str, typer.Argument(help="The desa's dotted code, e.g. 64.09.01.2001.")],
+    out: Annotated[Path, typer.Option("--out", dir_okay=False, help="Where to write the PDF.")],
+) -> None:
+    """Write a desa's membership cards (A4 sheets of 8, fronts then backs, crop marks) and the receipt list to sign
+    ("Tanda terima kartu") as one PDF, for the village handover. Needs a key of that desa's area or a programme
+    admin's; every batch is audited by the nomination service."""
+    if not DESA_CODE.match(desa_code):
+        typer.secho("the desa code must look like 64.09.01.2001", fg="red", err=True)
+        raise typer.Exit(2)
+    response = _get("nomination", f"/v1/cards/desa/{desa_code}", timeout=CARDS_TIMEOUT)
+    if response.status_code == 404:
+        typer.secho(f"desa {desa_code} has no covered member yet: no card to print", fg="red", err=True)
+        raise typer.Exit(1)
+    response.raise_for_status()
+    out.write_bytes(response.content)
+    typer.echo(f"{out}: {len(response.content):,} bytes")
+
+
 def report(
     kind: Annotated[Report, typer.Argument(help="coverage, rejections or budget.")],
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV on standard output instead of a table.")] = False,
@@ -220,6 +244,7 @@ def register(app: typer.Typer) -> None:
     app.command("import")(import_file)
     app.command("import-template")(import_template)
     app.command()(nomination)
+    app.command()(cards)
     app.command()(report)
     app.add_typer(registry_app, name="registry")
     app.add_typer(dlq.app, name="dlq")

@@ -70,6 +70,11 @@ class NotificationSettings(ServiceSettings):
         default="payung_", description="Approved template name = prefix + template + '_v' + version"
     )
     whatsapp_timeout_s: float = Field(default=10.0, gt=0)
+    self_check_url: str = Field(
+        default="http://127.0.0.1:8001",
+        max_length=200,
+        description="Public address of nomination's self-check page: the QR code of a member's card opens it",
+    )
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_user: str | None = None
