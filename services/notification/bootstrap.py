@@ -66,6 +66,7 @@ def make_deps(pool: asyncpg.Pool, settings: NotificationSettings, channels: Mapp
             beneficiary=settings.beneficiary_order,
             nominator=settings.nominator_order,
             smtp_configured=settings.smtp_configured,
+            membership_cards=settings.membership_cards,
         ),
         dispatch=DispatchPolicy(
             batch_size=settings.dispatch_batch_size,

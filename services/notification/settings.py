@@ -70,6 +70,10 @@ class NotificationSettings(ServiceSettings):
         default="payung_", description="Approved template name = prefix + template + '_v' + version"
     )
     whatsapp_timeout_s: float = Field(default=10.0, gt=0)
+    membership_cards: bool = Field(
+        default=True,
+        description="Send each new member their card (a PDF) where the route carries a file: WhatsApp, e-mail",
+    )
     self_check_url: str = Field(
         default="http://127.0.0.1:8001",
         max_length=200,

@@ -36,6 +36,11 @@ class EmailSmtpChannel:
         mail["Message-ID"] = f"<{message.delivery_id}@payung>"
         mail["X-Payung-Delivery-Id"] = str(message.delivery_id)
         mail.set_content(message.body)
+        if message.attachment is not None:  # the member's card
+            maintype, _, subtype = message.attachment.media_type.partition("/")
+            mail.add_attachment(
+                message.attachment.content, maintype=maintype, subtype=subtype, filename=message.attachment.filename
+            )
         try:
             # aiosmtplib's timeout bounds each command; this bounds the whole conversation.
             async with asyncio.timeout(s.smtp_timeout_s):

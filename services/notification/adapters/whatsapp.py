@@ -5,6 +5,13 @@
 "components": [{"type": "body", "parameters": [{"type": "text", "text": ...}]}]}}``. The answer carries the message
 id (``messages[0].id``, a ``wamid``) that later status webhooks refer to.
 
+A message with a file (the member's card) first uploads it, ``POST {base_url}/{phone_number_id}/media`` (multipart:
+``messaging_product=whatsapp``, ``type``, ``file``; the answer's ``id`` is the media id), then sends it: as the
+approved template's DOCUMENT header (``components: [{"type": "header", "parameters": [{"type": "document",
+"document": {"id", "filename"}}]}, {"type": "body", ...}]``) when the message has a template (business-initiated
+messages outside the 24-hour window must be templates), else as a message of type ``document`` (``{"document":
+{"id", "filename", "caption"}}``). A failed upload is classified like a failed send.
+
 Errors: HTTP 429, 5xx, timeouts and the API's throttling codes are transient; other 4xx are permanent. A recipient
 who does not use WhatsApp (error 131026, "message undeliverable") is a permanent failure of this channel only: the
 dispatch job moves the delivery on to the next channel (SMS). The Cloud API has no idempotency key; the delivery id
@@ -22,7 +29,7 @@ import httpx
 
 from services.notification.adapters.channel import parse_retry_after
 from services.notification.domain.addresses import normalise_phone
-from services.notification.domain.dispatch import Accepted, Message
+from services.notification.domain.dispatch import Accepted, Attachment, Message
 from services.notification.errors import InvalidAddress, SendFailed
 from shared.logs import mask_text
 
@@ -44,6 +51,7 @@ class WhatsAppChannel:
     ) -> None:
         self._client = client
         self._url = f"{base_url.rstrip('/')}/{phone_number_id}/messages"
+        self._media_url = f"{base_url.rstrip('/')}/{phone_number_id}/media"
         self._token = token
         self._language = language
         self._timeout_s = timeout_s
@@ -53,33 +61,32 @@ class WhatsAppChannel:
             to = normalise_phone(message.address)
         except InvalidAddress as exc:
             raise SendFailed(exc.cause, transient=False) from None
-        if not message.whatsapp_template:
+        if not message.whatsapp_template and message.attachment is None:
             raise SendFailed("no whatsapp template for this message", transient=False)
-        payload = {
+        document = None
+        if message.attachment is not None:
+            document = {"id": await self._upload(message.attachment), "filename": message.attachment.filename}
+        payload: dict[str, Any] = {
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
             "to": to.lstrip("+"),
-            "type": "template",
             "biz_opaque_callback_data": str(message.delivery_id),
-            "template": {
-                "name": message.whatsapp_template,
-                "language": {"code": self._language},
-                "components": [
-                    {"type": "body", "parameters": [{"type": "text", "text": p} for p in message.parameters]}
-                ],
-            },
         }
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                response = await self._client.post(
-                    self._url,
-                    json=payload,
-                    headers={"Authorization": f"Bearer {self._token}", "Idempotency-Key": str(message.delivery_id)},
-                )
-        except (httpx.TimeoutException, TimeoutError) as exc:
-            raise SendFailed(f"whatsapp timeout ({type(exc).__name__})", transient=True) from None
-        except httpx.TransportError as exc:
-            raise SendFailed(f"whatsapp unreachable ({type(exc).__name__})", transient=True) from None
+        if message.whatsapp_template:
+            components: list[dict[str, Any]] = []
+            if document is not None:
+                components.append({"type": "header", "parameters": [{"type": "document", "document": document}]})
+            body = [{"type": "text", "text": p} for p in message.parameters]
+            components.append({"type": "body", "parameters": body})
+            template = {"name": message.whatsapp_template, "language": {"code": self._language}}
+            payload |= {"type": "template", "template": {**template, "components": components}}
+        else:
+            payload |= {"type": "document", "document": {**(document or {}), "caption": message.body[:1024]}}
+        response = await self._post(
+            self._url,
+            json=payload,
+            headers={"Authorization": f"Bearer {self._token}", "Idempotency-Key": str(message.delivery_id)},
+        )
         if response.is_success:
             message_id = _message_id(response)
             if message_id is None:
@@ -87,6 +94,31 @@ class WhatsAppChannel:
                 return Accepted(None)
             return Accepted(message_id)
         raise _failure(response)
+
+    async def _upload(self, attachment: Attachment) -> str:
+        """The media id of the uploaded file."""
+        response = await self._post(
+            self._media_url,
+            data={"messaging_product": "whatsapp", "type": attachment.media_type},
+            files={"file": (attachment.filename, attachment.content, attachment.media_type)},
+            headers={"Authorization": f"Bearer {self._token}"},
+        )
+        if not response.is_success:
+            raise _failure(response)
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            media_id = response.json()["id"]
+            if isinstance(media_id, str | int) and str(media_id):
+                return str(media_id)[:200]
+        raise SendFailed("whatsapp media upload answered without an id", transient=True)
+
+    async def _post(self, url: str, **kwargs: Any) -> httpx.Response:
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                return await self._client.post(url, **kwargs)
+        except (httpx.TimeoutException, TimeoutError) as exc:
+            raise SendFailed(f"whatsapp timeout ({type(exc).__name__})", transient=True) from None
+        except httpx.TransportError as exc:
+            raise SendFailed(f"whatsapp unreachable ({type(exc).__name__})", transient=True) from None
 
 
 def _message_id(response: httpx.Response) -> str | None:

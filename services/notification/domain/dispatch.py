@@ -17,6 +17,16 @@ from services.notification.domain.schedule import SendWindow
 from services.notification.errors import SendFailed
 
 OPTED_OUT = "opted_out"
+DOCUMENT_CHANNELS = frozenset({"whatsapp", "email_smtp"})  # channels that carry a file (the membership card)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent with a message (the member's card): a document on WhatsApp, an attachment by e-mail."""
+
+    filename: str
+    media_type: str
+    content: bytes = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -28,6 +38,7 @@ class Message:
     # WhatsApp sends an approved template by name with its body parameters instead of free text.
     whatsapp_template: str | None = None
     parameters: tuple[str, ...] = ()
+    attachment: Attachment | None = None  # only channels in DOCUMENT_CHANNELS carry one
 
 
 @dataclass(frozen=True)

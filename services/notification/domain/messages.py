@@ -71,6 +71,8 @@ WHATSAPP_PARAMETERS: dict[str, tuple[str, ...]] = {
     "enrolment_refused": ("full_name", "reference", "village", "refusal_reason", "refusal_code"),
     "contact_invalid": ("full_name", "reference", "village", "subject"),
     "daily_digest": ("village", "day", "enrolled", "waitlisted", "rejected_count", "rejected_refs"),
+    # approved with a DOCUMENT header: the card (adapters/whatsapp.py uploads it and names the media)
+    "membership_card": ("membership_number", "coverage_start", "call_centre"),
 }
 
 
@@ -131,4 +133,6 @@ def rendered_route(
     if route.channel == "whatsapp":
         rendered["whatsapp_template"] = whatsapp_template_name(whatsapp_prefix, template, version)
         rendered["params"] = whatsapp_parameters(template, variables)
+    if "card" in variables:  # what the dispatcher renders into the attached card (handlers/dispatch.py)
+        rendered["card"] = variables["card"]
     return rendered

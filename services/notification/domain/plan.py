@@ -8,9 +8,10 @@ text is ``messages``' job; sending it is the dispatch job's.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from services.notification.domain.dispatch import DOCUMENT_CHANNELS
 from services.notification.domain.routes import ChannelPolicy, Route, beneficiary_routes, nominator_routes
 from services.notification.domain.texts import (
     BPJS_CALL_CENTRE,
@@ -95,7 +96,8 @@ def plan(event_id: uuid.UUID, payload: Payload, policy: ChannelPolicy, regions: 
                 "jkm_benefit": JKM_DEATH_BENEFIT,
                 "call_centre": BPJS_CALL_CENTRE,
             }
-            return _to_beneficiary(event_id, purpose, variables, payload, policy, regions)
+            told = _to_beneficiary(event_id, purpose, variables, payload, policy, regions)
+            return told + _membership_card(event_id, payload, policy, regions)
         case EnrolmentWaitlisted():
             variables = {"position": payload.position, "programme_year": payload.programme_year}
             return _to_beneficiary(event_id, "enrolment_waitlisted", variables, payload, policy, regions)
@@ -140,6 +142,40 @@ def plan(event_id: uuid.UUID, payload: Payload, policy: ChannelPolicy, regions: 
             }
             return _to_beneficiary(event_id, "enrolment_ended", variables, payload, policy, regions)
     raise TypeError(f"no notification for {type(payload).__name__}")
+
+
+def _membership_card(
+    event_id: uuid.UUID, payload: EnrolmentConfirmed, policy: ChannelPolicy, regions: RegionIndex
+) -> list[Planned]:
+    """The member's card (a PDF, signed by notification) on the routes that carry a file (WhatsApp, e-mail), beside
+    the confirmation. None when the phone is reached only by SMS (the confirmation says it all) or is unusable (the
+    confirmation's contact note already tells the nominator)."""
+    if not policy.membership_cards:
+        return []
+    try:
+        routes = [r for r in beneficiary_routes(payload.phone, policy) if r.channel in DOCUMENT_CHANNELS]
+    except InvalidAddress:
+        return []
+    if not routes:
+        return []
+    region = regions.get(payload.desa_code)
+    card = {
+        "full_name": payload.full_name,
+        "membership_number": payload.membership_number,
+        "funding_source_name": payload.funding_source_name,
+        "coverage_start": payload.coverage_start.isoformat(),
+        "desa_name": region.name if region else payload.desa_code,
+        "nomination_id": str(payload.nomination_id),
+    }
+    variables = {
+        "membership_number": payload.membership_number,
+        "funding_source": payload.funding_source_name,
+        "coverage_start": payload.coverage_start,
+        "call_centre": BPJS_CALL_CENTRE,
+        "card": card,
+    }
+    planned = _planned(event_id, "membership_card", "beneficiary", variables, payload.phone, policy)
+    return [replace(planned, routes=tuple(routes), intended_channel=routes[0].channel)]
 
 
 def _to_beneficiary(

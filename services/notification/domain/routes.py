@@ -42,6 +42,7 @@ class ChannelPolicy:
     beneficiary: str | tuple[str, ...] = "local"
     nominator: str | tuple[str, ...] | None = None  # None: email when known and configured, else the phone
     smtp_configured: bool = False
+    membership_cards: bool = False  # send a new member their card where a route carries files (the service: on)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "beneficiary", _as_order(self.beneficiary))

@@ -21,6 +21,7 @@ TEMPLATE_VERSIONS: dict[str, int] = {
     "enrolment_refused": 1,
     "contact_invalid": 1,
     "daily_digest": 1,
+    "membership_card": 1,
 }
 DIGEST = "daily_digest"  # the purpose of a digest delivery (not a contract purpose: it emits no event)
 SUBJECTS: dict[str, str] = {
@@ -32,6 +33,7 @@ SUBJECTS: dict[str, str] = {
     "death_benefit_information": "Santunan kematian BPJS Ketenagakerjaan untuk ahli waris",
     "enrolment_refused": "Pendaftaran BPJS Ketenagakerjaan ditolak BPJS",
     DIGEST: "Ringkasan harian usulan BPJS Ketenagakerjaan",
+    "membership_card": "Kartu peserta BPJS Ketenagakerjaan Anda",
 }
 
 # Why coverage ended, in the words the beneficiary reads (EnrolmentEnded.reason).

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from services.notification.adapters import card
 from services.notification.commands import ClaimDue, RecordOutcomes
 from services.notification.domain import dispatch, limits
 from services.notification.domain.deliveries import Delivery
@@ -134,6 +135,12 @@ async def _attempt(deps: Deps, delivery: Delivery, opted_out: bool = False) -> O
         if not window.is_open(now):
             return Deferred(window.next_open(now))
     route = delivery.route
+    attachment = None
+    if route.get("card") and delivery.channel in dispatch.DOCUMENT_CHANNELS:
+        try:  # the member's card (membership_card): a PDF rendered now, off the event loop
+            attachment = await asyncio.to_thread(card.attachment, route["card"], deps.settings.self_check_url)
+        except (KeyError, TypeError, ValueError) as exc:
+            return SendFailed(f"card not renderable ({type(exc).__name__})", transient=False)
     message = Message(
         delivery.id,
         delivery.address,
@@ -141,6 +148,7 @@ async def _attempt(deps: Deps, delivery: Delivery, opted_out: bool = False) -> O
         delivery.body,
         whatsapp_template=route.get("whatsapp_template"),
         parameters=tuple(route.get("params") or ()),
+        attachment=attachment,
     )
     async with deps.throttle.slot(channel.name):  # the providers' limits, shared by every call of this process
         try:
