@@ -23,6 +23,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pypdf import PdfReader
 
+from services.notification.adapters import card
 from services.notification.adapters.whatsapp import WhatsAppChannel
 from services.notification.app import SPEC
 from services.notification.domain.dispatch import Attachment, DispatchPolicy, Message
@@ -115,7 +116,7 @@ def channel(cloud: CloudApi, client: httpx.AsyncClient) -> WhatsAppChannel:
     return WhatsAppChannel(client, cloud.base, PHONE_NUMBER_ID, TOKEN, "id", timeout_s=5)
 
 
-async def enrol(pool: asyncpg.Pool, policy: ChannelPolicy) -> EnrolmentConfirmed:
+async def enrol(pool: asyncpg.Pool, policy: ChannelPolicy, times: int = 1) -> EnrolmentConfirmed:
     payload = EnrolmentConfirmed(
         nomination_id=uuid.uuid4(), membership_number="26000000077", funding_source="APBD-KAB",
         funding_source_name="APBD Kab. Kutai Kartanegara", programme_year=2026, coverage_start=date(2026, 12, 1),
@@ -123,13 +124,14 @@ async def enrol(pool: asyncpg.Pool, policy: ChannelPolicy) -> EnrolmentConfirmed
         nominator=Nominator(type="rt", name="RT", region_code=DESA, phone="081298765432"),
     )  # fmt: skip
     env = new_envelope(payload, producer="enrolment", person_key=uuid.uuid4().hex, correlation_id=payload.nomination_id)
-    async with pool.acquire() as conn, conn.transaction():
-        await handle(deps_for(pool, policy=policy), conn, [env])
+    for _ in range(times):  # a redelivered event plans nothing twice
+        async with pool.acquire() as conn, conn.transaction():
+            await handle(deps_for(pool, policy=policy), conn, [env])
     return payload
 
 
 async def test_a_new_member_gets_the_card_as_a_whatsapp_document(pool: asyncpg.Pool, cloud: CloudApi) -> None:
-    payload = await enrol(pool, ChannelPolicy(beneficiary=("whatsapp", "sms_http"), membership_cards=True))
+    payload = await enrol(pool, ChannelPolicy(beneficiary=("whatsapp", "sms_http"), membership_cards=True), times=2)
     rows = await pool.fetch("SELECT purpose, channel, routes FROM deliveries ORDER BY purpose")
     assert [(r["purpose"], r["channel"]) for r in rows] == [
         ("enrolment_confirmed", "whatsapp"),
@@ -209,3 +211,18 @@ async def test_a_document_without_a_template_and_failed_uploads(cloud: CloudApi)
         (True, "whatsapp media upload answered without an id"),
     ]
     assert len(cloud.messages) == 1  # nothing sent after a failed upload
+
+
+def test_a_stored_card_that_is_incomplete_or_forged_is_not_rendered() -> None:
+    complete = {
+        "full_name": "Siti", "membership_number": "26000000077", "funding_source_name": "APBD",
+        "coverage_start": "2026-12-01", "desa_name": "Senyiur", "nomination_id": str(uuid.uuid4()),
+    }  # fmt: skip
+    assert card.attachment(complete, SELF_CHECK).content.startswith(b"%PDF-")
+    for broken in (
+        {k: v for k, v in complete.items() if k != "full_name"},
+        {**complete, "coverage_start": "2026-13-45"},
+        {**complete, "nomination_id": "not-a-uuid"},
+    ):
+        with pytest.raises((KeyError, ValueError, TypeError)):
+            card.attachment(broken, SELF_CHECK)
