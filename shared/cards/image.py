@@ -73,8 +73,10 @@ def card_png(card: Card) -> bytes:
     cw = caption.getlength(model.QR_CAPTION)
     draw.text((WIDTH - PAD - cw, HEIGHT - PAD - 28), model.QR_CAPTION, font=caption, fill=GREY)
     width = qr_x - 2 * PAD
-    size, name = fit(latin(card.full_name), width, _measure(True), (46, 40, 34, 30, 26), 2)
-    y = _text(draw, name[:3], PAD, BAND + 20, True, size, INK) + 6
+    size, name = fit(latin(card.full_name), width, _measure(True), (46, 40, 34), 2)
+    if len(name) > 2:  # a long name: three lines rather than a tiny font
+        size, name = fit(latin(card.full_name), width, _measure(True), (30, 27, 24, 21), 3)
+    y = _text(draw, name, PAD, BAND + 16, True, size, INK) + 4
     draw.text((PAD, y + 12), model.LABEL_KPJ, font=_font(False, 24), fill=GREY)
     draw.text((PAD + 110, y), latin(card.membership_number), font=_font(True, 40), fill=INK)
     y += 56
@@ -87,7 +89,7 @@ def card_png(card: Card) -> bytes:
         draw.text((PAD, y), label, font=_font(False, 20), fill=GREY)
         y += 24
         vsize, lines = fit(latin(value), width, _measure(False), (27, 24, 21), 2)
-        y = _text(draw, lines[:2], PAD, y, False, vsize, INK) + 6
+        y = _text(draw, lines, PAD, y, False, vsize, INK) + 4
     out = io.BytesIO()
     img.save(out, format="PNG", optimize=True)
     return out.getvalue()

@@ -76,8 +76,10 @@ def _front(c: Canvas, card: Card, x: float, y: float) -> None:
     c.drawRightString(CARD_W - PAD, PAD + 0.6 * mm, model.QR_CAPTION)
     width = qr_x - 2 * PAD
     c.setFillColor(INK)
-    size, name = fit(latin(card.full_name), width, _measure(BOLD), (10, 9, 8, 7, 6, 5), 2)
-    y = _lines(c, name[:3], PAD, CARD_H - BAND_H - 3.6 * mm, BOLD, size)
+    size, name = fit(latin(card.full_name), width, _measure(BOLD), (10, 9, 8, 7), 2)
+    if len(name) > 2:  # a long name: three lines rather than a tiny font
+        size, name = fit(latin(card.full_name), width, _measure(BOLD), (7, 6.5, 6, 5.5, 5), 3)
+    y = _lines(c, name, PAD, CARD_H - BAND_H - 3.6 * mm, BOLD, size)
     y -= 0.6 * mm
     c.setFillColor(GREY)
     c.setFont(REGULAR, 5)
@@ -99,7 +101,7 @@ def _front(c: Canvas, card: Card, x: float, y: float) -> None:
         y -= 2.1 * mm
         c.setFillColor(INK)
         vsize, vlines = fit(latin(value), width, _measure(REGULAR), (6.2, 5.6, 5), 2)
-        y = _lines(c, vlines[:2], PAD, y, REGULAR, vsize) - 0.5 * mm
+        y = _lines(c, vlines, PAD, y, REGULAR, vsize) - 0.5 * mm
     c.restoreState()
 
 

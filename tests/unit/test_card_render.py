@@ -3,9 +3,11 @@ code in the PNG and in the PDF decodes to the exact signed card URL; long and ac
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import uuid
 from datetime import date
+from typing import Any
 
 import pytest
 import zxingcpp
@@ -91,6 +93,31 @@ def test_long_names_with_apostrophes_and_diacritics_wrap_inside_the_card() -> No
     long_word = "A" * 80
     cut = model.wrap(long_word, width, lambda t, s: stringWidth(t, "Helvetica", s), 9)
     assert "".join(cut) == long_word and all(stringWidth(line, "Helvetica", 9) <= width for line in cut)
+
+
+def test_no_text_runs_past_the_edge_of_the_card() -> None:
+    card = _card("Hj. Nur'aini Zoë Ñuñez binti Muhammad Ma'ruf Al-Banjari Đặng Śrīwahyuningsih Kusumawardhani Putri")
+    card = dataclasses.replace(
+        card,
+        funding_source_name="APBD Provinsi Kalimantan Timur melalui Dinas Tenaga Kerja dan Transmigrasi Provinsi",
+        desa_name="Sungai Merdeka Kecamatan Samboja Barat yang Namanya Panjang Sekali",
+    )
+    for page in PdfReader(io.BytesIO(card_pdf(card))).pages:
+        placed: list[tuple[str, float, float, float, str]] = []
+
+        def visit(text: str, cm: Any, tm: Any, font: Any, size: float) -> None:
+            if text.strip():
+                bold = "Bold" in str((font or {}).get("/BaseFont", ""))
+                placed.append(
+                    (text.strip(), cm[4] + tm[4], cm[5] + tm[5], size, "Helvetica-Bold" if bold else "Helvetica")
+                )
+
+        page.extract_text(visitor_text=visit)
+        assert placed
+        for text, x, y, size, font in placed:
+            assert 0 < x and x + stringWidth(text, font, size) <= CARD_W + 0.5, text
+            assert 2 < y < CARD_H - size, text
+            assert size >= 4.4, text  # never shrunk out of legibility
 
 
 def test_latin_keeps_what_the_built_in_fonts_draw() -> None:
