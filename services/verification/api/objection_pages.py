@@ -8,12 +8,13 @@ Evidence downloads are attachments with their stored type (api/objections.py ``a
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from services.verification import bootstrap
+from services.verification.api import objection_text as text
 from services.verification.api.objections import attachment
 from services.verification.api.pages import DECIDERS, ENV, _place
 from services.verification.bootstrap import Deps
@@ -37,28 +38,39 @@ Viewer = Annotated[Principal, Depends(websession.page_guard(READERS))]
 _decider_guard = websession.page_guard(DECIDERS)
 Decider = Annotated[Principal, Depends(_decider_guard)]
 NOT_FOUND = "No such objection"
-GROUNDS = {"rejected": "Penolakan verifikasi", "ended": "Berakhirnya kepesertaan"}
-STATES = {"received": "Diterima", "in_review": "Sedang ditinjau", "upheld": "Dikabulkan", "dismissed": "Ditolak"}
+LangParam = Annotated[text.Lang, Query()]
+
+
+def _words(lang: text.Lang) -> dict[str, Any]:
+    """What every Sanggahan page renders with: its words, its states' names, the language and the other one."""
+    other = "en" if lang == "id" else "id"
+    return {"t": text.words(lang), "states": text.states(lang), "page_lang": lang, "other_lang": other}
 
 
 @router.get("")
-async def queue(request: Request, deps: DepsDep, user: Viewer) -> Response:
+async def queue(request: Request, deps: DepsDep, user: Viewer, lang: LangParam = "id") -> Response:
     cmd = ObjectionQueue(caller=user, via="workspace")
     rows = await messaging.run(deps, objection_reads.objection_queue, cmd)
-    items = [{**r, "place": _place(r["desa_code"]), "ground_text": GROUNDS.get(r["ground"], r["ground"])} for r in rows]
+    items = [{**r, "place": _place(r["desa_code"]), "ground_text": text.ground(r["ground"], lang)} for r in rows]
     return pages.render(
         ENV,
         request,
         "workspace/objections.html.j2",
         who=user,
         items=items,
-        states=STATES,
         done=request.query_params.get("selesai"),
+        **_words(lang),
     )
 
 
 async def _case_page(
-    request: Request, deps: Deps, user: Principal, objection_id: uuid.UUID, status: int = 200, **extra: object
+    request: Request,
+    deps: Deps,
+    user: Principal,
+    objection_id: uuid.UUID,
+    status: int = 200,
+    lang: text.Lang = "id",
+    **extra: object,
 ) -> Response:
     try:
         cmd = InspectObjection(caller=user, objection_id=objection_id, via="workspace")
@@ -75,17 +87,19 @@ async def _case_page(
         who=user,
         case=case,
         place=_place(case["desa_code"]),
-        ground_text=GROUNDS.get(case["ground"], case["ground"]),
-        states=STATES,
+        ground_text=text.ground(case["ground"], lang),
         may_decide=user.role in DECIDERS,
         note_max=objections.NOTE_MAX,
+        **_words(lang),
         **extra,
     )
 
 
 @router.get("/{objection_id}")
-async def case_page(objection_id: uuid.UUID, request: Request, deps: DepsDep, user: Viewer) -> Response:
-    return await _case_page(request, deps, user, objection_id)
+async def case_page(
+    objection_id: uuid.UUID, request: Request, deps: DepsDep, user: Viewer, lang: LangParam = "id"
+) -> Response:
+    return await _case_page(request, deps, user, objection_id, lang=lang)
 
 
 @router.get("/{objection_id}/bukti/{position}")

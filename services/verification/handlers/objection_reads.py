@@ -7,10 +7,11 @@ readers' roles see every case, as with reviews.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from services.verification.commands import InspectObjection, ObjectionQueue, ReadEvidence
+from services.verification.domain import WITA
 from services.verification.errors import ObjectionNotFound
 from services.verification.repository import objections as repo
 from services.verification.repository import verifications as verifications_repo
@@ -29,6 +30,11 @@ class EvidenceDownload:
     data: bytes
 
 
+def _today() -> date:
+    """Deadlines are days in Kalimantan Timur (WITA)."""
+    return datetime.now(WITA).date()
+
+
 def _description(code: str | None) -> str:
     try:
         return reasons.info(code or "").description
@@ -38,14 +44,13 @@ def _description(code: str | None) -> str:
 
 async def objection_queue(deps: Deps, conn: Conn, cmd: ObjectionQueue) -> Handled[list[dict[str, Any]]]:
     """Cases by deadline, oldest first; ``overdue`` when the deadline has passed and the case is still open."""
-    today = date.today()
+    today = _today()
     rows = [dict(r) for r in await repo.queue(conn, cmd.state, cmd.limit)]
     if cmd.via == "workspace":
         rows = [r for r in rows if cmd.caller.covers(r["desa_code"])]
     for r in rows:
         r["overdue"] = r["state"] in ("received", "in_review") and r["due_by"] < today
-    shown = [str(r["objection_id"]) for r in rows]
-    await audit.record(conn, cmd.caller, "objection.listed", None, {"state": cmd.state, "count": len(shown)})
+    await audit.record(conn, cmd.caller, "objection.listed", None, {"state": cmd.state, "count": len(rows)})
     return Handled(rows)
 
 
@@ -83,7 +88,7 @@ async def inspect_objection(deps: Deps, conn: Conn, cmd: InspectObjection) -> Ha
             "channel": case["channel"],
             "filed_at": case["filed_at"],
             "due_by": case["due_by"],
-            "overdue": case["state"] in ("received", "in_review") and case["due_by"] < date.today(),
+            "overdue": case["state"] in ("received", "in_review") and case["due_by"] < _today(),
             "desa_code": case["desa_code"],
             "full_name": filed.get("full_name"),
             "taken_by": case["taken_by"],

@@ -43,5 +43,8 @@ CREATE TABLE objection_evidence (
     content_type text     NOT NULL CHECK (content_type IN ('application/pdf', 'image/jpeg', 'image/png')),
     sha256       text     NOT NULL CHECK (sha256 ~ '^[0-9a-f]{64}$'),
     data         bytea    NOT NULL,
+    stored_at    timestamptz NOT NULL DEFAULT now(),
+    decided      boolean  NOT NULL DEFAULT false,  -- set with the decision: decided evidence goes by retention
     PRIMARY KEY (objection_id, position)
 );
+CREATE INDEX objection_evidence_decided ON objection_evidence (stored_at) WHERE decided;

@@ -124,6 +124,7 @@ async def close(
         result_event_id,
     )
     assert row is not None
+    await conn.execute("UPDATE objection_evidence SET decided = true WHERE objection_id = $1", objection_id)
     return row
 
 
