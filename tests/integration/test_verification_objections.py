@@ -24,7 +24,7 @@ from fastapi import FastAPI
 from services.verification.api import objections as objections_api
 from services.verification.bootstrap import Deps
 from services.verification.commands import DecideObjection, ReviewQueue, TakeUpObjection
-from services.verification.errors import ObjectionClosed
+from services.verification.errors import ObjectionClosed, ObjectionNotRerunnable
 from services.verification.handlers import objections, reads
 from services.verification.settings import VerificationSettings
 from shared import http, messaging, topics
@@ -44,6 +44,7 @@ from shared.contracts import (
 from shared.service import Runtime
 from tests import signed
 from tests.integration.test_verification_handler import (
+    CLEAN,
     NOMINATOR,
     OTHER_NAME,
     PREFIX,
@@ -343,6 +344,9 @@ async def test_the_rest_api_lists_by_deadline_serves_evidence_as_attachment_and_
 
     before = await pool.fetchval("SELECT count(*) FROM outbox")
     long_note = {"decision": "upheld", "note": "x" * 1001}
+    assert (
+        await client.post(f"/v1/objections/{oid}/decision", json={"decision": "maybe", "note": "a"})
+    ).status_code == 422
     refused = await client.post(f"/v1/objections/{oid}/decision", json=long_note)
     assert refused.status_code == 422 and "x" * 50 not in refused.text
     empty = await client.post(f"/v1/objections/{oid}/decision", json={"decision": "dismissed", "note": ""})
@@ -351,6 +355,11 @@ async def test_the_rest_api_lists_by_deadline_serves_evidence_as_attachment_and_
     assert blank.status_code == 422
     assert await pool.fetchval("SELECT count(*) FROM outbox") == before
 
+    taken = await client.post(f"/v1/objections/{earlier.payload.objection_id}/take-up")
+    assert taken.status_code == 200 and taken.json()["state"] == "in_review"
+    assert (await client.post(f"/v1/objections/{earlier.payload.objection_id}/take-up")).status_code == 409
+    assert (await client.post(f"/v1/objections/{uuid.uuid4()}/take-up")).status_code == 404
+    assert (await client.post("/v1/objections/not-a-uuid/take-up")).status_code == 422
     ok = await client.post(f"/v1/objections/{oid}/decision", json={"decision": "dismissed", "note": "Tidak cukup."})
     assert ok.status_code == 200 and ok.json()["state"] == "dismissed"
     again = await client.post(f"/v1/objections/{oid}/decision", json={"decision": "upheld", "note": "Lagi."})
@@ -381,3 +390,43 @@ async def test_a_rerun_that_needs_review_again_reopens_the_case(dsn, pool, tmp_p
     assert [r["status"] for r in reopened] == ["open"]
     queue = await messaging.run(deps, reads.review_queue, ReviewQueue(caller=REVIEWER))
     assert case in [r["id"] for r in queue]
+
+
+async def test_upheld_on_an_ended_cover_makes_the_decision_verified_again(dsn, pool, tmp_path) -> None:  # noqa: F811
+    """Enrolment gives the seat back; verification counts the person as verified again (duplicates), no re-run."""
+    deps = make_deps(pool)
+    await load_registry(dsn, tmp_path)
+    member = submitted(CLEAN)
+    await make_consumer(pool).process(records([member]))
+    # its cover ended (what the enrolment.ended consumer records)
+    await pool.execute("UPDATE verifications SET outcome = 'ended' WHERE nomination_id = $1", ids(member))
+    objection = filed(member, ground="ended", reason="not_deceased")
+    await objection_consumer(deps).process(objection_records([objection]))
+    before = await pool.fetchval("SELECT count(*) FROM outbox")
+    decided = await decide(deps, objection.payload.objection_id, "upheld")
+    assert decided.result_event_type is None
+    out = (await emitted(pool))[before:]
+    assert [(type(e.payload), e.payload.state, e.payload.ground) for _t, _k, e in out] == [
+        (ObjectionReviewed, "upheld", "ended")
+    ]
+    assert await pool.fetchval("SELECT outcome FROM verifications WHERE nomination_id = $1", ids(member)) == "verified"
+
+
+async def test_two_objections_of_one_nomination_upheld_at_once_rerun_it_once(dsn, pool, tmp_path) -> None:  # noqa: F811
+    deps = make_deps(pool)
+    nomination = await rejected_by_name(dsn, pool, tmp_path)
+    first, second = filed(nomination), filed(nomination)
+    await objection_consumer(deps).process(objection_records([first, second]))
+    corrected = [p if p is not OTHER_NAME else Person(p.nik, "NURHAYATI RAHMAN", p.born, p.sex) for p in REGISTRY]
+    await load_registry(dsn, tmp_path, corrected)
+
+    async def attempt(objection: Envelope[ObjectionFiled], who: Principal) -> Any:
+        try:
+            return await decide(deps, objection.payload.objection_id, "upheld", who)
+        except ObjectionNotRerunnable as exc:
+            return exc
+
+    results = await asyncio.gather(attempt(first, REVIEWER), attempt(second, OTHER_REVIEWER))
+    assert sorted(type(r).__name__ for r in results) == ["ObjectionDecided", "ObjectionNotRerunnable"]
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE event_type = 'IdentityVerified'") == 1
+    assert await pool.fetchval("SELECT count(*) FROM objections WHERE state = 'upheld'") == 1

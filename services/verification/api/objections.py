@@ -120,10 +120,13 @@ def attachment(found: objection_reads.EvidenceDownload) -> Response:
 
 
 @router.post("/{objection_id}/take-up", response_model=DecisionOut)
-async def take_up(objection_id: uuid.UUID, body: TakeUpIn, deps: DepsDep, caller: Caller) -> dict[str, Any]:
+async def take_up(
+    objection_id: uuid.UUID, deps: DepsDep, caller: Caller, body: TakeUpIn | None = None
+) -> dict[str, Any]:
     """Take up a received case (``ObjectionReviewed`` in_review); a case taken up or decided already is 409."""
     try:
-        cmd = TakeUpObjection(caller=caller, objection_id=objection_id, expected_version=body.version)
+        version = body.version if body is not None else None
+        cmd = TakeUpObjection(caller=caller, objection_id=objection_id, expected_version=version)
         done = await messaging.run(deps, objections.take_up, cmd)
     except ObjectionError as exc:
         raise _refused(exc) from None

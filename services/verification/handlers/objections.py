@@ -257,7 +257,7 @@ async def _rerun(
     deps: Deps, conn: Conn, case: Any, cause: uuid.UUID, now: datetime
 ) -> tuple[Envelope[Payload], list[str]]:
     """Decide the rejected nomination again: a fresh registry answer, the objected judgements waived."""
-    submitted = _submission(await repo.decision_of(conn, case["nomination_id"]))
+    submitted = _submission(await repo.decision_of(conn, case["nomination_id"], lock=True))
     if submitted is None:
         raise ObjectionNotRerunnable("the nomination is not rejected, or was decided before objections were kept")
     nomination = submitted.payload

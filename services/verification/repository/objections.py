@@ -10,18 +10,21 @@ import asyncpg
 
 from shared.db import Conn
 
+_DECISION = """
+    SELECT v.nomination_id, v.person_key, v.outcome, v.reasons, v.checks, v.submitted, v.nik,
+           r.envelope AS review_envelope, r.reasons AS review_reasons
+    FROM verifications v LEFT JOIN reviews r ON r.nomination_id = v.nomination_id
+    WHERE v.nomination_id = $1
+"""
 
-async def decision_of(conn: Conn, nomination_id: uuid.UUID) -> asyncpg.Record | None:
-    """The decision an objection is about, with what a re-run needs (its submission, a review case's)."""
-    return await conn.fetchrow(
-        """
-        SELECT v.nomination_id, v.person_key, v.outcome, v.reasons, v.checks, v.submitted, v.nik,
-               r.envelope AS review_envelope, r.reasons AS review_reasons
-        FROM verifications v LEFT JOIN reviews r ON r.nomination_id = v.nomination_id
-        WHERE v.nomination_id = $1
-        """,
-        nomination_id,
-    )
+
+async def decision_of(conn: Conn, nomination_id: uuid.UUID, lock: bool = False) -> asyncpg.Record | None:
+    """The decision an objection is about, with what a re-run needs (its submission, a review case's). ``lock``:
+    the decision's row is held until the transaction ends (two objections of one nomination upheld at once:
+    the second re-run sees the first's result, never the rejection both objected to)."""
+    if lock:
+        return await conn.fetchrow(_DECISION + " FOR UPDATE OF v", nomination_id)
+    return await conn.fetchrow(_DECISION, nomination_id)
 
 
 async def insert_objection(conn: Conn, row: dict[str, Any], evidence: Sequence[tuple[Any, ...]]) -> bool:
