@@ -111,6 +111,14 @@ POLICY: Mapping[str, tuple[Rule, ...]] = {
             7,
             why="expired answers are never read again (personal data: not kept past use)",
         ),
+        Rule(
+            "objection_evidence",
+            "stored_at",
+            "retention_objection_evidence_days",
+            365,
+            where="decided",
+            why="documents of decided objections (personal data); the case and its decision stay",
+        ),
     ),
     "enrolment": (),
     "notification": (

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from services.enrolment import bootstrap
 from services.enrolment.api import dci, rest
-from services.enrolment.handlers import ending, seating
+from services.enrolment.handlers import ending, restoring, seating
 from services.enrolment.settings import EnrolmentSettings
 from services.enrolment.topology import TOPOLOGY
 from shared.auth import Role
@@ -24,6 +24,7 @@ SPEC = ServiceSpec(
     event_handlers={
         "identity.verified": seating.seat_verified,
         "registry.person_updated": ending.registry_person_updated,
+        "objection.reviewed": restoring.objections_reviewed,
     },
     jobs=bootstrap.jobs,
     routers=(rest.router, dci.router),

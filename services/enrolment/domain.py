@@ -373,3 +373,22 @@ class RateLimiter:
             return 0.0
         self._buckets[who] = (tokens, now)
         return (1 - tokens) / self.rate
+
+
+# --- objections (sanggahan): a wrongly ended member's seat back (docs/outreach.md, "Review and remedies") ---------
+# Ends an upheld objection undoes: facts reported about the person (registry, roster) that can be wrong. Not undone:
+# opted_out (the member's own choice), contributions_unpaid (the payer and BPJS settle it), not_renewed (the year).
+RESTORABLE: frozenset[str] = frozenset({"deceased", "moved_out", "inactive", "became_wage_earner"})
+RESTORED_AHEAD = -(2**62)  # waitlist positions of restored members: ahead of everyone, by original seat order
+
+
+def restoration_source(sources: Sequence[SourceState], original: str) -> str | None:
+    """The source a restored member is seated in: the one that covered them if it has room, else the first with
+    room in the programme's order (as seating does); None when every source is full (then they wait, ahead)."""
+    ordered = sorted(sources, key=lambda s: (s.code != original, s.priority, s.code))
+    return next((s.code for s in ordered if s.remaining > 0), None)
+
+
+def restored_position(original_arrival: int) -> int:
+    """A waitlist key ahead of every regular place; among restored members, the earlier original seat first."""
+    return RESTORED_AHEAD + original_arrival

@@ -8,6 +8,7 @@ from shared.contracts import (
     EnrolmentRefused,
     EnrolmentWaitlisted,
     IdentityVerified,
+    ObjectionReviewed,
     RegistryPersonUpdated,
 )
 from shared.topology import Subscription, Topology
@@ -24,6 +25,11 @@ TOPOLOGY = Topology(
             group="registry.person_updated",
             events=(RegistryPersonUpdated,),
             summary="End the cover of a member the civil registry reports dead or moved away",
+        ),
+        Subscription(
+            group="objection.reviewed",
+            events=(ObjectionReviewed,),
+            summary="Give a wrongly ended member their seat back (or a waitlist place ahead) on an upheld objection",
         ),
     ),
     produces=(EnrolmentConfirmed, EnrolmentWaitlisted, EnrolmentEnded, EnrolmentRefused),

@@ -147,3 +147,52 @@ class RecheckPage(Command):
 
     members: tuple[Member, ...]
     effective: date
+
+
+# ------------------------------------------------------------------------------------------------ objections
+
+ObjectionVerdict = Literal["upheld", "dismissed"]
+
+
+class ObjectionQueue(Command):
+    """Open objections (received, in review) by deadline, oldest first; through the workspace, of the caller's area."""
+
+    caller: Principal
+    state: Literal["open", "upheld", "dismissed"] = "open"
+    limit: int = 200
+    via: Via = "api"
+
+
+class InspectObjection(Command):
+    caller: Principal
+    objection_id: uuid.UUID
+    via: Via = "api"
+
+
+class ReadEvidence(Command):
+    caller: Principal
+    objection_id: uuid.UUID
+    position: int
+    via: Via = "api"
+
+
+class TakeUpObjection(Command):
+    caller: Principal
+    objection_id: uuid.UUID
+    expected_version: int | None = None
+    via: Via = "api"
+
+
+class DecideObjection(Command):
+    caller: Principal
+    objection_id: uuid.UUID
+    verdict: ObjectionVerdict
+    note: str
+    expected_version: int | None = None
+    via: Via = "api"
+
+
+class RerunTarget(Command):
+    """Before a decision's transaction: the NIK an upheld re-run will ask the registry about (None: no re-run)."""
+
+    objection_id: uuid.UUID

@@ -51,3 +51,45 @@ class InvalidReason(ReviewError):
 
 class PersonAlreadyVerified(ReviewError):
     status_code = 409
+
+
+class EvidenceRefused(VerificationError):
+    """An objection's evidence cannot be stored (not base64, too large, a sha256 or content-type mismatch)."""
+
+
+class ObjectionError(VerificationError):
+    """An objection read or decision that cannot be applied; ``status_code`` is the HTTP answer."""
+
+    status_code = 400
+
+
+class ObjectionNotFound(ObjectionError):
+    status_code = 404
+
+
+class ObjectionClosed(ObjectionError):
+    """Decided already (or taken up already, for a second take-up): nothing is written."""
+
+    status_code = 409
+
+
+class ObjectionChanged(ObjectionError):
+    """Optimistic concurrency: the case changed since the reviewer opened it."""
+
+    status_code = 409
+
+
+class ObjectionNotRerunnable(ObjectionError):
+    """The nomination objected to cannot be re-run (decided before objections kept what a re-run needs)."""
+
+    status_code = 409
+
+
+class RegistryBusy(ObjectionError):
+    """The civil registry cannot answer now: an upheld re-run needs its fresh answer; nothing was written."""
+
+    status_code = 503
+
+
+class InvalidNote(ObjectionError):
+    status_code = 422

@@ -66,6 +66,9 @@ class VerificationSettings(ServiceSettings):
     retention_dci_messages_days: int = Field(default=90, ge=7, description="Accepted DCI message ids kept this long")
     retention_dci_searches_days: int = Field(default=30, ge=1, description="DCI searches asked longer ago go")
     retention_registry_cache_days: int = Field(default=7, ge=0, description="Cached answers go this long after expiry")
+    retention_objection_evidence_days: int = Field(
+        default=365, ge=30, description="Evidence of decided objections (sanggahan) kept this long after filing"
+    )
     dci_purpose_code: str = "social-protection.enrolment"
     dci_purpose_text: str = "Verifikasi peserta program BPJS Ketenagakerjaan pekerja rentan"
     dci_subscribe_deaths: bool = Field(default=True, description="Subscribe to death events at startup")

@@ -8,6 +8,7 @@ from shared.contracts import (
     IdentityReviewRequested,
     IdentityVerified,
     NominationSubmitted,
+    ObjectionFiled,
     ObjectionReviewed,
     RegistryPersonUpdated,
 )
@@ -25,6 +26,11 @@ TOPOLOGY = Topology(
             group="enrolment.ended",
             events=(EnrolmentEnded,),
             summary="Free the person for a later nomination once their cover ended",
+        ),
+        Subscription(
+            group="objection.filed",
+            events=(ObjectionFiled,),
+            summary="Put each objection (sanggahan) with its checked evidence in the reviewers' queue",
         ),
     ),
     produces=(IdentityVerified, IdentityRejected, IdentityReviewRequested, RegistryPersonUpdated, ObjectionReviewed),

@@ -21,7 +21,7 @@ def test_a_service_reads_what_it_consumes_and_writes_what_it_produces_only() -> 
     assert Acl("topic", "p.identity.verified.dlq", "literal", "Write") in acls  # its dead letters
     assert Acl("group", "p.enrolment.", "prefix", "Read") in acls
     readable = {a.name for a in acls if a.operation == "Read" and a.resource_type == "topic"}
-    assert readable == {"p.identity.verified", "p.registry.person_updated"}
+    assert readable == {"p.identity.verified", "p.registry.person_updated", "p.objection.reviewed"}
     assert not any(a.operation == "Write" and a.name == "p.identity.verified" for a in acls)
     assert {a.name for a in acls if a.resource_type == "group"} == {"p.enrolment."}
 

@@ -46,15 +46,20 @@ def test_the_service_is_described_for_the_shared_runtime():
         "0004.verification-dci.sql",
         "0005.verification-review-version.sql",
         "0006.verification-retention-indexes.sql",
+        "0007.verification-objections.rollback.sql",
+        "0007.verification-objections.sql",
     ]
     assert SPEC.bootstrap is not None  # the registry adapter, in Deps
-    assert set(SPEC.event_handlers) == {"nomination.submitted", "enrolment.ended"}
+    assert set(SPEC.event_handlers) == {"nomination.submitted", "enrolment.ended", "objection.filed"}
     assert set(SPEC.prepare) == {"nomination.submitted"}  # the registry asked before the transaction
     paths = {route.path for router in SPEC.routers for route in router.routes}
     public = {route.path for router in SPEC.public_routers for route in router.routes}
     dci = {"/dci/registry/on-search", "/dci/registry/on-subscribe", "/dci/registry/notify"}
     # the reviewer's workspace: pages guarded by shared.websession.page_guard (docs/portal.md)
     workspace = {"/ruang-kerja", "/ruang-kerja/{review_id}", "/ruang-kerja/{review_id}/keputusan"}
+    objections = "/ruang-kerja/sanggahan"
+    workspace |= {objections, f"{objections}/{{objection_id}}", f"{objections}/{{objection_id}}/bukti/{{position}}"}
+    workspace |= {f"{objections}/{{objection_id}}/ambil", f"{objections}/{{objection_id}}/keputusan"}
     assert public == dci | workspace | {"/ruang-kerja/static/workspace.css"}
     assert paths == {
         "/v1/verifications/{nomination_id}",
@@ -62,6 +67,11 @@ def test_the_service_is_described_for_the_shared_runtime():
         "/v1/reviews",
         "/v1/reviews/{review_id}",
         "/v1/reviews/{review_id}/decision",
+        "/v1/objections",
+        "/v1/objections/{objection_id}",
+        "/v1/objections/{objection_id}/evidence/{position}",
+        "/v1/objections/{objection_id}/take-up",
+        "/v1/objections/{objection_id}/decision",
     }
 
 

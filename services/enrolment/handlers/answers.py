@@ -54,7 +54,8 @@ async def apply_answers(deps: Deps, conn: Conn, cmd: ApplyAnswers) -> Handled[An
             await lrepo.confirm_seat(conn, answer.nomination_id, year, answer.membership_number, "bpjs")
             out.append(
                 events.confirmed(payload, seat["person_key"], seat["funding_source"], names, year,
-                                 seat["coverage_start"], answer.membership_number, seat["promoted"], None)
+                                 seat["coverage_start"], answer.membership_number, seat["promoted"], None,
+                                 seat["restored_by_objection"])
             )  # fmt: skip
             changes.append(
                 lrepo.ChangeRow(answer.nomination_id, year, "confirmed", None, None, None, cmd.recorded_by, None)

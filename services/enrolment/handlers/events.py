@@ -33,6 +33,7 @@ def confirmed(
     number: str,
     promoted: bool,
     cause: uuid.UUID | None,
+    restored_by: uuid.UUID | None = None,
 ) -> Envelope[Any]:
     payload = EnrolmentConfirmed(
         nomination_id=p.nomination_id,
@@ -46,6 +47,7 @@ def confirmed(
         desa_code=p.desa_code,
         nominator=p.nominator,
         promoted_from_waitlist=promoted,
+        restored_by_objection=restored_by,
     )
     return new_envelope(
         payload, producer=PRODUCER, person_key=person_key, correlation_id=p.nomination_id, causation_id=cause
@@ -87,7 +89,12 @@ def ended(
 
 
 def waitlisted(event: Envelope[IdentityVerified], year: int, position: int) -> Envelope[Any]:
-    p = event.payload
+    return waitlisted_person(event.payload, event.person_key, year, position, event.event_id)
+
+
+def waitlisted_person(
+    p: IdentityVerified, person_key: str, year: int, position: int, cause: uuid.UUID | None
+) -> Envelope[Any]:
     payload = EnrolmentWaitlisted(
         nomination_id=p.nomination_id,
         programme_year=year,
@@ -98,9 +105,5 @@ def waitlisted(event: Envelope[IdentityVerified], year: int, position: int) -> E
         nominator=p.nominator,
     )
     return new_envelope(
-        payload,
-        producer=PRODUCER,
-        person_key=event.person_key,
-        correlation_id=p.nomination_id,
-        causation_id=event.event_id,
+        payload, producer=PRODUCER, person_key=person_key, correlation_id=p.nomination_id, causation_id=cause
     )

@@ -40,6 +40,8 @@ class NewSeat:
     payload: IdentityVerified
     causation_id: uuid.UUID | None
     promoted: bool
+    restored_by: uuid.UUID | None = None  # an upheld objection (sanggahan) gives this seat back
+    keep_number: str | None = None  # the restored member's own KPJ number, kept where the issuer is ours
 
 
 async def open_seats(
@@ -50,7 +52,9 @@ async def open_seats(
         return []
     numbers: dict[uuid.UUID, str] = {}
     if deps.issuer is not None:
-        for answer in await deps.issuer.register(conn, [membership_request(s) for s in new]):
+        numbers = {s.nomination_id: s.keep_number for s in new if s.keep_number}
+        asked = [membership_request(s) for s in new if not s.keep_number]
+        for answer in await deps.issuer.register(conn, asked):
             # The local issuer never refuses: a refusal here is a wiring mistake.
             if not isinstance(answer, domain.Registered):
                 raise RuntimeError(f"an immediate gateway refused {answer.nomination_id}")
@@ -74,12 +78,13 @@ async def open_seats(
                 confirmed_at=now if number else None,
                 promoted=s.promoted,
                 payload=s.payload.model_dump(mode="json"),
+                restored_by_objection=s.restored_by,
             )
         )
         if number:
             confirmations.append(
                 events.confirmed(s.payload, s.person_key, s.funding_source, names, s.programme_year,
-                                 s.coverage_start, number, s.promoted, s.causation_id)
+                                 s.coverage_start, number, s.promoted, s.causation_id, s.restored_by)
             )  # fmt: skip
     await srepo.insert_seats(conn, rows)
     return confirmations
@@ -148,7 +153,8 @@ async def promote(
         h = by_id[seat.nomination_id]
         new.append(
             NewSeat(seat.nomination_id, h["nik"], h["person_key"], seat.funding_source, year, start,
-                    IdentityVerified.model_validate(h["payload"]), cause, promoted=True)
+                    IdentityVerified.model_validate(h["payload"]), cause, promoted=True,
+                    restored_by=h["restored_by_objection"])
         )  # fmt: skip
     confirmations = await open_seats(deps, conn, new, names, now)
     await lrepo.leave_waitlist(conn, [s.nomination_id for s in seats], now)

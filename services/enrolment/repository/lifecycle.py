@@ -59,7 +59,7 @@ async def add_used(conn: Conn, year: int, deltas: Mapping[str, int]) -> None:
 
 
 _SEAT_COLUMNS = """nomination_id, nik, person_key, funding_source, programme_year, membership_number,
-    membership_issuer, coverage_start, coverage_end, status, promoted, payload, enrolled_at"""
+    membership_issuer, coverage_start, coverage_end, status, promoted, payload, enrolled_at, restored_by_objection"""
 
 
 async def live_seat(conn: Conn, nomination_id: uuid.UUID, *, lock: bool) -> asyncpg.Record | None:
@@ -105,12 +105,12 @@ async def insert_changes(conn: Conn, changes: Sequence[ChangeRow]) -> None:
 
 
 async def waiting_heads(conn: Conn, year: int, limit: int) -> list[asyncpg.Record]:
-    """The first ``limit`` people waiting in the year, in arrival order."""
+    """The first ``limit`` people waiting in the year, in arrival order (restored members first: negative keys)."""
     if limit <= 0:
         return []
     return await conn.fetch(
         """
-        SELECT position, nomination_id, nik, person_key, payload, causation_id FROM waitlist
+        SELECT position, nomination_id, nik, person_key, payload, causation_id, restored_by_objection FROM waitlist
         WHERE programme_year = $1 AND promoted_at IS NULL AND removed_at IS NULL
         ORDER BY position LIMIT $2 FOR UPDATE
         """,

@@ -34,6 +34,7 @@ class SeatRow:
     confirmed_at: datetime | None
     promoted: bool
     payload: dict[str, Any]  # the IdentityVerified payload
+    restored_by_objection: uuid.UUID | None = None  # an upheld objection gave this seat back
 
 
 @dataclass(frozen=True)
@@ -110,21 +111,44 @@ async def count_waiting(conn: Conn, year: int) -> int:
     return int(await conn.fetchval("SELECT waiting FROM waitlist_years WHERE programme_year = $1", year) or 0)
 
 
+_INSERT_SEATS = """
+    INSERT INTO seats (nomination_id, nik, person_key, funding_source, programme_year, membership_number,
+                       membership_issuer, coverage_start, enrolled_at, status, confirmed_at, promoted, payload,
+                       restored_by_objection)
+    SELECT a, b, c, d, e, f, g, h, i, j, k, l, m, o
+    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[],
+                $8::date[], $9::timestamptz[], $10::text[], $11::timestamptz[], $12::bool[], $13::jsonb[],
+                $14::uuid[])
+         WITH ORDINALITY AS t(a, b, c, d, e, f, g, h, i, j, k, l, m, o, n)
+    ORDER BY n  -- "arrival" follows the order of the batch
+"""
+# A member restored by an objection within the year their seat ended gets that year's (ended) row back.
+_RESTORE_SEATS = (
+    _INSERT_SEATS
+    + """
+    ON CONFLICT (nomination_id, programme_year) DO UPDATE SET
+        funding_source = EXCLUDED.funding_source, membership_number = EXCLUDED.membership_number,
+        membership_issuer = EXCLUDED.membership_issuer, coverage_start = EXCLUDED.coverage_start,
+        enrolled_at = EXCLUDED.enrolled_at, status = EXCLUDED.status, confirmed_at = EXCLUDED.confirmed_at,
+        promoted = EXCLUDED.promoted, payload = EXCLUDED.payload,
+        restored_by_objection = EXCLUDED.restored_by_objection, coverage_end = NULL, end_reason = NULL,
+        ended_at = NULL, bpjs_attempts = 0, bpjs_next_attempt = now(), bpjs_last_error = NULL
+    WHERE seats.status = 'ended'
+    RETURNING 1
+"""
+)
+
+
 async def insert_seats(conn: Conn, seats: Sequence[SeatRow]) -> None:
-    if not seats:
-        return
-    await conn.execute(
-        """
-        INSERT INTO seats (nomination_id, nik, person_key, funding_source, programme_year, membership_number,
-                           membership_issuer, coverage_start, enrolled_at, status, confirmed_at, promoted, payload)
-        SELECT a, b, c, d, e, f, g, h, i, j, k, l, m
-        FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[],
-                    $8::date[], $9::timestamptz[], $10::text[], $11::timestamptz[], $12::bool[], $13::jsonb[])
-             WITH ORDINALITY AS t(a, b, c, d, e, f, g, h, i, j, k, l, m, n)
-        ORDER BY n  -- "arrival" follows the order of the batch
-        """,
-        *_columns(seats, SeatRow),
-    )
+    """New seats; a restored member's (``restored_by_objection``) may take back their ended row of the year."""
+    plain = [s for s in seats if s.restored_by_objection is None]
+    restored = [s for s in seats if s.restored_by_objection is not None]
+    if plain:
+        await conn.execute(_INSERT_SEATS, *_columns(plain, SeatRow))
+    if restored:
+        written = await conn.fetch(_RESTORE_SEATS, *_columns(restored, SeatRow))
+        if len(written) != len(restored):
+            raise RuntimeError("a restored seat collided with a seat that had not ended")
 
 
 async def insert_waitlist(conn: Conn, entries: Sequence[WaitlistRow]) -> None:

@@ -88,6 +88,11 @@ class Fetched:
         while len(self._answers) > self._size:
             del self._answers[next(iter(self._answers))]
 
+    def forget(self, niks: Sequence[str]) -> None:
+        """Drop what was fetched of ``niks`` (a re-run that must ask the registry afresh)."""
+        for nik in niks:
+            self._answers.pop(nik, None)
+
     def get(self, niks: Sequence[str]) -> dict[str, Lookup]:
         oldest = self._clock() - self._keep_s
         return {n: hit[1] for n in niks if (hit := self._answers.get(n)) is not None and hit[0] >= oldest}

@@ -260,6 +260,8 @@ def _row(
         no_kk=record.no_kk if record else None,
         desa_code=event.payload.address.desa_code,
         programme_regency=event.payload.programme_regency,
+        # kept for a rejection only: an upheld objection (sanggahan) re-runs it (handlers/objections.py)
+        submitted=orjson.loads(encode(event)) if decision.outcome == "rejected" else None,
     )
 
 

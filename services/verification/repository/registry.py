@@ -205,3 +205,8 @@ async def replace_roster(conn: Conn, source_name: str, sha256: str) -> tuple[int
     count = int(result.split()[-1])
     await conn.execute("UPDATE wage_earner_snapshots SET row_count = $2 WHERE id = $1", snapshot_id, count)
     return snapshot_id, count
+
+
+async def forget_answers(conn: Conn, niks: Sequence[str]) -> None:
+    """Drop cached answers (an upheld objection's re-run asks the registry afresh)."""
+    await conn.execute("DELETE FROM registry_cache WHERE nik = ANY($1::text[])", list(niks))

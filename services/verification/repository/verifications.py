@@ -36,6 +36,7 @@ class VerificationRow:
     no_kk: str | None = None
     desa_code: str | None = None
     programme_regency: str | None = None
+    submitted: Any = None  # the NominationSubmitted envelope of a rejection (an upheld objection re-runs it)
 
 
 async def decided(conn: Conn, nomination_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
@@ -91,7 +92,7 @@ async def wage_earners(conn: Conn, niks: Sequence[str]) -> set[str]:
 
 _ROW_COLUMNS = (
     "nomination_id person_key outcome reasons flags checks name_score registry_snapshot_id event_id source_event_id "
-    "nik full_name name_key birth_date no_kk desa_code programme_regency"
+    "nik full_name name_key birth_date no_kk desa_code programme_regency submitted"
 ).split()
 
 

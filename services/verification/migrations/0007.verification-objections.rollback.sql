@@ -1,0 +1,3 @@
+DROP TABLE objection_evidence;
+DROP TABLE objections;
+ALTER TABLE verifications DROP COLUMN submitted;
