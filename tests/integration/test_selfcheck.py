@@ -399,3 +399,42 @@ async def test_the_lead_page_checks_every_field_without_echoing_it(pool: asyncpg
         assert "Terima kasih" in r.text and leads == 1
     else:  # this branch alone: the page says the service is not available yet, and nothing is written
         assert r.status_code == 503 and "belum tersedia" in r.text and leads == 0
+
+
+async def test_concurrent_lookups_of_one_source_are_counted_one_after_the_other(pool: asyncpg.Pool) -> None:
+    rng = random.Random(21)
+    async with client(pool, ip="10.6.6.6") as c:
+        token = await csrf(c)
+        pages = await asyncio.gather(
+            *(
+                c.post("/cek", data={"csrf_token": token, "nik": random_nik(rng), "tanggal_lahir": BORN})
+                for _ in range(20)
+            )
+        )
+    assert all(neutral(p) for p in pages)
+    outcomes = [r["outcome"] for r in await lookups(pool)]
+    assert outcomes.count("miss") == 5 and outcomes.count("limited") == 15  # never a sixth miss, however timed
+
+
+async def test_sanggah_by_keyword(pool: asyncpg.Pool) -> None:
+    covered, refused = "6408014501900301", "6408014501900302"
+    nid = await nominate(pool, covered)
+    await fold(pool, covered, verified(nid, covered), confirmed(nid))
+    other = await nominate(pool, refused)
+    await fold(pool, refused, rejected(other))
+    consumer = inbound_consumer(pool)
+    await consumer.process(
+        [
+            record(message(f"SANGGAH {covered} 05-01-1990 saya masih hidup")),  # nothing to object to: the status
+            record(message(f"SANGGAH {refused} 06-01-1990 saya masih hidup")),  # wrong birth date
+            record(message(f"SANGGAH {refused} 05-01-1990 saya masih hidup")),
+        ]
+    )
+    got = [a["payload"] for a in await answers(pool)]
+    assert [a["kind"] for a in got[:2]] == ["status", "no_match"]
+    assert got[0]["status"]["state"] == "covered"
+    filed = await pool.fetchval("SELECT count(*) FROM outbox WHERE event_type = 'ObjectionFiled'")
+    if got[2]["kind"] == "objection_received":  # the objections part is installed (after its merge)
+        assert got[2]["objection_id"] and got[2]["due_by"] and filed == 1
+    else:  # this branch alone: the person is told their status, nothing is filed
+        assert got[2]["kind"] == "status" and got[2]["status"]["state"] == "not_eligible" and filed == 0
