@@ -30,6 +30,7 @@ class NominationSettings(ServiceSettings):
     selfcheck_nik_attempts: int = Field(default=10, ge=1, description="Lookups of one NIK per window")
     selfcheck_global_window_s: int = Field(default=3600, ge=60, description="Window of the global miss budget")
     selfcheck_global_misses: int = Field(default=500, ge=1, description="Misses of everyone per window")
+    selfcheck_leads_per_source: int = Field(default=3, ge=1, description="DAFTAR leads one phone makes per day")
     selfcheck_reference_max_age_s: int = Field(
         default=900, ge=60, description="How long a lookup's signed reference may be used to file an objection"
     )

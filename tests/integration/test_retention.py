@@ -90,7 +90,8 @@ async def test_old_rows_go_and_young_rows_stay(nomination_db: tuple[str, asyncpg
             NOW - timedelta(days=days),
         )
     await conn.execute(
-        "INSERT INTO inbound_answers (message_id, kind, answered_at) VALUES (gen_random_uuid(), 'help', $1)",
+        "INSERT INTO inbound_answers (message_id, source_hash, kind, answered_at)"
+        " VALUES (gen_random_uuid(), 's', 'help', $1)",
         NOW - timedelta(days=95),
     )
     before = deleted_metric("inbox")

@@ -302,6 +302,13 @@ async def test_keywords_are_answered_once_each_through_the_outbox(pool: asyncpg.
     await consumer.process([record(message("DAFTAR Siti Aminah#Senyiur#nelayan")), record(message("DAFTAR x"))])
     kinds = [a["payload"]["kind"] for a in await answers(pool)][3:]
     assert kinds[1] == "help" and kinds[0] in ("lead_received", "help")
+    # a flood of DAFTAR from one phone makes at most 3 leads a day (with the leads part installed); later ones
+    # are not answered
+    names = ("Siti Aminah", "Siti Rahma", "Ani", "Budi", "Wati")
+    flood = [record(message(f"DAFTAR {name}#Senyiur#nelayan", phone="+6281234500077")) for name in names]
+    await consumer.process(flood)
+    flooded = [a["payload"]["kind"] for a in await answers(pool)][5:]
+    assert flooded == (["lead_received"] * 3 if kinds[0] == "lead_received" else ["help"] * 5)
 
 
 async def test_a_locked_phone_is_told_once_then_not_answered(pool: asyncpg.Pool) -> None:

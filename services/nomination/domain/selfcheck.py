@@ -182,6 +182,10 @@ def lines(status: SelfCheckStatus) -> list[str]:
             out.append("Bila terjadi kecelakaan kerja, laporkan ke BPJS Ketenagakerjaan paling lambat 2 x 24 jam.")
         case "not_eligible":
             out.extend(explain(code) for code in status.reason_codes)
+            out.append(
+                "Yang dapat Anda lakukan: bawa KTP dan Kartu Keluarga ke kantor desa yang mengusulkan Anda; "
+                "bila keputusan ini keliru, ajukan sanggahan."
+            )
         case "ended":
             if status.covered_until:
                 out.append(f"Terlindungi sampai {tanggal(status.covered_until)}.")

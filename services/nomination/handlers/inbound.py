@@ -4,7 +4,8 @@ One ``InboundMessageAnswered`` per message, keyed by the inbound envelope's pers
 sender's phone, which is also the lookup's source), correlation id the message id. A replayed message is answered
 once: the inbox drops a redelivered event, and ``inbound_answers`` (keyed by the message id, which a redelivery by
 the gateway keeps) drops a second event for the same message. A source that ran out of budget is told "limited"
-once per lock-out, then gets no answer at all (an SMS costs money, and an answer tells the prober it was read).
+once per lock-out, then gets no answer at all (an SMS costs money, and an answer tells the prober it was read);
+a phone's ``DAFTAR`` makes at most ``selfcheck_leads_per_source`` leads a day, later ones are not answered.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from services.nomination.commands import AskToBeConsidered, LookUp
-from services.nomination.domain import keywords, selfcheck
+from services.nomination.domain import keywords, limits, selfcheck
 from services.nomination.handlers import selfcheck as lookups
 from services.nomination.handlers import selfservice
 from services.nomination.repository import selfcheck as repo
@@ -29,7 +30,7 @@ async def answer_messages(deps: Deps, conn: Conn, events: Sequence[Envelope[Any]
     out: list[Envelope[Any]] = []
     for event in events:
         message: InboundMessageReceived = event.payload
-        if not await repo.claim_answer(conn, message.message_id):
+        if not await repo.claim_answer(conn, message.message_id, event.person_key):
             continue  # answered before
         answer, produced = await _answer(deps, conn, event.person_key, message)
         out.extend(produced)
@@ -82,6 +83,9 @@ async def _answer(
                 return reply("objection_received", objection_id=filed.objection_id, due_by=filed.due_by), events
             return reply("status", status=found.status), ()
         case keywords.Daftar():
+            day = limits.window_start(await repo.now(conn), 86400)
+            if await repo.leads_since(conn, source, day) >= settings.selfcheck_leads_per_source:
+                return None, ()  # a phone asks a few times a day at most: more is a flood, not a person
             lead = AskToBeConsidered(
                 desa_code=parsed.desa_code,
                 full_name=parsed.full_name,

@@ -23,10 +23,12 @@ CREATE INDEX selfcheck_lookups_at ON selfcheck_lookups (at);
 
 CREATE TABLE inbound_answers (
     message_id  uuid        PRIMARY KEY,
+    source_hash text        NOT NULL,
     kind        text        NOT NULL,
     answered_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX inbound_answers_answered_at ON inbound_answers (answered_at);
+CREATE INDEX inbound_answers_leads ON inbound_answers (source_hash, answered_at) WHERE kind = 'lead_received';
 
 -- the self-check finds every nomination of a NIK by its person key (the unique index covers live ones only)
 CREATE INDEX nominations_person_key ON nominations (person_key);

@@ -131,11 +131,15 @@ async def record(
     )
 
 
-async def claim_answer(conn: Conn, message_id: uuid.UUID) -> bool:
+async def claim_answer(conn: Conn, message_id: uuid.UUID, source_hash: str) -> bool:
     """True the first time ``message_id`` is answered; False when it was answered before (a replay)."""
     stored = await conn.fetchval(
-        "INSERT INTO inbound_answers (message_id, kind) VALUES ($1, '') ON CONFLICT DO NOTHING RETURNING message_id",
+        """
+        INSERT INTO inbound_answers (message_id, source_hash, kind) VALUES ($1, $2, '')
+        ON CONFLICT DO NOTHING RETURNING message_id
+        """,
         message_id,
+        source_hash,
     )
     return stored is not None
 
@@ -148,3 +152,13 @@ async def now(conn: Conn) -> datetime:
     """The database's clock: every replica counts its windows by the same one."""
     value: datetime = await conn.fetchval("SELECT now()")
     return value
+
+
+async def leads_since(conn: Conn, source_hash: str, since: datetime) -> int:
+    """Leads a sender's keywords made since ``since``."""
+    found: int = await conn.fetchval(
+        "SELECT count(*) FROM inbound_answers WHERE source_hash = $1 AND answered_at >= $2 AND kind = 'lead_received'",
+        source_hash,
+        since,
+    )
+    return found
