@@ -100,6 +100,8 @@ SHARED: tuple[Rule, ...] = (
 POLICY: Mapping[str, tuple[Rule, ...]] = {
     "nomination": (
         Rule("idempotency_keys", "created_at", "retention_idempotency_keys_days", 90, why="one row per request"),
+        Rule("selfcheck_lookups", "at", "retention_selfcheck_days", 90, why="self-check audit and budget windows"),
+        Rule("inbound_answers", "answered_at", "retention_selfcheck_days", 90, why="one answer per keyword message"),
     ),
     "verification": (
         Rule("dci_messages", "received_at", "retention_dci_messages_days", 90, why="replay protection of DCI calls"),

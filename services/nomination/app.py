@@ -7,8 +7,9 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.nomination import bootstrap
-from services.nomination.api import cards, portal, rest, upload
-from services.nomination.handlers import progress
+from services.nomination.api import cards, portal, rest, selfcheck, upload
+from services.nomination.domain.selfcheck import EVIDENCE_MAX_BYTES
+from services.nomination.handlers import inbound, progress
 from services.nomination.settings import NominationSettings
 from services.nomination.topology import TOPOLOGY
 from shared.auth import EVERYONE, Role
@@ -35,10 +36,10 @@ SPEC = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     topology=TOPOLOGY,
     bootstrap=bootstrap.bootstrap,
-    event_handlers={"progress": progress.record_progress},
+    event_handlers={"progress": progress.record_progress, "inbound": inbound.answer_messages},
     jobs=bootstrap.jobs,
     routers=[rest.router, cards.router],
-    public_routers=[portal.router, upload.router, cards.portal_router],
+    public_routers=[portal.router, upload.router, cards.portal_router, selfcheck.router],
     route_roles=ROUTE_ROLES,
     body_limits=lambda s: {
         "POST /v1/nominations": s.max_body_bytes,
@@ -47,6 +48,10 @@ SPEC = ServiceSpec(
         "PUT /portal/api/nominations/{nomination_id}/letter": s.letter_max_bytes,
         # the sheet plus the multipart framing and the form's few fields
         "POST /portal/unggah": s.upload_max_bytes + 16 * 1024,
+        # the self-check's forms: a few short fields; an objection's evidence (at most 300 KB) plus its framing
+        "POST /cek": 4 * 1024,
+        "POST /daftar": 4 * 1024,
+        "POST /cek/sanggah": EVIDENCE_MAX_BYTES + 16 * 1024,
     },
 )
 

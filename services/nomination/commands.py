@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from services.nomination import domain
 from shared import formats
 from shared.auth import Principal
+from shared.contracts import Evidence, ObjectionReason
 from shared.regions import default_regions
 from shared.sheets.rows import Batch, Sheet
 
@@ -247,3 +248,40 @@ class CountCoveredMembers(Command):
     """Covered members per desa of the caller's area (the portal's "Kartu peserta" page)."""
 
     caller: Principal
+# --- Self-check ("Cek kepesertaan", handlers/selfcheck.py) -----------------------------------------------------------
+class LookUp(Command):
+    """A self-check: NIK + birth date from ``source_hash`` (an HMAC of the client address, or of the sender's
+    phone for a keyword), counted against the budgets and logged (hashes only)."""
+
+    channel: Literal["web", "sms", "whatsapp"]
+    source_hash: str
+    nik: str
+    birth_date: date
+
+
+class ReadCard(Command):
+    """The status of the nomination a card's QR code names (its token already checked by the route)."""
+
+    nomination_id: uuid.UUID
+    source_hash: str
+
+
+class ObjectFromSelfCheck(Command):
+    """An objection filed from the self-check page (``POST /cek/sanggah``) for the nomination its signed reference
+    names, by the person themself."""
+
+    nomination_id: uuid.UUID
+    channel: Literal["web", "sms", "whatsapp"]
+    reason_code: ObjectionReason
+    reason_text: str = Field(default="", max_length=1000)
+    evidence: tuple[Evidence, ...] = ()
+
+
+class AskToBeConsidered(Command):
+    """A lead from the ``/daftar`` page or a ``DAFTAR`` keyword: a worker asks to be considered."""
+
+    desa_code: str
+    full_name: str
+    phone: str
+    occupation: str
+    channel: Literal["web", "sms", "whatsapp"]

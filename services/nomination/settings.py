@@ -26,3 +26,19 @@ class NominationSettings(ServiceSettings):
         max_length=200,
         description="Public address of the self-check page (/cek/...): printed cards' QR codes open it",
     )
+    # Self-check ("Cek kepesertaan", docs/outreach.md): fixed windows kept in PostgreSQL, shared by every replica.
+    selfcheck_source_window_s: int = Field(default=3600, ge=60, description="Window of the per-source budgets")
+    selfcheck_source_misses: int = Field(default=5, ge=1, description="Misses per source (IP, phone) per window")
+    selfcheck_source_attempts: int = Field(default=20, ge=1, description="Lookups per source per window")
+    selfcheck_nik_window_s: int = Field(default=86400, ge=60, description="Window of the per-NIK budgets")
+    selfcheck_nik_misses: int = Field(default=3, ge=1, description="Misses on one NIK per window")
+    selfcheck_nik_attempts: int = Field(default=10, ge=1, description="Lookups of one NIK per window")
+    selfcheck_global_window_s: int = Field(default=3600, ge=60, description="Window of the global miss budget")
+    selfcheck_global_misses: int = Field(default=500, ge=1, description="Misses of everyone per window")
+    selfcheck_leads_per_source: int = Field(default=3, ge=1, description="DAFTAR leads one phone makes per day")
+    selfcheck_reference_max_age_s: int = Field(
+        default=900, ge=60, description="How long a lookup's signed reference may be used to file an objection"
+    )
+    retention_selfcheck_days: int = Field(
+        default=90, ge=2, description="Self-check lookups (audit and windows) and keyword answers kept this long"
+    )

@@ -83,19 +83,39 @@ async def test_old_rows_go_and_young_rows_stay(nomination_db: tuple[str, asyncpg
             " VALUES (1, gen_random_uuid(), 't', 'v', 'E', $1, $1, 'MessageSizeTooLargeError')",
             NOW - timedelta(days=days),
         )
+    for days in (91, 10):  # self-check lookups: hashes only, the audit and the budgets' windows
+        await conn.execute(
+            "INSERT INTO selfcheck_lookups (at, channel, source_hash, nik_hash, outcome)"
+            " VALUES ($1, 'web', 's', 'n', 'miss')",
+            NOW - timedelta(days=days),
+        )
+    await conn.execute(
+        "INSERT INTO inbound_answers (message_id, source_hash, kind, answered_at)"
+        " VALUES (gen_random_uuid(), 's', 'help', $1)",
+        NOW - timedelta(days=95),
+    )
     before = deleted_metric("inbox")
 
     result = await retention.run(conn, "nomination", settings, now=NOW)
 
     assert result.ran
-    assert result.deleted == {"inbox": 30, "outbox_parked": 1, "idempotency_keys": 2}
+    assert result.deleted == {
+        "inbox": 30, "outbox_parked": 1, "idempotency_keys": 2, "selfcheck_lookups": 1, "inbound_answers": 1
+    }  # fmt: skip
+    assert await count(conn, "selfcheck_lookups") == 1
     assert await count(conn, "inbox") == 20
     assert await count(conn, "idempotency_keys") == 1
     assert await count(conn, "outbox_parked") == 1
     assert deleted_metric("inbox") - before == 30
     assert (REGISTRY.get_sample_value("payung_retention_last_run_timestamp_seconds") or 0) > 0
     again = await retention.run(conn, "nomination", settings, now=NOW)  # nothing left to delete
-    assert again.deleted == {"inbox": 0, "outbox_parked": 0, "idempotency_keys": 0}
+    assert again.deleted == {
+        "inbox": 0,
+        "outbox_parked": 0,
+        "idempotency_keys": 0,
+        "selfcheck_lookups": 0,
+        "inbound_answers": 0,
+    }
 
 
 async def test_the_inbox_still_refuses_a_redelivery_of_a_young_event(
@@ -192,7 +212,13 @@ async def test_the_advisory_lock_lets_one_run_at_a_time(nomination_db: tuple[str
         assert not recent.ran and "ago" in recent.skipped
         assert (await retention.run(conn, "nomination", settings, now=NOW, min_gap_s=0)).ran
         last = await conn.fetchrow("SELECT finished_at, deleted FROM retention_runs")
-        assert last["deleted"] == {"inbox": 0, "outbox_parked": 0, "idempotency_keys": 0}
+        assert last["deleted"] == {
+            "inbox": 0,
+            "outbox_parked": 0,
+            "idempotency_keys": 0,
+            "selfcheck_lookups": 0,
+            "inbound_answers": 0,
+        }
     finally:
         await other.close()
 
@@ -302,7 +328,10 @@ async def test_the_cli_runs_it_on_demand(nomination_db: tuple[str, asyncpg.Conne
     args = ["retention", "run", "--service", "nomination", "--database-url", dsn, "--batch-rows", "3"]
     result = await asyncio.to_thread(CliRunner().invoke, app, args)
     assert result.exit_code == 0, result.output
-    assert "nomination: inbox: 7 deleted; outbox_parked: 0 deleted; idempotency_keys: 0 deleted" in result.output
+    assert (
+        "nomination: inbox: 7 deleted; outbox_parked: 0 deleted; idempotency_keys: 0 deleted; "
+        "selfcheck_lookups: 0 deleted; inbound_answers: 0 deleted"
+    ) in result.output
     assert await count(conn, "inbox") == 2
     refused = await asyncio.to_thread(CliRunner().invoke, app, args, env={"PAYUNG_RETENTION_INBOX_DAYS": "30"})
     assert refused.exit_code == 2 and "below 157" in refused.output
