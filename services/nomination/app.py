@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.nomination import bootstrap
-from services.nomination.api import portal, rest, upload
+from services.nomination.api import outreach, portal, portal_outreach, rest, upload
 from services.nomination.handlers import progress
 from services.nomination.settings import NominationSettings
 from services.nomination.topology import TOPOLOGY
@@ -25,6 +25,10 @@ ROUTE_ROLES = {
     "GET /v1/nominations/{nomination_id}": EVERYONE,
     "PUT /v1/nominations/{nomination_id}/letter": SUBMITTERS,
     "GET /v1/nominations/{nomination_id}/letter": EVERYONE,
+    "POST /v1/nominations/{nomination_id}/objections": SUBMITTERS,
+    "GET /v1/nominations/{nomination_id}/objections": EVERYONE,
+    "GET /v1/leads": SUBMITTERS,
+    "POST /v1/leads/{lead_id}/mark": SUBMITTERS,
 }
 
 SPEC = ServiceSpec(
@@ -36,8 +40,8 @@ SPEC = ServiceSpec(
     bootstrap=bootstrap.bootstrap,
     event_handlers={"progress": progress.record_progress},
     jobs=bootstrap.jobs,
-    routers=[rest.router],
-    public_routers=[portal.router, upload.router],
+    routers=[rest.router, outreach.router, outreach.leads_router],
+    public_routers=[portal.router, upload.router, portal_outreach.router],
     route_roles=ROUTE_ROLES,
     body_limits=lambda s: {
         "POST /v1/nominations": s.max_body_bytes,
@@ -46,6 +50,8 @@ SPEC = ServiceSpec(
         "PUT /portal/api/nominations/{nomination_id}/letter": s.letter_max_bytes,
         # the sheet plus the multipart framing and the form's few fields
         "POST /portal/unggah": s.upload_max_bytes + 16 * 1024,
+        "POST /v1/nominations/{nomination_id}/objections": outreach.OBJECTION_MAX_BODY,
+        "POST /portal/usulan/{nomination_id}/sanggahan": portal_outreach.FORM_MAX_BODY,
     },
 )
 

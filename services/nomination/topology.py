@@ -16,6 +16,7 @@ from shared.contracts import (
     NotificationFailed,
     NotificationSent,
     ObjectionFiled,
+    ObjectionReviewed,
 )
 from shared.topology import Subscription, Topology
 
@@ -36,8 +37,9 @@ TOPOLOGY = Topology(
                 NotificationFailed,
                 EnrolmentEnded,
                 EnrolmentRefused,
+                ObjectionReviewed,
             ),
-            summary="Follow each nomination through verification, enrolment and notification (its status)",
+            summary="Follow each nomination through verification, enrolment, notification and objections",
         ),
     ),
     produces=(NominationSubmitted, InboundMessageAnswered, ObjectionFiled, LeadReceived),

@@ -99,6 +99,7 @@ async def list_page(request: Request, deps: DepsDep, user: PortalUser) -> Respon
                 "desa": desa.name if desa else row["desa_code"],
                 "status": STATUS_ID.get(row["status"], row["status"]),
                 "rejected": row["outcome"] in domain.CORRECTABLE,
+                "objectable": row["outcome"] in ("rejected", "ended"),  # sanggahan: api/portal_outreach.py
                 "reasons": found,
                 "has_letter": row["has_letter"],
                 "submitted_at": row["submitted_at"],
