@@ -88,14 +88,20 @@ async def test_old_rows_go_and_young_rows_stay(nomination_db: tuple[str, asyncpg
     result = await retention.run(conn, "nomination", settings, now=NOW)
 
     assert result.ran
-    assert result.deleted == {"inbox": 30, "outbox_parked": 1, "idempotency_keys": 2}
+    assert result.deleted == {
+        "inbox": 30,
+        "outbox_parked": 1,
+        "idempotency_keys": 2,
+        "objection_evidence": 0,
+        "leads": 0,
+    }
     assert await count(conn, "inbox") == 20
     assert await count(conn, "idempotency_keys") == 1
     assert await count(conn, "outbox_parked") == 1
     assert deleted_metric("inbox") - before == 30
     assert (REGISTRY.get_sample_value("payung_retention_last_run_timestamp_seconds") or 0) > 0
     again = await retention.run(conn, "nomination", settings, now=NOW)  # nothing left to delete
-    assert again.deleted == {"inbox": 0, "outbox_parked": 0, "idempotency_keys": 0}
+    assert again.deleted == {"inbox": 0, "outbox_parked": 0, "idempotency_keys": 0, "objection_evidence": 0, "leads": 0}
 
 
 async def test_the_inbox_still_refuses_a_redelivery_of_a_young_event(
@@ -192,7 +198,13 @@ async def test_the_advisory_lock_lets_one_run_at_a_time(nomination_db: tuple[str
         assert not recent.ran and "ago" in recent.skipped
         assert (await retention.run(conn, "nomination", settings, now=NOW, min_gap_s=0)).ran
         last = await conn.fetchrow("SELECT finished_at, deleted FROM retention_runs")
-        assert last["deleted"] == {"inbox": 0, "outbox_parked": 0, "idempotency_keys": 0}
+        assert last["deleted"] == {
+            "inbox": 0,
+            "outbox_parked": 0,
+            "idempotency_keys": 0,
+            "objection_evidence": 0,
+            "leads": 0,
+        }
     finally:
         await other.close()
 

@@ -124,7 +124,7 @@ async def file_objection(nomination_id: uuid.UUID, request: Request, deps: DepsD
     answer = await outreach.file(deps, command)
     if isinstance(answer, outreach.ObjectionOut):
         return RedirectResponse(f"/portal/usulan/{nomination_id}/sanggahan", status_code=303)
-    if answer.status_code == 404:
+    if answer.status_code in (403, 404):  # another area's nomination: refused (and audited), nothing shown
         return answer
     return await _objection_page(request, deps, user, nomination_id, answer.status_code, _why(answer.body))
 
