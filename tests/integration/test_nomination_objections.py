@@ -21,14 +21,16 @@ import pytest
 from aiokafka import ConsumerRecord
 
 from services.nomination.app import SPEC
-from services.nomination.commands import ReceiveLead
-from services.nomination.errors import InvalidLead
-from services.nomination.handlers import leads, progress
+from services.nomination.commands import FileObjection, ReceiveLead
+from services.nomination.errors import InvalidLead, NotObjectable
+from services.nomination.handlers import leads, objections, progress
 from services.nomination.repository import objections as objection_repo
 from services.nomination.topology import TOPOLOGY
 from shared import db, messaging, outbox, retention, topology
 from shared.consumer import Consumer
 from shared.contracts import (
+    EnrolmentConfirmed,
+    EnrolmentEnded,
     Envelope,
     IdentityRejected,
     IdentityVerified,
@@ -334,3 +336,64 @@ async def test_retention_deletes_old_leads_and_decided_evidence_only(
     assert [r["id"] for r in await pool.fetch("SELECT id FROM leads")] == [young_lead.lead_id]
     assert await pool.fetchval("SELECT count(*) FROM objection_evidence") == 1  # the open objection's file stays
     assert await pool.fetchval("SELECT count(*) FROM objections") == 2  # the decisions themselves are kept
+
+
+def ended(nid: uuid.UUID) -> EnrolmentEnded:
+    return EnrolmentEnded(
+        nomination_id=nid, membership_number="26000000001", funding_source="APBD-KAB", programme_year=2026,
+        reason="deceased", coverage_end=date(2026, 12, 31), full_name="Siti", phone="+6281234567890",
+        desa_code=SENYIUR, nominator=NOMINATOR,
+    )  # fmt: skip
+
+
+def confirmed(nid: uuid.UUID, restored_by: uuid.UUID | None = None) -> EnrolmentConfirmed:
+    return EnrolmentConfirmed(
+        nomination_id=nid, membership_number="26000000001", funding_source="APBD-KAB",
+        funding_source_name="APBD Kab. Kutai Timur", programme_year=2026, coverage_start=date(2026, 12, 1),
+        full_name="Siti", phone="+6281234567890", desa_code=SENYIUR, nominator=NOMINATOR,
+        restored_by_objection=restored_by,
+    )  # fmt: skip
+
+
+async def test_a_beneficiary_objects_by_sms_to_an_ended_cover_and_is_covered_again(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    nid = await submit(client, nik())
+    group = consumer(pool)
+    await group.process([record(event(verified(nid))), record(event(confirmed(nid)))])
+    await group.process([record(event(ended(nid)))])
+    command = FileObjection(
+        nomination_id=nid, filed_by="beneficiary", channel="sms", reason_code="not_deceased", reason_text="",
+        evidence=(), caller=None,
+    )  # fmt: skip
+    receipt = await messaging.run(nomination_deps(pool), objections.file_objection, command)
+    assert receipt.state == "received" and receipt.due_by >= date.today() + timedelta(days=13)
+    assert await pool.fetchval("SELECT ground FROM objections WHERE id = $1", receipt.objection_id) == "ended"
+    audit = await pool.fetchval("SELECT principal FROM audit_log WHERE action = 'objection.filed'")
+    assert audit == "system:nomination"
+    with pytest.raises(NotObjectable):  # one open objection
+        await messaging.run(nomination_deps(pool), objections.file_objection, command)
+    await group.process([record(event(confirmed(nid)))])  # a redelivered-looking confirmation: still ended
+    assert await pool.fetchval("SELECT outcome FROM nominations WHERE id = $1", nid) == "ended"
+    await group.process([record(event(confirmed(nid, restored_by=receipt.objection_id)))])
+    assert await pool.fetchval("SELECT outcome FROM nominations WHERE id = $1", nid) == "enrolled"
+    assert await dead_letters(pool) == []
+
+
+async def test_the_portal_refuses_an_oversized_file_and_marks_leads(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    nid = await rejected_nomination(client, pool)
+    url = f"/portal/usulan/{nid}/sanggahan"
+    big = [("bukti", ("surat.pdf", PDF + b"\x00" * 300_001, "application/pdf"))]
+    refused = await client.post(url, data={"alasan": "other"}, files=big, headers=key("desa"))
+    assert refused.status_code == 413 and "300 KB" in refused.text
+    no_reason = await client.post(url, files=[("alasan", (None, "<script>"))], headers=key("desa"))
+    assert no_reason.status_code == 422 and "<script>" not in no_reason.text
+    assert await pool.fetchval("SELECT count(*) FROM objections") == 0
+    found = await messaging.run(nomination_deps(pool), leads.receive_lead, lead(phone="081277778888"))
+    marked = await client.post(f"/portal/calon/{found.lead_id}", data={"tanda": "nominated"}, headers=key("desa"))
+    assert marked.status_code == 303
+    assert await pool.fetchval("SELECT state FROM leads WHERE id = $1", found.lead_id) == "nominated"
+    other = await client.post(f"/portal/calon/{found.lead_id}", data={"tanda": "contacted"}, headers=key("elsewhere"))
+    assert other.status_code == 404
