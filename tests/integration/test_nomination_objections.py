@@ -190,6 +190,8 @@ async def test_the_portal_files_an_objection_in_its_own_area_only(
     page = await client.get(url, headers=key("desa"))
     assert page.status_code == 200 and "diterima" in page.text and row["due_by"].strftime("%d-%m-%Y") in page.text
     assert "Ajukan sanggahan</button>" not in page.text  # one open objection: no form
+    listing = await client.get("/portal/daftar", headers=key("desa"))
+    assert listing.status_code == 200 and 'Sanggahan: <span class="status">diterima' in listing.text
     listed = await client.get(f"/v1/nominations/{nid}/objections", headers=key("desa"))
     assert listed.status_code == 200 and listed.json()[0]["state"] == "received"
     assert (await client.get(f"/v1/nominations/{nid}/objections", headers=key("elsewhere"))).status_code == 404

@@ -21,7 +21,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
 from services.nomination.api import outreach
-from services.nomination.api.portal import CSRF, ENV, STATUS_ID, PortalUser
+from services.nomination.api.portal import CSRF, ENV, OBJECTION_ID, STATUS_ID, PortalUser
 from services.nomination.api.rest import DepsDep
 from services.nomination.commands import FileObjection, ListLeads, MarkLead, ReadNomination, ReadObjections
 from services.nomination.domain import objections as rules
@@ -45,7 +45,6 @@ REASONS_ID: dict[str, str] = {
     "not_moved": "Tidak pindah, masih tinggal di sini",
     "other": "Lainnya",
 }
-STATE_ID = {"received": "diterima", "in_review": "sedang diperiksa", "upheld": "dikabulkan", "dismissed": "ditolak"}
 LEAD_STATE_ID = {"new": "baru", "contacted": "sudah dihubungi", "nominated": "diusulkan"}
 MEDIA = {"application/pdf", "image/jpeg", "image/png"}
 
@@ -60,7 +59,7 @@ async def _objection_page(
     items = [
         {
             "reason": REASONS_ID.get(r["reason_code"], r["reason_code"]),
-            "state": STATE_ID.get(r["state"], r["state"]),
+            "state": OBJECTION_ID.get(r["state"], r["state"]),
             "due_by": r["due_by"].strftime("%d-%m-%Y"),
             "filed_at": r["filed_at"].strftime("%d-%m-%Y"),
             "note": r["note"],
