@@ -253,6 +253,16 @@ async def test_reviews_replayed_forged_or_contradicting(client: httpx.AsyncClien
     )
     assert await dead_letters(pool) == ["inconsistent"] * 3
     assert await pool.fetchval("SELECT state FROM objections WHERE id = $1", objection_id) == "upheld"
+    # a review forged by another service (signed with its key, not verification's): dead-lettered, nothing changes
+    forged = event(reviewed(objection_id, nid, "dismissed"))
+    topic, value = PREFIX + forged.payload.topic, encode(forged)
+    headers = signed.headers(topic, value, producer="enrolment")
+    k = forged.person_key.encode()
+    await progress_group.process(
+        [ConsumerRecord(topic, 0, next(_offsets), 0, 0, k, value, None, len(k), len(value), headers)]
+    )
+    assert len(await dead_letters(pool)) == 4 and (await dead_letters(pool))[-1] != "inconsistent"
+    assert await pool.fetchval("SELECT state FROM objections WHERE id = $1", objection_id) == "upheld"
     # the re-run verifies: the nomination leaves "rejected" and is live again
     await progress_group.process([record(event(verified(nid, objection_id)))])
     assert await pool.fetchval("SELECT outcome FROM nominations WHERE id = $1", nid) is None

@@ -48,7 +48,9 @@ async def file_objection(deps: Deps, conn: Conn, command: FileObjection) -> Hand
     """Store an objection and give ``ObjectionFiled`` back (keyed by the nomination's person key, correlated by its
     id). ``NotObjectable`` when the rules refuse it (code ``NOT_FOUND``: no such nomination; ``OUT_OF_AREA``: the
     caller's area does not cover it); ``EvidenceRefused`` for a bad file or text. Either raise rolls everything
-    back: nothing is stored (a route audits an official's refusal with ``audit_refusal``)."""
+    back: nothing is stored (a route audits an official's refusal with ``audit_refusal``). Every check runs before
+    the first write, so a caller running this inside its own transaction (the keyword consumer) may catch the
+    refusal and go on: no SQL failed, the transaction is still usable."""
     nomination = await repo.nomination_for_objection(conn, command.nomination_id)
     if nomination is None:
         raise NotObjectable("NOT_FOUND", "no such nomination")
