@@ -102,6 +102,14 @@ POLICY: Mapping[str, tuple[Rule, ...]] = {
         Rule("idempotency_keys", "created_at", "retention_idempotency_keys_days", 90, why="one row per request"),
         Rule("selfcheck_lookups", "at", "retention_selfcheck_days", 90, why="self-check audit and budget windows"),
         Rule("inbound_answers", "answered_at", "retention_selfcheck_days", 90, why="one answer per keyword message"),
+        Rule(
+            "objection_evidence",
+            "decided_at",
+            "retention_objection_evidence_days",
+            365,
+            why="files of decided objections (personal data); open ones have no decided_at and stay",
+        ),
+        Rule("leads", "updated_at", "retention_leads_days", 180, why="personal data: gone after its last change"),
     ),
     "verification": (
         Rule("dci_messages", "received_at", "retention_dci_messages_days", 90, why="replay protection of DCI calls"),

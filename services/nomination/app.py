@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.nomination import bootstrap
-from services.nomination.api import cards, portal, rest, selfcheck, upload
+from services.nomination.api import cards, outreach, portal, portal_outreach, rest, selfcheck, upload
 from services.nomination.domain.selfcheck import EVIDENCE_MAX_BYTES
 from services.nomination.handlers import inbound, progress
 from services.nomination.settings import NominationSettings
@@ -27,6 +27,10 @@ ROUTE_ROLES = {
     "PUT /v1/nominations/{nomination_id}/letter": SUBMITTERS,
     "GET /v1/nominations/{nomination_id}/letter": EVERYONE,
     "GET /v1/cards/desa/{desa_code}": cards.CARD_ROLES,
+    "POST /v1/nominations/{nomination_id}/objections": SUBMITTERS,
+    "GET /v1/nominations/{nomination_id}/objections": EVERYONE,
+    "GET /v1/leads": SUBMITTERS,
+    "POST /v1/leads/{lead_id}/mark": SUBMITTERS,
 }
 
 SPEC = ServiceSpec(
@@ -38,8 +42,8 @@ SPEC = ServiceSpec(
     bootstrap=bootstrap.bootstrap,
     event_handlers={"progress": progress.record_progress, "inbound": inbound.answer_messages},
     jobs=bootstrap.jobs,
-    routers=[rest.router, cards.router],
-    public_routers=[portal.router, upload.router, cards.portal_router, selfcheck.router],
+    routers=[rest.router, cards.router, outreach.router, outreach.leads_router],
+    public_routers=[portal.router, upload.router, cards.portal_router, portal_outreach.router, selfcheck.router],
     route_roles=ROUTE_ROLES,
     body_limits=lambda s: {
         "POST /v1/nominations": s.max_body_bytes,
@@ -52,6 +56,8 @@ SPEC = ServiceSpec(
         "POST /cek": 4 * 1024,
         "POST /daftar": 4 * 1024,
         "POST /cek/sanggah": EVIDENCE_MAX_BYTES + 16 * 1024,
+        "POST /v1/nominations/{nomination_id}/objections": outreach.OBJECTION_MAX_BODY,
+        "POST /portal/usulan/{nomination_id}/sanggahan": portal_outreach.FORM_MAX_BODY,
     },
 )
 

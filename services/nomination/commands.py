@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import unicodedata
 import uuid
+from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from typing import Literal
@@ -15,6 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from services.nomination import domain
+from services.nomination.domain.leads import clean_name
 from shared import formats
 from shared.auth import Principal
 from shared.contracts import Evidence, ObjectionReason
@@ -23,19 +25,9 @@ from shared.sheets.rows import Batch, Sheet
 
 Occupation = StrEnum("Occupation", {code: code for code in formats.OCCUPATIONS})  # type: ignore[misc]  # an enum made at run time from the codes
 
-_NAME_PUNCTUATION = set(" .'-,")
-
 
 def _clean_name(value: str) -> str:
-    value = " ".join(unicodedata.normalize("NFC", value).split())
-    if not value:
-        raise ValueError("must not be empty")
-    for char in value:
-        if char not in _NAME_PUNCTUATION and unicodedata.category(char)[0] not in "LM":
-            raise ValueError("may hold letters, spaces and . ' - , only")
-    if not any(unicodedata.category(c).startswith("L") for c in value):
-        raise ValueError("must contain letters")
-    return value
+    return clean_name(value)
 
 
 def _plain_text(value: str) -> str:
@@ -248,6 +240,8 @@ class CountCoveredMembers(Command):
     """Covered members per desa of the caller's area (the portal's "Kartu peserta" page)."""
 
     caller: Principal
+
+
 # --- Self-check ("Cek kepesertaan", handlers/selfcheck.py) -----------------------------------------------------------
 class LookUp(Command):
     """A self-check: NIK + birth date from ``source_hash`` (an HMAC of the client address, or of the sender's
@@ -285,3 +279,54 @@ class AskToBeConsidered(Command):
     phone: str
     occupation: str
     channel: Literal["web", "sms", "whatsapp"]
+
+
+# ------------------------------------------------------------------------------ objections and leads (issue 15)
+@dataclass(frozen=True)
+class FileObjection:
+    """A sanggahan to a rejected nomination or an ended cover (domain/objections.py checks it in the handler).
+
+    ``caller``: the official filing from the portal or the API (its area applies); None when the person filed it
+    themselves (web self-check or SMS/WhatsApp ``SANGGAH``, already identified by the self-check).
+    """
+
+    nomination_id: uuid.UUID
+    filed_by: Literal["beneficiary", "nominator"]
+    channel: Literal["portal", "web", "sms", "whatsapp"]
+    reason_code: ObjectionReason
+    reason_text: str
+    evidence: tuple[Evidence, ...]
+    caller: Principal | None
+
+
+@dataclass(frozen=True)
+class ReadObjections:
+    caller: Principal
+    nomination_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class ReceiveLead:
+    """A worker who asked to be nominated (web form, SMS/WhatsApp ``DAFTAR``); validated by the handler."""
+
+    desa_code: str
+    full_name: str
+    phone: str
+    occupation: str
+    channel: Literal["web", "sms", "whatsapp"]
+
+
+@dataclass(frozen=True)
+class ListLeads:
+    """The leads of the caller's area, of one desa of it when ``desa_code`` is given."""
+
+    caller: Principal
+    desa_code: str | None = None
+    limit: int = 200
+
+
+@dataclass(frozen=True)
+class MarkLead:
+    caller: Principal
+    lead_id: uuid.UUID
+    state: Literal["contacted", "nominated"]

@@ -36,3 +36,30 @@ class LetterRefused(NominationError):
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+
+
+class NotObjectable(NominationError):
+    """An objection (sanggahan) the rules refuse (domain/objections.py): an HTTP 409 with a code and a reason that
+    never repeats personal data, e.g. ``NotObjectable("OBJECTION_OPEN", "an objection ... is still open")``."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code, self.reason = code, reason
+
+
+class EvidenceRefused(NominationError):
+    """An objection's evidence file or text that is refused (count, size, type by content, sha256): the HTTP status,
+    a code and a reason that names the file by position only."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+class InvalidLead(InvalidField):
+    """A lead (a worker who asked to be nominated) with a field that breaks a rule: the field and why, never the
+    value."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field, self.reason = field, reason

@@ -42,3 +42,12 @@ class NominationSettings(ServiceSettings):
     retention_selfcheck_days: int = Field(
         default=90, ge=2, description="Self-check lookups (audit and windows) and keyword answers kept this long"
     )
+    objection_sla_days: int = Field(
+        default=14, ge=1, le=90, description="Service level of an objection: due_by = the filing day (WITA) + this"
+    )
+    retention_objection_evidence_days: int = Field(
+        default=365, ge=30, description="Evidence files of a decided objection are deleted this many days after"
+    )
+    retention_leads_days: int = Field(
+        default=180, ge=30, description="A lead is deleted this many days after its last change (shared/retention.py)"
+    )

@@ -17,6 +17,7 @@ from shared.contracts import (
     NotificationFailed,
     NotificationSent,
     ObjectionFiled,
+    ObjectionReviewed,
 )
 from shared.topology import Subscription, Topology
 
@@ -37,8 +38,9 @@ TOPOLOGY = Topology(
                 NotificationFailed,
                 EnrolmentEnded,
                 EnrolmentRefused,
+                ObjectionReviewed,
             ),
-            summary="Follow each nomination through verification, enrolment and notification (its status)",
+            summary="Follow each nomination through verification, enrolment, notification and objections",
         ),
         Subscription(
             group="inbound",

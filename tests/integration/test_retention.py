@@ -100,7 +100,8 @@ async def test_old_rows_go_and_young_rows_stay(nomination_db: tuple[str, asyncpg
 
     assert result.ran
     assert result.deleted == {
-        "inbox": 30, "outbox_parked": 1, "idempotency_keys": 2, "selfcheck_lookups": 1, "inbound_answers": 1
+        "inbox": 30, "outbox_parked": 1, "idempotency_keys": 2, "selfcheck_lookups": 1, "inbound_answers": 1,
+        "objection_evidence": 0, "leads": 0,
     }  # fmt: skip
     assert await count(conn, "selfcheck_lookups") == 1
     assert await count(conn, "inbox") == 20
@@ -115,6 +116,8 @@ async def test_old_rows_go_and_young_rows_stay(nomination_db: tuple[str, asyncpg
         "idempotency_keys": 0,
         "selfcheck_lookups": 0,
         "inbound_answers": 0,
+        "objection_evidence": 0,
+        "leads": 0,
     }
 
 
@@ -218,6 +221,8 @@ async def test_the_advisory_lock_lets_one_run_at_a_time(nomination_db: tuple[str
             "idempotency_keys": 0,
             "selfcheck_lookups": 0,
             "inbound_answers": 0,
+            "objection_evidence": 0,
+            "leads": 0,
         }
     finally:
         await other.close()

@@ -65,6 +65,9 @@ STATUS_ID = {
 }
 
 
+OBJECTION_ID = {"received": "diterima", "in_review": "sedang diperiksa", "upheld": "dikabulkan", "dismissed": "ditolak"}
+
+
 _portal_guard = websession.page_guard(PORTAL_ROLES)
 PortalUser = Annotated[Principal, Depends(_portal_guard)]
 Reader = Annotated[Principal, Depends(websession.page_guard(EVERYONE))]
@@ -99,6 +102,9 @@ async def list_page(request: Request, deps: DepsDep, user: PortalUser) -> Respon
                 "desa": desa.name if desa else row["desa_code"],
                 "status": STATUS_ID.get(row["status"], row["status"]),
                 "rejected": row["outcome"] in domain.CORRECTABLE,
+                "objectable": row["outcome"] in ("rejected", "ended"),  # sanggahan: api/portal_outreach.py
+                "objection": OBJECTION_ID.get(row["objection_state"] or ""),
+                "objection_due_by": row["objection_due_by"],
                 "reasons": found,
                 "has_letter": row["has_letter"],
                 "submitted_at": row["submitted_at"],

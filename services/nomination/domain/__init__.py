@@ -24,6 +24,7 @@ from shared.contracts import (
     IdentityVerified,
     NotificationFailed,
     NotificationSent,
+    ObjectionReviewed,
     Payload,
 )
 from shared.regions import RegionIndex, dotted, nik_place
@@ -111,6 +112,13 @@ class Progress:
     # what a membership card prints (EnrolmentConfirmed): the start of cover (ISO date) and who pays, readable
     coverage_start: str | None = None
     funding_source_name: str | None = None
+    # objections (sanggahan, domain/objections.py): the ground of the latest one filed, its last reported state,
+    # whether an upheld objection re-ran verification (a result carrying its objection_id was seen), and whether
+    # the rejection known is such a re-run's (then it stands until another objection)
+    objection_ground: str | None = None
+    objection_state: str | None = None
+    reverified: bool = False
+    rerun_rejected: bool = False
 
     @property
     def status(self) -> str:
@@ -123,32 +131,69 @@ class Progress:
         return "in_review" if self.in_review else "submitted"
 
 
+def objected(progress: Progress, ground: str) -> Progress:
+    """The progress of a nomination an objection on ``ground`` was just filed against (by this service)."""
+    return replace(progress, objection_ground=ground, objection_state="received", rerun_rejected=False)
+
+
+def reopened(progress: Progress) -> bool:
+    """Whether the rejection of this nomination may be replaced: an objection to it is filed and not dismissed, and
+    no re-run rejected it again since. Verification re-runs an upheld objection, and its result and what follows it
+    (a seat, a waitlist place) may arrive in any order, before or after the ``ObjectionReviewed``."""
+    return (
+        progress.outcome == "rejected"
+        and not progress.rerun_rejected
+        and progress.objection_ground == "rejected"
+        and progress.objection_state != "dismissed"
+    )
+
+
 def apply(progress: Progress, payload: Payload) -> Progress:
     """Fold one downstream event into the progress of its nomination; ``ImpossibleTransition`` when it contradicts
-    the outcome already known."""
+    the outcome already known.
+
+    Objections: an ``IdentityVerified`` / ``IdentityRejected`` carrying ``objection_id`` is the result of a re-run
+    and replaces the rejection (the nomination leaves "rejected" and goes on, or is rejected with the new reasons);
+    while the rejection is ``reopened``, an enrolment outcome replaces it too (it arrived before the re-run's
+    result). An ``EnrolmentConfirmed`` with ``restored_by_objection`` covers an ended member again. Without an
+    objection the exclusivity of ``_EXCLUSIVE`` holds as before.
+    """
     outcome = OUTCOME_OF_EVENT.get(payload.event_type)
-    if outcome is not None and progress.outcome is not None:
+    if outcome is not None and progress.outcome is not None and not (outcome != "rejected" and reopened(progress)):
         if outcome in _EXCLUSIVE.get(progress.outcome, ()) or progress.outcome in _EXCLUSIVE.get(outcome, ()):
             raise ImpossibleTransition(f"{payload.event_type} for a nomination that is {progress.outcome}")
+    if outcome is not None and outcome != "rejected" and reopened(progress):
+        progress = replace(progress, outcome=None, reasons=())  # the re-run's consequence replaces the rejection
     match payload:
         case IdentityReviewRequested():
             return replace(progress, in_review=True)
-        case IdentityVerified():
+        case IdentityVerified(objection_id=None):
             return replace(progress, verified=True)
-        case IdentityRejected(reasons=reasons):
-            return replace(progress, outcome="rejected", reasons=tuple(r.model_dump() for r in reasons))
+        case IdentityVerified():
+            if progress.outcome == "rejected":  # an upheld objection re-ran verification: the rejection goes
+                return replace(progress, verified=True, reverified=True, outcome=None, reasons=())
+            return replace(progress, verified=True, reverified=True)
+        case IdentityRejected(reasons=reasons, objection_id=objection_id):
+            rejected = tuple(r.model_dump() for r in reasons)
+            if objection_id is None:
+                return replace(progress, outcome="rejected", reasons=rejected)
+            return replace(
+                progress, verified=False, outcome="rejected", reasons=rejected, reverified=True, rerun_rejected=True
+            )
         case EnrolmentEnded(reason=reason):
             return replace(progress, verified=True, outcome="ended", end_reason=reason)
         case EnrolmentRefused(refusal_code=code):
             # BPJS's code only (e.g. PU_ACTIVE); its free-text reason went to the nominator's message
             return replace(progress, verified=True, outcome="refused", end_reason=f"bpjs_refused:{code}")
         case EnrolmentConfirmed():
-            if progress.outcome == "ended":  # a redelivered confirmation never reopens ended coverage
+            # a redelivered confirmation never reopens ended coverage; one restored by an upheld objection does
+            if progress.outcome == "ended" and payload.restored_by_objection is None:
                 return progress
             return replace(
                 progress,
                 verified=True,
                 outcome="enrolled",
+                end_reason=None,
                 membership_number=payload.membership_number,
                 funding_source=payload.funding_source,
                 coverage_start=payload.coverage_start.isoformat(),
@@ -162,6 +207,10 @@ def apply(progress: Progress, payload: Payload) -> Progress:
             return replace(progress, notified_purposes=progress.notified_purposes | {purpose})
         case NotificationFailed():
             return replace(progress, notification_failures=progress.notification_failures + 1)
+        case ObjectionReviewed(state=state):
+            if progress.objection_state in ("upheld", "dismissed") and state == "in_review":
+                return progress  # a late "in review" never undoes the decision
+            return replace(progress, objection_state=state)
     raise TypeError(f"no rule for {type(payload).__name__}")
 
 
@@ -183,6 +232,7 @@ STAGE_OF_EVENT = {
     "NotificationSent": "notified",
     "NotificationFailed": "notification_failed",
     "EnrolmentRefused": "refused",
+    "ObjectionReviewed": "objection_reviewed",
 }
 
 

@@ -279,3 +279,20 @@ async def desa_and_outcome(conn: Conn, nomination_id: uuid.UUID, lock: bool = Fa
     if lock:
         return await conn.fetchrow("SELECT desa_code, outcome FROM nominations WHERE id = $1 FOR UPDATE", nomination_id)
     return await conn.fetchrow("SELECT desa_code, outcome FROM nominations WHERE id = $1", nomination_id)
+
+
+async def with_live_twin(conn: Conn, ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+    """Which of these nominations' people have another live nomination (one of the ``nominations_one_live_per_person``
+    index: no outcome yet, waitlisted or enrolled)."""
+    if not ids:
+        return []
+    rows = await conn.fetch(
+        """
+        SELECT n.id FROM nominations n
+        WHERE n.id = ANY($1::uuid[]) AND EXISTS (
+            SELECT 1 FROM nominations m WHERE m.person_key = n.person_key AND m.id <> n.id
+            AND (m.outcome IS NULL OR m.outcome IN ('waitlisted', 'enrolled')))
+        """,
+        list(ids),
+    )
+    return [r["id"] for r in rows]

@@ -1,0 +1,3 @@
+DROP TABLE leads;
+DROP TABLE objection_evidence;
+DROP TABLE objections;
