@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel
 
 from shared import topics, topology
 from shared.contracts import PAYLOADS, Payload, envelope_class
@@ -102,7 +102,7 @@ def _sample(annotation: Any, rng: random.Random, name: str) -> Any:
         return str(uuid.UUID(int=rng.getrandbits(128), version=4))
     if annotation is date:
         return "2026-11-02"
-    if annotation is datetime:
+    if annotation is datetime or annotation is AwareDatetime:
         return datetime.now(UTC).isoformat()
     if annotation is bool:
         return False
@@ -112,6 +112,8 @@ def _sample(annotation: Any, rng: random.Random, name: str) -> Any:
         return 90.0
     if "nik" in name:
         return "6408014501900001"
+    if "sha256" in name:
+        return "0" * 64
     if "phone" in name:
         return "+6281234567890"
     if "code" in name or "regency" in name:
