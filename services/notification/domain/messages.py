@@ -71,6 +71,8 @@ WHATSAPP_PARAMETERS: dict[str, tuple[str, ...]] = {
     "enrolment_refused": ("full_name", "reference", "village", "refusal_reason", "refusal_code"),
     "contact_invalid": ("full_name", "reference", "village", "subject"),
     "daily_digest": ("village", "day", "enrolled", "waitlisted", "rejected_count", "rejected_refs"),
+    "claim_reminder": ("membership_number", "jkm_benefit", "call_centre"),
+    "quota_shortfall": ("funding_source", "programme_year", "seats_left", "unspent", "categories"),
 }
 
 
