@@ -114,6 +114,8 @@ def _sample(annotation: Any, rng: random.Random, name: str) -> Any:
         return "0" * 64
     if "nik" in name:
         return "6408014501900001"
+    if "sha256" in name:
+        return "0" * 64
     if "phone" in name:
         return "+6281234567890"
     if "code" in name or "regency" in name:

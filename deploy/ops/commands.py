@@ -32,6 +32,9 @@ class Report(StrEnum):
     coverage = "coverage"
     rejections = "rejections"
     budget = "budget"
+    forecast = "forecast"
+    objections = "objections"
+    population = "population"
 
 
 def _get(service: str, path: str, params: dict[str, Any] | None = None, timeout: httpx.Timeout = TIMEOUT) -> Any:
@@ -199,19 +202,39 @@ def cards(
 
 
 def report(
-    kind: Annotated[Report, typer.Argument(help="coverage, rejections or budget.")],
+    kind: Annotated[
+        Report, typer.Argument(help="coverage, rejections, budget, forecast, objections, or population load FILE.")
+    ],
+    action: Annotated[str | None, typer.Argument(help="population: load.")] = None,
+    file: Annotated[Path | None, typer.Argument(exists=True, dir_okay=False, help="population: the CSV.")] = None,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV on standard output instead of a table.")] = False,
     lang: Annotated[str, typer.Option(help="Labels: id or en.")] = "id",
 ) -> None:
-    """Print a report of the reporting service as a table or CSV."""
-    path = {"coverage": "/v1/reports/coverage", "rejections": "/v1/reports/rejections", "budget": "/v1/reports/budget"}
-    response = _get("reporting", path[kind.value], {"lang": lang} if kind is not Report.budget else None)
+    """Print a report of the reporting service as a table or CSV; ``population load FILE`` loads the eligible
+    population per desa (CSV ``desa_code,eligible_population``)."""
+    if kind is Report.population:
+        if action != "load" or file is None:
+            raise typer.BadParameter("population load FILE", param_hint="ACTION")
+        _reporting_command(["population", "load", str(file.resolve())])
+    if action is not None:
+        raise typer.BadParameter(f"{kind.value} takes no action", param_hint="ACTION")
+    path = {
+        "coverage": "/v1/reports/coverage",
+        "rejections": "/v1/reports/rejections",
+        "budget": "/v1/reports/budget",
+        "forecast": "/v1/reports/forecast",
+        "objections": "/v1/reports/objections",
+    }
+    labelled = kind in (Report.coverage, Report.rejections, Report.objections)
+    response = _get("reporting", path[kind.value], {"lang": lang} if labelled else None)
     response.raise_for_status()
     body = response.json()
     table = {
         Report.coverage: operator.coverage_table,
         Report.rejections: operator.rejections_table,
         Report.budget: operator.budget_table,
+        Report.forecast: operator.forecast_table,
+        Report.objections: operator.objections_table,
     }[kind](body)
     if as_csv:
         typer.echo(operator.to_csv(table), nl=False)
@@ -220,6 +243,16 @@ def report(
         covered = sum(r["covered"] for r in body["by_kecamatan"])
         typer.echo(f"covered {covered:,} of target {body['target']:,} ({covered / body['target']:.1%})\n")
     typer.echo(operator.to_text(table))
+
+
+def _reporting_command(args: list[str]) -> None:
+    """``python -m services.reporting ARGS`` with the local stack's reporting settings (a deployment runs that
+    command in its own environment)."""
+    env = {**os.environ, **stack.service_env(StackConfig(), "reporting")}
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "services.reporting", *args], env=env, cwd=REPO_ROOT, check=False
+    )
+    raise typer.Exit(result.returncode)
 
 
 registry_app = typer.Typer(help="The civil-registry snapshot of the verification service.", no_args_is_help=True)

@@ -16,6 +16,7 @@ import sys
 import time
 import uuid
 from collections import Counter
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,9 @@ import typer
 
 from deploy.native import apikeys, stack
 from deploy.native.config import REPO_ROOT, StackConfig, StackError
+from services.reporting.adapters import population_csv
 from tools.synthetic import generate_nominations, generate_registry, programme_today, summary, write_registry
+from tools.synthetic_registry import read_registry
 
 REGENCY = "64.08"
 REGISTRY_PEOPLE = 20_000
@@ -51,6 +54,7 @@ def run_demo(cfg: StackConfig, nominations: int = NOMINATIONS, people: int = REG
         write_registry(generate_registry(people, seed=42, regency=REGENCY, reference_date=programme_today()), registry)
         typer.echo(f"  civil registry: {people} synthetic people in {time.monotonic() - t0:.1f} s")
     _load_registry(cfg, registry)
+    _load_population(cfg, registry, workdir / f"population-{people}.csv")
     items = list(generate_nominations(registry, nominations, seed=7, regency=REGENCY, reference_date=programme_today()))
     typer.echo(f"  nominations: {len(items)}, intended mix {dict(summary(items))}")
     answers, final = asyncio.run(_submit_and_follow(cfg, [i.request for i in items]))
@@ -70,6 +74,33 @@ def _load_registry(cfg: StackConfig, registry: Path) -> None:
     if result.returncode != 0:
         raise StackError(f"loading the registry failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
     typer.echo("  registry snapshot loaded into the verification service")
+
+
+def eligible_population(registry: Path, today: date) -> list[tuple[str, int]]:
+    """Working-age residents (15 to 64 years old, alive) per desa of the synthetic registry: the demo's eligible
+    population for the reporting service's forecast (docs/outreach.md)."""
+    counts: Counter[str] = Counter()
+    for person in read_registry(registry):
+        age = today.year - person.tgl_lhr.year - ((today.month, today.day) < (person.tgl_lhr.month, person.tgl_lhr.day))
+        if person.status == "HIDUP" and 15 <= age <= 64:
+            counts[person.kel_code] += 1
+    return sorted(counts.items())
+
+
+def _load_population(cfg: StackConfig, registry: Path, path: Path) -> None:
+    population_csv.write(path, eligible_population(registry, programme_today()))
+    env = {**os.environ, **stack.service_env(cfg, "reporting")}
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "services.reporting", "population", "load", str(path)],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise StackError(f"loading the population failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+    typer.echo("  eligible population per desa loaded into the reporting service")
 
 
 async def _submit_and_follow(cfg: StackConfig, requests: list[dict[str, Any]]) -> tuple[Counter[int], dict[str, Any]]:

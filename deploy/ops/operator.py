@@ -53,6 +53,31 @@ def rejections_table(report: dict[str, Any]) -> Table:
     return ["kode", "alasan", "jumlah"], [[r["code"], r["label"], r["count"]] for r in report["reasons"]]
 
 
+def forecast_table(report: dict[str, Any]) -> Table:
+    """Per funding source: the forecast of unfilled seats (GET /v1/reports/forecast)."""
+    header = [
+        "sumber_dana",
+        "kuota",
+        "terisi",
+        "laju_per_hari",
+        "perkiraan_terisi",
+        "kursi_tersisa",
+        "tak_terserap_idr",
+    ]
+    rows = [
+        [s["funding_source"], s["quota"], s["enrolled"], round(s["pace_per_day"], 2), s["forecast_enrolled"],
+         s["seats_left"], s["unspent_rupiah"]] for s in report["sources"]
+    ]  # fmt: skip
+    return header, rows
+
+
+def objections_table(report: dict[str, Any]) -> Table:
+    """Objections by reason, state and age bucket (GET /v1/reports/objections)."""
+    return ["alasan", "tahap", "umur_hari", "jumlah"], [
+        [r["reason"], r["state"], r["age"], r["count"]] for r in report["rows"]
+    ]
+
+
 def budget_table(report: dict[str, Any]) -> Table:
     header = ["sumber_dana", "nama", "kuota", "aktif", "premi_idr", "terpakai_setahun_idr", "alokasi_setahun_idr"]
     rows = [

@@ -22,7 +22,7 @@ from services.notification.domain.digests import DigestPolicy
 from services.notification.domain.dispatch import DispatchPolicy, RetryPolicy
 from services.notification.domain.routes import ChannelPolicy
 from services.notification.domain.schedule import SendWindow
-from services.notification.handlers import digests, dispatch
+from services.notification.handlers import claims, digests, dispatch
 from services.notification.repository.deliveries import WAKE_CHANNEL
 from services.notification.settings import NotificationSettings
 from shared import service
@@ -112,6 +112,10 @@ def jobs(deps: Deps) -> list[Job]:
     out = [Job("dispatcher", functools.partial(dispatch.step, deps), settings.dispatch_poll_interval_s, wake=deps.wake)]
     if deps.digest.enabled:
         out.append(Job("digests", functools.partial(digests.step, deps), settings.digest_poll_interval_s))
+    if settings.claim_reminders_enabled:  # issue 15: the yearly how-to-claim message
+        out.append(
+            Job("claim-reminders", functools.partial(claims.step, deps), settings.claim_reminder_poll_interval_s)
+        )
     return out
 
 

@@ -72,3 +72,11 @@ class DesasWithNews(Command):
 class MakeDigest(Command):
     desa_code: str
     day: date
+
+
+class RemindClaims(Command):
+    """One round of the yearly claim reminders on the local day ``today`` (issue 15, domain/claims.py)."""
+
+    today: date
+    after: uuid.UUID | None = None
+    limit: int = 500

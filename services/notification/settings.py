@@ -118,6 +118,16 @@ class NotificationSettings(ServiceSettings):
         description="Messages per address per local day; beyond it an official's messages fold into the desa's "
         "digest and others wait for the next day (0: no limit)",
     )
+    # issue 15 (docs/outreach.md): the quota-shortfall message to programme admins, claim reminders
+    programme_admin_contacts: str = Field(
+        default="",
+        max_length=2000,
+        description="Programme admins told of a quota shortfall: e-mail addresses and/or phone numbers, comma "
+        "separated (PAYUNG_PROGRAMME_ADMIN_CONTACTS)",
+    )
+    claim_reminders_enabled: bool = Field(default=True, description="The yearly claim-reminder job")
+    claim_reminder_poll_interval_s: float = Field(default=3600.0, gt=0)
+    claim_reminder_batch: int = Field(default=500, ge=1, le=10_000, description="Members reminded per round")
 
     # Dispatcher.
     dispatch_batch_size: int = Field(default=200, ge=1, description="Deliveries claimed per dispatcher round")
@@ -190,6 +200,10 @@ class NotificationSettings(ServiceSettings):
     def nominator_order(self) -> tuple[str, ...] | None:
         order = _channel_list(self.nominator_channels)
         return order or ((self.nominator_channel,) if self.nominator_channel else None)
+
+    @property
+    def admin_contacts(self) -> tuple[str, ...]:
+        return tuple(c.strip() for c in self.programme_admin_contacts.split(",") if c.strip())
 
     @property
     def quiet_channels(self) -> frozenset[str]:

@@ -11,6 +11,7 @@ from shared.contracts import (
     InboundMessageReceived,
     NotificationFailed,
     NotificationSent,
+    QuotaShortfallForecast,
 )
 from shared.topology import Subscription, Topology
 
@@ -21,6 +22,11 @@ TOPOLOGY = Topology(
             group="events",
             events=(EnrolmentConfirmed, EnrolmentWaitlisted, IdentityRejected, EnrolmentEnded, EnrolmentRefused),
             summary="Plan one message per outcome to the person and their nominator (sent by the dispatcher)",
+        ),
+        Subscription(
+            group="forecasts",
+            events=(QuotaShortfallForecast,),
+            summary="Tell programme admins and the listed desa's officials of a funding source that will not fill",
         ),
     ),
     produces=(NotificationSent, NotificationFailed, InboundMessageReceived),

@@ -6,7 +6,9 @@ desa, kecamatan or regency code) narrows the counts to a nominator's scope, ``No
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.reporting.domain.labels import Lang
 from shared.auth import Principal
@@ -53,3 +55,30 @@ class DashboardQuery(Query):
 
     lang: Lang = "id"
     caller: Principal
+
+
+class ForecastQuery(Query):
+    """The forecast of unfilled seats per funding source at the end of ``as_of`` (nothing recorded)."""
+
+    as_of: date
+
+
+class RunForecast(Query):
+    """Record the day's forecast per funding source and publish ``QuotaShortfallForecast`` for each source that will
+    not fill: once per (source, ``as_of``), whoever runs it (the daily job, the command, a second replica)."""
+
+    as_of: date
+
+
+class ObjectionsQuery(Query):
+    """Objections by reason, state and age bucket, and the overdue ones per desa, on ``today`` (local)."""
+
+    lang: Lang = "id"
+    today: date
+    area: str | None = None
+
+
+class LoadPopulation(Query):
+    """Replace the eligible population per desa (the CSV's rows, validated)."""
+
+    rows: tuple[tuple[str, int], ...] = Field(max_length=100_000)

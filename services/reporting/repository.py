@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from datetime import date
 from typing import Any
 
+from services.reporting.domain import objections
+from services.reporting.domain.forecast import History
+from services.reporting.domain.objections import ObjectionRow
 from services.reporting.domain.readmodel import WITA, NominationRow
 from shared.db import Conn
 
@@ -162,3 +165,111 @@ async def notification_totals(conn: Conn, area: str | None = None) -> dict[str, 
     )
     assert row is not None  # an aggregate without GROUP BY returns exactly one row
     return {"sent": int(row["sent"]), "failed": int(row["failed"])}
+
+
+# ------------------------------------------------------------------------------------- objections (issue 15)
+_OBJECTION_COLUMNS = [f.name for f in fields(ObjectionRow)]
+
+
+async def save_objections(conn: Conn, facts: Mapping[uuid.UUID, ObjectionRow]) -> None:
+    """Merge a batch's objection facts into their rows (locked in id order, as ``lock_rows`` does)."""
+    if not facts:
+        return
+    ordered = sorted(facts)
+    rows = await conn.fetch(
+        f"SELECT {', '.join(_OBJECTION_COLUMNS)} FROM report_objections"  # noqa: S608 - columns of the dataclass
+        " WHERE objection_id = ANY($1::uuid[]) ORDER BY objection_id FOR UPDATE",
+        ordered,
+    )
+    existing = {r["objection_id"]: ObjectionRow(**dict(r)) for r in rows}
+    merged = [objections.merge(existing.get(oid), facts[oid]) for oid in ordered]
+    updates = ", ".join(f"{c} = excluded.{c}" for c in _OBJECTION_COLUMNS[1:])
+    placeholders = ", ".join(f"${i + 1}" for i in range(len(_OBJECTION_COLUMNS)))
+    await conn.executemany(
+        f"INSERT INTO report_objections ({', '.join(_OBJECTION_COLUMNS)}) VALUES ({placeholders})"  # noqa: S608
+        f" ON CONFLICT (objection_id) DO UPDATE SET {updates}, updated_at = now()",
+        [tuple(getattr(row, c) for c in _OBJECTION_COLUMNS) for row in merged],
+    )
+
+
+async def objection_rows(conn: Conn, area: str | None = None) -> list[dict[str, Any]]:
+    """What the counts need of every objection in ``area``: codes and dates (a few per thousand nominations)."""
+    rows = await conn.fetch(
+        "SELECT reason_code, state, desa_code, filed_at, due_by, decided_at FROM report_objections"
+        " WHERE ($1::text IS NULL OR desa_code = $1 OR desa_code LIKE $1 || '.%')",
+        area,
+    )
+    return [dict(r) for r in rows]
+
+
+# ------------------------------------------------------------------------------------- population (issue 15)
+async def replace_population(conn: Conn, rows: Sequence[tuple[str, int]]) -> int:
+    """A load replaces the whole table (the CSV is the complete list)."""
+    await conn.execute("DELETE FROM report_population")
+    await conn.executemany("INSERT INTO report_population (desa_code, eligible_population) VALUES ($1, $2)", rows)
+    return len(rows)
+
+
+async def population(conn: Conn) -> dict[str, int]:
+    rows = await conn.fetch("SELECT desa_code, eligible_population FROM report_population")
+    return {r["desa_code"]: r["eligible_population"] for r in rows}
+
+
+async def nominations_by_desa(conn: Conn) -> dict[str, int]:
+    rows = await conn.fetch(
+        "SELECT desa_code, count(*) AS n FROM report_nominations WHERE desa_code IS NOT NULL"
+        " AND submitted_at IS NOT NULL GROUP BY 1"
+    )
+    return {r["desa_code"]: r["n"] for r in rows}
+
+
+async def nominations_by_occupation(conn: Conn) -> dict[str, int]:
+    rows = await conn.fetch(
+        "SELECT occupation, count(*) AS n FROM report_nominations WHERE occupation IS NOT NULL GROUP BY 1"
+    )
+    return {r["occupation"]: r["n"] for r in rows}
+
+
+# --------------------------------------------------------------------------------------- forecast (issue 15)
+async def source_history(conn: Conn, programme_year: int) -> dict[str, History]:
+    """Confirmations and ends per local (WITA) day of every funding source's seats of the programme year."""
+    filled = await conn.fetch(
+        "SELECT funding_source, (enrolled_at AT TIME ZONE $1)::date AS day, count(*) AS n FROM report_nominations"
+        " WHERE enrolled_at IS NOT NULL AND funding_source IS NOT NULL AND programme_year = $2 GROUP BY 1, 2",
+        str(WITA),
+        programme_year,
+    )
+    # as per_day: an end counts only for a seat whose confirmation is known
+    ended = await conn.fetch(
+        "SELECT funding_source, ended_on AS day, count(*) AS n FROM report_nominations"
+        " WHERE ended_on IS NOT NULL AND enrolled_at IS NOT NULL AND funding_source IS NOT NULL"
+        " AND programme_year = $1 GROUP BY 1, 2",
+        programme_year,
+    )
+    out: dict[str, tuple[dict[date, int], dict[date, int]]] = {}
+    for rows, i in ((filled, 0), (ended, 1)):
+        for r in rows:
+            out.setdefault(r["funding_source"], ({}, {}))[i][r["day"]] = r["n"]
+    return {source: History(f, e) for source, (f, e) in out.items()}
+
+
+async def claim_forecast(conn: Conn, row: Mapping[str, Any]) -> bool:
+    """Record the (source, day) forecast; False when that day's exists already (nothing is published twice)."""
+    made = await conn.fetchval(
+        """
+        INSERT INTO report_forecasts (funding_source, as_of, programme_year, forecast_id, quota, enrolled,
+                                      forecast_enrolled, seats_left, unspent_rupiah, published)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING RETURNING true
+        """,
+        row["funding_source"],
+        row["as_of"],
+        row["programme_year"],
+        row["forecast_id"],
+        row["quota"],
+        row["enrolled"],
+        row["forecast_enrolled"],
+        row["seats_left"],
+        row["unspent_rupiah"],
+        row["published"],
+    )
+    return bool(made)

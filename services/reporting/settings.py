@@ -8,6 +8,8 @@ both; fields reporting does not need (``priority``) are ignored. ``PAYUNG_TARGET
 
 from __future__ import annotations
 
+from datetime import time
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.settings import ServiceSettings
@@ -43,3 +45,16 @@ class ReportingSettings(ServiceSettings):
         " share the rest of the target equally",
     )
     health_cache_s: float = Field(default=5.0, ge=0, description="How long one Kafka lag/dead-letter reading is reused")
+    # the forecast of unfilled seats (docs/outreach.md, "Forecast of unfilled seats")
+    programme_year_start_month: int = Field(
+        default=1, ge=1, le=12, description="The month the programme year starts (1: the calendar year)"
+    )
+    occupation_target_shares: dict[str, float] = Field(
+        default_factory=dict,
+        description="The programme's target share of nominations per occupation code, JSON"
+        " (PAYUNG_OCCUPATION_TARGET_SHARES); empty: an even split across the catalogue's codes",
+    )
+    forecast_enabled: bool = Field(default=True, description="Run the daily forecast job")
+    forecast_time: time = Field(default=time(7, 0), description="Local (WITA) time after which the day's forecast runs")
+    forecast_poll_interval_s: float = Field(default=900.0, gt=0, description="How often the job looks at the clock")
+    forecast_desa_limit: int = Field(default=5, ge=1, le=50, description="Desa named in a shortfall forecast")

@@ -13,6 +13,8 @@ from shared.contracts import (
     NominationSubmitted,
     NotificationFailed,
     NotificationSent,
+    ObjectionFiled,
+    ObjectionReviewed,
     QuotaShortfallForecast,
 )
 from shared.topology import Subscription, Topology
@@ -34,8 +36,11 @@ TOPOLOGY = Topology(
                 EnrolmentRefused,
                 NotificationSent,
                 NotificationFailed,
+                ObjectionFiled,
+                ObjectionReviewed,
             ),
-            summary="Count every step per region, funding source and reason for the dashboard and exports",
+            summary="Count every step per region, funding source and reason (and objections by reason, state and"
+            " age) for the dashboard and exports",
         ),
     ),
     produces=(QuotaShortfallForecast,),

@@ -439,7 +439,7 @@ async def test_shutdown_finishes_the_round_in_flight(
     gateway.script.append(("slow", {}, {}))
     async with open_channels(settings_for(dsn, gateway, tmp_path)) as channels:
         deps = make_dispatcher(pool, settings_for(dsn, gateway, tmp_path), channels)
-        [job] = jobs(deps)  # the dispatch job, as the service runtime starts it
+        [job] = [j for j in jobs(deps) if j.name == "dispatcher"]  # the dispatch job, as the runtime starts it
         running = asyncio.create_task(job.run())
         async with asyncio.timeout(5):
             while not gateway.requests:  # noqa: ASYNC110 - the gateway has the message in hand

@@ -281,7 +281,7 @@ async def test_a_notify_wakes_the_running_dispatcher(pool: asyncpg.Pool, setting
         # A poll interval far beyond the wait below: only the NOTIFY can explain a quick send.
         slow = settings.model_copy(update={"dispatch_poll_interval_s": 300})
         deps = dispatcher(pool, slow, channels)
-        [job] = jobs(deps)
+        [job] = [j for j in jobs(deps) if j.name == "dispatcher"]
         running = asyncio.create_task(job.run())
         try:
             await wait_for(lambda: listening(pool))

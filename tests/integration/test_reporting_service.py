@@ -46,6 +46,7 @@ async def test_event_stream_becomes_exact_counts(infra: Any, create_database: An
         consumer_batch_timeout_ms=20,
         outbox_poll_interval_s=0.2,
         health_cache_s=0,
+        forecast_enabled=False,  # its relay must publish the dead letter alone (the forecast has its own test)
         target=10,
         funding_sources=[FundingSource(code="APBD-KAB", name="APBD Kab", quota=4, premium_idr=16800)],
         **auth_settings,

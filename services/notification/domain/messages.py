@@ -73,6 +73,8 @@ WHATSAPP_PARAMETERS: dict[str, tuple[str, ...]] = {
     "daily_digest": ("village", "day", "enrolled", "waitlisted", "rejected_count", "rejected_refs"),
     # approved with a DOCUMENT header: the card (adapters/whatsapp.py uploads it and names the media)
     "membership_card": ("membership_number", "coverage_start", "call_centre"),
+    "claim_reminder": ("membership_number", "jkm_benefit", "call_centre"),
+    "quota_shortfall": ("funding_source", "programme_year", "seats_left", "unspent", "categories"),
 }
 
 

@@ -22,6 +22,8 @@ TEMPLATE_VERSIONS: dict[str, int] = {
     "contact_invalid": 1,
     "daily_digest": 1,
     "membership_card": 1,
+    "claim_reminder": 1,  # issue 15: how to claim, at cover start and yearly (domain/claims.py)
+    "quota_shortfall": 1,  # issue 15: a funding source will not fill (domain/shortfall.py)
 }
 DIGEST = "daily_digest"  # the purpose of a digest delivery (not a contract purpose: it emits no event)
 SUBJECTS: dict[str, str] = {
@@ -34,6 +36,8 @@ SUBJECTS: dict[str, str] = {
     "enrolment_refused": "Pendaftaran BPJS Ketenagakerjaan ditolak BPJS",
     DIGEST: "Ringkasan harian usulan BPJS Ketenagakerjaan",
     "membership_card": "Kartu peserta BPJS Ketenagakerjaan Anda",
+    "claim_reminder": "Cara klaim BPJS Ketenagakerjaan (JKK dan JKM)",
+    "quota_shortfall": "Kursi BPJS Ketenagakerjaan belum terisi: mohon usulkan pekerja rentan",
 }
 
 # Why coverage ended, in the words the beneficiary reads (EnrolmentEnded.reason).

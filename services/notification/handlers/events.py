@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from services.notification.domain import digests, messages, plan
 from services.notification.domain.deliveries import NewDelivery
 from services.notification.domain.routes import Route
+from services.notification.handlers import claims as claim_reminders
 from services.notification.handlers.outcomes import failed_event
 from services.notification.repository import deliveries as repository
 from services.notification.repository import digests as repository_digests
@@ -50,10 +51,13 @@ async def plan_messages(deps: Deps, conn: Conn, events: Sequence[Envelope[Any]])
             hold = hold_for_digest and official is not None and item is not None and _holdable(planned)
             rows.append(_new_delivery(env, planned, deps.whatsapp_prefix, held=hold))
             held = planned.delivery_id if hold else held
+        if deps.settings.claim_reminders_enabled and (reminder := claim_reminders.cover_start(deps, env)) is not None:
+            rows.append(_new_delivery(env, reminder, deps.whatsapp_prefix))  # how to claim (issue 15)
         if item is not None:
             items.append((env.event_id, item, held))
         if official is not None:
             officials.append(official)
+    await claim_reminders.record(conn, events)
     inserted = await repository.insert_deliveries(conn, rows)
     await repository_digests.add_items(conn, items)
     await repository_digests.remember_officials(conn, officials)

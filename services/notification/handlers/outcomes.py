@@ -13,9 +13,13 @@ from shared.contracts import Envelope, NotificationFailed, NotificationSent, Pay
 PRODUCER = "notification"
 
 
+# Deliveries about no nomination emit no event (a digest, a quota-shortfall message: issue 15).
+WITHOUT_EVENTS = frozenset({DIGEST, "quota_shortfall"})
+
+
 def outcome_events(sent: Sequence[Delivery], failed: Sequence[Delivery]) -> list[Envelope[Any]]:
-    return [sent_event(d) for d in sent if d.purpose != DIGEST] + [
-        failed_event(d) for d in failed if d.purpose != DIGEST
+    return [sent_event(d) for d in sent if d.purpose not in WITHOUT_EVENTS] + [
+        failed_event(d) for d in failed if d.purpose not in WITHOUT_EVENTS
     ]
 
 

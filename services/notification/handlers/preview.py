@@ -30,6 +30,13 @@ SAMPLE: dict[str, Any] = {
     "cause": addresses.INVALID_PHONE,
     "refusal_code": "PU_ACTIVE",
     "refusal_reason": "Sudah terdaftar sebagai peserta Penerima Upah",
+    # issue 15: claim reminders (a yearly one) and the quota-shortfall message (to an official of one desa)
+    "yearly": True,
+    "seats_left": "12.345",
+    "unspent": "Rp2.073.960.000",
+    "categories": "Nelayan, Juru parkir, Buruh pelabuhan",
+    "desa": ["Desa Sangatta Selatan", "Desa Swarga Bara"],
+    "as_of": date(2026, 9, 30),
 }
 SAMPLE.update(
     {

@@ -113,6 +113,35 @@ def tables(reports: dict[str, Any], lang: labels.Lang) -> list[tuple[str, list[s
                 rows,
             ),
         )
+    forecast = reports.get("forecast")
+    if forecast:
+        out.append(
+            (
+                t["sheet_forecast"],
+                [t["code"], t["by_source"], t["quota"], t["enrolled"], t["pace"], t["forecast_enrolled"],
+                 t["seats_left"], t["unspent"]],
+                [[s["funding_source"], s["name"], s["quota"], s["enrolled"], round(s["pace_per_day"], 2),
+                  s["forecast_enrolled"], s["seats_left"], s["unspent_rupiah"]] for s in forecast["sources"]]
+                + [[]]
+                + [[d["desa_code"], d["name"], t["nominated"], d["nominations"], t["eligible_population"],
+                    d["eligible_population"]] for d in forecast["desa"]]
+                + [[o["code"], o["label"], t["under_represented"]] for o in forecast["under_represented"]],
+            )
+        )  # fmt: skip
+    objections = reports.get("objections")
+    if objections:
+        out.append(
+            (
+                t["sheet_objections"],
+                [t["code"], t["reason"], t["state"], t["age_days"], t["count"]],
+                [[r["reason"], r["label"], r["state"], r["age"], r["count"]] for r in objections["rows"]]
+                + [[]]
+                + [
+                    [d["code"], d["name"], t["objections_overdue"], "", d["count"]]
+                    for d in objections["overdue_by_desa"]
+                ],
+            )
+        )
     health = reports.get("health")
     if health:
         out.append(

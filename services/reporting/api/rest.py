@@ -10,8 +10,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from services.reporting import bootstrap, handlers
-from services.reporting.commands import BudgetQuery, CoverageQuery, HealthQuery, OverviewQuery, RejectionsQuery
+from services.reporting.commands import (
+    BudgetQuery,
+    CoverageQuery,
+    ForecastQuery,
+    HealthQuery,
+    ObjectionsQuery,
+    OverviewQuery,
+    RejectionsQuery,
+)
 from services.reporting.domain import labels
+from services.reporting.handlers import outreach
 from shared import messaging
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
@@ -57,3 +66,18 @@ async def health(deps: DepsDep) -> dict[str, Any]:
     """Consumer lag per service and consumer group, dead letters per topic, the review queue."""
     # Kafka is read before the handler's transaction (handlers.py says why), so this route calls the handler.
     return await handlers.health(deps, HealthQuery())
+
+
+@router.get("/forecast")
+async def forecast(deps: DepsDep) -> dict[str, Any]:
+    """The forecast of unfilled seats per funding source today (WITA): quota, enrolled, pace, forecast, seats
+    left, unspent rupiah; the desa with the fewest nominations per eligible population; under-represented
+    categories (docs/outreach.md)."""
+    return await messaging.run(deps, outreach.forecast_report, ForecastQuery(as_of=outreach.local_today()))
+
+
+@router.get("/objections")
+async def objections(deps: DepsDep, lang: LangQuery = "id") -> dict[str, Any]:
+    """Objections by reason, state and age bucket (0-7, 8-14, 15-30, >30 days); the overdue ones per desa."""
+    query = ObjectionsQuery(lang=labels.lang_of(lang), today=outreach.local_today())
+    return await messaging.run(deps, outreach.objections_report, query)

@@ -30,6 +30,10 @@ class Formats:
     def number(self, value: float) -> str:
         return format_decimal(value, format="#,##0", locale=self.locale)
 
+    def decimal(self, value: float) -> str:
+        """One decimal: ``12,5`` (id) or ``12.5`` (en)."""
+        return format_decimal(value, format="#,##0.0", locale=self.locale)
+
     def percent(self, share: float) -> str:
         """A share (0..1) with one decimal: ``0.015`` -> ``1,5%`` (id) or ``1.5%`` (en)."""
         return format_percent(share, format="#,##0.0%", locale=self.locale)

@@ -78,6 +78,38 @@ TEXT: dict[str, dict[Lang, str]] = {
     "sheet_daily": {"id": "Harian", "en": "Daily"},
     "sheet_health": {"id": "Kesehatan", "en": "Health"},
     "main_nav": {"id": "Navigasi", "en": "Navigation"},
+    # issue 15: the forecast of unfilled seats, objections
+    "forecast": {"id": "Perkiraan anggaran tidak terserap", "en": "Forecast of unspent budget"},
+    "forecast_note": {
+        "id": "Laju = median pengisian kursi bersih per minggu (4 minggu terakhir),"
+        " diproyeksikan ke akhir tahun program.",
+        "en": "Pace = median net seats filled per week (last 4 weeks), projected to the programme year's end.",
+    },
+    "enrolled": {"id": "Terisi", "en": "Enrolled"},
+    "pace": {"id": "Laju (kursi/hari)", "en": "Pace (seats/day)"},
+    "forecast_enrolled": {"id": "Perkiraan terisi", "en": "Forecast enrolled"},
+    "seats_left": {"id": "Kursi tersisa", "en": "Seats left"},
+    "unspent": {"id": "Anggaran tidak terserap", "en": "Unspent budget"},
+    "fewest_desa": {
+        "id": "Desa dengan usulan paling sedikit per penduduk usia kerja",
+        "en": "Desa with the fewest nominations per eligible population",
+    },
+    "no_population": {
+        "id": "Data penduduk usia kerja belum dimuat: diurutkan menurut jumlah usulan saja.",
+        "en": "No eligible population loaded: ranked by nominations alone.",
+    },
+    "eligible_population": {"id": "Penduduk usia kerja", "en": "Eligible population"},
+    "per_thousand": {"id": "Usulan per 1.000", "en": "Nominations per 1,000"},
+    "under_represented": {"id": "Kategori pekerja yang kurang terwakili", "en": "Under-represented worker categories"},
+    "objections": {"id": "Sanggahan", "en": "Objections"},
+    "objections_overdue": {
+        "id": "Sanggahan melewati batas waktu layanan, per desa",
+        "en": "Objections past the service level, by desa",
+    },
+    "state": {"id": "Tahap", "en": "State"},
+    "age_days": {"id": "Umur (hari)", "en": "Age (days)"},
+    "sheet_forecast": {"id": "Perkiraan", "en": "Forecast"},
+    "sheet_objections": {"id": "Sanggahan", "en": "Objections"},
 }
 
 STATUS: dict[str, dict[Lang, str]] = {
@@ -134,3 +166,28 @@ def reason(code: str, lang: Lang) -> str:
     if entry is None:
         return code
     return entry.description if lang == "en" else entry.fix_id.split(". ")[0].rstrip(".")
+
+
+# Why an objection (sanggahan) was filed (ObjectionFiled.reason_code).
+OBJECTION_REASON: dict[str, dict[Lang, str]] = {
+    "data_corrected": {"id": "Data sudah diperbaiki", "en": "Data corrected since"},
+    "not_duplicate": {"id": "Bukan orang yang sama (bukan duplikat)", "en": "Not a duplicate"},
+    "still_eligible": {"id": "Masih memenuhi syarat", "en": "Still eligible"},
+    "not_deceased": {"id": "Peserta masih hidup", "en": "The member is alive"},
+    "not_moved": {"id": "Tidak pindah domisili", "en": "Has not moved out"},
+    "other": {"id": "Alasan lain", "en": "Other"},
+}
+OBJECTION_STATE: dict[str, dict[Lang, str]] = {
+    "received": {"id": "Diterima", "en": "Received"},
+    "in_review": {"id": "Diperiksa", "en": "In review"},
+    "upheld": {"id": "Dikabulkan", "en": "Upheld"},
+    "dismissed": {"id": "Ditolak", "en": "Dismissed"},
+}
+
+
+def objection_reason(code: str, lang: Lang) -> str:
+    return OBJECTION_REASON.get(code, {}).get(lang, code)
+
+
+def objection_state(code: str, lang: Lang) -> str:
+    return OBJECTION_STATE.get(code, {}).get(lang, code)

@@ -10,34 +10,44 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from services.reporting import repository
 from services.reporting.adapters.kafka_health import Health
-from services.reporting.bootstrap import Deps
 from services.reporting.commands import (
     BudgetQuery,
     CoverageQuery,
     DashboardQuery,
+    ForecastQuery,
     HealthQuery,
+    ObjectionsQuery,
     OverviewQuery,
     RejectionsQuery,
 )
-from services.reporting.domain import figures, labels, readmodel
+from services.reporting.domain import figures, labels, objections, readmodel
+from services.reporting.handlers import outreach
 from shared import messaging
 from shared.auth import Role, in_area
 from shared.contracts import Envelope
 from shared.db import Conn
 from shared.messaging import Handled
 
+if TYPE_CHECKING:  # bootstrap imports the forecast job's handlers
+    from services.reporting.bootstrap import Deps
+
 Report = dict[str, Any]  # a JSON answer, as the API returns it
 
 
 async def apply_events(_deps: Deps, conn: Conn, events: Sequence[Envelope[Any]]) -> list[Envelope[Any]]:
-    """Handler of the one consumer group: lock the batch's rows, merge the new facts in, save. Produces nothing."""
-    facts = readmodel.fold(events)
-    existing = await repository.lock_rows(conn, list(facts))
-    await repository.save(conn, [readmodel.merge(existing.get(nid), row) for nid, row in facts.items()])
+    """Handler of the one consumer group: lock the batch's rows, merge the new facts in, save. Produces nothing.
+
+    Objection events fold into their own rows (one per objection, domain/objections.py)."""
+    objection_events = [e for e in events if isinstance(e.payload, objections.OBJECTION_EVENTS)]
+    facts = readmodel.fold(e for e in events if not isinstance(e.payload, objections.OBJECTION_EVENTS))
+    if facts:
+        existing = await repository.lock_rows(conn, list(facts))
+        await repository.save(conn, [readmodel.merge(existing.get(nid), row) for nid, row in facts.items()])
+    await repository.save_objections(conn, objections.fold(objection_events))
     return []
 
 
@@ -76,9 +86,14 @@ async def dashboard_figures(deps: Deps, conn: Conn, query: DashboardQuery) -> Ha
     programme = area is None  # budget and pipeline health are the programme's, not a village's
     budget = await _budget(deps, conn) if programme else None
     settings = deps.settings
+    today = outreach.local_today()
+    forecast = (await outreach.forecast_report(deps, conn, ForecastQuery(as_of=today))).answer if programme else None
+    objection_query = ObjectionsQuery(lang=query.lang, today=today, area=area)
     return Handled(
         {
             "area": area,
+            "forecast": forecast,
+            "objections": await outreach.objection_counts(deps, conn, objection_query),
             "area_name": figures.region_name(deps.regions, area) if area else None,
             "overview": await _overview(deps, conn, query.lang, area),
             "coverage": await _coverage(deps, conn, query.lang, None, 20, area),

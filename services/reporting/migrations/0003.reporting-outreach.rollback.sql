@@ -1,0 +1,3 @@
+DROP TABLE report_forecasts;
+DROP TABLE report_population;
+DROP TABLE report_objections;
