@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel
 
 from shared import topics, topology
 from shared.contracts import PAYLOADS, Payload, envelope_class
@@ -102,7 +102,7 @@ def _sample(annotation: Any, rng: random.Random, name: str) -> Any:
         return str(uuid.UUID(int=rng.getrandbits(128), version=4))
     if annotation is date:
         return "2026-11-02"
-    if annotation is datetime:
+    if annotation is datetime or annotation is AwareDatetime:
         return datetime.now(UTC).isoformat()
     if annotation is bool:
         return False
@@ -110,6 +110,10 @@ def _sample(annotation: Any, rng: random.Random, name: str) -> Any:
         return 2026 if "year" in name else 1
     if annotation is float:
         return 90.0
+    if name == "sha256":
+        return "0" * 64
+    if name == "occupation":
+        return "nelayan"
     if "nik" in name:
         return "6408014501900001"
     if "phone" in name:

@@ -21,8 +21,8 @@ import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from shared import topics
-from shared.formats import Purpose
 from shared.errors import PoisonMessage
+from shared.formats import Purpose
 
 
 class Contract(BaseModel):

@@ -8,9 +8,13 @@ from shared.contracts import (
     EnrolmentRefused,
     EnrolmentWaitlisted,
     IdentityRejected,
+    InboundMessageAnswered,
     InboundMessageReceived,
+    LeadReceived,
     NotificationFailed,
     NotificationSent,
+    ObjectionFiled,
+    ObjectionReviewed,
 )
 from shared.topology import Subscription, Topology
 
@@ -21,6 +25,11 @@ TOPOLOGY = Topology(
             group="events",
             events=(EnrolmentConfirmed, EnrolmentWaitlisted, IdentityRejected, EnrolmentEnded, EnrolmentRefused),
             summary="Plan one message per outcome to the person and their nominator (sent by the dispatcher)",
+        ),
+        Subscription(
+            group="outreach",
+            events=(InboundMessageAnswered, ObjectionFiled, ObjectionReviewed, LeadReceived),
+            summary="Reply to inbound messages; tell objections to the person and the nominator; leads to officials",
         ),
     ),
     produces=(NotificationSent, NotificationFailed, InboundMessageReceived),

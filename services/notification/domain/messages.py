@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import jinja2
 
+from services.notification.domain import replytexts
 from services.notification.domain.routes import Route, template_form
 from services.notification.domain.texts import format_date_id
 
@@ -71,6 +72,7 @@ WHATSAPP_PARAMETERS: dict[str, tuple[str, ...]] = {
     "enrolment_refused": ("full_name", "reference", "village", "refusal_reason", "refusal_code"),
     "contact_invalid": ("full_name", "reference", "village", "subject"),
     "daily_digest": ("village", "day", "enrolled", "waitlisted", "rejected_count", "rejected_refs"),
+    **replytexts.WHATSAPP_PARAMETERS,
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
+from services.notification.domain import replytexts
 from shared import reasons as reason_catalogue
 from shared.regions import RegionIndex
 
@@ -21,6 +22,7 @@ TEMPLATE_VERSIONS: dict[str, int] = {
     "enrolment_refused": 1,
     "contact_invalid": 1,
     "daily_digest": 1,
+    **replytexts.TEMPLATE_VERSIONS,  # keyword replies, objections, leads (issue 15)
 }
 DIGEST = "daily_digest"  # the purpose of a digest delivery (not a contract purpose: it emits no event)
 SUBJECTS: dict[str, str] = {
@@ -32,6 +34,7 @@ SUBJECTS: dict[str, str] = {
     "death_benefit_information": "Santunan kematian BPJS Ketenagakerjaan untuk ahli waris",
     "enrolment_refused": "Pendaftaran BPJS Ketenagakerjaan ditolak BPJS",
     DIGEST: "Ringkasan harian usulan BPJS Ketenagakerjaan",
+    **replytexts.SUBJECTS,
 }
 
 # Why coverage ended, in the words the beneficiary reads (EnrolmentEnded.reason).

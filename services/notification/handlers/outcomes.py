@@ -1,5 +1,6 @@
 """The events of a delivery's outcome: ``NotificationSent`` and ``NotificationFailed``, caused by the event the
-delivery tells about (digests have none of their own: their held messages have theirs)."""
+delivery tells about (digests have none of their own: their held messages have theirs; replies to inbound messages
+and lead notices are about no nomination and have none)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from services.notification.domain.deliveries import Delivery
+from services.notification.domain.replytexts import LEAD, REPLY
 from services.notification.domain.texts import DIGEST
 from shared.contracts import Envelope, NotificationFailed, NotificationSent, Payload, new_envelope
 
 PRODUCER = "notification"
+NO_EVENT = frozenset({DIGEST, REPLY, LEAD})  # deliveries whose outcome is told to nobody
 
 
 def outcome_events(sent: Sequence[Delivery], failed: Sequence[Delivery]) -> list[Envelope[Any]]:
-    return [sent_event(d) for d in sent if d.purpose != DIGEST] + [
-        failed_event(d) for d in failed if d.purpose != DIGEST
+    return [sent_event(d) for d in sent if d.purpose not in NO_EVENT] + [
+        failed_event(d) for d in failed if d.purpose not in NO_EVENT
     ]
 
 
