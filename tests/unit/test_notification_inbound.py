@@ -295,6 +295,7 @@ def test_lead_delivery_ids_are_stable_per_lead_and_official() -> None:
 
 # --- no events for what is not about a nomination -------------------------------------------------------------------
 
+
 def delivery(purpose: str) -> Delivery:
     return Delivery(
         id=uuid.uuid4(), event_id=uuid.uuid4(), nomination_id=uuid.uuid4(), person_key="k" * 32, purpose=purpose,
