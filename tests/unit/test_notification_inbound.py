@@ -310,3 +310,19 @@ def test_replies_and_lead_notices_emit_no_notification_events_objection_messages
         ("NotificationFailed", "objection_decided"), ("NotificationFailed", "objection_received"),
         ("NotificationSent", "objection_decided"), ("NotificationSent", "objection_received"),
     ]  # fmt: skip
+
+
+def test_disnaker_contacts_and_the_inbound_secret_come_from_the_settings() -> None:
+    from pydantic import SecretStr
+
+    from services.notification.settings import NotificationSettings
+
+    settings = NotificationSettings(
+        database_url="postgresql://unused/db",
+        kafka_bootstrap="127.0.0.1:1",
+        disnaker_contacts=" 64.08=+628115550001, 64.09 = disnaker@ppu.go.id,broken,=x,64.03=",
+        webhook_secret="hook",  # type: ignore[arg-type]
+    )
+    assert settings.disnaker_contact_of == {"64.08": "+628115550001", "64.09": "disnaker@ppu.go.id"}
+    assert settings.inbound_secret == "hook"
+    assert settings.model_copy(update={"inbound_key_secret": SecretStr("own")}).inbound_secret == "own"

@@ -86,6 +86,8 @@ def _reply(deps: Deps, env: Envelope[InboundMessageAnswered]) -> NewDelivery:
     version = TEMPLATE_VERSIONS[template]
     body = messages.render(template, version, variables)
     channel = REPLY_CHANNEL[answer.channel]
+    if channel not in deps.channels and "local" in deps.channels:
+        channel = "local"  # the local demo stack has no gateway: the reply lands in its messages file
     route: dict[str, Any] = {"channel": channel, "address": answer.phone, "body": body}
     if channel == "whatsapp":
         route["whatsapp_template"] = messages.whatsapp_template_name(deps.whatsapp_prefix, REPLY_WHATSAPP_TEMPLATE, 1)
