@@ -61,9 +61,9 @@ async def sms_pipeline(
         "PAYUNG_SMS_GATEWAY_URL": f"http://127.0.0.1:{gateway_port}/v1/sms",
         "PAYUNG_SMS_GATEWAY_TOKEN": TOKEN,
         "PAYUNG_BENEFICIARY_CHANNEL": "sms_http",
-        "PAYUNG_NOMINATOR_CHANNEL": "sms_http",
         "PAYUNG_WEBHOOK_SECRET": SECRET,
         "PAYUNG_QUIET_HOURS_CHANNELS": "",  # the test runs at any hour
+        "PAYUNG_SENDING_LEASE_S": "30",  # a round now includes the SMS rate limit (10/s)
     }
     try:
         start_all(built)

@@ -359,3 +359,16 @@ async def test_a_lead_reaches_the_desas_official_and_a_desa_without_one_its_disn
     assert "Budi Santoso" in to_disnaker["text"]
     assert await pool.fetchval("SELECT count(*) FROM deliveries WHERE purpose = 'lead_notice'") == 2
     assert await published(pool) == []
+
+
+async def test_an_answer_to_an_unusable_number_fails_at_once_and_emits_nothing(
+    webhook: str, gateway: str, pool: asyncpg.Pool, dsn: str, tmp_path: Path
+) -> None:
+    settings = settings_for(dsn, tmp_path, gateway)
+    await consume(
+        pool, settings, InboundMessageAnswered(message_id=uuid.uuid4(), channel="sms", phone="12", kind="help")
+    )
+    await dispatch(pool, settings)
+    row = await pool.fetchrow("SELECT status, last_error FROM deliveries")
+    assert row["status"] == "failed" and row["last_error"]
+    assert await published(pool) == [] and await gateway_outbox(gateway, "12") == []

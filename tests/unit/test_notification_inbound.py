@@ -326,3 +326,13 @@ def test_disnaker_contacts_and_the_inbound_secret_come_from_the_settings() -> No
     assert settings.disnaker_contact_of == {"64.08": "+628115550001", "64.09": "disnaker@ppu.go.id"}
     assert settings.inbound_secret == "hook"
     assert settings.model_copy(update={"inbound_key_secret": SecretStr("own")}).inbound_secret == "own"
+
+
+@pytest.mark.parametrize(("channel", "webhook"), [("sms", "sms_http"), ("whatsapp", "whatsapp")])
+def test_the_gateway_test_server_posts_what_the_webhook_parser_reads(channel: str, webhook: str) -> None:
+    from simulators.sms_gateway import inbound_body
+
+    text = "CEK 6408014708800001 07-08-1980"
+    body = inbound_body(channel, "sim-in-1", PHONE, text, NOW)
+    sender = PHONE.lstrip("+") if channel == "whatsapp" else PHONE  # WhatsApp gives the number without the +
+    assert receipts.parse(webhook, body) == ([], [receipts.Inbound(sender, text, "sim-in-1")])

@@ -127,8 +127,9 @@ def reply_routes(channel: str, phone: str) -> list[Route]:
     return [Route(channel, phone)]
 
 
-def reply_delivery_id(event_id: uuid.UUID) -> uuid.UUID:
-    return delivery_id(event_id, "beneficiary", REPLY)
+def reply_delivery_id(message_id: uuid.UUID) -> uuid.UUID:
+    """Stable per inbound message: one reply per message answered."""
+    return delivery_id(message_id, "beneficiary", REPLY)
 
 
 def planned(

@@ -1,8 +1,9 @@
 """The ``outreach`` consumer group: replies to inbound messages, objection messages, leads to desa officials.
 
 Like the ``events`` group it never calls a provider: it inserts deliveries in the batch's transaction and the
-dispatch job sends them (retries, fallback, receipts). Semantic idempotency as for outcomes (``outcomes_told``):
-one reply per inbound message, one message set per objection state, however often an event is republished.
+dispatch job sends them (retries, fallback, receipts). However often an event is republished: one reply per inbound
+message and one notice per (lead, official), by their delivery ids; one message set per objection state, by
+``outcomes_told`` as for outcomes.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from services.notification.adapters.metrics import LEADS_WITHOUT_OFFICIAL
 from services.notification.domain import digests, messages, replies
+from services.notification.domain.addresses import normalise_phone
 from services.notification.domain.deliveries import NewDelivery
 from services.notification.domain.inbound import REPLY_CHANNEL
 from services.notification.domain.plan import Planned
@@ -37,27 +39,27 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 
-def told_key(envelope: Envelope[Any]) -> tuple[Any, str]:
-    """(subject id, what is told) of an outreach event, for ``outcomes_told``."""
+def told_key(envelope: Envelope[Any]) -> tuple[Any, str] | None:
+    """(nomination, what is told) of an objection event, for ``outcomes_told``. Replies and lead notices need
+    none: their delivery ids derive from the message / lead id, so a republished answer or lead maps onto the
+    same delivery (and ``outcomes_told``, kept for good, does not grow with inbound traffic)."""
     p = envelope.payload
     match p:
-        case InboundMessageAnswered():
-            return p.message_id, "answered"
         case ObjectionFiled():
             return p.nomination_id, f"objection:{p.objection_id}:received"
         case ObjectionReviewed():
             return p.nomination_id, f"objection:{p.objection_id}:{p.state}"
-        case LeadReceived():
-            return p.lead_id, "lead"
-    raise TypeError(f"not an outreach event: {type(p).__name__}")
+    return None
 
 
 async def handle(deps: Deps, conn: Conn, events: Sequence[Envelope[Any]]) -> list[Envelope[Any]]:
-    first = await repository.claim_outcomes(conn, [(*told_key(env), env.event_id) for env in events])
+    keyed = [(env, key) for env in events if (key := told_key(env)) is not None]
+    first = await repository.claim_outcomes(conn, [(*key, env.event_id) for env, key in keyed])
+    repeated = {env.event_id for env, _ in keyed} - first
     rows: list[NewDelivery] = []
     officials = []
     for env in events:
-        if env.event_id not in first:
+        if env.event_id in repeated:
             log.info("already told", event_id=str(env.event_id), event_type=env.event_type)
             continue
         match env.payload:
@@ -92,20 +94,25 @@ def _reply(deps: Deps, env: Envelope[InboundMessageAnswered]) -> NewDelivery:
     if channel == "whatsapp":
         route["whatsapp_template"] = messages.whatsapp_template_name(deps.whatsapp_prefix, REPLY_WHATSAPP_TEMPLATE, 1)
         route["params"] = [" ".join(body.split())]
-    delivery_id = replies.reply_delivery_id(env.event_id)
+    failure = None
+    try:
+        route["address"] = normalise_phone(answer.phone)
+    except InvalidAddress as exc:
+        failure = exc.cause  # failed at once; a reply emits no event
+    delivery_id = replies.reply_delivery_id(answer.message_id)
     return NewDelivery(
         id=delivery_id,
-        event_id=env.event_id,
+        event_id=answer.message_id,  # one reply per message answered, however often the answer is republished
         nomination_id=answer.message_id,  # not a nomination: the message answered (the purpose says so)
         person_key=env.person_key,
         purpose=REPLY,
         recipient_role="beneficiary",
         channel=channel,
-        address=answer.phone,
+        address=route["address"],
         template=template,
         template_version=version,
         body=body,
-        failure=None,
+        failure=failure,
         routes=[route],
     )
 
