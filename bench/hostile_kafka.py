@@ -112,6 +112,8 @@ def _sample(annotation: Any, rng: random.Random, name: str) -> Any:
         return 90.0
     if name == "sha256":
         return "0" * 64
+    if name == "occupation":
+        return "nelayan"
     if "nik" in name:
         return "6408014501900001"
     if "sha256" in name:

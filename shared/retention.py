@@ -151,6 +151,7 @@ POLICY: Mapping[str, tuple[Rule, ...]] = {
             why="taken by a digest",
         ),
         Rule("digests", "created_at", "retention_digests_days", 90, why="one per desa and day"),
+        Rule("inbound_messages", "created_at", "retention_inbound_days", 30, why="replay and flood check of inbound"),
     ),
     "reporting": (),
 }

@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.notification import api, bootstrap
-from services.notification.handlers import events, shortfall
+from services.notification.handlers import events, outreach, shortfall
 from services.notification.settings import NotificationSettings
 from services.notification.topology import TOPOLOGY
 from shared.service import ServiceSpec, create_app
@@ -19,7 +19,7 @@ SPEC = ServiceSpec(
     title="Payung notification service",
     topology=TOPOLOGY,
     bootstrap=bootstrap.bootstrap,
-    event_handlers={"events": events.plan_messages, "forecasts": shortfall.plan_shortfall},
+    event_handlers={"events": events.plan_messages, "forecasts": shortfall.plan_shortfall, "outreach": outreach.handle},
     jobs=bootstrap.jobs,
     routers=[api.router, api.webhooks],
     # Provider webhooks authenticate by their HMAC signature (api.receive), not by a Payung principal.

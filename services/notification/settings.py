@@ -102,6 +102,15 @@ class NotificationSettings(ServiceSettings):
     # Webhooks (receipts, inbound STOP): HMAC-SHA256 of the raw body with this secret; unset = webhooks refused.
     webhook_secret: SecretStr | None = None
 
+    # Inbound messages (keywords, docs/outreach.md): the sender's Kafka key is HMAC(inbound_key_secret or
+    # webhook_secret, phone); at most inbound_limit_per_hour messages of one number are published an hour.
+    inbound_key_secret: SecretStr | None = None
+    inbound_limit_per_hour: int = Field(default=20, ge=0, description="0: no limit")
+    retention_inbound_days: int = Field(default=30, ge=1, description="Inbound message ids older than this go")
+    # Who hears of a lead in a desa with no known official: 'regency code=phone or email', comma-separated,
+    # e.g. '64.08=+628115550001,64.09=disnaker@ppu.go.id' (the regency's Disnaker).
+    disnaker_contacts: str = ""
+
     # Daily digest per desa for village officials (RT / desa nominators seen for the desa).
     digest_enabled: bool = True
     nominator_messages: Literal["each", "digest"] = Field(
@@ -208,6 +217,16 @@ class NotificationSettings(ServiceSettings):
     @property
     def quiet_channels(self) -> frozenset[str]:
         return frozenset(_channel_list(self.quiet_hours_channels) or ())
+
+    @property
+    def disnaker_contact_of(self) -> dict[str, str]:
+        pairs = (part.split("=", 1) for part in self.disnaker_contacts.split(",") if "=" in part)
+        return {code.strip(): contact.strip() for code, contact in pairs if code.strip() and contact.strip()}
+
+    @property
+    def inbound_secret(self) -> str | None:
+        secret = self.inbound_key_secret or self.webhook_secret
+        return secret.get_secret_value() if secret else None
 
     @property
     def rates(self) -> dict[str, float]:

@@ -8,10 +8,14 @@ from shared.contracts import (
     EnrolmentRefused,
     EnrolmentWaitlisted,
     IdentityRejected,
+    InboundMessageAnswered,
     InboundMessageReceived,
+    LeadReceived,
     NotificationFailed,
     NotificationSent,
     QuotaShortfallForecast,
+    ObjectionFiled,
+    ObjectionReviewed,
 )
 from shared.topology import Subscription, Topology
 
@@ -27,6 +31,11 @@ TOPOLOGY = Topology(
             group="forecasts",
             events=(QuotaShortfallForecast,),
             summary="Tell programme admins and the listed desa's officials of a funding source that will not fill",
+        ),
+        Subscription(
+            group="outreach",
+            events=(InboundMessageAnswered, ObjectionFiled, ObjectionReviewed, LeadReceived),
+            summary="Reply to inbound messages; tell objections to the person and the nominator; leads to officials",
         ),
     ),
     produces=(NotificationSent, NotificationFailed, InboundMessageReceived),

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import jinja2
 
+from services.notification.domain import replytexts
 from services.notification.domain.routes import Route, template_form
 from services.notification.domain.texts import format_date_id
 
@@ -75,6 +76,7 @@ WHATSAPP_PARAMETERS: dict[str, tuple[str, ...]] = {
     "membership_card": ("membership_number", "coverage_start", "call_centre"),
     "claim_reminder": ("membership_number", "jkm_benefit", "call_centre"),
     "quota_shortfall": ("funding_source", "programme_year", "seats_left", "unspent", "categories"),
+    **replytexts.WHATSAPP_PARAMETERS,
 }
 
 

@@ -42,10 +42,11 @@ class Receipt:
 
 @dataclass(frozen=True)
 class Inbound:
-    """A message a person sent us (only its sender and whether it is an opt-out matter)."""
+    """A message a person sent us: its sender, text and the gateway's id of it (``None``: the gateway gave none)."""
 
     sender: str
     text: str
+    gateway_id: str | None = None
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -120,7 +121,8 @@ def parse_whatsapp(body: Any) -> tuple[list[Receipt], list[Inbound]]:
                 message = _object(message, "messages[]")
                 text = _text(_object(message.get("text"), "text").get("body") or "", "text.body")
                 if message.get("from"):
-                    inbound.append(Inbound(_text(message["from"], "from", 64), text))
+                    gateway_id = _text(message["id"], "messages[].id", 200) if message.get("id") else None
+                    inbound.append(Inbound(_text(message["from"], "from", 64), text, gateway_id))
     return receipts, inbound
 
 
@@ -135,14 +137,16 @@ def _whatsapp_cause(status: dict[str, Any], mapped: ReceiptStatus) -> str | None
 
 
 def parse_sms(body: Any) -> tuple[list[Receipt], list[Inbound]]:
-    """A DLR ``{"id" | "message_id", "status", "error"?}``, an inbound ``{"from", "text"}``, or a list of them."""
+    """A DLR ``{"id" | "message_id", "status", "error"?}``, an inbound ``{"from", "text", "id"?}``, or a list."""
     receipts: list[Receipt] = []
     inbound: list[Inbound] = []
     for item in body if isinstance(body, list) else [body]:
         if not isinstance(item, dict):
             continue
         if item.get("from") and "text" in item:
-            inbound.append(Inbound(_text(item["from"], "from", 64), _text(item["text"] or "", "text")))
+            pid = item.get("id") or item.get("message_id")
+            gateway_id = _text(pid, "id", 200) if pid else None
+            inbound.append(Inbound(_text(item["from"], "from", 64), _text(item["text"] or "", "text"), gateway_id))
             continue
         pid = item.get("id") or item.get("message_id")
         mapped = _SMS_STATUS.get(_text(item.get("status", ""), "status", 64).upper())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
+from services.notification.domain import replytexts
 from shared import reasons as reason_catalogue
 from shared.regions import RegionIndex
 
@@ -24,6 +25,7 @@ TEMPLATE_VERSIONS: dict[str, int] = {
     "membership_card": 1,
     "claim_reminder": 1,  # issue 15: how to claim, at cover start and yearly (domain/claims.py)
     "quota_shortfall": 1,  # issue 15: a funding source will not fill (domain/shortfall.py)
+    **replytexts.TEMPLATE_VERSIONS,  # keyword replies, objections, leads (issue 15)
 }
 DIGEST = "daily_digest"  # the purpose of a digest delivery (not a contract purpose: it emits no event)
 SUBJECTS: dict[str, str] = {
@@ -38,6 +40,7 @@ SUBJECTS: dict[str, str] = {
     "membership_card": "Kartu peserta BPJS Ketenagakerjaan Anda",
     "claim_reminder": "Cara klaim BPJS Ketenagakerjaan (JKK dan JKM)",
     "quota_shortfall": "Kursi BPJS Ketenagakerjaan belum terisi: mohon usulkan pekerja rentan",
+    **replytexts.SUBJECTS,
 }
 
 # Why coverage ended, in the words the beneficiary reads (EnrolmentEnded.reason).

@@ -25,6 +25,7 @@ from services.notification.commands import ClaimDue, RecordOutcomes
 from services.notification.domain import dispatch, limits
 from services.notification.domain.deliveries import Delivery
 from services.notification.domain.dispatch import Deferred, Message, Outcome
+from services.notification.domain.replytexts import REPLY
 from services.notification.domain.texts import DIGEST, SUBJECTS
 from services.notification.errors import SendFailed
 from services.notification.handlers.outcomes import outcome_events
@@ -130,7 +131,8 @@ async def _attempt(deps: Deps, delivery: Delivery, opted_out: bool = False) -> O
     if opted_out:
         return SendFailed(dispatch.OPTED_OUT, transient=False)
     window = deps.dispatch.window
-    if delivery.channel in deps.dispatch.quiet_channels:
+    # A reply answers a message the person just sent: it goes at once, also at night.
+    if delivery.channel in deps.dispatch.quiet_channels and delivery.purpose != REPLY:
         now = deps.now()
         if not window.is_open(now):
             return Deferred(window.next_open(now))

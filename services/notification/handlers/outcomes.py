@@ -1,5 +1,6 @@
 """The events of a delivery's outcome: ``NotificationSent`` and ``NotificationFailed``, caused by the event the
-delivery tells about (digests have none of their own: their held messages have theirs)."""
+delivery tells about (digests have none of their own: their held messages have theirs; replies to inbound messages
+and lead notices are about no nomination and have none)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from services.notification.domain.deliveries import Delivery
+from services.notification.domain.replytexts import LEAD, REPLY
 from services.notification.domain.texts import DIGEST
 from shared.contracts import Envelope, NotificationFailed, NotificationSent, Payload, new_envelope
 
 PRODUCER = "notification"
-
-
-# Deliveries about no nomination emit no event (a digest, a quota-shortfall message: issue 15).
-WITHOUT_EVENTS = frozenset({DIGEST, "quota_shortfall"})
+# Deliveries about no nomination emit no event: digests, keyword replies, lead messages, quota-shortfall messages.
+NO_EVENT = frozenset({DIGEST, REPLY, LEAD, "quota_shortfall"})
 
 
 def outcome_events(sent: Sequence[Delivery], failed: Sequence[Delivery]) -> list[Envelope[Any]]:
-    return [sent_event(d) for d in sent if d.purpose not in WITHOUT_EVENTS] + [
-        failed_event(d) for d in failed if d.purpose not in WITHOUT_EVENTS
+    return [sent_event(d) for d in sent if d.purpose not in NO_EVENT] + [
+        failed_event(d) for d in failed if d.purpose not in NO_EVENT
     ]
 
 

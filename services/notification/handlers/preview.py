@@ -10,7 +10,7 @@ import argparse
 from datetime import date
 from typing import Any
 
-from services.notification.domain import addresses, digests, messages, texts
+from services.notification.domain import addresses, digests, messages, replytexts, texts
 
 SAMPLE: dict[str, Any] = {
     "membership_number": "12345678901",
@@ -61,6 +61,7 @@ SAMPLE.update(
         if key not in ("village",)
     }
 )
+SAMPLE.update(replytexts.SAMPLE)
 FORMS: dict[str, messages.Form] = {"sms": "short", "whatsapp": "long", "email": "long"}
 
 

@@ -1,0 +1,202 @@
+"""The CEK keyword end to end: the four services as processes, the SMS gateway test server as a fifth.
+
+Its own pipeline (not the session's: notification sends by SMS here, to ``simulators.sms_gateway``, and takes that
+gateway's signed webhooks). A nomination walks to covered; the person texts ``CEK <NIK> <birth date>`` from their
+own phone at the gateway and the reply there names the KPJ number. Then an enumeration run: 30 wrong NIK / birth
+date pairs from one phone and a few from other phones; no reply reveals anything, and the prober is limited.
+
+Needs the nomination side of the keyword (InboundMessageReceived -> InboundMessageAnswered), written in parallel.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import date
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from deploy.native.config import REPO_ROOT
+from services.notification.domain import messages, replytexts
+from services.notification.domain.addresses import normalise_phone
+from shared import topics
+from tests.e2e.conftest import FUNDING_SOURCES, Pool
+from tests.e2e.pipeline import Pipeline, build_pipeline, free_port, start_all
+from tests.infra import Infra, unique_prefix
+from tests.waiting import wait_for
+
+pytestmark = pytest.mark.e2e
+
+SECRET = "e2e-webhook-secret-0123456789"
+TOKEN = "e2e-sms-gateway-token"
+NO_MATCH = messages.render("selfcheck_no_match", replytexts.TEMPLATE_VERSIONS["selfcheck_no_match"], {})
+LIMITED = messages.render("selfcheck_limited", replytexts.TEMPLATE_VERSIONS["selfcheck_limited"], {})
+
+
+@pytest.fixture(scope="module")
+def gateway_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+async def sms_pipeline(
+    infra: Infra, create_database: Any, tmp_path_factory: pytest.TempPathFactory, registry_csv: Any, gateway_port: int
+) -> AsyncIterator[Pipeline]:
+    built = await build_pipeline(
+        infra.kafka_bootstrap,
+        create_database,
+        tmp_path_factory.mktemp("keyword"),
+        unique_prefix("kw"),
+        registry_csv,
+        FUNDING_SOURCES,
+    )
+    built.env["notification"] |= {
+        "PAYUNG_SMS_GATEWAY_URL": f"http://127.0.0.1:{gateway_port}/v1/sms",
+        "PAYUNG_SMS_GATEWAY_TOKEN": TOKEN,
+        "PAYUNG_BENEFICIARY_CHANNEL": "sms_http",
+        "PAYUNG_WEBHOOK_SECRET": SECRET,
+        "PAYUNG_QUIET_HOURS_CHANNELS": "",  # the test runs at any hour
+        "PAYUNG_SENDING_LEASE_S": "30",  # a round now includes the SMS rate limit (10/s)
+    }
+    try:
+        start_all(built)
+        yield built
+    finally:
+        built.stop_all()
+        await built.close()
+
+
+@pytest.fixture(scope="module")
+def gateway(sms_pipeline: Pipeline, gateway_port: int) -> Iterator[str]:
+    command = [sys.executable, "-m", "simulators.sms_gateway", "--port", str(gateway_port), "--webhook",
+               sms_pipeline.url("notification"), "--secret", SECRET, "--token", TOKEN]  # fmt: skip
+    process = subprocess.Popen(command, cwd=REPO_ROOT, env=os.environ.copy())
+    try:
+        yield f"http://127.0.0.1:{gateway_port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+async def client(sms_pipeline: Pipeline) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=30, headers={"X-API-Key": sms_pipeline.api_keys["admin"]}) as http:
+        yield http
+
+
+async def outbox(gateway: str, to: str) -> list[dict[str, Any]]:
+    async def ask() -> list[dict[str, Any]] | None:
+        try:
+            async with httpx.AsyncClient(timeout=10, headers={"Authorization": f"Bearer {TOKEN}"}) as http:
+                response = await http.get(f"{gateway}/v1/outbox", params={"to": to})
+        except httpx.TransportError:
+            return None  # the gateway process is still starting
+        return [response.json()["messages"]] if response.status_code == 200 else None  # type: ignore[list-item]
+
+    [found] = await wait_for(ask, "the SMS gateway test server", 30)
+    return found  # type: ignore[return-value]
+
+
+async def inject(gateway: str, sender: str, text: str) -> None:
+    async with httpx.AsyncClient(timeout=30) as http:
+        response = await http.post(f"{gateway}/v1/inject", json={"from": sender, "text": text})
+    assert response.status_code == 200 and response.json()["status"] == 200, response.text
+
+
+def cek(nik: str, birth: date) -> str:
+    return f"CEK {nik} {birth:%d-%m-%Y}"
+
+
+async def replies_after(gateway: str, phone: str, seen: int, count: int, what: str) -> list[dict[str, Any]]:
+    async def check() -> list[dict[str, Any]] | None:
+        found = (await outbox(gateway, phone))[seen:]
+        return found if len(found) >= count else None
+
+    return await wait_for(check, what, 120)
+
+
+async def test_cek_from_a_covered_persons_phone_answers_the_kpj_number_and_enumeration_reveals_nothing(
+    sms_pipeline: Pipeline, gateway: str, client: httpx.AsyncClient, people: Pool
+) -> None:
+    (person,) = people.take("accepted")
+    response = await sms_pipeline.submit(client, person.request)
+    assert response.status_code == 202, response.text
+    view = await sms_pipeline.wait_status(client, response.json()["nomination_id"], {"notified"}, timeout=180)
+    if view["outcome"] != "enrolled":
+        pytest.skip("the quota of this pipeline was full: the person was waitlisted, not covered")
+    phone = normalise_phone(person.request["phone"])
+    [confirmation] = await replies_after(gateway, phone, 0, 1, "the enrolment message at the gateway")
+    number = re.search(r"\b\d{11}\b", confirmation["text"])
+    assert number is not None, confirmation["text"]
+
+    # CEK from the person's own phone: the reply names the KPJ number
+    nik, birth = person.request["nik"], date.fromisoformat(person.request["birth_date"])
+    await inject(gateway, phone, cek(nik, birth))
+    [reply] = await replies_after(gateway, phone, 1, 1, "the reply to CEK")
+    assert "KPJ" in reply["text"] and number.group(0) in reply["text"], reply["text"]
+    assert nik not in reply["text"]
+
+    # Enumeration: 30 wrong pairs from one phone, a few from others. Nothing is revealed; the prober is limited.
+    prober = "+6281399990001"
+    wrong = [(f"{nik[:12]}{(int(nik[12:]) + n) % 10000:04d}", birth) for n in range(1, 16)]  # other serials
+    wrong += [(nik, date(1970 + n, 1, 1)) for n in range(15) if date(1970 + n, 1, 1) != birth][:15]  # other dates
+    assert len(wrong) == 30
+    for candidate, when in wrong:
+        await inject(gateway, prober, cek(candidate, when))
+    others = ["+6281399990002", "+6281399990003", "+6281399990004"]
+    for n, other in enumerate(others):
+        await inject(gateway, other, cek(wrong[n][0], wrong[n][1]))
+    for other in others:
+        [answer] = await replies_after(gateway, other, 0, 1, "the reply to another phone")
+        assert answer["text"] == NO_MATCH
+    # The prober gets at most one reply per published message, each of them "no match" or "limited"
+    await replies_after(gateway, prober, 0, 1, "replies to the prober")
+    await _answered_and_sent(sms_pipeline)
+    texts = [m["text"] for m in await outbox(gateway, prober)]
+    assert set(texts) <= {NO_MATCH, LIMITED}, texts
+    assert len(texts) < len(wrong), "the prober was answered every time: no limit applied"
+    assert all(number.group(0) not in t and nik not in t for t in texts)
+    published = await sms_pipeline.fetchval("notification", "SELECT count(*) FROM inbound_messages WHERE published")
+    limited = await sms_pipeline.fetchval("notification", "SELECT count(*) FROM inbound_messages WHERE NOT published")
+    assert limited >= 1 and published + limited == 1 + len(wrong) + len(others)
+
+
+async def _event_ids(pipeline: Pipeline, topic: str) -> list[Any]:
+    return [orjson.loads(r.value)["event_id"] for r in await pipeline.read_topic(topic)]
+
+
+async def _answered_and_sent(pipeline: Pipeline) -> None:
+    """Every published inbound message consumed by nomination, every answer consumed by notification, and no reply
+    left to send: the gateway's outbox is final (conditions, not time)."""
+
+    async def drained(service: str, topic: str) -> bool:
+        outbox_left = await pipeline.fetchval(service, "SELECT count(*) FROM outbox")
+        return outbox_left == 0
+
+    async def consumed(service: str, topic: str) -> bool:
+        ids = [uuid.UUID(i) for i in await _event_ids(pipeline, topic)]
+        done = await pipeline.fetchval(
+            service, "SELECT count(DISTINCT event_id) FROM inbox WHERE event_id = ANY($1)", ids
+        )
+        return done == len(ids)
+
+    await wait_for(lambda: drained("notification", topics.INBOUND_MESSAGE_RECEIVED), "notification's outbox", 60)
+    await wait_for(lambda: consumed("nomination", topics.INBOUND_MESSAGE_RECEIVED), "nomination to read them", 90)
+    await wait_for(lambda: drained("nomination", topics.INBOUND_MESSAGE_ANSWERED), "nomination's outbox", 60)
+    await wait_for(lambda: consumed("notification", topics.INBOUND_MESSAGE_ANSWERED), "the answers consumed", 90)
+
+    async def sent() -> bool:
+        left = await pipeline.fetchval(
+            "notification",
+            "SELECT count(*) FROM deliveries WHERE purpose = 'inbound_reply' AND status IN ('pending', 'sending')",
+        )
+        return left == 0
+
+    await wait_for(sent, "every reply sent", 60)
