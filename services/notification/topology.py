@@ -13,9 +13,9 @@ from shared.contracts import (
     LeadReceived,
     NotificationFailed,
     NotificationSent,
-    QuotaShortfallForecast,
     ObjectionFiled,
     ObjectionReviewed,
+    QuotaShortfallForecast,
 )
 from shared.topology import Subscription, Topology
 
