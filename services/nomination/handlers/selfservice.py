@@ -1,12 +1,8 @@
 """The self-check's calls into objections and leads (handlers/objections.py, handlers/leads.py,
-repository/objections.py: another part of issue 15), in one place.
-
-Those modules land in the same service on their own branch; until both are merged this module finds them at run
-time (``importlib``), so the self-check works, and is tested, without them: an objection or a lead then answers
-``UNAVAILABLE`` and a status shows no objection. Once merged, the calls below are the whole interface:
+repository/objections.py), in one place:
 
 - ``handlers.objections.file_objection(deps, conn, commands.FileObjection(...)) -> Handled[ObjectionReceipt]``,
-  raising ``errors.NotObjectable``;
+  raising ``errors.NotObjectable`` or ``errors.EvidenceRefused``;
 - ``handlers.leads.receive_lead(deps, conn, commands.ReceiveLead(...)) -> Handled[LeadReceipt]``, raising
   ``errors.InvalidField``;
 - ``repository.objections.latest(conn, nomination_id) -> ObjectionSummary | None``.
@@ -16,16 +12,16 @@ Each call runs in a savepoint of the caller's transaction: a refusal undoes only
 
 from __future__ import annotations
 
-import importlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
 
-from services.nomination import errors
+from services.nomination import commands, errors
 from services.nomination.domain.selfcheck import OpenObjection
+from services.nomination.handlers import leads, objections
+from services.nomination.repository import objections as objection_rows
 from shared.contracts import Envelope, Evidence, ObjectionReason
 from shared.db import Conn
 
@@ -36,9 +32,9 @@ if TYPE_CHECKING:  # handlers get the Deps the bootstrap builds (which imports t
 @dataclass(frozen=True)
 class Unavailable:
     """Why nothing was filed: ``not_objectable`` (nothing to object to, or one already open), ``invalid`` (a field
-    the leads handler refused), ``unavailable`` (the objections or leads part is not installed)."""
+    or an evidence file the objections or leads handler refused)."""
 
-    reason: Literal["not_objectable", "invalid", "unavailable"]
+    reason: Literal["not_objectable", "invalid"]
 
 
 @dataclass(frozen=True)
@@ -53,25 +49,8 @@ class LeadTaken:
     lead_id: uuid.UUID
 
 
-UNAVAILABLE = Unavailable("unavailable")
-
-
-def _module(name: str) -> ModuleType | None:
-    full = f"services.nomination.{name}"
-    try:
-        return importlib.import_module(full)
-    except ModuleNotFoundError as exc:
-        if exc.name == full:
-            return None
-        raise
-
-
 async def latest_objection(conn: Conn, nomination_id: uuid.UUID) -> OpenObjection | None:
-    repository = _module("repository.objections")
-    if repository is None:
-        return None
-    summary: OpenObjection | None = await repository.latest(conn, nomination_id)
-    return summary
+    return await objection_rows.latest(conn, nomination_id)
 
 
 async def file_objection(
@@ -85,12 +64,7 @@ async def file_objection(
     evidence: tuple[Evidence, ...] = (),
 ) -> tuple[Filed | Unavailable, Sequence[Envelope[Any]]]:
     """The person's own objection (``filed_by="beneficiary"``, no signed-in caller) and the events to publish."""
-    handlers, commands = _module("handlers.objections"), _module("commands")
-    command_cls = getattr(commands, "FileObjection", None)
-    not_objectable: Any = getattr(errors, "NotObjectable", None)
-    if handlers is None or command_cls is None or not_objectable is None:
-        return UNAVAILABLE, ()
-    command = command_cls(
+    command = commands.FileObjection(
         nomination_id=nomination_id,
         filed_by="beneficiary",
         channel=channel,
@@ -101,9 +75,11 @@ async def file_objection(
     )
     try:
         async with conn.transaction():  # a savepoint
-            handled = await handlers.file_objection(deps, conn, command)
-    except not_objectable:
+            handled = await objections.file_objection(deps, conn, command)
+    except errors.NotObjectable:
         return Unavailable("not_objectable"), ()
+    except errors.EvidenceRefused:
+        return Unavailable("invalid"), ()
     receipt = handled.answer
     return Filed(receipt.objection_id, str(receipt.state), receipt.due_by), tuple(handled.events)
 
@@ -118,14 +94,12 @@ async def receive_lead(
     occupation: str,
     channel: Literal["web", "sms", "whatsapp"],
 ) -> tuple[LeadTaken | Unavailable, Sequence[Envelope[Any]]]:
-    handlers, commands = _module("handlers.leads"), _module("commands")
-    command_cls = getattr(commands, "ReceiveLead", None)
-    if handlers is None or command_cls is None:
-        return UNAVAILABLE, ()
-    command = command_cls(desa_code=desa_code, full_name=full_name, phone=phone, occupation=occupation, channel=channel)
+    command = commands.ReceiveLead(
+        desa_code=desa_code, full_name=full_name, phone=phone, occupation=occupation, channel=channel
+    )
     try:
         async with conn.transaction():  # a savepoint
-            handled = await handlers.receive_lead(deps, conn, command)
+            handled = await leads.receive_lead(deps, conn, command)
     except errors.InvalidField:
         return Unavailable("invalid"), ()
     return LeadTaken(handled.answer.lead_id), tuple(handled.events)

@@ -1,7 +1,7 @@
 -- Objections (sanggahan) to a rejection or an ended cover, their evidence files, and leads (workers who asked to be
 -- nominated). docs/outreach.md ("Objections", "Leads"). Evidence of decided objections and leads are personal data
 -- with their own retention (shared/retention.py: objection_evidence.decided_at, leads.updated_at).
--- depends: 0008.nomination-refused
+-- depends: 0010.nomination-selfcheck
 
 CREATE TABLE objections (
     id            uuid PRIMARY KEY,

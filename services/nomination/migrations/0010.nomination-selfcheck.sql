@@ -3,7 +3,7 @@
 -- holds hashes only: source_hash is an HMAC of the client address or the sender's phone, nik_hash the person key
 -- (an HMAC of the NIK); never a NIK, phone number or address in clear. inbound_answers guards one answer per
 -- inbound keyword message (beside the inbox). Both tables are pruned by age (shared/retention.py).
--- depends: 0008.nomination-refused
+-- depends: 0009.nomination-card-details
 
 CREATE TABLE selfcheck_lookups (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
