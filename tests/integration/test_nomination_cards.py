@@ -138,3 +138,36 @@ async def test_the_portal_page_lists_covered_members_per_desa_and_downloads_the_
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
     assert (await client.get(f"/portal/kartu/{SENYIUR}.pdf", headers=key("elsewhere"))).status_code == 403
     assert (await client.get("/portal/kartu", headers=key("auditor"))).status_code == 403
+
+
+BUMI_RAPAK = "64.08.15.2002"
+
+
+async def test_a_desa_of_2000_members_prints_in_one_batch(client: httpx.AsyncClient, pool: asyncpg.Pool) -> None:
+    """Desa Bumi Rapak's size: 2,000 covered members, one PDF (250 sheets front and back, 77 pages of receipts)."""
+    progress = {
+        "outcome": "enrolled", "verified": True, "coverage_start": "2026-12-01",
+        "funding_source": "APBD-KAB", "funding_source_name": "APBD Kab. Kutai Kartanegara",
+    }  # fmt: skip
+    rows = [
+        (uuid.uuid4(), f"pk-{i}", f"640815450190{i:04d}", f"Warga {i:04d}", BUMI_RAPAK,
+         {**progress, "membership_number": f"26{i:09d}"})
+        for i in range(2000)
+    ]  # fmt: skip
+    await pool.executemany(
+        """
+        INSERT INTO nominations (id, person_key, nik, full_name, birth_date, sex, phone, address, desa_code,
+                                 occupation, nominator, status, outcome, progress)
+        VALUES ($1, $2, $3, $4, '1990-01-05', 'F', '+6281234567890', '{}', $5, 'nelayan', '{}', 'enrolled',
+                'enrolled', $6)
+        """,
+        rows,
+    )
+    r = await client.get(f"/v1/cards/desa/{BUMI_RAPAK}", headers=key("admin"))
+    assert r.status_code == 200, r.text
+    reader = PdfReader(io.BytesIO(r.content))
+    assert len(reader.pages) == 2 * 250 + 77
+    last = " ".join(reader.pages[-1].extract_text().split())
+    assert "2000 Warga 1999 26000001999" in last
+    detail = await pool.fetchval("SELECT detail FROM audit_log WHERE action = 'cards.batch_printed'")
+    assert detail == {"count": 2000}
