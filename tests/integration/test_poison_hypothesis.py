@@ -33,7 +33,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel
 
 from shared import db, outbox, topics, topology
 from shared.consumer import Consumer
@@ -61,7 +61,10 @@ def sample(annotation: Any) -> Any:
     if origin is tuple:
         return [sample(args[0])]
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return {name: sample(f.annotation) for name, f in annotation.model_fields.items()}
+        # a hex digest where the contract asks for one (an objection's evidence), the generic sample otherwise
+        return {n: "0" * 64 if n == "sha256" else sample(f.annotation) for n, f in annotation.model_fields.items()}
+    if annotation is AwareDatetime:  # the issue-15 contracts' timestamps
+        return datetime.now(UTC).isoformat()
     return {uuid.UUID: str(uuid.uuid4()), str: "64.08.01.2001", date: "2026-01-05", int: 1, float: 90.0, bool: False}[
         annotation
     ]
