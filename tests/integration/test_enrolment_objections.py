@@ -142,6 +142,8 @@ async def test_without_a_free_seat_the_member_waits_ahead_of_everyone_and_gets_t
     assert placed.payload.position == 1  # ahead of people[4], who waited before
     assert await waiting(pool) == 2
     assert await used(pool) == {"APBD-KAB": 2, "APBD-PROV": 1}  # quota exact
+    note = await pool.fetchval("SELECT note FROM enrolment_changes WHERE change = 'restored_waitlisted'")
+    assert "ahead of regular places" in note
 
     await end(pool, settings, people[1], "opted_out")  # a seat frees: the restored member gets it, not people[4]
     assert await seat_status(pool, people[0]) == "active"
