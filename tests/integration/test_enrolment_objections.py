@@ -137,17 +137,21 @@ async def test_without_a_free_seat_the_member_waits_ahead_of_everyone_and_gets_t
     await end(pool, settings, people[0], "moved_out")  # people[3] promoted into the freed seat
     assert await seat_status(pool, people[3]) == "active" and await waiting(pool) == 1
 
+    kpj = await number(pool, people[0])
     await consumer(pool, settings).process(records(topics.OBJECTION_REVIEWED, [reviewed(people[0])]))
     [placed] = [e for e in await emitted(pool, "EnrolmentWaitlisted") if e.correlation_id == people[0].correlation_id]
     assert placed.payload.position == 1  # ahead of people[4], who waited before
     assert await waiting(pool) == 2
     assert await used(pool) == {"APBD-KAB": 2, "APBD-PROV": 1}  # quota exact
+    note = await pool.fetchval("SELECT note FROM enrolment_changes WHERE change = 'restored_waitlisted'")
+    assert "ahead of regular places" in note
 
     await end(pool, settings, people[1], "opted_out")  # a seat frees: the restored member gets it, not people[4]
     assert await seat_status(pool, people[0]) == "active"
     assert await seat_status(pool, people[4]) is None
     promoted = [e for e in await emitted(pool, "EnrolmentConfirmed") if e.correlation_id == people[0].correlation_id]
     assert promoted[-1].payload.promoted_from_waitlist and promoted[-1].payload.restored_by_objection is not None
+    assert promoted[-1].payload.membership_number == kpj  # their own KPJ number back
     assert await used(pool) == {"APBD-KAB": 2, "APBD-PROV": 1}
 
 

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 log = logs.get_logger(__name__)
 
+AHEAD_RULE = "wrongly removed: waits ahead of regular places, behind earlier restored seats (original seat order)"
+
 
 async def objections_reviewed(
     deps: Deps, conn: Conn, batch: Sequence[Envelope[ObjectionReviewed]]
@@ -107,6 +109,8 @@ async def restore(deps: Deps, conn: Conn, event: Envelope[ObjectionReviewed]) ->
 
 async def _changed(conn: Conn, p: ObjectionReviewed, year: int, change: str, event: Envelope[Any]) -> None:
     note = f"objection {p.objection_id} upheld"
+    if change == "restored_waitlisted":  # the fairness rule, stated where the place is recorded
+        note += f"; {AHEAD_RULE}"
     await lrepo.insert_changes(
         conn,
         [lrepo.ChangeRow(p.nomination_id, year, change, p.reason_code, None, note, "verification", event.event_id)],

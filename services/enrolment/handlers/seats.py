@@ -154,7 +154,7 @@ async def promote(
         new.append(
             NewSeat(seat.nomination_id, h["nik"], h["person_key"], seat.funding_source, year, start,
                     IdentityVerified.model_validate(h["payload"]), cause, promoted=True,
-                    restored_by=h["restored_by_objection"])
+                    restored_by=h["restored_by_objection"], keep_number=h["kept_number"])
         )  # fmt: skip
     confirmations = await open_seats(deps, conn, new, names, now)
     await lrepo.leave_waitlist(conn, [s.nomination_id for s in seats], now)

@@ -4,6 +4,7 @@
 -- The upheld objection that restored a seat (or a waitlist place): told in EnrolmentConfirmed v2.
 ALTER TABLE seats ADD COLUMN restored_by_objection uuid;
 ALTER TABLE waitlist ADD COLUMN restored_by_objection uuid;
+ALTER TABLE waitlist ADD COLUMN kept_number text;  -- a restored member's own KPJ number, for the seat they wait for
 
 -- One remedy per objection: a replay of its ObjectionReviewed (under a new event id) changes nothing.
 CREATE TABLE objection_remedies (

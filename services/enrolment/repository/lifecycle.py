@@ -110,7 +110,8 @@ async def waiting_heads(conn: Conn, year: int, limit: int) -> list[asyncpg.Recor
         return []
     return await conn.fetch(
         """
-        SELECT position, nomination_id, nik, person_key, payload, causation_id, restored_by_objection FROM waitlist
+        SELECT position, nomination_id, nik, person_key, payload, causation_id, restored_by_objection, kept_number
+        FROM waitlist
         WHERE programme_year = $1 AND promoted_at IS NULL AND removed_at IS NULL
         ORDER BY position LIMIT $2 FOR UPDATE
         """,

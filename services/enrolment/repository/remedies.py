@@ -69,12 +69,13 @@ async def wait_ahead(
     await conn.execute(
         """
         INSERT INTO waitlist (position, nomination_id, nik, person_key, programme_year, payload, causation_id,
-                              waitlisted_at, restored_by_objection)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                              waitlisted_at, restored_by_objection, kept_number)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
         ON CONFLICT (nomination_id) DO UPDATE SET
             position = EXCLUDED.position, programme_year = EXCLUDED.programme_year, payload = EXCLUDED.payload,
             causation_id = EXCLUDED.causation_id, waitlisted_at = EXCLUDED.waitlisted_at, promoted_at = NULL,
-            removed_at = NULL, removal_reason = NULL, restored_by_objection = EXCLUDED.restored_by_objection
+            removed_at = NULL, removal_reason = NULL, restored_by_objection = EXCLUDED.restored_by_objection,
+            kept_number = EXCLUDED.kept_number
         """,
         position,
         seat["nomination_id"],
@@ -85,6 +86,7 @@ async def wait_ahead(
         cause,
         now,
         objection_id,
+        seat["membership_number"],
     )
     await conn.execute(
         """
