@@ -33,6 +33,7 @@ class NotificationSettings(ServiceSettings):
     retention_deliveries_days: int = Field(default=365, ge=30, description="Finished deliveries older than this go")
     retention_receipts_days: int = Field(default=90, ge=1, description="Provider receipts older than this go")
     retention_digests_days: int = Field(default=90, ge=1, description="Digests and their taken items older go")
+    retention_claim_members_days: int = Field(default=90, ge=1, description="Ended members, this long after the end")
 
     # Channels. Unset channel choices pick the best configured one (see domain.ChannelPolicy).
     beneficiary_channel: BeneficiaryChannel | None = Field(
