@@ -152,6 +152,14 @@ POLICY: Mapping[str, tuple[Rule, ...]] = {
         ),
         Rule("digests", "created_at", "retention_digests_days", 90, why="one per desa and day"),
         Rule("inbound_messages", "created_at", "retention_inbound_days", 30, why="replay and flood check of inbound"),
+        Rule(
+            "claim_members",
+            "updated_at",
+            "retention_claim_members_days",
+            90,
+            where="ended_on IS NOT NULL",
+            why="ended members are never reminded (a phone and a membership number each)",
+        ),
     ),
     "reporting": (),
 }

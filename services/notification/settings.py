@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from shared import formats
 from shared.settings import ServiceSettings
 
 BeneficiaryChannel = Literal["local", "sms_http", "whatsapp"]
@@ -33,6 +34,7 @@ class NotificationSettings(ServiceSettings):
     retention_deliveries_days: int = Field(default=365, ge=30, description="Finished deliveries older than this go")
     retention_receipts_days: int = Field(default=90, ge=1, description="Provider receipts older than this go")
     retention_digests_days: int = Field(default=90, ge=1, description="Digests and their taken items older go")
+    retention_claim_members_days: int = Field(default=90, ge=1, description="Ended members, this long after the end")
 
     # Channels. Unset channel choices pick the best configured one (see domain.ChannelPolicy).
     beneficiary_channel: BeneficiaryChannel | None = Field(
@@ -148,6 +150,17 @@ class NotificationSettings(ServiceSettings):
     retry_jitter_s: float = Field(default=5.0, ge=0)
     # A delivery stuck in "sending" longer than this (its dispatcher died mid-call) is claimed again.
     sending_lease_s: float = Field(default=300.0, gt=0)
+
+    @field_validator("programme_admin_contacts")
+    @classmethod
+    def _admin_contacts(cls, value: str) -> str:
+        """Every entry an e-mail address or a mobile number; a faulty one is named by its position."""
+        for n, raw in enumerate((c.strip() for c in value.split(",") if c.strip()), start=1):
+            try:
+                formats.email(raw) if "@" in raw else formats.mobile_number(raw)
+            except formats.InvalidFormat:
+                raise ValueError(f"entry {n} is neither an e-mail address nor a mobile number") from None
+        return value
 
     @field_validator("sms_sender_id")
     @classmethod

@@ -61,6 +61,7 @@ class ForecastQuery(Query):
     """The forecast of unfilled seats per funding source at the end of ``as_of`` (nothing recorded)."""
 
     as_of: date
+    lang: Lang = "id"
 
 
 class RunForecast(Query):

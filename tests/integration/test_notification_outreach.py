@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from aiokafka import ConsumerRecord
 
 from services.notification.app import SPEC
 from services.notification.commands import RemindClaims
@@ -19,6 +20,7 @@ from services.notification.domain.digests import DigestPolicy
 from services.notification.handlers import claims, shortfall
 from services.notification.settings import NotificationSettings
 from shared import db, messaging, topology
+from shared.consumer import Consumer
 from shared.contracts import (
     DesaShortfall,
     EnrolmentConfirmed,
@@ -26,9 +28,11 @@ from shared.contracts import (
     Nominator,
     Payload,
     QuotaShortfallForecast,
+    encode,
     new_envelope,
 )
 from shared.regions import default_regions
+from tests import signed
 from tests.notification_deps import deps_for
 from tests.notification_deps import handle as handle_batch
 
@@ -41,7 +45,7 @@ SETTINGS = NotificationSettings(
     database_url="postgresql://unused/db",
     kafka_bootstrap="127.0.0.1:1",
     topic_prefix="t.",
-    programme_admin_contacts="admin@disnaker.example, 081377778888, not-a-contact",
+    programme_admin_contacts="admin@disnaker.example, 081377778888",
 )
 
 
@@ -106,7 +110,7 @@ async def test_a_shortfall_is_told_to_the_admins_and_the_listed_desa_officials_o
         async with pool.acquire() as conn, conn.transaction():
             assert await shortfall.plan_shortfall(deps(pool), conn, [env]) == []
     told = await deliveries(pool, "quota_shortfall")
-    # two admins (the unusable contact skipped) and desa A's RT; desa B's nominator is Disnaker, not an official
+    # two admins and desa A's RT; desa B's nominator is Disnaker, not an official
     assert [(d["address"], d["desa_code"]) for d in told] == [
         ("+6281298765432", DESA_A), ("+6281377778888", None), ("admin@disnaker.example", None)
     ]  # fmt: skip
@@ -137,3 +141,52 @@ async def test_claim_reminders_at_cover_start_then_on_the_anniversary_and_never_
     per_member = {n: sum(1 for d in told if d["nomination_id"] == n) for n in at_start | {restored.nomination_id}}
     assert per_member == {covered.nomination_id: 2, leaving.nomination_id: 1, restored.nomination_id: 1}
     assert sum(1 for d in told if "Pengingat tahunan" in d["body"]) == 2
+
+
+def record(topic: str, offset: int, value: bytes, key: bytes, producer: str = "reporting") -> ConsumerRecord[Any, Any]:
+    return ConsumerRecord(
+        topic=topic, partition=0, offset=offset, timestamp=0, timestamp_type=0, key=key, value=value,
+        checksum=None, serialized_key_size=len(key), serialized_value_size=len(value),
+        headers=signed.headers(topic, value, producer),
+    )  # fmt: skip
+
+
+async def test_the_forecasts_consumer_tells_once_and_dead_letters_malformed_and_forged_ones(pool: asyncpg.Pool) -> None:
+    """Through ``shared.consumer`` as the service wires the ``forecasts`` group: a replay adds nothing, an
+    undecodable value and a forecast signed by another service go to the dead letters, and processing goes on."""
+    await ingest(pool, confirmed(DESA_A, RT_A, date(2026, 3, 1)))
+    the_deps = deps(pool)
+
+    async def handler(conn: Any, batch: Any) -> Any:
+        return await shortfall.plan_shortfall(the_deps, conn, batch)
+
+    topic = SETTINGS.topic_prefix + QuotaShortfallForecast.topic
+    consumer: Consumer[Any] = Consumer(
+        name="notification.forecasts", topic=topic, payload=QuotaShortfallForecast, handler=handler, pool=pool,
+        topic_prefix=SETTINGS.topic_prefix,
+    )  # fmt: skip
+    payload = QuotaShortfallForecast(
+        forecast_id=uuid.uuid4(), funding_source="APBD-PROV", funding_source_name="APBD Prov. Kaltim",
+        programme_year=2026, as_of=date(2026, 10, 1), quota=5600, enrolled=100, forecast_enrolled=400,
+        seats_left=5200, unspent_rupiah=1_000_000, desa=(DesaShortfall(desa_code=DESA_A, nominations=1,
+        eligible_population=0),),
+    )  # fmt: skip
+    env = new_envelope(payload, producer="reporting", person_key="source:APBD-PROV", correlation_id=payload.forecast_id)
+    value, key = encode(env), b"source:APBD-PROV"
+    forged = encode(new_envelope(payload.model_copy(update={"forecast_id": uuid.uuid4()}), producer="reporting",
+                                 person_key="source:APBD-PROV", correlation_id=payload.forecast_id))  # fmt: skip
+    batch = [
+        record(topic, 0, value, key),
+        record(topic, 1, value, key),  # replayed
+        record(topic, 2, b'{"event_type": "QuotaShortfallForecast", "payload": ', key),  # malformed
+        record(topic, 3, forged, key, producer="notification"),  # forged: not the topic's owner
+    ]
+    await consumer.process(tuple(batch))
+    await consumer.process(tuple(batch[:1]))  # redelivered after a rebalance
+    told = await deliveries(pool, "quota_shortfall")
+    assert [(d["address"], d["desa_code"]) for d in told] == [
+        ("+6281298765432", DESA_A), ("+6281377778888", None), ("admin@disnaker.example", None)
+    ]  # fmt: skip
+    assert consumer.stats.dead_lettered == 2
+    letters = await pool.fetchval("SELECT count(*) FROM outbox WHERE event_type = 'DeadLetter'")
+    assert letters == 2

@@ -152,3 +152,26 @@ async def test_forecast_published_once_a_day_and_shown(infra: Any, create_databa
             assert {s["funding_source"]: s["seats_left"] for s in api["sources"]}["APBD-PROV"] == 0
             xlsx = await client.get("/dashboard.xlsx")
             assert xlsx.status_code == 200
+
+
+async def test_the_population_command_loads_a_csv_and_refuses_a_faulty_one_changing_nothing(
+    create_database: Any, tmp_path: Any, capsys: Any
+) -> None:
+    from services.reporting.bootstrap import population_command
+
+    dsn = await create_database("reporting_population")
+    await asyncio.to_thread(db.migrate, dsn, SPEC.migrations)
+    settings = ReportingSettings(database_url=dsn, kafka_bootstrap="127.0.0.1:1")
+    good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
+    good.write_text(f"desa_code,eligible_population\n{DESA_A},1200\n{DESA_B},800\n")
+    bad.write_text(f"desa_code,eligible_population\n{DESA_A},12\n{DESA_A},13\n")
+    assert await asyncio.to_thread(population_command, settings, ["load", str(good)]) == 0
+    assert await asyncio.to_thread(population_command, settings, ["load", str(bad)]) == 1
+    assert "line 3, desa_code: a desa listed twice" in capsys.readouterr().out
+    assert await asyncio.to_thread(population_command, settings, ["frob"]) == 2
+    pool = await db.create_pool(dsn, 1, 1)
+    try:
+        rows = await pool.fetch("SELECT desa_code, eligible_population FROM report_population ORDER BY 1")
+    finally:
+        await pool.close()
+    assert [tuple(r) for r in rows] == [(DESA_A, 1200), (DESA_B, 800)]

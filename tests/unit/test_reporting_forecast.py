@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -208,3 +209,16 @@ def test_the_population_csv_is_read_and_every_faulty_line_named_without_its_valu
 def test_hostile_population_files_are_refused(text: str) -> None:
     with pytest.raises(population_csv.PopulationFileError):
         population_csv.parse(text)
+
+
+def test_the_demo_counts_working_age_living_residents_per_desa(tmp_path: Path) -> None:
+    from deploy.ops.demo import eligible_population
+    from tools.synthetic import generate_registry, write_registry
+
+    registry = tmp_path / "registry.csv"
+    write_registry(generate_registry(300, seed=1, regency="64.08", reference_date=date(2026, 6, 1)), registry)
+    counts = eligible_population(registry, date(2026, 6, 1))
+    assert counts == sorted(counts) and 0 < sum(n for _, n in counts) <= 300
+    assert all(population_csv.DESA_CODE.match(code) for code, _ in counts)
+    population_csv.write(tmp_path / "population.csv", counts)
+    assert population_csv.read(tmp_path / "population.csv") == counts

@@ -33,7 +33,7 @@ def rupiah(value: int) -> str:
 
 def admin_routes(contacts: tuple[str, ...], policy: ChannelPolicy) -> list[list[Route]]:
     """Each usable admin contact's routes: an e-mail by SMTP (the local file when SMTP is not configured), a phone
-    on the beneficiary channels in order. Unusable entries are skipped (the settings validator names them)."""
+    on the beneficiary channels in order. Unusable entries are skipped (the settings refuse them at start)."""
     out: list[list[Route]] = []
     for raw in contacts:
         try:

@@ -86,7 +86,7 @@ async def forecast_report(deps: Deps, conn: Conn, query: ForecastQuery) -> Handl
                 "seats_left": sum(f.seats_left for _, f in c["sources"]),
                 "unspent_rupiah": sum(f.unspent_rupiah for _, f in c["sources"]),
             },
-            "under_represented": [{"code": code, "label": labels.occupation(code, "id")} for code in c["under"]],
+            "under_represented": [{"code": code, "label": labels.occupation(code, query.lang)} for code in c["under"]],
             "has_population": c["has_population"],
             "desa": [
                 {**asdict(d), "name": region_name(deps.regions, d.desa_code), "per_thousand": d.per_thousand}

@@ -87,7 +87,11 @@ async def dashboard_figures(deps: Deps, conn: Conn, query: DashboardQuery) -> Ha
     budget = await _budget(deps, conn) if programme else None
     settings = deps.settings
     today = outreach.local_today()
-    forecast = (await outreach.forecast_report(deps, conn, ForecastQuery(as_of=today))).answer if programme else None
+    forecast = (
+        (await outreach.forecast_report(deps, conn, ForecastQuery(as_of=today, lang=query.lang))).answer
+        if programme
+        else None
+    )
     objection_query = ObjectionsQuery(lang=query.lang, today=today, area=area)
     return Handled(
         {

@@ -123,3 +123,16 @@ def test_the_shortfall_text_names_seats_rupiah_categories_and_desa_in_bahasa() -
     short = messages.render("quota_shortfall", 1, official, "short")
     assert "11.700" in short and "Desa Muara Ancalong" in short and messages.sms_segments(short) <= 2
     assert shortfall.rupiah(0) == "Rp0"
+
+
+def test_admin_contacts_in_the_settings_are_checked_without_echoing_them() -> None:
+    from pydantic import ValidationError
+
+    from services.notification.settings import NotificationSettings
+
+    base = {"database_url": "postgresql://x@h/d", "kafka_bootstrap": "h:1"}
+    ok = NotificationSettings(**base, programme_admin_contacts=" admin@disnaker.example ,081377778888,")
+    assert ok.admin_contacts == ("admin@disnaker.example", "081377778888")
+    with pytest.raises(ValidationError) as refused:
+        NotificationSettings(**base, programme_admin_contacts="admin@disnaker.example, 02134567890secret")
+    assert "entry 2 is neither an e-mail address nor a mobile number" in str(refused.value)
