@@ -3,7 +3,8 @@
 Outbound, it speaks the protocol ``services.notification.adapters.sms.SmsHttpChannel`` uses: ``POST /v1/sms`` with
 ``{"to", "from", "text", "reference"}`` and ``Authorization: Bearer <token>``; it answers ``{"id", "status":
 "accepted"}`` and keeps the message (a repeated ``Idempotency-Key`` gets the same id and is kept once).
-``GET /v1/outbox?to=+62...`` (same token) lists what was sent to a number, oldest first.
+``GET /v1/outbox?to=+62...`` (same token) lists what was sent to a number, oldest first. It also takes WhatsApp
+Cloud API template sends (``POST /<version>/<phone number id>/messages``, same token) into the same outbox.
 
 Inbound, ``POST /v1/inject {"from": "+62...", "text": "CEK ...", "channel"?: "sms" | "whatsapp", "id"?: "..."}``
 makes it call the notification service's webhook exactly as a gateway would: the body signed with the webhook
@@ -142,6 +143,7 @@ def create(gateway: Gateway) -> FastAPI:
                 "from": body.get("from"),
                 "text": body["text"],
                 "reference": body.get("reference"),
+                "channel": "sms",
                 "at": datetime.now(UTC).isoformat(),
             }
         )
@@ -150,6 +152,26 @@ def create(gateway: Gateway) -> FastAPI:
             tasks.add(task)
             task.add_done_callback(tasks.discard)
         return JSONResponse({"id": message_id, "status": "accepted"})
+
+    @app.post("/{version}/{phone_number_id}/messages")
+    async def whatsapp_send(request: Request, authorization: str = Header(default="")) -> JSONResponse:
+        """WhatsApp Cloud API template sends (``WHATSAPP_API_URL`` = this server + ``/v21.0``), kept in the same
+        outbox with channel whatsapp; ``text`` is the template name and its body parameters."""
+        if not authorised(authorization):
+            return JSONResponse({"error": {"code": 190, "message": "bad token"}}, status_code=401)
+        try:
+            body = orjson.loads(await request.body())
+            template = body["template"]
+            params = [p["text"] for c in template.get("components", []) for p in c.get("parameters", [])]
+            to, name = "+" + str(body["to"]).lstrip("+"), str(template["name"])
+        except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+            return JSONResponse({"error": {"code": 100, "message": "invalid parameter"}}, status_code=400)
+        message_id = gateway.next_id("wa")
+        text = " | ".join([name, *map(str, params)])
+        gateway.sent.append(
+            {"id": message_id, "channel": "whatsapp", "to": to, "template": name, "params": params, "text": text}
+        )
+        return JSONResponse({"messaging_product": "whatsapp", "messages": [{"id": message_id}]})
 
     @app.get("/v1/outbox")
     async def outbox(to: str = Query(max_length=32), authorization: str = Header(default="")) -> JSONResponse:

@@ -139,6 +139,14 @@ async def test_cek_from_a_covered_persons_phone_answers_the_kpj_number_and_enume
     # CEK from the person's own phone: the reply names the KPJ number
     nik, birth = person.request["nik"], date.fromisoformat(person.request["birth_date"])
     await inject(gateway, phone, cek(nik, birth))
+
+    async def on_kafka() -> list[Any] | None:
+        records = await sms_pipeline.read_topic(topics.INBOUND_MESSAGE_RECEIVED)
+        found = [orjson.loads(r.value) for r in records]
+        return [e for e in found if e["payload"]["phone"] == phone] or None
+
+    [received] = await wait_for(on_kafka, "the InboundMessageReceived on Kafka", 60)
+    assert received["payload"]["text"] == cek(nik, birth) and phone not in received["person_key"]
     [reply] = await replies_after(gateway, phone, 1, 1, "the reply to CEK")
     assert "KPJ" in reply["text"] and number.group(0) in reply["text"], reply["text"]
     assert nik not in reply["text"]

@@ -372,3 +372,22 @@ async def test_an_answer_to_an_unusable_number_fails_at_once_and_emits_nothing(
     row = await pool.fetchrow("SELECT status, last_error FROM deliveries")
     assert row["status"] == "failed" and row["last_error"]
     assert await published(pool) == [] and await gateway_outbox(gateway, "12") == []
+
+
+async def test_a_whatsapp_message_is_answered_on_whatsapp_with_the_whole_text(
+    webhook: str, gateway: str, pool: asyncpg.Pool, dsn: str, tmp_path: Path
+) -> None:
+    settings = settings_for(
+        dsn, tmp_path, gateway, whatsapp_api_url=f"{gateway}/v21.0", whatsapp_phone_number_id="100200300",
+        whatsapp_token=TOKEN,
+    )  # fmt: skip
+    await inject(gateway, "DAFTAR Budi, Sangatta Selatan, nelayan", channel="whatsapp")
+    [(key, received)] = await published(pool)
+    answer = InboundMessageAnswered(
+        message_id=received.payload.message_id, channel="whatsapp", phone=received.payload.phone, kind="lead_received"
+    )
+    await consume(pool, settings, answer, key=key)
+    await dispatch(pool, settings)
+    [reply] = await gateway_outbox(gateway, PERSON)
+    assert (reply["channel"], reply["template"]) == ("whatsapp", "payung_inbound_reply_v1")
+    assert "permintaan Anda diterima" in reply["params"][0]
