@@ -31,11 +31,15 @@ async def test_a_nomination_walks_to_notified(pipeline, people, client):
     assert stages[0] == "verified" and "notified" in stages
     assert person.request["nik"] not in str(view) and person.request["full_name"] not in str(view)
 
-    # The beneficiary's message went out once, in Bahasa Indonesia, on the local channel.
-    deliveries = (
+    # The beneficiary's message went out once, in Bahasa Indonesia, on the local channel; a new member is also told
+    # how to claim, in a second message planned with the first (issue 15's claim reminder at cover start).
+    everything = (
         await client.get(pipeline.url("notification", "/v1/deliveries"), params={"nomination_id": nomination_id})
     ).json()["deliveries"]
+    deliveries = [d for d in everything if d["purpose"] != "claim_reminder"]
+    reminders = [d for d in everything if d["purpose"] == "claim_reminder"]
     assert [(d["status"], d["channel"]) for d in deliveries] == [("sent", "local")]
+    assert len(reminders) == (1 if view["outcome"] == "enrolled" else 0), everything
     lines = [orjson.loads(line) for line in pipeline.messages_file.read_bytes().splitlines()]
     mine = [m for m in lines if m["delivery_id"] == deliveries[0]["id"]]
     assert len(mine) == 1, mine
@@ -123,10 +127,15 @@ async def test_the_same_person_twice_gives_one_enrolment_and_one_notification(pi
     assert seats + waiting == 1
     deliveries = await pipeline.fetchval(
         "notification",
-        "SELECT count(*) FROM deliveries WHERE person_key = $1 AND recipient_role = 'beneficiary'",
+        "SELECT count(*) FROM deliveries WHERE person_key = $1 AND recipient_role = 'beneficiary'"
+        " AND purpose <> 'claim_reminder'",
         person_key,
     )
     assert deliveries == 1
+    reminders = await pipeline.fetchval(
+        "notification", "SELECT count(*) FROM deliveries WHERE person_key = $1 AND purpose = 'claim_reminder'", person_key
+    )
+    assert reminders == seats  # a covered member is told how to claim once; a waiting one not yet
 
 
 async def test_malformed_messages_are_dead_lettered_and_the_next_good_one_goes_through(pipeline, people, client):

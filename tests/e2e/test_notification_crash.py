@@ -131,6 +131,8 @@ async def test_sigkill_mid_batch_sends_nothing_twice_and_loses_nothing(
         "PAYUNG_DATABASE_URL": dsn, "PAYUNG_KAFKA_BOOTSTRAP": infra.kafka_bootstrap, "PAYUNG_TOPIC_PREFIX": prefix,
         "PAYUNG_SMS_GATEWAY_URL": url, "PAYUNG_SMS_GATEWAY_TOKEN": "e2e", "PAYUNG_BENEFICIARY_CHANNEL": "sms_http",
         "PAYUNG_QUIET_HOURS_CHANNELS": "", "PAYUNG_SMS_RATE_PER_S": "0",  # whatever the time of day of the run
+        # one delivery per confirmation: the how-to-claim message beside each is not this test's subject
+        "PAYUNG_CLAIM_REMINDERS_ENABLED": "false",
         "PAYUNG_DISPATCH_BATCH_SIZE": str(BATCH), "PAYUNG_DISPATCH_CONCURRENCY": "5",
         # A short lease, so the deliveries the killed process held are claimed again soon (must exceed
         # ceil(batch / concurrency) x the longest channel timeout, checked by the settings).

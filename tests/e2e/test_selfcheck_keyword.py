@@ -132,9 +132,12 @@ async def test_cek_from_a_covered_persons_phone_answers_the_kpj_number_and_enume
     if view["outcome"] != "enrolled":
         pytest.skip("the quota of this pipeline was full: the person was waitlisted, not covered")
     phone = normalise_phone(person.request["phone"])
-    [confirmation] = await replies_after(gateway, phone, 0, 1, "the enrolment message at the gateway")
-    number = re.search(r"\b\d{11}\b", confirmation["text"])
-    assert number is not None, confirmation["text"]
+    # the confirmation and the how-to-claim message planned beside it (issue 15: claim reminders at cover start)
+    first = await replies_after(gateway, phone, 0, 2, "the enrolment message and the claim how-to at the gateway")
+    assert len(first) == 2, first
+    numbers = {m.group(0) for message in first if (m := re.search(r"\b\d{11}\b", message["text"]))}
+    assert len(numbers) == 1, first
+    (kpj,) = numbers
 
     # CEK from the person's own phone: the reply names the KPJ number
     nik, birth = person.request["nik"], date.fromisoformat(person.request["birth_date"])
@@ -147,8 +150,8 @@ async def test_cek_from_a_covered_persons_phone_answers_the_kpj_number_and_enume
 
     [received] = await wait_for(on_kafka, "the InboundMessageReceived on Kafka", 60)
     assert received["payload"]["text"] == cek(nik, birth) and phone not in received["person_key"]
-    [reply] = await replies_after(gateway, phone, 1, 1, "the reply to CEK")
-    assert "KPJ" in reply["text"] and number.group(0) in reply["text"], reply["text"]
+    [reply] = await replies_after(gateway, phone, 2, 1, "the reply to CEK")
+    assert "KPJ" in reply["text"] and kpj in reply["text"], reply["text"]
     assert nik not in reply["text"]
 
     # Enumeration: 30 wrong pairs from one phone, a few from others. Nothing is revealed; the prober is limited.
@@ -170,7 +173,7 @@ async def test_cek_from_a_covered_persons_phone_answers_the_kpj_number_and_enume
     texts = [m["text"] for m in await outbox(gateway, prober)]
     assert set(texts) <= {NO_MATCH, LIMITED}, texts
     assert len(texts) < len(wrong), "the prober was answered every time: no limit applied"
-    assert all(number.group(0) not in t and nik not in t for t in texts)
+    assert all(kpj not in t and nik not in t for t in texts)
     published = await sms_pipeline.fetchval("notification", "SELECT count(*) FROM inbound_messages WHERE published")
     limited = await sms_pipeline.fetchval("notification", "SELECT count(*) FROM inbound_messages WHERE NOT published")
     assert limited >= 1 and published + limited == 1 + len(wrong) + len(others)
