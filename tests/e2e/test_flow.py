@@ -133,7 +133,9 @@ async def test_the_same_person_twice_gives_one_enrolment_and_one_notification(pi
     )
     assert deliveries == 1
     reminders = await pipeline.fetchval(
-        "notification", "SELECT count(*) FROM deliveries WHERE person_key = $1 AND purpose = 'claim_reminder'", person_key
+        "notification",
+        "SELECT count(*) FROM deliveries WHERE person_key = $1 AND purpose = 'claim_reminder'",
+        person_key,
     )
     assert reminders == seats  # a covered member is told how to claim once; a waiting one not yet
 
