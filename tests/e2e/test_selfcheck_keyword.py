@@ -1,4 +1,5 @@
-"""The CEK keyword end to end: the four services as processes, the SMS gateway test server as a fifth.
+"""The people's side end to end (issue 15): keywords, objections, leads. The services as processes, the SMS gateway
+test server beside them.
 
 Its own pipeline (not the session's: notification sends by SMS here, to ``simulators.sms_gateway``, and takes that
 gateway's signed webhooks). A nomination walks to covered; the person texts ``CEK <NIK> <birth date>`` from their
@@ -211,3 +212,164 @@ async def _answered_and_sent(pipeline: Pipeline) -> None:
         return left == 0
 
     await wait_for(sent, "every reply sent", 60)
+
+
+# --- objections (sanggahan) and leads, end to end -------------------------------------------------------------------
+
+
+async def _told(pipeline: Pipeline, nomination_id: str, purpose: str, count: int = 2) -> set[str]:
+    """The recipients (beneficiary, nominator) a message of ``purpose`` about the nomination was sent to."""
+
+    async def check() -> set[str] | None:
+        rows = await (await pipeline.db("notification")).fetch(
+            "SELECT recipient_role, status FROM deliveries WHERE nomination_id = $1 AND purpose = $2",
+            uuid.UUID(nomination_id),
+            purpose,
+        )
+        final = [r for r in rows if r["status"] not in ("pending", "sending")]
+        return {r["recipient_role"] for r in final if r["status"] == "sent"} if len(final) >= count else None
+
+    return await wait_for(check, f"the {purpose} messages of {nomination_id}", 120)
+
+
+async def _decide(pipeline: Pipeline, objection_id: str, decision: str, note: str) -> dict[str, Any]:
+    """A verifier takes the case up and decides it, through verification's API (with the verifier's key)."""
+    headers = {"X-API-Key": pipeline.api_keys["verifier"]}
+    async with httpx.AsyncClient(timeout=60, headers=headers) as verifier:
+
+        async def queued() -> dict[str, Any] | None:
+            response = await verifier.get(pipeline.url("verification", f"/v1/objections/{objection_id}"))
+            return response.json() if response.status_code == 200 else None  # type: ignore[no-any-return]
+
+        await wait_for(queued, "the objection in verification's queue", 90)
+        taken = await verifier.post(pipeline.url("verification", f"/v1/objections/{objection_id}/take-up"))
+        assert taken.status_code == 200 and taken.json()["state"] == "in_review", taken.text
+        decided = await verifier.post(
+            pipeline.url("verification", f"/v1/objections/{objection_id}/decision"),
+            json={"decision": decision, "note": note},
+        )
+        assert decided.status_code == 200, decided.text
+        again = await verifier.post(
+            pipeline.url("verification", f"/v1/objections/{objection_id}/decision"),
+            json={"decision": "dismissed" if decision == "upheld" else "upheld", "note": "sekali lagi"},
+        )
+        assert again.status_code == 409, again.text  # a decision is final
+        return decided.json()  # type: ignore[no-any-return]
+
+
+async def _objection_state(client: httpx.AsyncClient, pipeline: Pipeline, nomination_id: str, state: str) -> None:
+    async def check() -> bool:
+        response = await client.get(pipeline.url("nomination", f"/v1/nominations/{nomination_id}/objections"))
+        return response.status_code == 200 and [o["state"] for o in response.json()][-1:] == [state]
+
+    await wait_for(check, f"the objection of {nomination_id} to read {state}", 90)
+
+
+async def test_an_ended_cover_objected_to_is_upheld_the_seat_restored_and_both_told(
+    sms_pipeline: Pipeline, gateway: str, client: httpx.AsyncClient, people: Pool
+) -> None:
+    (person,) = people.take("accepted")
+    response = await sms_pipeline.submit(client, person.request)
+    nomination_id = response.json()["nomination_id"]
+    view = await sms_pipeline.wait_status(client, nomination_id, {"notified"}, timeout=180)
+    if view["outcome"] != "enrolled":
+        pytest.skip("the quota of this pipeline was full: the person was waitlisted, not covered")
+    seat = (await client.get(sms_pipeline.url("enrolment", f"/v1/enrolments/{nomination_id}"))).json()
+
+    # The cover ends (a roster said the member became a wage earner: a fact that can be wrong)
+    ended = await client.post(
+        sms_pipeline.url("enrolment", f"/v1/enrolments/{nomination_id}/end"),
+        json={"reason": "became_wage_earner", "effective_date": date.today().isoformat()},
+    )
+    assert ended.status_code == 200, ended.text
+    await wait_for(
+        lambda: _outcome_is(client, sms_pipeline, nomination_id, "ended"), "the nomination to read ended", 90
+    )
+
+    # The nominator objects from the portal's API: received, then in review, then upheld
+    filed = await client.post(
+        sms_pipeline.url("nomination", f"/v1/nominations/{nomination_id}/objections"),
+        json={"reason_code": "still_eligible", "reason_text": "Masih buruh harian, bukan pekerja penerima upah."},
+    )
+    assert filed.status_code == 202, filed.text
+    objection = filed.json()
+    assert objection["state"] == "received" and date.fromisoformat(objection["due_by"]) > date.today()
+    assert await _told(sms_pipeline, nomination_id, "objection_received") == {"beneficiary", "nominator"}
+    decided = await _decide(sms_pipeline, objection["objection_id"], "upheld", "Data daftar upah keliru.")
+    assert decided["state"] == "upheld"
+
+    # The seat is back (same source, same KPJ number with the programme's own issuer), the nomination covered again
+    await wait_for(
+        lambda: _outcome_is(client, sms_pipeline, nomination_id, "enrolled"), "the nomination covered again", 120
+    )
+    restored = (await client.get(sms_pipeline.url("enrolment", f"/v1/enrolments/{nomination_id}"))).json()
+    assert restored["status"] == seat["status"] and restored["membership_number"] == seat["membership_number"]
+    await _objection_state(client, sms_pipeline, nomination_id, "upheld")
+    assert await _told(sms_pipeline, nomination_id, "objection_decided") == {"beneficiary", "nominator"}
+    quota = await sms_pipeline.fetchval("enrolment", "SELECT count(*) FROM funding_sources WHERE used > quota")
+    assert quota == 0
+
+
+async def test_a_rejection_objected_to_is_dismissed_and_both_told(
+    sms_pipeline: Pipeline, gateway: str, client: httpx.AsyncClient, people: Pool
+) -> None:
+    (person,) = people.take("rejected:DECEASED")
+    response = await sms_pipeline.submit(client, person.request)
+    nomination_id = response.json()["nomination_id"]
+    await sms_pipeline.wait_status(client, nomination_id, {"rejected", "notified"}, timeout=180)
+    filed = await client.post(
+        sms_pipeline.url("nomination", f"/v1/nominations/{nomination_id}/objections"),
+        json={"reason_code": "data_corrected", "reason_text": "Yang bersangkutan masih hidup."},
+    )
+    assert filed.status_code == 202, filed.text
+    objection_id = filed.json()["objection_id"]
+    twice = await client.post(
+        sms_pipeline.url("nomination", f"/v1/nominations/{nomination_id}/objections"),
+        json={"reason_code": "other", "reason_text": "kedua"},
+    )
+    assert twice.status_code == 409, twice.text  # one open objection per nomination
+    await _decide(sms_pipeline, objection_id, "dismissed", "Dukcapil mencatat yang bersangkutan telah meninggal.")
+    await _objection_state(client, sms_pipeline, nomination_id, "dismissed")
+    assert await _told(sms_pipeline, nomination_id, "objection_decided") == {"beneficiary", "nominator"}
+    assert (await sms_pipeline.nomination(client, nomination_id))["outcome"] == "rejected"
+
+
+async def test_a_daftar_keyword_becomes_a_lead_for_the_desa_officials(
+    sms_pipeline: Pipeline, gateway: str, client: httpx.AsyncClient, people: Pool
+) -> None:
+    from shared.regions import default_regions
+
+    (person,) = people.take("accepted")  # a nomination from this desa: notification knows its official
+    response = await sms_pipeline.submit(client, person.request)
+    await sms_pipeline.wait_status(client, response.json()["nomination_id"], {"notified"}, timeout=180)
+    desa_code = person.request["address"]["desa_code"]
+    desa = default_regions().get(desa_code)
+    assert desa is not None
+    worker = "+6281377770001"
+    await inject(gateway, worker, f"DAFTAR Siti Rahmawati#{desa.name}#nelayan")
+    [reply] = await replies_after(gateway, worker, 0, 1, "the reply to DAFTAR")
+    assert reply["text"] != NO_MATCH
+
+    async def listed() -> list[dict[str, Any]] | None:
+        found = await client.get(sms_pipeline.url("nomination", "/v1/leads"), params={"desa_code": desa_code})
+        leads = (
+            [lead for lead in found.json() if lead["phone"].endswith(worker[-3:])] if found.status_code == 200 else []
+        )
+        return leads or None
+
+    [lead] = await wait_for(listed, "the lead on the desa's list", 90)
+    assert lead["occupation"] == "nelayan" and lead["state"] in {"new", "received"}
+
+    async def officials_told() -> bool:
+        sent = await sms_pipeline.fetchval(
+            "notification",
+            "SELECT count(*) FROM deliveries WHERE purpose = 'lead_notice' AND nomination_id = $1 AND status = 'sent'",
+            uuid.UUID(str(lead["lead_id"])),
+        )
+        return bool(sent)
+
+    await wait_for(officials_told, "the desa's official told of the lead", 120)
+
+
+async def _outcome_is(client: httpx.AsyncClient, pipeline: Pipeline, nomination_id: str, outcome: str) -> bool:
+    return bool((await pipeline.nomination(client, nomination_id))["outcome"] == outcome)
