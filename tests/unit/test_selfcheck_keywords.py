@@ -114,3 +114,16 @@ def test_anything_else_is_help(text: str) -> None:
 @given(st.text(max_size=600))
 def test_parse_never_raises(text: str) -> None:
     assert isinstance(p(text), Cek | Sanggah | Daftar | Help)
+
+
+@pytest.mark.parametrize("topic", ["CEK", "SANGGAH", "DAFTAR"])
+def test_the_example_the_help_reply_gives_is_understood(topic: str) -> None:
+    """A person who copies the help text's example must not get the help text again (it once said commas for DAFTAR,
+    which the parser reads as one part)."""
+    from services.notification.domain import messages, replytexts
+
+    text = messages.render("keyword_help", replytexts.TEMPLATE_VERSIONS["keyword_help"], {"help_topic": topic})
+    example = text.split("contoh ", 1)[1].strip()
+    parsed = p(example)
+    assert not isinstance(parsed, Help), (example, parsed)
+    assert type(parsed).__name__.upper() == topic
