@@ -8,11 +8,22 @@ verification records a finding, notification reports the address unusable); the 
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Final, Literal, get_args
+from zoneinfo import ZoneInfo
 
 import phonenumbers
 from stdnum.id import nik as stdnum_nik
+
+# Kalimantan Timur's clock (WITA, UTC+8, no daylight saving): a date a person or an official writes (a letter dated
+# today, a birth date) is judged against the local day, not the server's UTC one (from 16:00 UTC they differ).
+WITA: Final = ZoneInfo("Asia/Makassar")
+
+
+def local_today() -> date:
+    """Today in Kalimantan Timur."""
+    return datetime.now(WITA).date()
 
 
 class InvalidFormat(ValueError):

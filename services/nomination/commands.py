@@ -113,14 +113,14 @@ class NominationRequest(Strict):
     @field_validator("birth_date")
     @classmethod
     def _birth_date(cls, value: date) -> date:
-        domain.check_birth_date(value, date.today())
+        domain.check_birth_date(value, formats.local_today())
         return value
 
     @model_validator(mode="after")
     def _letter(self) -> NominationRequest:
         if domain.letter_required(self.nominator.type) and self.supporting_letter is None:
             raise ValueError(f"supporting_letter is required for a {self.nominator.type} nomination")
-        if self.supporting_letter is not None and self.supporting_letter.date > date.today():
+        if self.supporting_letter is not None and self.supporting_letter.date > formats.local_today():
             raise ValueError("supporting_letter.date is in the future")
         return self
 

@@ -113,7 +113,7 @@ async def look_up(request: Request, deps: DepsDep) -> Response:
     errors = {}
     if nik is None:
         errors["nik"] = "NIK harus 16 angka sesuai KTP."
-    if born is None or born > date.today() or born.year < 1900:
+    if born is None or born > formats.local_today() or born.year < 1900:
         errors["tanggal_lahir"] = "Tulis tanggal lahir yang benar, misalnya 05-01-1990."
     if errors or nik is None or born is None:
         return _page(request, "cek.html.j2", status=422, errors=errors)
