@@ -108,7 +108,7 @@ def plan(event_id: uuid.UUID, payload: Payload, policy: ChannelPolicy, regions: 
                 "village": village_name(payload.desa_code, regions),
                 "reasons": explain_reasons([r.code for r in payload.reasons]),
             }
-            return [_planned(event_id, "identity_rejected", "nominator", variables, payload.nominator, policy)]
+            return [plan_delivery(event_id, "identity_rejected", "nominator", variables, payload.nominator, policy)]
         case EnrolmentRefused():
             # To the nominator, who can get the person's data put right: BPJS's reason, as BPJS gave it.
             variables = {
@@ -118,7 +118,7 @@ def plan(event_id: uuid.UUID, payload: Payload, policy: ChannelPolicy, regions: 
                 "refusal_code": payload.refusal_code,
                 "refusal_reason": payload.refusal_reason,
             }
-            return [_planned(event_id, "enrolment_refused", "nominator", variables, payload.nominator, policy)]
+            return [plan_delivery(event_id, "enrolment_refused", "nominator", variables, payload.nominator, policy)]
         case EnrolmentEnded(reason="deceased"):
             variables = {
                 "membership_number": payload.membership_number,
@@ -128,8 +128,10 @@ def plan(event_id: uuid.UUID, payload: Payload, policy: ChannelPolicy, regions: 
                 "call_centre": BPJS_CALL_CENTRE,
             }
             # To the family through the beneficiary's phone, and to the nominator, who often knows the family.
-            family = _planned(event_id, "death_benefit_information", "beneficiary", variables, payload.phone, policy)
-            official = _planned(
+            family = plan_delivery(
+                event_id, "death_benefit_information", "beneficiary", variables, payload.phone, policy
+            )
+            official = plan_delivery(
                 event_id, "death_benefit_information", "nominator", variables, payload.nominator, policy
             )
             return [family, official]
@@ -174,7 +176,7 @@ def _membership_card(
         "call_centre": BPJS_CALL_CENTRE,
         "card": card,
     }
-    planned = _planned(event_id, "membership_card", "beneficiary", variables, payload.phone, policy)
+    planned = plan_delivery(event_id, "membership_card", "beneficiary", variables, payload.phone, policy)
     return [replace(planned, routes=tuple(routes), intended_channel=routes[0].channel)]
 
 
@@ -186,7 +188,7 @@ def _to_beneficiary(
     policy: ChannelPolicy,
     regions: RegionIndex,
 ) -> list[Planned]:
-    planned = _planned(event_id, purpose, "beneficiary", variables, payload.phone, policy)
+    planned = plan_delivery(event_id, purpose, "beneficiary", variables, payload.phone, policy)
     if planned.failure is None:
         return [planned]
     note = {
@@ -196,11 +198,11 @@ def _to_beneficiary(
         "subject": SUBJECTS[purpose],
         "cause": planned.failure,
     }
-    contact = _planned(event_id, purpose, "nominator", note, payload.nominator, policy, template="contact_invalid")
+    contact = plan_delivery(event_id, purpose, "nominator", note, payload.nominator, policy, template="contact_invalid")
     return [planned, contact]
 
 
-def _planned(
+def plan_delivery(
     event_id: uuid.UUID,
     purpose: Purpose,
     role: Role,

@@ -13,18 +13,16 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from services.notification.domain.plan import DELIVERY_NAMESPACE, Planned, Role, delivery_id
+from services.notification.domain.plan import DELIVERY_NAMESPACE, Planned, delivery_id, plan_delivery
 from services.notification.domain.replytexts import (
     ANSWER_TEMPLATES,
     LEAD,
     OBJECTION_STATES_ID,
     OMBUDSMAN,
     REPLY,
-    TEMPLATE_VERSIONS,
 )
-from services.notification.domain.routes import ChannelPolicy, Route, beneficiary_routes, nominator_routes
+from services.notification.domain.routes import ChannelPolicy, Route
 from services.notification.domain.texts import BPJS_CALL_CENTRE, END_REASONS_ID, short_reference, village_name
-from services.notification.errors import InvalidAddress
 from shared import reasons as reason_catalogue
 from shared.contracts import InboundMessageAnswered, LeadReceived, Nominator, ObjectionFiled, ObjectionReviewed
 from shared.formats import OCCUPATIONS, Purpose
@@ -91,8 +89,8 @@ def objection_planned(
         }
     else:
         return []
-    person = planned(event_id, purpose, "beneficiary", {**common, "full_name": None}, payload.phone, policy)
-    nominator = planned(
+    person = plan_delivery(event_id, purpose, "beneficiary", {**common, "full_name": None}, payload.phone, policy)
+    nominator = plan_delivery(
         event_id, purpose, "nominator", {**common, "full_name": payload.full_name}, payload.nominator, policy
     )
     return [person, nominator]
@@ -130,35 +128,6 @@ def reply_routes(channel: str, phone: str) -> list[Route]:
 def reply_delivery_id(message_id: uuid.UUID) -> uuid.UUID:
     """Stable per inbound message: one reply per message answered."""
     return delivery_id(message_id, "beneficiary", REPLY)
-
-
-def planned(
-    event_id: uuid.UUID,
-    purpose: Purpose,
-    role: Role,
-    variables: dict[str, Any],
-    contact: str | Nominator,
-    policy: ChannelPolicy,
-) -> Planned:
-    routes: list[Route] = []
-    failure: InvalidAddress | None = None
-    try:
-        routes = (
-            nominator_routes(contact, policy) if isinstance(contact, Nominator) else beneficiary_routes(contact, policy)
-        )
-    except InvalidAddress as exc:
-        failure = exc
-    return Planned(
-        delivery_id=delivery_id(event_id, role, purpose),
-        purpose=purpose,
-        recipient_role=role,
-        template=purpose,
-        template_version=TEMPLATE_VERSIONS[purpose],
-        variables=variables,
-        routes=tuple(routes),
-        failure=failure.cause if failure else None,
-        intended_channel=routes[0].channel if routes else failure.channel if failure else None,
-    )
 
 
 __all__ = ["LEAD", "REPLY"]
