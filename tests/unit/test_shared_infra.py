@@ -42,3 +42,15 @@ def test_every_event_topic_has_a_dead_letter_topic():
 
 def test_committed_asyncapi_document_matches_the_contracts():
     assert DOC.read_text(encoding="utf-8") == render(), "run: python -m shared.asyncapi"
+
+
+def test_test_modules_outside_packages_have_unique_names() -> None:
+    """pytest imports a test module of a folder without ``__init__.py`` by its bare name: two such modules of one
+    name stop the whole run at collection (tests/unit and tests/integration both had test_nomination_objections.py;
+    each folder alone ran green)."""
+    from collections import Counter
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    bare = [p.name for p in root.rglob("test_*.py") if not (p.parent / "__init__.py").exists()]
+    assert [name for name, count in Counter(bare).items() if count > 1] == []
