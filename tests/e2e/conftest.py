@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -42,11 +42,24 @@ class Pool:
         self._items = list(items)
         self._taken: set[str] = set()
 
-    def take(self, expected: str, count: int = 1, fault: str | None = None) -> list[Nomination]:
+    def take(
+        self,
+        expected: str,
+        count: int = 1,
+        fault: str | None = None,
+        where: Callable[[Nomination], bool] | None = None,
+    ) -> list[Nomination]:
+        """The next ``count`` unused nominations of ``expected`` (and ``fault``) for which ``where`` holds; only
+        those returned are used up."""
         out = []
         for item in self._items:
             nik = item.request["nik"]
-            if item.expected == expected and (fault is None or item.fault == fault) and nik not in self._taken:
+            if (
+                item.expected == expected
+                and (fault is None or item.fault == fault)
+                and nik not in self._taken
+                and (where is None or where(item))
+            ):
                 out.append(item)
                 self._taken.add(nik)
                 if len(out) == count:

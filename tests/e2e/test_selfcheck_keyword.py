@@ -11,7 +11,10 @@ Needs the nomination side of the keyword (InboundMessageReceived -> InboundMessa
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import os
+import random
 import re
 import subprocess
 import sys
@@ -32,6 +35,7 @@ from tests.e2e.conftest import FUNDING_SOURCES, Pool
 from tests.e2e.pipeline import Pipeline, build_pipeline, free_port, start_all
 from tests.infra import Infra, unique_prefix
 from tests.waiting import wait_for
+from tools.synthetic import Nomination, mobile_number
 
 pytestmark = pytest.mark.e2e
 
@@ -217,17 +221,17 @@ async def _answered_and_sent(pipeline: Pipeline) -> None:
 # --- objections (sanggahan) and leads, end to end -------------------------------------------------------------------
 
 
-def _reachable(people: Pool, expected: str, desa_official: bool = False) -> Any:
-    """A person whose nominator gave a phone or an e-mail: one that cannot be told is a failed delivery by design
-    (the synthetic file has nominators without either), which is not what these tests are about. ``desa_official``:
-    an RT or desa official (notification learns a desa's officials from them; Disnaker is the regency's)."""
-    for person in people.take(expected, 10):
-        nominator = person.request["nominator"]
-        if (nominator.get("phone") or nominator.get("email")) and (
-            not desa_official or nominator["type"] in ("rt", "desa")
-        ):
-            return person
-    raise AssertionError(f"no {expected!r} nomination with a reachable nominator in ten")
+def _reachable(people: Pool, expected: str, desa_official: bool = False) -> Nomination:
+    """A person whose nominator can be told by SMS (the only channel of this pipeline). The synthetic file has
+    nominators without a phone, or with only an e-mail: telling them is a failed delivery by design, which is not what
+    these tests are about, so such a nominator is given a phone. ``desa_official``: an RT or desa official
+    (notification learns a desa's officials from them; Disnaker is the regency's)."""
+    (person,) = people.take(
+        expected, where=lambda item: not desa_official or item.request["nominator"]["type"] in ("rt", "desa")
+    )
+    request = copy.deepcopy(person.request)
+    request["nominator"]["phone"] = request["nominator"].get("phone") or mobile_number(random.Random(request["nik"]))
+    return dataclasses.replace(person, request=request)
 
 
 async def _told(pipeline: Pipeline, nomination_id: str, purpose: str, count: int = 2) -> set[str]:
