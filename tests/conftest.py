@@ -10,6 +10,27 @@ from tests.infra import Infra, drop_databases, provide_infra, unique_prefix
 from tests.infra import create_database as _create_database
 from tests.signed import install as _install_event_keys
 
+# ---------------------------------------------------------------------------------------------- long checks
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--long",
+        action="store_true",
+        help="also run the long checks (tests marked long; `bash .ci/long` runs them with the container check)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``long`` are skipped, visibly, unless ``--long`` is given: CI runs the short suite."""
+    if config.getoption("--long"):
+        return
+    skip = pytest.mark.skip(reason="a long check: ./payung test --long (or bash .ci/long)")
+    for item in items:
+        if item.get_closest_marker("long") is not None:
+            item.add_marker(skip)
+
+
 # ---------------------------------------------------------------------------------------------- infrastructure
 
 

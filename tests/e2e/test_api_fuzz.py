@@ -16,7 +16,8 @@ from schemathesis import GenerationMode
 
 from deploy.native.config import SERVICES
 
-pytestmark = pytest.mark.e2e
+# A long check (minutes on two cores): `./payung test --long` or `bash .ci/long`, outside CI (README, "Evidence").
+pytestmark = [pytest.mark.e2e, pytest.mark.long]
 
 EXAMPLES = 25  # per operation and mode: enough to find the 5xx we had, small enough for CI
 SCENARIOS, STEPS = 15, 6

@@ -20,7 +20,8 @@ from deploy.native import kafka
 from deploy.native.config import SERVICES, StackTestConfig
 from tests.e2e.pipeline import FINAL, wait_for
 
-pytestmark = pytest.mark.e2e
+# A long check (minutes on two cores): `./payung test --long` or `bash .ci/long`, outside CI (README, "Evidence").
+pytestmark = [pytest.mark.e2e, pytest.mark.long]
 
 STREAM = 120
 

@@ -19,7 +19,8 @@ import pytest
 from deploy.native import kafka, postgres, stack
 from deploy.native.config import REPO_ROOT, StackConfig, StackTestConfig
 
-pytestmark = pytest.mark.e2e
+# A long check (minutes on two cores): `./payung test --long` or `bash .ci/long`, outside CI (README, "Evidence").
+pytestmark = [pytest.mark.e2e, pytest.mark.long]
 
 
 def _instance_env(test: StackTestConfig) -> dict[str, str]:

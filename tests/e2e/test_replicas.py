@@ -39,7 +39,8 @@ from tests.e2e.pipeline import FINAL, Pipeline, build_pipeline, wait_for
 from tests.infra import Infra, unique_prefix
 from tools.synthetic import generate_nominations, programme_today
 
-pytestmark = pytest.mark.e2e
+# A long check (minutes on two cores): `./payung test --long` or `bash .ci/long`, outside CI (README, "Evidence").
+pytestmark = [pytest.mark.e2e, pytest.mark.long]
 
 STREAM = 300
 REPLICAS = 2

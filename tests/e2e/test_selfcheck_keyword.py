@@ -378,9 +378,14 @@ async def test_a_daftar_keyword_becomes_a_lead_for_the_desa_officials(
     [lead] = await wait_for(listed, "the lead on the desa's list", 90)
     assert lead["occupation"] == "nelayan" and lead["state"] in {"new", "received"}
 
-    # That the desa's known officials are then told (lead_notice) is checked in
-    # tests/integration/test_notification_keywords.py: here notification learns no official of the desa from an
-    # accepted nomination (desa_contacts stays empty), see the stop-21 note.
+    # The desa's official (notification learned them from the accepted nomination) is told of the lead
+    official = normalise_phone(person.request["nominator"]["phone"])
+
+    async def told_official() -> list[dict[str, Any]] | None:
+        return [m for m in await outbox(gateway, official) if "Siti Rahmawati" in m["text"]] or None
+
+    [notice] = await wait_for(told_official, "the lead told to the desa's official", 90)
+    assert worker in notice["text"] and "Nelayan" in notice["text"]
 
 
 async def _outcome_is(client: httpx.AsyncClient, pipeline: Pipeline, nomination_id: str, outcome: str) -> bool:

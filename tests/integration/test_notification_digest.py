@@ -211,3 +211,19 @@ async def test_beyond_the_daily_limit_per_recipient_messages_fold_into_the_diges
         e for e in await events(pool) if e.event_type == "NotificationSent" and e.payload.purpose == "identity_rejected"
     ]
     assert len(sent) == 5
+
+
+async def test_a_desas_official_is_remembered_with_digests_off_too(pool: asyncpg.Pool) -> None:
+    """The desa's officials are whom a lead (DAFTAR) and a quota shortfall are told: a regency that turns the digest
+    off must not lose them (they were remembered only for the digest)."""
+    envs = [
+        new_envelope(p, producer=topology.owner(p.topic), person_key=uuid.uuid4().hex, correlation_id=uuid.uuid4())
+        for p in (confirmed(DESA_A, RT_A), confirmed(DESA_B, DISNAKER))
+    ]
+    deps = deps_for(pool, digest=DigestPolicy(enabled=False), regions=REGIONS)
+    async with pool.acquire() as conn, conn.transaction():
+        await handle_batch(deps, conn, envs)
+    rows = await pool.fetch("SELECT desa_code, routes -> 0 ->> 'address' AS address FROM desa_contacts")
+    # Disnaker is the regency's, not a desa's official
+    assert [(r["desa_code"], r["address"]) for r in rows] == [(DESA_A, "+6281298765432")]
+    assert await pool.fetchval("SELECT count(*) FROM digest_items") == 0  # no digest: no items kept for one

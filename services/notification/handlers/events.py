@@ -30,8 +30,9 @@ log = get_logger(__name__)
 async def plan_messages(deps: Deps, conn: Conn, events: Sequence[Envelope[Any]]) -> list[Envelope[Any]]:
     """Every consumed topic (enrolment confirmed / waitlisted / ended / refused, identity rejected).
 
-    With digests on, also collect the desa's digest items and officials; with ``digest.hold``, a rejection's message
-    to the nominator is held and travels inside the desa's daily digest instead of going out on its own.
+    Also remember the desa's officials (RT and desa nominators: whom a lead and a quota shortfall are told, digests
+    on or off). With digests on, collect the desa's digest items; with ``digest.hold``, a rejection's message to the
+    nominator is held and travels inside the desa's daily digest instead of going out on its own.
     """
     policy, with_digests, hold_for_digest = deps.policy, deps.digest.enabled, deps.digest.enabled and deps.digest.hold
     rows: list[NewDelivery] = []
@@ -43,7 +44,7 @@ async def plan_messages(deps: Deps, conn: Conn, events: Sequence[Envelope[Any]])
         if env.event_id not in first:  # an outcome already told: one message per (nomination, outcome)
             log.info("outcome already told", event_id=str(env.event_id), event_type=env.event_type)
             continue
-        official = digests.desa_officials(env.payload, policy) if with_digests else None
+        official = digests.desa_officials(env.payload, policy)
         item = digests.digest_item(env.payload) if with_digests else None
         held = None
         for planned in plan.plan(env.event_id, env.payload, policy, deps.regions):
