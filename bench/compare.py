@@ -198,10 +198,14 @@ def main(argv: list[str] | None = None) -> None:
     for side in sides.values():
         run_side(side, bench_args)
 
-    before = sides["before"].result if "before" in sides else {}
-    after = sides["after"].result if "after" in sides else {}
-    labels = [sides[n].label if n in sides else n for n in ORDER]
-    table = compare_table.markdown(before, after, *labels)
+    b, a = sides.get("before"), sides.get("after")
+    table = compare_table.markdown(
+        b.result if b else {},
+        a.result if a else {},
+        b.label if b else "before",
+        a.label if a else "after",
+        loads=((b.loadavg_before, b.loadavg_after) if b else None, (a.loadavg_before, a.loadavg_after) if a else None),
+    )
     combined = {
         "started_at": started.isoformat(),
         "finished_at": datetime.now(UTC).isoformat(),

@@ -128,10 +128,31 @@ def fmt(value: float | None, digits: int = 3) -> str:
     return f"{value:,.{digits}g}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
-def markdown(before: Result, after: Result, before_label: str = "before", after_label: str = "after") -> str:
-    """ONE Markdown table: a row per measure, columns before, after and after/before."""
+Loads = tuple[tuple[float, ...], tuple[float, ...]]  # a side's load average (1/5/15 min) at its start and its end
+
+
+def load_rows(before: Loads | None, after: Loads | None) -> list[tuple[str, float | None, float | None]]:
+    """The 1-minute load average at each side's start and end, so that a pasted table says how busy the machine was."""
+    out = []
+    for i, when in enumerate(("start", "end")):
+        b = before[i][0] if before and before[i] else None
+        a = after[i][0] if after and after[i] else None
+        out.append((f"load average, 1 min, at the side's {when}", b, a))
+    return out
+
+
+def markdown(
+    before: Result,
+    after: Result,
+    before_label: str = "before",
+    after_label: str = "after",
+    loads: tuple[Loads | None, Loads | None] | None = None,
+) -> str:
+    """ONE Markdown table: a row per measure, columns before, after and after/before (with ``loads``, the sides'
+    load averages last)."""
     lines = [f"| | {before_label} | {after_label} | after/before |", "|---|---|---|---|"]
-    for label, b, a in rows(before, after):
+    table = rows(before, after) + (load_rows(*loads) if loads else [])
+    for label, b, a in table:
         r = ratio(b, a)
         lines.append(f"| {label} | {fmt(b)} | {fmt(a)} | {'n/a' if r is None else f'{r:.2f}'} |")
     return "\n".join(lines)

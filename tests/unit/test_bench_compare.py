@@ -118,3 +118,13 @@ def test_a_side_that_did_not_run_is_all_na():
 def test_load_average_line():
     line = compare_table.loadavg_line("after", "before", (1.409, 1.87, 2.5))
     assert line == "load average before the after side: 1.41 1.87 2.50 (1/5/15 min)"
+
+
+def test_the_load_averages_close_the_table_when_given():
+    loads = (((7.52, 6.3, 4.0), (11.66, 8.9, 5.5)), None)
+    lines = compare_table.markdown({}, {}, loads=loads).splitlines()
+    assert lines[-2:] == [
+        "| load average, 1 min, at the side's start | 7.52 | n/a | n/a |",
+        "| load average, 1 min, at the side's end | 11.7 | n/a | n/a |",
+    ]
+    assert len(compare_table.markdown({}, {}).splitlines()) == len(lines) - 2
