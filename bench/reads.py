@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
 import statistics
@@ -30,7 +29,7 @@ import asyncpg
 import httpx
 
 from bench.reads_fill import fill, make_pool
-from bench.run import RESULTS, BenchStackConfig, _recreate_databases, auth_headers, machine
+from bench.run import BenchStackConfig, _recreate_databases, auth_headers, machine, save_results, stop_unless_kept
 from deploy.native import stack
 from deploy.native.config import REPO_ROOT, SERVICES, StackConfig
 from services.reporting import repository as reporting_sql
@@ -272,18 +271,10 @@ def main(argv: list[str] | None = None) -> None:
         stack.start_services(run_cfg)
         result: dict[str, Any] = {"started_at": datetime.now(UTC).isoformat(), "machine": info, "args": vars(args)}
         result.update(asyncio.run(measure(run_cfg, args)))
-        result["machine"]["loadavg_after"] = os.getloadavg()
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        out = RESULTS / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-reads.json"
-        out.write_text(json.dumps(result, indent=2, default=str))
-        print(f"\nresults: {out.relative_to(REPO_ROOT)}")
+        save_results(result, "-reads")
         print(markdown(result))
     finally:
-        if args.keep_running:
-            print(f"  stack kept running in {cfg.stack_dir} (./payung down with PAYUNG_STACK_DIR to stop it)")
-        else:
-            stack.stop_services(cfg)
-            stack.stop_infra(cfg)
+        stop_unless_kept(cfg, args.keep_running)
 
 
 if __name__ == "__main__":

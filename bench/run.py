@@ -385,19 +385,29 @@ def main(argv: list[str] | None = None) -> None:
         }
         result: dict[str, Any] = {"started_at": datetime.now(UTC).isoformat(), "machine": info, "args": vars(args)}
         result.update(asyncio.run(measure(cfg, args, batches)))
-        result["machine"]["loadavg_after"] = os.getloadavg()
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        out = RESULTS / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-        out.write_text(json.dumps(result, indent=2, default=str))
-        print(f"\nresults: {out.relative_to(REPO_ROOT)}")
+        save_results(result)
         print(markdown(result))
     finally:
-        # The benchmark's whole stack (Kafka, PostgreSQL, five services) is stopped unless asked to stay.
-        if args.keep_running:
-            print(f"  stack kept running in {base.stack_dir} (./payung down with PAYUNG_STACK_DIR to stop it)")
-        else:
-            stack.stop_services(base)
-            stack.stop_infra(base)
+        stop_unless_kept(base, args.keep_running)
+
+
+def save_results(result: dict[str, Any], suffix: str = "") -> Path:
+    """Stamp the load average at the end and write ``bench/results/<timestamp><suffix>.json``."""
+    result["machine"]["loadavg_after"] = os.getloadavg()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}{suffix}.json"
+    out.write_text(json.dumps(result, indent=2, default=str))
+    print(f"\nresults: {out.relative_to(REPO_ROOT)}")
+    return out
+
+
+def stop_unless_kept(cfg: StackConfig, keep_running: bool) -> None:
+    """A benchmark's whole stack (Kafka, PostgreSQL, the services) is stopped unless asked to stay."""
+    if keep_running:
+        print(f"  stack kept running in {cfg.stack_dir} (./payung down with PAYUNG_STACK_DIR to stop it)")
+    else:
+        stack.stop_services(cfg)
+        stack.stop_infra(cfg)
 
 
 def markdown(r: dict[str, Any]) -> str:
