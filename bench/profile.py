@@ -14,6 +14,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,12 +29,13 @@ class Profiler:
 
     @classmethod
     def attach(cls, pids: dict[str, int], out_dir: Path, rate: int = 20) -> Profiler:
-        exe = shutil.which("py-spy")
+        # the venv's own first: `.venv/bin/python -m bench.run` does not put .venv/bin on PATH
+        exe = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
         if exe is None:
             raise SystemExit("--profile needs py-spy (a dev dependency: ./payung installs it)")
         out_dir.mkdir(parents=True, exist_ok=True)
         procs = {
-            name: subprocess.Popen(  # noqa: S603 (py-spy from PATH, our own pids)
+            name: subprocess.Popen(  # noqa: S603 (the pinned py-spy, our own pids)
                 [
                     exe,
                     "record",
