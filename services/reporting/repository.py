@@ -66,18 +66,18 @@ _STATUS_UPSERT = """
     INSERT INTO report_status_tally AS t
         (desa_code, kecamatan_code, occupation, status, funding_source, programme_year, submitted, n, sent, failed)
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::integer[], $7::boolean[],
-                         $8::bigint[], $9::bigint[], $10::bigint[])
+                         $8::integer[], $9::integer[], $10::integer[])
     ON CONFLICT ON CONSTRAINT report_status_tally_key
     DO UPDATE SET n = t.n + excluded.n, sent = t.sent + excluded.sent, failed = t.failed + excluded.failed
 """
 _DAY_UPSERT = """
     INSERT INTO report_day_tally AS t (kind, day, desa_code, funding_source, programme_year, n)
-    SELECT * FROM unnest($1::text[], $2::date[], $3::text[], $4::text[], $5::integer[], $6::bigint[])
+    SELECT * FROM unnest($1::text[], $2::date[], $3::text[], $4::text[], $5::integer[], $6::integer[])
     ON CONFLICT ON CONSTRAINT report_day_tally_key DO UPDATE SET n = t.n + excluded.n
 """
 _REASON_UPSERT = """
     INSERT INTO report_reason_tally AS t (desa_code, reason, n)
-    SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
+    SELECT * FROM unnest($1::text[], $2::text[], $3::integer[])
     ON CONFLICT ON CONSTRAINT report_reason_tally_key DO UPDATE SET n = t.n + excluded.n
 """
 
@@ -118,7 +118,8 @@ async def status_counts(conn: Conn, area: str | None = None) -> dict[str, int]:
 async def per_day(conn: Conn, area: str | None = None) -> tuple[dict[date, int], dict[date, int], dict[date, int]]:
     """Nominations submitted, seats taken and seats ended (of a known confirmation) per local (WITA) day."""
     rows = await conn.fetch(
-        f"SELECT kind, day, sum(n)::bigint AS n FROM report_day_tally WHERE {_scope(1)}"  # noqa: S608 - no input
+        "SELECT kind, day, sum(n)::bigint AS n FROM report_day_tally"  # noqa: S608 - no input in the text
+        f" WHERE kind IN ('submitted', 'enrolled', 'ended') AND {_scope(1)}"
         " GROUP BY 1, 2 HAVING sum(n) > 0",
         area,
     )
@@ -215,13 +216,13 @@ async def source_history(conn: Conn, programme_year: int) -> dict[str, History]:
     programme year (the forecast's input)."""
     rows = await conn.fetch(
         "SELECT kind, funding_source, day, sum(n)::bigint AS n FROM report_day_tally"
-        " WHERE kind IN ('enrolled', 'ended') AND funding_source IS NOT NULL AND programme_year = $1"
+        " WHERE kind IN ('source_enrolled', 'source_ended') AND funding_source IS NOT NULL AND programme_year = $1"
         " GROUP BY 1, 2, 3 HAVING sum(n) > 0",
         programme_year,
     )
     out: dict[str, tuple[dict[date, int], dict[date, int]]] = {}
     for r in rows:
-        out.setdefault(r["funding_source"], ({}, {}))[0 if r["kind"] == "enrolled" else 1][r["day"]] = r["n"]
+        out.setdefault(r["funding_source"], ({}, {}))[0 if r["kind"] == "source_enrolled" else 1][r["day"]] = r["n"]
     return {source: History(f, e) for source, (f, e) in out.items()}
 
 

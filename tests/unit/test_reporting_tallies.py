@@ -42,8 +42,10 @@ def test_a_new_row_counts_in_each_tally_once() -> None:
     assert status == {(DESA, KEC, "nelayan", "ended", "APBD-KAB", 2026, True): (1, 1, 1)}
     assert days == {
         ("submitted", date(2026, 3, 2), DESA, None, None): 1,  # the WITA day, not the UTC one
-        ("enrolled", date(2026, 3, 4), DESA, "APBD-KAB", 2026): 1,
-        ("ended", date(2026, 4, 1), DESA, "APBD-KAB", 2026): 1,  # the first day not covered
+        ("enrolled", date(2026, 3, 4), DESA, None, None): 1,
+        ("ended", date(2026, 4, 1), DESA, None, None): 1,  # the first day not covered
+        ("source_enrolled", date(2026, 3, 4), None, "APBD-KAB", 2026): 1,
+        ("source_ended", date(2026, 4, 1), None, "APBD-KAB", 2026): 1,
     }
     assert reasons == {}
 
@@ -55,7 +57,7 @@ def test_an_end_counts_only_once_the_confirmation_is_known() -> None:
     confirmation = ev.confirmed(nid, DESA, "APBD-KAB", T0 - timedelta(days=9))
     confirmed = readmodel.merge(end_only, readmodel.facts_of(confirmation))
     _, days, _ = totals(tallies.deltas([(end_only, confirmed)]))
-    assert sorted(k[0] for k in days) == ["ended", "enrolled"]
+    assert sorted(k[0] for k in days) == ["ended", "enrolled", "source_ended", "source_enrolled"]
 
 
 def test_a_move_between_keys_takes_the_row_out_of_the_old_one() -> None:

@@ -8,10 +8,11 @@ exactly as an aggregate over the rows would answer it (the same area scoping by 
 - status tally, per (desa, occupation, status, funding source, programme year, submitted?): nominations and their
   notifications sent and failed -> status counts, counts by kecamatan / desa / occupation, active seats per
   source, notification totals, nominations per desa and per occupation (kecamatan is the desa's prefix);
-- day tally, per (kind, day, desa, funding source, programme year): ``submitted`` (WITA day of the submission;
-  source and year not kept, nothing reads them), ``enrolled`` (WITA day of the confirmation) and ``ended`` (the day
-  cover ended, only when the confirmation is known: the rule of the coverage series) -> the coverage series and
-  each source's history for the forecast;
+- day tally, per (kind, day, desa, funding source, programme year): per desa, ``submitted`` (WITA day of the
+  submission), ``enrolled`` (WITA day of the confirmation) and ``ended`` (the day cover ended, only when the
+  confirmation is known: the rule of the coverage series) -> the coverage series; per funding source and programme
+  year (desa not kept), ``source_enrolled`` and ``source_ended``, the same days -> each source's history for the
+  forecast (a few rows a day instead of one per desa: the forecast reads them all);
 - reason tally, per (desa, reason code): reasons of rejected nominations (every code of the row's list).
 
 Pure functions only; repository.py writes and reads the tables (migration 0004, whose ``report_tallies_rebuild()``
@@ -40,7 +41,7 @@ class StatusKey(NamedTuple):
 
 
 class DayKey(NamedTuple):
-    kind: str  # submitted | enrolled | ended
+    kind: str  # submitted | enrolled | ended (per desa) | source_enrolled | source_ended (per source and year)
     day: date
     desa_code: str | None
     funding_source: str | None
@@ -70,10 +71,17 @@ def day_keys(row: NominationRow) -> list[DayKey]:
     if row.submitted_at is not None:
         out.append(DayKey("submitted", local_day(row.submitted_at), row.desa_code, None, None))
     if row.enrolled_at is not None:
-        seat = (row.desa_code, row.funding_source, row.programme_year)
-        out.append(DayKey("enrolled", local_day(row.enrolled_at), *seat))
+        source = (row.funding_source, row.programme_year)
+        enrolled_on = local_day(row.enrolled_at)
+        out += [
+            DayKey("enrolled", enrolled_on, row.desa_code, None, None),
+            DayKey("source_enrolled", enrolled_on, None, *source),
+        ]
         if row.ended_on is not None:  # an end counts only when the confirmation is known
-            out.append(DayKey("ended", row.ended_on, *seat))
+            out += [
+                DayKey("ended", row.ended_on, row.desa_code, None, None),
+                DayKey("source_ended", row.ended_on, None, *source),
+            ]
     return out
 
 
