@@ -320,6 +320,8 @@ async def fill(
             )
             written.update(nominations=len(rows), history=len(history), audit=len(rows), report=len(rows))
             print(f"    filled {start + len(rows)} / {n}", flush=True)
+        # The tallies the fold keeps in its transaction (issue 17), from the rows: the SQL migration 0004 runs.
+        await rep.execute("SELECT report_tallies_rebuild()")
     finally:
         await nom.close()
         await rep.close()

@@ -8,31 +8,35 @@ from dataclasses import fields
 from datetime import date
 from typing import Any
 
-from services.reporting.domain import objections
+from services.reporting.domain import objections, tallies
 from services.reporting.domain.forecast import History
 from services.reporting.domain.objections import ObjectionRow
-from services.reporting.domain.readmodel import WITA, NominationRow
+from services.reporting.domain.readmodel import NominationRow
 from shared.db import Conn
 
 _COLUMNS = [f.name for f in fields(NominationRow)]
 
 
 async def lock_rows(conn: Conn, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, NominationRow]:
-    """Make sure a row exists for every id, lock them all, and return what they hold.
+    """Make sure a row exists for every id, lock them all, and return what the rows that existed before hold.
 
     Batches of different topics touch the same nominations concurrently: the placeholder insert plus
     ``FOR UPDATE`` serialises them per row, and taking the locks in id order keeps two batches from deadlocking.
+    A placeholder (an id first seen now, locked by its insert) is not returned: it holds nothing and counts in no
+    tally.
     """
     ordered = sorted(set(ids))
-    await conn.execute(
-        "INSERT INTO report_nominations (nomination_id) SELECT unnest($1::uuid[]) ORDER BY 1 ON CONFLICT DO NOTHING",
+    created = await conn.fetch(
+        "INSERT INTO report_nominations (nomination_id) SELECT unnest($1::uuid[]) ORDER BY 1 ON CONFLICT DO NOTHING"
+        " RETURNING nomination_id",
         ordered,
     )
+    new = {r["nomination_id"] for r in created}
     rows = await conn.fetch(
         # Column names come from the dataclass, values are parameters.
         f"SELECT {', '.join(_COLUMNS)} FROM report_nominations WHERE nomination_id = ANY($1::uuid[])"  # noqa: S608
         " ORDER BY nomination_id FOR UPDATE",
-        ordered,
+        [i for i in ordered if i not in new],
     )
     out = {}
     for r in rows:
@@ -54,58 +58,83 @@ async def save(conn: Conn, rows: Sequence[NominationRow]) -> None:
     )
 
 
+# ------------------------------------------------------------------------------------------- tallies (issue 17)
+# domain/tallies.py: what each tally counts. One statement per tally per batch, keys in the order the deltas give
+# (every writer the same: two batches lock the shared tally rows in the same order). Rows reaching zero stay (the
+# reads skip them): a key left is usually entered again.
+_STATUS_UPSERT = """
+    INSERT INTO report_status_tally AS t
+        (desa_code, kecamatan_code, occupation, status, funding_source, programme_year, submitted, n, sent, failed)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::integer[], $7::boolean[],
+                         $8::integer[], $9::integer[], $10::integer[])
+    ON CONFLICT ON CONSTRAINT report_status_tally_key
+    DO UPDATE SET n = t.n + excluded.n, sent = t.sent + excluded.sent, failed = t.failed + excluded.failed
+"""
+_DAY_UPSERT = """
+    INSERT INTO report_day_tally AS t (kind, day, desa_code, funding_source, programme_year, n)
+    SELECT * FROM unnest($1::text[], $2::date[], $3::text[], $4::text[], $5::integer[], $6::integer[])
+    ON CONFLICT ON CONSTRAINT report_day_tally_key DO UPDATE SET n = t.n + excluded.n
+"""
+_REASON_UPSERT = """
+    INSERT INTO report_reason_tally AS t (desa_code, reason, n)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::integer[])
+    ON CONFLICT ON CONSTRAINT report_reason_tally_key DO UPDATE SET n = t.n + excluded.n
+"""
+
+
+async def save_tallies(conn: Conn, deltas: tallies.Deltas) -> None:
+    """Add a batch's deltas to the tallies (in the batch's transaction, after its rows are locked)."""
+    for sql, rows in (
+        (_STATUS_UPSERT, deltas.status_rows()),
+        (_DAY_UPSERT, deltas.day_rows()),
+        (_REASON_UPSERT, deltas.reason_rows()),
+    ):
+        if rows:
+            await conn.execute(sql, *(list(column) for column in zip(*rows, strict=True)))
+
+
+async def rebuild_tallies(conn: Conn) -> None:
+    """Recompute every tally from ``report_nominations`` (migration 0004's function: an upgrade, a bulk fill)."""
+    await conn.execute("SELECT report_tallies_rebuild()")
+
+
 # --------------------------------------------------------------------------------------------------- reads
 # Every read takes an optional area (a dotted desa, kecamatan or regency code: a nominator's scope, shared.auth's
-# in_area): only nominations whose desa lies in it are counted. None: the whole programme.
+# in_area): only nominations whose desa lies in it are counted. None: the whole programme. They read the tallies;
+# ``HAVING sum(n) > 0`` leaves out the keys every row has left, so a group is listed exactly when rows are in it.
 def _scope(n: int) -> str:
     return f"(${n}::text IS NULL OR desa_code = ${n} OR desa_code LIKE ${n} || '.%')"
 
 
 async def status_counts(conn: Conn, area: str | None = None) -> dict[str, int]:
     rows = await conn.fetch(
-        "SELECT status, count(*) AS n FROM report_nominations WHERE"
-        " ($1::text IS NULL OR desa_code = $1 OR desa_code LIKE $1 || '.%') GROUP BY status",
+        f"SELECT status, sum(n)::bigint AS n FROM report_status_tally WHERE {_scope(1)}"  # noqa: S608 - no input
+        " GROUP BY status HAVING sum(n) > 0",
         area,
     )
     return {r["status"]: r["n"] for r in rows}
 
 
 async def per_day(conn: Conn, area: str | None = None) -> tuple[dict[date, int], dict[date, int], dict[date, int]]:
-    """Nominations submitted, seats taken and seats ended per local (WITA) day."""
-    tz = str(WITA)
-    submitted = await conn.fetch(
-        "SELECT (submitted_at AT TIME ZONE $1)::date AS day, count(*) AS n FROM report_nominations"
-        " WHERE submitted_at IS NOT NULL"
-        " AND ($2::text IS NULL OR desa_code = $2 OR desa_code LIKE $2 || '.%') GROUP BY 1",
-        tz,
+    """Nominations submitted, seats taken and seats ended (of a known confirmation) per local (WITA) day."""
+    rows = await conn.fetch(
+        "SELECT kind, day, sum(n)::bigint AS n FROM report_day_tally"  # noqa: S608 - no input in the text
+        f" WHERE kind IN ('submitted', 'enrolled', 'ended') AND {_scope(1)}"
+        " GROUP BY 1, 2 HAVING sum(n) > 0",
         area,
     )
-    enrolled = await conn.fetch(
-        "SELECT (enrolled_at AT TIME ZONE $1)::date AS day, count(*) AS n FROM report_nominations"
-        " WHERE enrolled_at IS NOT NULL"
-        " AND ($2::text IS NULL OR desa_code = $2 OR desa_code LIKE $2 || '.%') GROUP BY 1",
-        tz,
-        area,
-    )
-    # An end counts only for someone whose enrolment is known, so coverage never goes below zero.
-    ended = await conn.fetch(
-        "SELECT ended_on AS day, count(*) AS n FROM report_nominations"
-        " WHERE ended_on IS NOT NULL AND enrolled_at IS NOT NULL"
-        " AND ($1::text IS NULL OR desa_code = $1 OR desa_code LIKE $1 || '.%') GROUP BY 1",
-        area,
-    )
-    submitted_by_day, enrolled_by_day, ended_by_day = (
-        {r["day"]: r["n"] for r in rows} for rows in (submitted, enrolled, ended)
-    )
-    return submitted_by_day, enrolled_by_day, ended_by_day
+    out: dict[str, dict[date, int]] = {"submitted": {}, "enrolled": {}, "ended": {}}
+    for r in rows:
+        out[r["kind"]][r["day"]] = r["n"]
+    return out["submitted"], out["enrolled"], out["ended"]
 
 
 _AREA_QUERY = """
-    SELECT {column} AS code, count(*) AS nominated,
-           count(*) FILTER (WHERE status = 'enrolled') AS covered,
-           count(*) FILTER (WHERE status = 'waitlisted') AS waitlisted,
-           count(*) FILTER (WHERE status = 'rejected') AS rejected
-    FROM report_nominations WHERE {where} GROUP BY 1 ORDER BY covered DESC, nominated DESC, 1
+    SELECT {column} AS code, sum(n)::bigint AS nominated,
+           coalesce(sum(n) FILTER (WHERE status = 'enrolled'), 0)::bigint AS covered,
+           coalesce(sum(n) FILTER (WHERE status = 'waitlisted'), 0)::bigint AS waitlisted,
+           coalesce(sum(n) FILTER (WHERE status = 'rejected'), 0)::bigint AS rejected
+    FROM report_status_tally WHERE {where} GROUP BY 1 HAVING sum(n) > 0 ORDER BY covered DESC, nominated DESC, 1
 """
 _AREA_QUERIES = {
     "kecamatan": _AREA_QUERY.format(column="kecamatan_code", where=f"kecamatan_code IS NOT NULL AND {_scope(1)}"),
@@ -123,12 +152,12 @@ async def by_area(conn: Conn, level: str, parent: str | None = None, area: str |
 
 async def by_occupation(conn: Conn, area: str | None = None) -> list[dict[str, Any]]:
     rows = await conn.fetch(
-        """
-        SELECT occupation AS code, count(*) AS nominated, count(*) FILTER (WHERE status = 'enrolled') AS covered
-        FROM report_nominations WHERE occupation IS NOT NULL
-          AND ($1::text IS NULL OR desa_code = $1 OR desa_code LIKE $1 || '.%')
-        GROUP BY 1 ORDER BY covered DESC, nominated DESC, 1
-        """,
+        f"""
+        SELECT occupation AS code, sum(n)::bigint AS nominated,
+               coalesce(sum(n) FILTER (WHERE status = 'enrolled'), 0)::bigint AS covered
+        FROM report_status_tally WHERE occupation IS NOT NULL AND {_scope(1)}
+        GROUP BY 1 HAVING sum(n) > 0 ORDER BY covered DESC, nominated DESC, 1
+        """,  # noqa: S608 - no input in the text
         area,
     )
     return [dict(r) for r in rows]
@@ -136,8 +165,8 @@ async def by_occupation(conn: Conn, area: str | None = None) -> list[dict[str, A
 
 async def active_by_source(conn: Conn, programme_year: int) -> dict[str, int]:
     rows = await conn.fetch(
-        "SELECT funding_source, count(*) AS n FROM report_nominations"
-        " WHERE status = 'enrolled' AND programme_year = $1 GROUP BY 1",
+        "SELECT funding_source, sum(n)::bigint AS n FROM report_status_tally"
+        " WHERE status = 'enrolled' AND programme_year = $1 GROUP BY 1 HAVING sum(n) > 0",
         programme_year,
     )
     return {r["funding_source"]: r["n"] for r in rows}
@@ -146,11 +175,10 @@ async def active_by_source(conn: Conn, programme_year: int) -> dict[str, int]:
 async def rejection_reasons(conn: Conn, limit: int, area: str | None = None) -> list[tuple[str, int]]:
     """Reason codes of rejected nominations, most frequent first (a nomination may have several)."""
     rows = await conn.fetch(
-        """
-        SELECT reason, count(*) AS n FROM report_nominations, unnest(rejection_reasons) AS reason
-        WHERE status = 'rejected' AND ($2::text IS NULL OR desa_code = $2 OR desa_code LIKE $2 || '.%')
-        GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT $1
-        """,
+        f"""
+        SELECT reason, sum(n)::bigint AS n FROM report_reason_tally WHERE {_scope(2)}
+        GROUP BY 1 HAVING sum(n) > 0 ORDER BY 2 DESC, 1 LIMIT $1
+        """,  # noqa: S608 - no input in the text
         limit,
         area,
     )
@@ -159,12 +187,43 @@ async def rejection_reasons(conn: Conn, limit: int, area: str | None = None) -> 
 
 async def notification_totals(conn: Conn, area: str | None = None) -> dict[str, int]:
     row = await conn.fetchrow(
-        "SELECT coalesce(sum(notifications_sent), 0) AS sent, coalesce(sum(notifications_failed), 0) AS failed"
-        " FROM report_nominations WHERE ($1::text IS NULL OR desa_code = $1 OR desa_code LIKE $1 || '.%')",
+        f"SELECT coalesce(sum(sent), 0)::bigint AS sent, coalesce(sum(failed), 0)::bigint AS failed"  # noqa: S608
+        f" FROM report_status_tally WHERE {_scope(1)}",
         area,
     )
     assert row is not None  # an aggregate without GROUP BY returns exactly one row
     return {"sent": int(row["sent"]), "failed": int(row["failed"])}
+
+
+async def nominations_by_desa(conn: Conn) -> dict[str, int]:
+    rows = await conn.fetch(
+        "SELECT desa_code, sum(n)::bigint AS n FROM report_status_tally WHERE desa_code IS NOT NULL AND submitted"
+        " GROUP BY 1 HAVING sum(n) > 0"
+    )
+    return {r["desa_code"]: r["n"] for r in rows}
+
+
+async def nominations_by_occupation(conn: Conn) -> dict[str, int]:
+    rows = await conn.fetch(
+        "SELECT occupation, sum(n)::bigint AS n FROM report_status_tally WHERE occupation IS NOT NULL"
+        " GROUP BY 1 HAVING sum(n) > 0"
+    )
+    return {r["occupation"]: r["n"] for r in rows}
+
+
+async def source_history(conn: Conn, programme_year: int) -> dict[str, History]:
+    """Confirmations and ends (of a known confirmation) per local (WITA) day of every funding source's seats of the
+    programme year (the forecast's input)."""
+    rows = await conn.fetch(
+        "SELECT kind, funding_source, day, sum(n)::bigint AS n FROM report_day_tally"
+        " WHERE kind IN ('source_enrolled', 'source_ended') AND funding_source IS NOT NULL AND programme_year = $1"
+        " GROUP BY 1, 2, 3 HAVING sum(n) > 0",
+        programme_year,
+    )
+    out: dict[str, tuple[dict[date, int], dict[date, int]]] = {}
+    for r in rows:
+        out.setdefault(r["funding_source"], ({}, {}))[0 if r["kind"] == "source_enrolled" else 1][r["day"]] = r["n"]
+    return {source: History(f, e) for source, (f, e) in out.items()}
 
 
 # ------------------------------------------------------------------------------------- objections (issue 15)
@@ -215,44 +274,7 @@ async def population(conn: Conn) -> dict[str, int]:
     return {r["desa_code"]: r["eligible_population"] for r in rows}
 
 
-async def nominations_by_desa(conn: Conn) -> dict[str, int]:
-    rows = await conn.fetch(
-        "SELECT desa_code, count(*) AS n FROM report_nominations WHERE desa_code IS NOT NULL"
-        " AND submitted_at IS NOT NULL GROUP BY 1"
-    )
-    return {r["desa_code"]: r["n"] for r in rows}
-
-
-async def nominations_by_occupation(conn: Conn) -> dict[str, int]:
-    rows = await conn.fetch(
-        "SELECT occupation, count(*) AS n FROM report_nominations WHERE occupation IS NOT NULL GROUP BY 1"
-    )
-    return {r["occupation"]: r["n"] for r in rows}
-
-
 # --------------------------------------------------------------------------------------- forecast (issue 15)
-async def source_history(conn: Conn, programme_year: int) -> dict[str, History]:
-    """Confirmations and ends per local (WITA) day of every funding source's seats of the programme year."""
-    filled = await conn.fetch(
-        "SELECT funding_source, (enrolled_at AT TIME ZONE $1)::date AS day, count(*) AS n FROM report_nominations"
-        " WHERE enrolled_at IS NOT NULL AND funding_source IS NOT NULL AND programme_year = $2 GROUP BY 1, 2",
-        str(WITA),
-        programme_year,
-    )
-    # as per_day: an end counts only for a seat whose confirmation is known
-    ended = await conn.fetch(
-        "SELECT funding_source, ended_on AS day, count(*) AS n FROM report_nominations"
-        " WHERE ended_on IS NOT NULL AND enrolled_at IS NOT NULL AND funding_source IS NOT NULL"
-        " AND programme_year = $1 GROUP BY 1, 2",
-        programme_year,
-    )
-    out: dict[str, tuple[dict[date, int], dict[date, int]]] = {}
-    for rows, i in ((filled, 0), (ended, 1)):
-        for r in rows:
-            out.setdefault(r["funding_source"], ({}, {}))[i][r["day"]] = r["n"]
-    return {source: History(f, e) for source, (f, e) in out.items()}
-
-
 async def claim_forecast(conn: Conn, row: Mapping[str, Any]) -> bool:
     """Record the (source, day) forecast; False when that day's exists already (nothing is published twice)."""
     made = await conn.fetchval(

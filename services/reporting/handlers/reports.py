@@ -24,7 +24,7 @@ from services.reporting.commands import (
     OverviewQuery,
     RejectionsQuery,
 )
-from services.reporting.domain import figures, labels, objections, readmodel
+from services.reporting.domain import figures, labels, objections, readmodel, tallies
 from services.reporting.handlers import outreach
 from shared import messaging
 from shared.auth import Role, in_area
@@ -39,14 +39,17 @@ Report = dict[str, Any]  # a JSON answer, as the API returns it
 
 
 async def apply_events(_deps: Deps, conn: Conn, events: Sequence[Envelope[Any]]) -> list[Envelope[Any]]:
-    """Handler of the one consumer group: lock the batch's rows, merge the new facts in, save. Produces nothing.
+    """Handler of the one consumer group: lock the batch's rows, merge the new facts in, save the rows and the
+    tallies' deltas (old rows out, new rows in: domain/tallies.py). Produces nothing.
 
     Objection events fold into their own rows (one per objection, domain/objections.py)."""
     objection_events = [e for e in events if isinstance(e.payload, objections.OBJECTION_EVENTS)]
     facts = readmodel.fold(e for e in events if not isinstance(e.payload, objections.OBJECTION_EVENTS))
     if facts:
         existing = await repository.lock_rows(conn, list(facts))
-        await repository.save(conn, [readmodel.merge(existing.get(nid), row) for nid, row in facts.items()])
+        changes = [(existing.get(nid), readmodel.merge(existing.get(nid), row)) for nid, row in facts.items()]
+        await repository.save(conn, [new for _, new in changes])
+        await repository.save_tallies(conn, tallies.deltas(changes))
     await repository.save_objections(conn, objections.fold(objection_events))
     return []
 
